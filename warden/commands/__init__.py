@@ -1,0 +1,1 @@
+"""Command groups of the `warden` CLI; each module exposes ``register(app)``."""

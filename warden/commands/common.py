@@ -1,0 +1,23 @@
+"""Helpers every command shares: JSON Lines output and the exit-2 convention."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+from rich.console import Console
+
+# Human-readable output goes to stderr so that stdout stays machine-readable.
+err_console = Console(stderr=True)
+
+
+def emit_json(obj: Any) -> None:
+    """Write one JSON Lines record to stdout."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+def fail_usage(message: str) -> NoReturn:
+    """Exit 2 with a one-line message on stderr (bad usage or unreadable input)."""
+    sys.stderr.write(f"warden: {message}\n")
+    raise SystemExit(2)
