@@ -21,6 +21,10 @@ app = typer.Typer(
 # Command groups, in the order `warden --help` lists them.
 COMMAND_MODULES = (
     "warden.commands.names",
+    "warden.commands.code",
+    "warden.commands.backfill",
+    "warden.commands.service",
+    "warden.commands.stream",
 )
 
 for _module in COMMAND_MODULES:

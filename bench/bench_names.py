@@ -1,0 +1,266 @@
+"""Benchmarks and accuracy figures of the name signal (`warden check-name`).
+
+Needs ../shared (PyPI name lists, the labelled cases, the malicious names). Prints each
+figure and saves a plot of the score distributions to bench/out/names_scores.png.
+
+    .venv/bin/python bench/bench_names.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+from packaging.utils import canonicalize_name
+from rapidfuzz.distance import OSA
+from rapidfuzz.process import cdist
+
+from detector.names import NameChecker, default_checker
+from detector.names.normalize import InvalidName, canonical
+from detector.popular import PopularCorpus, shipped_corpus
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("WARDEN_SHARED", REPO.parent / "shared"))
+WARDEN = str(Path(sys.executable).with_name("warden"))
+OUT = REPO / "bench" / "out"
+
+
+def figure(label: str, value: str) -> None:
+    print(f"{label:<72} {value}", flush=True)
+
+
+def all_names() -> list[dict[str, str]]:
+    with gzip.open(SHARED / "data" / "pypi_names.tsv.gz", "rt", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def bench_cli(rows: list[dict[str, str]], quick: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        sample = Path(tmp) / "names100k.txt"
+        sample.write_text("\n".join(row["name"] for row in rows[:100_000]) + "\n")
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+        # One warm-up run fills the index cache, as any second use of the CLI would find it.
+        subprocess.run([WARDEN, "check-name", "reqeusts"], capture_output=True, env=env, check=True)
+        runs = []
+        for _ in range(1 if quick else 3):
+            start = time.perf_counter()
+            done = subprocess.run(
+                ["taskset", "-c", "0", WARDEN, "check-name", "--file", str(sample), "--json"],
+                stdout=subprocess.PIPE,
+                env=env,
+                check=True,
+            )
+            runs.append(time.perf_counter() - start)
+            lines = done.stdout.count(b"\n")
+        best = min(runs)
+        figure("check-name --file, 100,000 names, one core: wall seconds (best)", f"{best:.2f}")
+        figure("check-name --file, 100,000 names, one core: names/s", f"{lines / best:,.0f}")
+        if not quick:
+            start = time.perf_counter()
+            done = subprocess.run(
+                [
+                    WARDEN,
+                    "check-name",
+                    "--file",
+                    str(SHARED / "data" / "pypi_names.tsv.gz"),
+                    "--json",
+                ],
+                stdout=subprocess.PIPE,
+                env=env,
+                check=True,
+            )
+            elapsed = time.perf_counter() - start
+            count = done.stdout.count(b"\n")
+            figure(f"check-name --file, all {count:,} PyPI names: wall seconds", f"{elapsed:.1f}")
+
+
+def bench_latency(rows: list[dict[str, str]]) -> None:
+    checker = default_checker()
+    rng = np.random.default_rng(7)
+    picks = [rows[i]["name"] for i in rng.choice(len(rows), 3000, replace=False)]
+    for name in picks[:200]:
+        checker.check(name)
+    timings = []
+    for name in picks:
+        start = time.perf_counter_ns()
+        checker.check(name)
+        timings.append((time.perf_counter_ns() - start) / 1e6)
+    timings.sort()
+    figure("single-name latency, Python API: p50 ms", f"{timings[len(timings) // 2]:.3f}")
+    figure("single-name latency, Python API: p99 ms", f"{timings[int(len(timings) * 0.99)]:.3f}")
+
+
+def live_unpopular(rows: list[dict[str, str]]) -> list[str]:
+    return [
+        row["name"] for row in rows if not row["rank"] and row["latest_release_month"] >= "2025-01"
+    ]
+
+
+def bench_alerts(rows: list[dict[str, str]]) -> dict[str, list[float]]:
+    checker = default_checker()
+    live = live_unpopular(rows)
+    results = checker.check_many(live)
+    flagged = [r.flagged for r in results]
+    held_out = [zlib.crc32(name.encode()) % 2 == 1 for name in live]
+    rate_all = sum(flagged) / len(live)
+    held = [f for f, h in zip(flagged, held_out, strict=True) if h]
+    figure(f"alert rate, live unpopular names (all {len(live):,})", f"{rate_all:.3%}")
+    figure(
+        f"alert rate, held-out half not used to fit weights ({len(held):,})",
+        f"{sum(held) / len(held):.3%}",
+    )
+    return {"live unpopular names": [r.score for r in results]}
+
+
+def _cases() -> list[dict[str, str]]:
+    with open(SHARED / "research" / "registry-cases.tsv", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def _target_corpus(targets: set[str], rank: int) -> PopularCorpus:
+    names = sorted(targets)
+    return PopularCorpus.from_names(names, ranks=[rank] * len(names), version="cases")
+
+
+def bench_typogard() -> None:
+    """Recall on TypoGard's historical attacks, the anchors' way: the corpus is every target
+    named in that ecosystem's rows, the row's own name left out. The cases carry no download
+    rank, so every target is given one rank (reported for two choices)."""
+    cases = _cases()
+    for ecosystem, total_anchor in (("pypi", "10/18"), ("npm", "153/259")):
+        targets = {
+            canonicalize_name(row["target"])
+            for row in cases
+            if row["ecosystem"] == ecosystem and row["target"] and not row["target"].startswith("@")
+        }
+        rows = [
+            r for r in cases if r["source"] == "typogard-historical" and r["ecosystem"] == ecosystem
+        ]
+        for rank in (1, 100, 1000):
+            checker = NameChecker(_target_corpus(targets, rank), ecosystem=ecosystem)
+            hits = 0
+            for row in rows:
+                try:
+                    own = canonical(row["name"])
+                except InvalidName:
+                    continue  # npm scoped names are not valid PyPI names: counted as missed
+                if own in checker.corpus:
+                    loo = NameChecker(_target_corpus(targets - {own}, rank), ecosystem=ecosystem)
+                    result = loo.check(row["name"])
+                else:
+                    result = checker.check(row["name"])
+                hits += result.flagged
+            figure(
+                f"TypoGard historical {ecosystem}, targets ranked {rank}: flagged"
+                f" (TypoSnyper {total_anchor})",
+                f"{hits}/{len(rows)}",
+            )
+
+
+def bench_malicious() -> dict[str, list[float]]:
+    corpus = shipped_corpus()
+    popular = list(corpus.ranks)
+    with open(SHARED / "corpus" / "malicious_names.tsv", encoding="utf-8") as handle:
+        names = sorted(
+            {canonicalize_name(r["name"]) for r in csv.DictReader(handle, delimiter="\t")}
+        )
+    names = [n for n in names if n not in corpus]
+    distances = cdist(
+        names, popular, scorer=OSA.distance, score_cutoff=2, dtype=np.uint8, workers=2
+    )
+    nearest = distances.min(axis=1)
+    eligible = [
+        name
+        for name, d in zip(names, nearest.tolist(), strict=True)
+        if (d == 1 and len(name) >= 5) or (d == 2 and len(name) >= 8)
+    ]
+    results = default_checker().check_many(eligible)
+    hits = sum(r.flagged for r in results)
+    figure(
+        "malicious names within DL1 (5+) / DL2 (8+) of a popular name: flagged",
+        f"{hits}/{len(eligible)} = {hits / len(eligible):.1%}",
+    )
+    weights = json.loads((REPO / "data" / "name_weights.json").read_text())
+    cv = weights.get("training", {}).get("grouped_cv_recall_at_alert_rate")
+    if cv:
+        figure(
+            "  same, grouped-by-target cross-validation of the weights (mean of 5 folds)",
+            f"{statistics.mean(cv):.1%}",
+        )
+    return {"malicious names (eligible)": [r.score for r in results]}
+
+
+def bench_not_squats() -> None:
+    checker = default_checker()
+    cases = [r for r in _cases() if r["ecosystem"] == "pypi"]
+    for label, rows in (
+        ("PyPI squat rows (registry-cases.tsv)", [r for r in cases if r["expected"] == "squat"]),
+        ("PyPI not-squat rows", [r for r in cases if r["expected"] == "not-squat"]),
+        (
+            "  of which pypi-top-pairs (both popular)",
+            [r for r in cases if r["source"] == "pypi-top-pairs"],
+        ),
+    ):
+        flagged = sum(result.flagged for result in checker.check_many([r["name"] for r in rows]))
+        figure(f"{label}: flagged with the shipped corpus", f"{flagged}/{len(rows)}")
+
+
+def plot(scores: dict[str, list[float]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    bins = np.linspace(0, 1, 41)
+    for label, values in scores.items():
+        matched = [v for v in values if v > 0]
+        ax.hist(
+            matched,
+            bins=bins,
+            alpha=0.6,
+            density=True,
+            label=f"{label} (score > 0: {len(matched):,})",
+        )
+    threshold = default_checker().threshold
+    ax.axvline(threshold, color="black", linestyle="--", label=f"flag threshold {threshold}")
+    ax.set_xlabel("name score")
+    ax.set_ylabel("density")
+    ax.set_title("Warden name scores")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(OUT / "names_scores.png", dpi=110)
+    figure("plot", str(OUT / "names_scores.png"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one CLI run, no full-list run")
+    args = parser.parse_args()
+    if not (SHARED / "data" / "pypi_names.tsv.gz").is_file():
+        print(f"skipped: {SHARED} is not present")
+        return
+    rows = all_names()
+    bench_cli(rows, args.quick)
+    bench_latency(rows)
+    scores = bench_alerts(rows)
+    bench_typogard()
+    scores.update(bench_malicious())
+    bench_not_squats()
+    plot(scores)
+
+
+if __name__ == "__main__":
+    main()

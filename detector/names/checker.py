@@ -1,0 +1,388 @@
+"""The name check: every popular project a new name imitates, scored and explained.
+
+Checks are small functions over a prepared ``Query`` and the ``NameIndex``; each
+returns ``Candidate`` rows. Mechanism (this module), data (``data/name_rules.toml``,
+``data/popular.tsv``, ``data/allowlist.tsv``), weights (``data/name_weights.json``)
+and policy (the ``[names]`` table of ``data/policy.toml``) are kept apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from rapidfuzz.distance import OSA
+
+from detector.names.allowlist import Allowlist, load_allowlist
+from detector.names.edits import Edit, classify
+from detector.names.index import NameIndex, affix_cores
+from detector.names.normalize import InvalidName, canonical, skeleton, squashed, words
+from detector.names.results import NameMatch, NameResult
+from detector.names.rules import load_rules
+from detector.names.scoring import MatchFeatures, NameScorer, load_scorer
+from detector.policy import section
+from detector.popular import PopularCorpus, shipped_corpus
+
+_DIGITS = "0123456789"
+# Kinds that say only "close"; a named typo kind reaching the same target is preferred.
+_GENERIC_KINDS = ("extra-character", "substitution", "edit-distance-2")
+# Queries at least this long are matched up to Damerau-Levenshtein 2; shorter ones up to 1.
+DL2_MIN_NAME_LENGTH = 8
+# Below this length only named typo kinds count, not a bare one-character difference.
+GENERIC_DL1_MIN_LENGTH = 5
+
+
+@dataclass
+class Query:
+    name: str  # PEP 503 canonical
+    squashed: str
+    skeleton: str
+    words: tuple[str, ...]
+    own_rank: int | None
+    cores: list[str]  # what is left after dropping one affix
+    edit_ids: set[int] = field(default_factory=set)  # from the deletion index
+    core_edit_ids: dict[str, set[int]] = field(default_factory=dict)
+
+    @property
+    def depth(self) -> int:
+        return 2 if len(self.name) >= DL2_MIN_NAME_LENGTH else 1
+
+
+@dataclass(frozen=True)
+class Candidate:
+    target: str
+    kind: str
+    distance: int
+    position: str
+    detail: str
+
+
+Check = Callable[[Query, NameIndex], Iterable[Candidate]]
+
+
+def _within_reach(name: str, ids: set[int], depth: int, index: NameIndex) -> Iterator[Candidate]:
+    """The popular names among ``ids`` within ``depth`` edits of ``name``, by edit kind."""
+    short = len(name.replace("-", "")) < GENERIC_DL1_MIN_LENGTH
+    popular = len(index.names)
+    for target_id in ids:
+        target = index.entries[target_id]
+        distance = OSA.distance(name, target, score_cutoff=depth)
+        if distance > depth or target == name:
+            continue
+        edit = classify(name, target, distance, index.rules)
+        if target_id >= popular:
+            # A typo of the core of popular names: `openvc` for `opencv-python`.
+            if distance == 1 and edit.kind not in _GENERIC_KINDS and not short:
+                for owner in index.cores[target]:
+                    dropped = owner.replace(target, "", 1).strip("-")
+                    detail = f"a typo of '{target}' ({edit.detail}), '{dropped}' dropped"
+                    yield Candidate(owner, "affix", 2, "end", detail)
+            continue
+        if short and edit.kind in ("extra-character", "substitution"):
+            continue  # on short names a bare one-letter difference is mostly chance
+        yield Candidate(target, edit.kind, distance, edit.position, edit.detail)
+
+
+def _edit_candidates(query: Query, index: NameIndex) -> Iterator[Candidate]:
+    """Popular names within Damerau-Levenshtein 1 (2 for long names), by edit kind."""
+    return _within_reach(query.name, query.edit_ids, query.depth, index)
+
+
+def _separator_candidates(query: Query, index: NameIndex) -> Iterator[Candidate]:
+    for target in index.squashed.get(query.squashed, ()):
+        if target != query.name:
+            yield Candidate(target, "separator", 1, "middle", "separators added or removed")
+
+
+def _homoglyph_candidates(query: Query, index: NameIndex) -> Iterator[Candidate]:
+    for target in index.skeletons.get(query.skeleton, ()):
+        if squashed(target) != query.squashed:
+            yield Candidate(target, "homoglyph", 1, "middle", "look-alike characters")
+
+
+def _reorder_candidates(query: Query, index: NameIndex) -> Iterator[Candidate]:
+    if len(query.words) < 2:
+        return
+    for target in index.word_sets.get("-".join(sorted(query.words)), ()):
+        if target != query.name:
+            yield Candidate(target, "word-reorder", 1, "middle", "the same words in another order")
+
+
+def _affix_candidates(query: Query, index: NameIndex) -> Iterator[Candidate]:
+    """`requests-py`, `pyrequests`, `requests2` (affix added) and `yaml` for `pyyaml` (dropped)."""
+    for core in query.cores:
+        extra = query.name.replace(core, "", 1).strip("-")
+        for target in index.cores.get(core, ()):
+            # Both carry an affix around one core: `python-mongo` for `pymongo`.
+            if target != query.name:
+                yield Candidate(target, "affix", 1, "end", f"'{core}' with another affix")
+        if core in index.corpus:
+            yield Candidate(core, "affix", 1, "end", f"'{extra}' added")
+        elif core in query.core_edit_ids:
+            # An affix on top of a typo: `reqeusts-py`.
+            for candidate in _within_reach(core, query.core_edit_ids[core], 1, index):
+                if candidate.distance == 1 and candidate.kind not in ("digit-change",):
+                    yield Candidate(
+                        candidate.target,
+                        "affix",
+                        2,
+                        "end",
+                        f"'{extra}' added to a typo of it ({candidate.detail})",
+                    )
+    for target in index.cores.get(query.name, ()):
+        dropped = target.replace(query.name, "", 1).strip("-")
+        yield Candidate(target, "affix", 1, "end", f"'{dropped}' dropped")
+
+
+def _dropped_word_candidates(query: Query, index: NameIndex) -> Iterator[Candidate]:
+    """`django-server` for `django-server-guardian-api`: trailing words cut off."""
+    for target in index.word_prefixes.get(query.name, ()):
+        cut = target[len(query.name) :].strip("-")
+        yield Candidate(target, "dropped-words", 1, "end", f"'{cut}' cut off")
+
+
+CHECKS: tuple[Check, ...] = (
+    _edit_candidates,
+    _separator_candidates,
+    _homoglyph_candidates,
+    _reorder_candidates,
+    _affix_candidates,
+    _dropped_word_candidates,
+)
+
+
+def _prepare(name: str, index: NameIndex) -> Query:
+    return Query(
+        name=name,
+        squashed=squashed(name),
+        skeleton=skeleton(name, index.rules),
+        words=tuple(words(name)),
+        own_rank=index.corpus.rank(name),
+        cores=affix_cores(name, index.rules),
+    )
+
+
+def _prepare_batch(names: list[str], index: NameIndex) -> list[Query]:
+    """Queries with their deletion-index neighbours looked up for the whole batch at once."""
+    queries = [_prepare(name, index) for name in names]
+    neighbours = index.neighbours(names, [query.depth for query in queries])
+    lookups = [
+        (query, core)
+        for query in queries
+        for core in query.cores
+        if core not in index.corpus and len(core) > GENERIC_DL1_MIN_LENGTH
+    ]
+    core_neighbours = index.neighbours([core for _, core in lookups], [1] * len(lookups))
+    for query, ids in zip(queries, neighbours, strict=True):
+        query.edit_ids = ids
+    for (query, core), ids in zip(lookups, core_neighbours, strict=True):
+        if ids:
+            query.core_edit_ids[core] = ids
+    return queries
+
+
+def _is_family_sibling(name: str, target: str, index: NameIndex) -> bool:
+    """`foo-core`/`foo-cli`, `tensorrt-cu12-libs`/`-cu13-libs`: one family, not squats."""
+    mine, theirs = words(name), words(target)
+    if len(mine) != len(theirs) or len(mine) < 2:
+        return False
+    differing = [i for i, (a, b) in enumerate(zip(mine, theirs, strict=True)) if a != b]
+    if len(differing) != 1:
+        return False
+    position = differing[0]
+    if position == 0:
+        return False  # the shared part is the imitated core, not a family root
+    a, b = mine[position], theirs[position]
+    if a in index.rules.affixes and b in index.rules.affixes:
+        return True
+    family = index.family_size.get(theirs[0], 0)
+    if family >= 2 and a.rstrip(_DIGITS) == b.rstrip(_DIGITS):
+        return True  # `-cu12`/`-cu13`, `-v1`/`-v2`: numbered members of one family
+    return family >= 3 and max(len(a), len(b)) <= 3
+
+
+class NameChecker:
+    """Scores names against one popular corpus; build once, call many times."""
+
+    def __init__(
+        self,
+        corpus: PopularCorpus | None = None,
+        *,
+        ecosystem: str = "pypi",
+        allowlist: Allowlist | None = None,
+        scorer: NameScorer | None = None,
+        policy_path: str | None = None,
+    ) -> None:
+        self.corpus = corpus if corpus is not None else shipped_corpus()
+        self.index = NameIndex.build(self.corpus, load_rules(ecosystem))
+        self.allowlist = allowlist if allowlist is not None else load_allowlist()
+        self.scorer = scorer if scorer is not None else load_scorer()
+        policy = section("names", policy_path)
+        self.threshold = float(policy["flag_threshold"])
+        self.min_length = int(policy["min_length"])
+        self.popular_rank_ratio = float(policy["popular_rank_ratio"])
+
+    def _admissible(self, query: Query, candidate: Candidate) -> bool:
+        target = candidate.target
+        if target == query.name or self.allowlist.allows(query.name, target):
+            return False
+        if query.own_rank is not None:
+            # A popular project resembling one of similar rank is a neighbour, not a squat.
+            target_rank = self.corpus.ranks[target]
+            if target_rank * self.popular_rank_ratio > query.own_rank:
+                return False
+        return not _is_family_sibling(query.name, target, self.index)
+
+    def check(self, raw: str) -> NameResult:
+        """Every popular project ``raw`` imitates, best first, with a score and reasons."""
+        return self.check_many([raw])[0]
+
+    def check_many(self, raws: Iterable[str], batch_size: int = 4096) -> list[NameResult]:
+        """``check`` over many names; the index lookups run a batch at a time."""
+        results: list[NameResult] = []
+        batch: list[str] = []
+        for raw in raws:
+            batch.append(raw)
+            if len(batch) >= batch_size:
+                results.extend(self._check_batch(batch))
+                batch = []
+        if batch:
+            results.extend(self._check_batch(batch))
+        return results
+
+    def iter_check(self, raws: Iterable[str], batch_size: int = 4096) -> Iterator[NameResult]:
+        """Like ``check_many`` but yields results as each batch is done (for streams)."""
+        batch: list[str] = []
+        for raw in raws:
+            batch.append(raw)
+            if len(batch) >= batch_size:
+                yield from self._check_batch(batch)
+                batch = []
+        if batch:
+            yield from self._check_batch(batch)
+
+    def _check_batch(self, raws: list[str]) -> list[NameResult]:
+        results: list[NameResult | None] = [None] * len(raws)
+        pending: list[tuple[int, str, str]] = []
+        for position, raw in enumerate(raws):
+            try:
+                name = canonical(raw)
+            except InvalidName as exc:
+                results[position] = NameResult(raw, None, 0.0, False, error=str(exc))
+                continue
+            if len(squashed(name)) < self.min_length:
+                results[position] = NameResult(raw, name, 0.0, False)
+            else:
+                pending.append((position, raw, name))
+        queries = _prepare_batch([name for _, _, name in pending], self.index)
+        for (position, raw, name), query in zip(pending, queries, strict=True):
+            matches = self._score(self._candidates(query))
+            score = matches[0].score if matches else 0.0
+            results[position] = NameResult(
+                name=raw,
+                normalized=name,
+                score=score,
+                flagged=score >= self.threshold,
+                matches=matches,
+                reasons=[match.reason for match in matches],
+            )
+        return results  # type: ignore[return-value]
+
+    def candidates(self, names: list[str]) -> list[list[tuple[Candidate, MatchFeatures]]]:
+        """For canonical names: the admissible candidates, one per target, with their features."""
+        return [self._candidates(query) for query in _prepare_batch(names, self.index)]
+
+    def _candidates(self, query: Query) -> list[tuple[Candidate, MatchFeatures]]:
+        best: dict[str, Candidate] = {}
+        for check in CHECKS:
+            for candidate in check(query, self.index):
+                if not self._admissible(query, candidate):
+                    continue
+                current = best.get(candidate.target)
+                if current is None or self._prefer(candidate, current):
+                    best[candidate.target] = candidate
+        neighbours = len(best)
+        return [
+            (
+                candidate,
+                MatchFeatures(
+                    kind=candidate.kind,
+                    distance=candidate.distance,
+                    position=candidate.position,
+                    name_length=len(query.squashed),
+                    target_length=len(squashed(candidate.target)),
+                    target_rank=self.corpus.ranks[candidate.target],
+                    corpus_size=self.corpus.size,
+                    neighbours=neighbours,
+                    family_size=self.index.family_size.get(words(candidate.target)[0], 0),
+                ),
+            )
+            for candidate in best.values()
+        ]
+
+    @staticmethod
+    def _prefer(new: Candidate, old: Candidate) -> bool:
+        """Between two ways of reaching one target, keep the closer, then the more specific one."""
+        if new.distance != old.distance:
+            return new.distance < old.distance
+        return old.kind in _GENERIC_KINDS and new.kind not in _GENERIC_KINDS
+
+    def _score(self, candidates: list[tuple[Candidate, MatchFeatures]]) -> list[NameMatch]:
+        matches = [
+            NameMatch(
+                target=candidate.target,
+                target_rank=features.target_rank,
+                kind=candidate.kind,
+                distance=candidate.distance,
+                score=self.scorer.score(features),
+                reason=_explain(candidate, features.target_rank, self.corpus.size),
+            )
+            for candidate, features in candidates
+        ]
+        matches.sort(key=lambda match: (-match.score, match.target_rank, match.target))
+        return matches
+
+
+_KIND_PHRASES = {
+    "swapped-characters": "one adjacent swap away from",
+    "repeated-character": "a doubled letter away from",
+    "omitted-character": "one left-out character away from",
+    "extra-character": "one inserted character away from",
+    "keyboard-typo": "one neighbouring-key typo away from",
+    "homoglyph": "a look-alike spelling of",
+    "bit-flip": "one flipped bit away from",
+    "substitution": "one changed character away from",
+    "digit-change": "one changed digit away from",
+    "edit-distance-2": "two edits away from",
+    "separator": "the same letters, other separators, as",
+    "word-reorder": "the words of",
+    "affix": "an affixed form of",
+    "plural": "the plural/singular of",
+    "version-suffix": "a version-numbered form of",
+    "dropped-words": "a shortened form of",
+}
+
+
+def _explain(candidate: Candidate, rank: int, size: int) -> str:
+    phrase = _KIND_PHRASES.get(candidate.kind, "similar to")
+    return f"{phrase} '{candidate.target}' (rank {rank} of {size}): {candidate.detail}"
+
+
+@lru_cache(maxsize=1)
+def default_checker() -> NameChecker:
+    """The checker over the shipped corpus, built once per process."""
+    return NameChecker()
+
+
+def check_name(name: str) -> NameResult:
+    """Score one name against the shipped popular projects."""
+    return default_checker().check(name)
+
+
+def check_names(names: Iterable[str]) -> list[NameResult]:
+    """Score many names against the shipped popular projects."""
+    return default_checker().check_many(names)
+
+
+__all__ = ["Edit", "NameChecker", "check_name", "check_names", "default_checker"]

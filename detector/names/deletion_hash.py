@@ -1,0 +1,54 @@
+"""Hashes of a name's deletion neighbourhood, computed with NumPy for many names at once.
+
+A string ``s`` hashes to ``H(s) = sum(c_k * B**k) mod 2**64`` (``c_k`` = byte + 1). With
+prefix sums ``P`` of the terms, deleting position ``i`` gives
+``P[i] + B⁻¹ (H - P[i+1])`` and deleting ``i < j`` gives
+``P[i] + B⁻¹ (P[j] - P[i+1]) + B⁻² (H - P[j+1])`` (``B`` is odd, so ``B⁻¹`` exists mod
+2**64). Every variant of a batch of equal-length names is thus a handful of array
+operations instead of a Python loop over strings. Equal hashes are candidates only:
+the caller verifies each with an edit distance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_MOD = 1 << 64
+_BASE = 0x100000001B3  # odd (the 64-bit FNV prime)
+_BASE_INV = pow(_BASE, -1, _MOD)
+_MAX_LENGTH = 256
+_POWERS = np.array([pow(_BASE, k, _MOD) for k in range(_MAX_LENGTH)], dtype=np.uint64)
+_B1 = np.uint64(_BASE_INV)
+_B2 = np.uint64(_BASE_INV * _BASE_INV % _MOD)
+
+
+def _codes(names: list[str], length: int) -> np.ndarray:
+    raw = np.frombuffer("".join(names).encode("ascii"), dtype=np.uint8)
+    return raw.reshape(len(names), length).astype(np.uint64) + np.uint64(1)
+
+
+def variant_hashes(names: list[str], length: int, depth: int) -> list[np.ndarray]:
+    """Hashes of each name's deletions, one array per number of deletions (0, 1, 2 up to
+    ``depth``), each of shape (names, variants). ``names`` are ASCII, ``length`` long."""
+    with np.errstate(over="ignore"):
+        terms = _codes(names, length) * _POWERS[:length]
+        prefix = np.zeros((len(names), length + 1), dtype=np.uint64)
+        np.cumsum(terms, axis=1, out=prefix[:, 1:])
+        total = prefix[:, length : length + 1]
+        blocks = [total, prefix[:, :length] + _B1 * (total - prefix[:, 1:])]
+        if depth >= 2 and length >= 2:
+            i, j = np.triu_indices(length, 1)
+            blocks.append(
+                prefix[:, i]
+                + _B1 * (prefix[:, j] - prefix[:, i + 1])
+                + _B2 * (total - prefix[:, j + 1])
+            )
+    return blocks
+
+
+def group_by_length(names: list[str]) -> dict[int, list[int]]:
+    """Positions of ``names`` grouped by length (the hashing works on equal-length batches)."""
+    groups: dict[int, list[int]] = {}
+    for position, name in enumerate(names):
+        groups.setdefault(len(name), []).append(position)
+    return groups

@@ -1,0 +1,221 @@
+"""Lookup tables over the popular corpus, built once, so a query never loops over the corpus.
+
+Candidate targets for edit-distance matches come from a symmetric deletion
+neighbourhood (as in SymSpell): every popular name is stored under itself and
+each string one (and, for longer names, two) deletions away; a query looks up
+its own deletions, so any popular name within Damerau-Levenshtein 2 is found
+with a few dozen dictionary lookups.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from detector.names.deletion_hash import group_by_length, variant_hashes
+from detector.names.normalize import skeleton, squashed, words
+from detector.names.rules import NameRules
+from detector.popular import PopularCorpus
+
+# Popular names at least this long are also indexed two deletions deep (for DL-2 queries).
+DL2_MIN_TARGET_LENGTH = 6
+# Bump when the layout of the cached deletion table changes.
+_INDEX_FORMAT = 3
+
+
+def deletions(name: str, depth: int) -> set[str]:
+    """``name`` and every string made from it by deleting up to ``depth`` characters."""
+    found = {name}
+    frontier = {name}
+    for _ in range(depth):
+        frontier = {word[:i] + word[i + 1 :] for word in frontier for i in range(len(word))}
+        found |= frontier
+    return found
+
+
+def _group(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    grouped: defaultdict[str, list[str]] = defaultdict(list)
+    for key, target in pairs:
+        grouped[key].append(target)
+    return {key: tuple(dict.fromkeys(targets)) for key, targets in grouped.items()}
+
+
+@dataclass(frozen=True)
+class NameIndex:
+    corpus: PopularCorpus
+    rules: NameRules
+    names: tuple[str, ...]  # target id -> canonical name, in rank order
+    # Ids past the names are affix cores of popular names that are not popular themselves
+    # (`opencv` of `opencv-python`), so a typo of a core is found by the same lookup.
+    entries: tuple[str, ...]
+    # Per variant length: sorted hashes of every deletion variant, and the target id of each.
+    # Keeping one small table per length makes lookups cache-friendly.
+    delete_tables: dict[int, tuple[np.ndarray, np.ndarray]]
+    squashed: dict[str, tuple[str, ...]]
+    skeletons: dict[str, tuple[str, ...]]
+    word_sets: dict[str, tuple[str, ...]]
+    cores: dict[str, tuple[str, ...]]
+    word_prefixes: dict[str, tuple[str, ...]]
+    family_size: dict[str, int]
+
+    def neighbours(self, names: list[str], depths: list[int]) -> list[set[int]]:
+        """Ids of popular names sharing a deletion variant with each name (a superset of
+        those within Damerau-Levenshtein ``depth``; callers verify the distance)."""
+        found: list[set[int]] = [set() for _ in names]
+        groups: dict[tuple[int, int], list[int]] = {}
+        for position, (name, depth) in enumerate(zip(names, depths, strict=True)):
+            if name.isascii():
+                groups.setdefault((len(name), depth), []).append(position)
+        for (length, depth), positions in groups.items():
+            blocks = variant_hashes([names[p] for p in positions], length, depth)
+            for deleted, block in enumerate(blocks):
+                table = self.delete_tables.get(length - deleted)
+                if table is None:
+                    continue
+                keys, ids = table
+                flat = block.ravel()
+                lo = np.searchsorted(keys, flat, "left")
+                hit = np.nonzero(keys[np.minimum(lo, len(keys) - 1)] == flat)[0]
+                if not len(hit):
+                    continue
+                hi = np.searchsorted(keys, flat[hit], "right")
+                width = block.shape[1]
+                for flat_index, start, stop in zip(
+                    hit.tolist(), lo[hit].tolist(), hi.tolist(), strict=True
+                ):
+                    found[positions[flat_index // width]].update(ids[start:stop].tolist())
+        return found
+
+    @classmethod
+    def build(cls, corpus: PopularCorpus, rules: NameRules) -> NameIndex:
+        names = sorted(corpus.ranks, key=lambda name: (corpus.ranks[name], name))
+        cores = _group((core, name) for name in names for core in affix_cores(name, rules))
+        extra = sorted(core for core in cores if core not in corpus and len(core) >= 5)
+        entries = [*names, *extra]
+        delete_tables = _cached_deletion_tables(entries)
+        families: defaultdict[str, int] = defaultdict(int)
+        for name in names:
+            parts = words(name)
+            if len(parts) > 1:
+                families[parts[0]] += 1
+        return cls(
+            corpus=corpus,
+            rules=rules,
+            names=tuple(names),
+            entries=tuple(entries),
+            delete_tables=delete_tables,
+            squashed=_group((squashed(name), name) for name in names),
+            skeletons=_group((skeleton(name, rules), name) for name in names),
+            word_sets=_group(
+                ("-".join(sorted(words(name))), name) for name in names if len(words(name)) > 1
+            ),
+            cores=cores,
+            word_prefixes=_group(
+                (prefix, name) for name in names for prefix in word_prefixes(name)
+            ),
+            family_size=dict(families),
+        )
+
+
+def affix_cores(name: str, rules: NameRules) -> list[str]:
+    """What is left of ``name`` after dropping one affix word (or a glued prefix/suffix)."""
+    cores: list[str] = []
+    if "-" in name:
+        first, _, rest = name.partition("-")
+        if first in rules.affixes:
+            cores.append(rest)
+        head, _, last = name.rpartition("-")
+        if last in rules.affixes:
+            cores.append(head)
+    if name.startswith(rules.glued_prefixes):
+        for prefix in rules.glued_prefixes:
+            rest = name[len(prefix) :]
+            if name.startswith(prefix) and len(rest) >= 3 and rest[0] != "-":
+                cores.append(rest)
+    if name.endswith(rules.glued_suffixes):
+        for suffix in rules.glued_suffixes:
+            rest = name[: -len(suffix)]
+            if name.endswith(suffix) and len(rest) >= 3 and rest[-1] != "-":
+                cores.append(rest)
+    if name[-1].isdigit():
+        # A trailing version number glued on or after a separator: `foo2`, `foo-3`.
+        stripped = name.rstrip("0123456789").rstrip("-")
+        if len(stripped) >= 3:
+            cores.append(stripped)
+    if not cores:
+        return cores
+    return [core for core in dict.fromkeys(cores) if core and core != name]
+
+
+def word_prefixes(name: str) -> list[str]:
+    """Leading runs of whole words (`django-server` of `django-server-guardian-api`)."""
+    parts = words(name)
+    return ["-".join(parts[:k]) for k in range(1, len(parts)) if len("-".join(parts[:k])) >= 5]
+
+
+def _deletion_tables(names: list[str]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    keys: dict[int, list[np.ndarray]] = {}
+    ids: dict[int, list[np.ndarray]] = {}
+    for length, positions in group_by_length(names).items():
+        depth = 2 if length >= DL2_MIN_TARGET_LENGTH else 1
+        owners = np.asarray(positions, dtype=np.int32)
+        blocks = variant_hashes([names[p] for p in positions], length, depth)
+        for deleted, block in enumerate(blocks):
+            keys.setdefault(length - deleted, []).append(block.ravel())
+            ids.setdefault(length - deleted, []).append(np.repeat(owners, block.shape[1]))
+    tables = {}
+    for variant_length, parts in keys.items():
+        key_array = np.concatenate(parts)
+        order = np.argsort(key_array, kind="stable")
+        tables[variant_length] = (key_array[order], np.concatenate(ids[variant_length])[order])
+    return tables
+
+
+def _cache_dir() -> Path | None:
+    configured = os.environ.get("WARDEN_CACHE_DIR")
+    if configured == "":
+        return None
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "warden"
+
+
+def _cached_deletion_tables(names: list[str]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The deletion tables, read from the user cache when this exact corpus was indexed before.
+
+    Building them takes a second or two; the cache makes a `warden check-name` start in
+    milliseconds. Set WARDEN_CACHE_DIR="" to turn the cache off.
+    """
+    directory = _cache_dir()
+    digest = hashlib.sha256(
+        f"{_INDEX_FORMAT}|{DL2_MIN_TARGET_LENGTH}|".encode() + "\n".join(names).encode()
+    ).hexdigest()[:24]
+    path = directory / f"names-index-{digest}.npz" if directory else None
+    if path is not None and path.is_file():
+        try:
+            with np.load(path) as stored:
+                lengths = stored["lengths"].tolist()
+                return {n: (stored[f"k{n}"], stored[f"i{n}"]) for n in lengths}
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache file is rebuilt below
+    tables = _deletion_tables(names)
+    if path is not None:
+        arrays = {"lengths": np.asarray(sorted(tables), dtype=np.int32)}
+        for n, (keys, ids) in tables.items():
+            arrays[f"k{n}"], arrays[f"i{n}"] = keys, ids
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **arrays)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # no writable cache: build again next time
+    return tables

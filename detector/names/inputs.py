@@ -1,0 +1,67 @@
+"""Reading name lists: one name per line, or a TSV (optionally gzipped) with a ``name`` column."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+
+class NameListError(OSError):
+    """A name list that cannot be opened or read; the message names the file."""
+
+
+def _open_text(path: str) -> IO[str]:
+    if path == "-":
+        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+    try:
+        handle: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by read_names
+    except OSError as exc:
+        raise NameListError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if Path(path).is_dir():
+        handle.close()
+        raise NameListError(f"{path}: is a directory, not a name list")
+    if handle.peek(2)[:2] == b"\x1f\x8b" if hasattr(handle, "peek") else False:
+        return io.TextIOWrapper(gzip.GzipFile(fileobj=handle), encoding="utf-8", errors="replace")
+    return io.TextIOWrapper(handle, encoding="utf-8", errors="replace")
+
+
+def read_names(path: str) -> Iterator[str]:
+    """Every name in ``path`` (``-`` for stdin), in order.
+
+    A first line with tabs and a ``name`` column marks a TSV; otherwise each line is one
+    name. Lines are stripped of surrounding whitespace and a trailing CR; blank lines are
+    kept as empty names so that output lines stay aligned with input lines. Undecodable
+    bytes become U+FFFD, which the name check then reports as an error for that name.
+    """
+    handle = _open_text(path)
+    try:
+        try:
+            first = handle.readline()
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise NameListError(f"{path}: cannot read ({exc})") from exc
+        if not first:
+            return
+        column = None
+        if "\t" in first:
+            header = [cell.strip().lower() for cell in first.rstrip("\r\n").split("\t")]
+            if "name" in header:
+                column = header.index("name")
+        if column is None:
+            yield first.rstrip("\r\n").strip()
+        try:
+            for line in handle:
+                line = line.rstrip("\r\n")
+                if column is None:
+                    yield line.strip()
+                else:
+                    cells = line.split("\t")
+                    yield cells[column].strip() if column < len(cells) else ""
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise NameListError(f"{path}: read failed part-way ({exc})") from exc
+    finally:
+        if path != "-":
+            handle.close()

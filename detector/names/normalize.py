@@ -1,0 +1,53 @@
+"""Validating and canonicalizing project names, and the keys names are compared on."""
+
+from __future__ import annotations
+
+import re
+
+from packaging.utils import canonicalize_name
+
+from detector.names.rules import NameRules
+
+MAX_NAME_LENGTH = 200
+# PEP 508 / core metadata: ASCII letters and digits, with . _ - inside.
+_VALID_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+
+
+class InvalidName(ValueError):
+    """A string that cannot be a project name; the message says why."""
+
+
+def canonical(name: str) -> str:
+    """PEP 503 normalization after validation; raises ``InvalidName`` with a reason."""
+    if not name:
+        raise InvalidName("empty name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidName(f"name is {len(name)} characters long (at most {MAX_NAME_LENGTH})")
+    if not name.isascii():
+        bad = next(char for char in name if not char.isascii())
+        raise InvalidName(f"non-ASCII character {bad!r} (U+{ord(bad):04X}) in name")
+    if not _VALID_NAME.match(name):
+        raise InvalidName(
+            "not a valid project name (letters, digits and . _ - only, "
+            "starting and ending with a letter or digit)"
+        )
+    return canonicalize_name(name)
+
+
+def squashed(name: str) -> str:
+    """The canonical name without separators: `setup-tools` and `setuptools` meet here."""
+    return name.replace("-", "")
+
+
+def skeleton(name: str, rules: NameRules) -> str:
+    """Separators dropped and look-alike characters folded (`djang0`, `dj4ngo` stay apart)."""
+    folded = squashed(name)
+    for sequence, fold in rules.confusables:
+        if sequence in folded:
+            folded = folded.replace(sequence, fold)
+    return folded
+
+
+def words(name: str) -> list[str]:
+    """The words of a canonical name (PEP 503 has already turned `_` and `.` into `-`)."""
+    return name.split("-") if "--" not in name else [word for word in name.split("-") if word]

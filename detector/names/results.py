@@ -1,0 +1,54 @@
+"""What a name check returns (CONTRACT §1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class NameMatch:
+    """One popular project the name imitates, and how."""
+
+    target: str
+    target_rank: int
+    kind: str
+    distance: int
+    score: float
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "target_rank": self.target_rank,
+            "kind": self.kind,
+            "distance": self.distance,
+            "score": self.score,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class NameResult:
+    name: str
+    normalized: str | None
+    score: float
+    flagged: bool
+    matches: list[NameMatch] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def best(self) -> NameMatch | None:
+        return self.matches[0] if self.matches else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "normalized": self.normalized,
+            "score": self.score,
+            "flagged": self.flagged,
+            "matches": [match.to_dict() for match in self.matches],
+            "reasons": list(self.reasons),
+            "error": self.error,
+        }

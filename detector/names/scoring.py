@@ -1,0 +1,94 @@
+"""Turns a match into a score in [0, 1]: a logistic function of the check, the target's
+popularity, the name's length and how crowded its neighbourhood is (how likely a
+chance collision is).
+
+The weights live in ``data/name_weights.json``; ``scripts/fit_name_weights.py``
+fits them by logistic regression on labelled names and records how (data, figures).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from detector.resources import data_path
+
+SHIPPED_WEIGHTS = data_path("name_weights.json")
+
+
+@dataclass(frozen=True)
+class MatchFeatures:
+    kind: str
+    distance: int
+    position: str
+    name_length: int
+    target_length: int
+    target_rank: int
+    corpus_size: int
+    neighbours: int
+    family_size: int
+
+    def vector(self) -> dict[str, float]:
+        """The named features the logistic model weighs (names it has no weight for weigh 0).
+
+        Length and rank enter as bins as well as linearly: a one-letter typo means much more
+        on a 9-letter name than on a 4-letter one, and the effect is not linear.
+        """
+        size = max(self.corpus_size, 2)
+        length_bin = _bin(self.name_length, _LENGTH_BINS)
+        typo = self.kind in _TYPO_KINDS
+        return {
+            f"kind={self.kind}": 1.0,
+            f"length<={length_bin}": 1.0,
+            f"rank<={_bin(self.target_rank, _RANK_BINS)}": 1.0,
+            f"typo_length<={length_bin if typo else 'none'}": 1.0,
+            f"position={self.position}": 1.0,
+            "popularity": 1.0 - math.log10(max(self.target_rank, 1)) / math.log10(size),
+            "length": min(self.name_length, 20) / 20.0,
+            "length_gap": min(abs(self.name_length - self.target_length), 10) / 10.0,
+            "extra_edits": float(self.distance - 1),
+            "crowding": math.log1p(max(self.neighbours - 1, 0)),
+            "family": math.log1p(self.family_size),
+        }
+
+
+_LENGTH_BINS = (3, 4, 5, 6, 7, 9, 12)
+_RANK_BINS = (30, 100, 300, 1000, 3000, 10000)
+_TYPO_KINDS = frozenset(
+    {
+        "swapped-characters",
+        "repeated-character",
+        "omitted-character",
+        "keyboard-typo",
+        "homoglyph",
+        "bit-flip",
+    }
+)
+
+
+def _bin(value: int, edges: tuple[int, ...]) -> str:
+    for edge in edges:
+        if value <= edge:
+            return str(edge)
+    return "more"
+
+
+@dataclass(frozen=True)
+class NameScorer:
+    intercept: float
+    weights: dict[str, float]
+
+    def score(self, features: MatchFeatures) -> float:
+        z = self.intercept + sum(
+            self.weights.get(name, 0.0) * value for name, value in features.vector().items()
+        )
+        return round(1.0 / (1.0 + math.exp(-z)), 4)
+
+
+@lru_cache(maxsize=4)
+def load_scorer(path: str | None = None) -> NameScorer:
+    raw = json.loads(Path(path or SHIPPED_WEIGHTS).read_text(encoding="utf-8"))
+    return NameScorer(intercept=float(raw["intercept"]), weights=dict(raw["weights"]))

@@ -1,0 +1,119 @@
+"""`warden check-name` and `warden data refresh` (CONTRACT §1)."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from warden.commands.common import err_console, fail_usage
+
+# With more names than this, the table lists only flagged names and errors.
+TABLE_ALL_ROWS = 200
+
+
+def check_name_command(
+    names: Annotated[list[str] | None, typer.Argument(help="Names to check.")] = None,
+    file: Annotated[
+        str | None,
+        typer.Option(
+            "--file",
+            "-f",
+            help="One name per line, or a TSV(.gz) with a 'name' column; - for stdin.",
+        ),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout.")] = False,
+    policy: Annotated[
+        str | None, typer.Option(help="Policy file laid over the shipped one.")
+    ] = None,
+) -> None:
+    """Score names by how closely they imitate popular projects."""
+    from detector.names import NameChecker
+    from detector.names.inputs import NameListError, read_names
+    from detector.policy import PolicyError
+
+    if not names and file is None:
+        fail_usage("check-name: give NAME arguments or --file FILE")
+    sources = [iter(names or [])]
+    if file is not None:
+        if file != "-" and not Path(file).exists():
+            fail_usage(f"{file}: no such file")
+        sources.append(read_names(file))
+    try:
+        checker = NameChecker(policy_path=policy)
+    except PolicyError as exc:
+        fail_usage(str(exc))
+    stream = itertools.chain.from_iterable(sources)
+    try:
+        if json_output:
+            write = sys.stdout.write
+            from json import dumps
+
+            for result in checker.iter_check(stream):
+                write(dumps(result.to_dict(), ensure_ascii=False) + "\n")
+        else:
+            _print_table(list(checker.iter_check(stream)))
+    except NameListError as exc:
+        fail_usage(str(exc))
+
+
+def _print_table(results: list) -> None:
+    from rich.console import Console
+
+    show_all = len(results) <= TABLE_ALL_ROWS
+    table = Table(title="Warden name check", show_lines=False)
+    for column in ("name", "score", "flagged", "best match", "why"):
+        table.add_column(column, overflow="fold")
+    for result in results:
+        if not (show_all or result.flagged or result.error):
+            continue
+        if result.error:
+            table.add_row(result.name, "-", "error", "", f"[red]{result.error}[/red]")
+            continue
+        best = result.best
+        table.add_row(
+            result.name,
+            f"{result.score:.2f}",
+            "[bold red]yes[/bold red]" if result.flagged else "no",
+            f"{best.target} ({best.kind})" if best else "",
+            best.reason if best else "no popular project within reach",
+        )
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # a pipe or file: do not fold reasons mid-word
+    console.print(table)
+    flagged = sum(result.flagged for result in results)
+    errors = sum(result.error is not None for result in results)
+    note = "" if show_all else " (table shows flagged names and errors only)"
+    err_console.print(f"{len(results)} names, {flagged} flagged, {errors} errors{note}")
+
+
+def refresh_command(
+    source: Annotated[
+        str,
+        typer.Argument(help="Popular-projects list: TSV (rank, name) or top-pypi-packages JSON."),
+    ],
+    dest: Annotated[
+        str | None, typer.Option(help="Where to write (default: the shipped data/popular.tsv).")
+    ] = None,
+) -> None:
+    """Replace the shipped popular-projects list from a newer one (offline: reads a local file)."""
+    from detector.popular import SHIPPED_POPULAR, CorpusError, read_corpus, write_corpus
+
+    try:
+        corpus = read_corpus(source)
+    except CorpusError as exc:
+        fail_usage(str(exc))
+    written = write_corpus(corpus, dest or SHIPPED_POPULAR)
+    err_console.print(f"wrote {len(corpus)} popular projects ({corpus.version}) to {written}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check-name")(check_name_command)
+    data_app = typer.Typer(help="The data Warden ships with.", no_args_is_help=True)
+    data_app.command("refresh")(refresh_command)
+    app.add_typer(data_app, name="data")
