@@ -17,3 +17,11 @@ def shared_dir() -> Path:
     if not (SHARED / "CONTRACT.md").is_file():
         pytest.skip("../shared is not present (a user's clone does not have it)")
     return SHARED
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_index_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep the name-index cache of test corpora out of the user's cache folder."""
+    import os
+
+    os.environ["WARDEN_CACHE_DIR"] = str(tmp_path_factory.mktemp("warden-cache"))

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ from detector.popular import PopularCorpus
 # Popular names at least this long are also indexed two deletions deep (for DL-2 queries).
 DL2_MIN_TARGET_LENGTH = 6
 # Bump when the layout of the cached deletion table changes.
-_INDEX_FORMAT = 3
+_INDEX_FORMAT = 4
 
 
 def deletions(name: str, depth: int) -> set[str]:
@@ -58,6 +59,9 @@ class NameIndex:
     # Per variant length: sorted hashes of every deletion variant, and the target id of each.
     # Keeping one small table per length makes lookups cache-friendly.
     delete_tables: dict[int, tuple[np.ndarray, np.ndarray]]
+    # Per variant length: a bit set over the top bits of the keys. Most variants of a query
+    # match nothing; the bit set turns them away before the binary search.
+    delete_filters: dict[int, np.ndarray]
     squashed: dict[str, tuple[str, ...]]
     skeletons: dict[str, tuple[str, ...]]
     word_sets: dict[str, tuple[str, ...]]
@@ -81,25 +85,53 @@ class NameIndex:
                     continue
                 keys, ids = table
                 flat = block.ravel()
-                lo = np.searchsorted(keys, flat, "left")
-                hit = np.nonzero(keys[np.minimum(lo, len(keys) - 1)] == flat)[0]
+                maybe = np.nonzero(_in_filter(self.delete_filters[length - deleted], flat))[0]
+                if not len(maybe):
+                    continue
+                needles = flat[maybe]
+                lo = np.searchsorted(keys, needles, "left")
+                hit = np.nonzero(keys[np.minimum(lo, len(keys) - 1)] == needles)[0]
                 if not len(hit):
                     continue
-                hi = np.searchsorted(keys, flat[hit], "right")
+                hi = np.searchsorted(keys, needles[hit], "right")
                 width = block.shape[1]
                 for flat_index, start, stop in zip(
-                    hit.tolist(), lo[hit].tolist(), hi.tolist(), strict=True
+                    maybe[hit].tolist(), lo[hit].tolist(), hi.tolist(), strict=True
                 ):
                     found[positions[flat_index // width]].update(ids[start:stop].tolist())
         return found
 
     @classmethod
     def build(cls, corpus: PopularCorpus, rules: NameRules) -> NameIndex:
+        """The index for ``corpus``, from the user cache when this exact corpus and rule set
+        were indexed before (building takes a second or two; loading, milliseconds).
+        Set WARDEN_CACHE_DIR="" to turn the cache off."""
         names = sorted(corpus.ranks, key=lambda name: (corpus.ranks[name], name))
+        digest = hashlib.sha256(
+            f"{_INDEX_FORMAT}|{DL2_MIN_TARGET_LENGTH}|{_fingerprint(rules)}|".encode()
+            + "\n".join(f"{name}:{corpus.ranks[name]}" for name in names).encode()
+        ).hexdigest()[:24]
+        directory = _cache_dir()
+        path = directory / f"names-index-{digest}.pickle" if directory else None
+        if path is not None and path.is_file():
+            try:
+                with open(path, "rb") as handle:
+                    cached = pickle.load(handle)
+                if isinstance(cached, cls):
+                    return replace(cached, corpus=corpus, rules=rules)
+            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
+                pass  # a damaged or stale cache file is rebuilt below
+        index = cls._build(names, corpus, rules)
+        if path is not None:
+            _write_cache(path, index)
+        return index
+
+    @classmethod
+    def _build(cls, names: list[str], corpus: PopularCorpus, rules: NameRules) -> NameIndex:
         cores = _group((core, name) for name in names for core in affix_cores(name, rules))
         extra = sorted(core for core in cores if core not in corpus and len(core) >= 5)
         entries = [*names, *extra]
-        delete_tables = _cached_deletion_tables(entries)
+        delete_tables = _deletion_tables(entries)
         families: defaultdict[str, int] = defaultdict(int)
         for name in names:
             parts = words(name)
@@ -111,6 +143,7 @@ class NameIndex:
             names=tuple(names),
             entries=tuple(entries),
             delete_tables=delete_tables,
+            delete_filters={n: _bit_filter(keys) for n, (keys, _) in delete_tables.items()},
             squashed=_group((squashed(name), name) for name in names),
             skeletons=_group((skeleton(name, rules), name) for name in names),
             word_sets=_group(
@@ -178,6 +211,22 @@ def _deletion_tables(names: list[str]) -> dict[int, tuple[np.ndarray, np.ndarray
     return tables
 
 
+_FILTER_BITS = 20
+_FILTER_SHIFT = np.uint64(64 - _FILTER_BITS)
+
+
+def _bit_filter(keys: np.ndarray) -> np.ndarray:
+    slots = (keys >> _FILTER_SHIFT).astype(np.int64)
+    bits = np.zeros(1 << (_FILTER_BITS - 3), dtype=np.uint8)
+    np.bitwise_or.at(bits, slots >> 3, np.left_shift(1, slots & 7).astype(np.uint8))
+    return bits
+
+
+def _in_filter(bits: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    slots = (hashes >> _FILTER_SHIFT).astype(np.int64)
+    return (bits[slots >> 3] >> (slots & 7).astype(np.uint8)) & 1
+
+
 def _cache_dir() -> Path | None:
     configured = os.environ.get("WARDEN_CACHE_DIR")
     if configured == "":
@@ -187,35 +236,22 @@ def _cache_dir() -> Path | None:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "warden"
 
 
-def _cached_deletion_tables(names: list[str]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """The deletion tables, read from the user cache when this exact corpus was indexed before.
+def _fingerprint(rules: NameRules) -> str:
+    """A description of ``rules`` that is the same in every process (sets sorted)."""
+    parts = []
+    for value in vars(rules).values():
+        if isinstance(value, frozenset):
+            value = sorted("".join(sorted(v)) if isinstance(v, frozenset) else v for v in value)
+        parts.append(repr(value))
+    return "|".join(parts)
 
-    Building them takes a second or two; the cache makes a `warden check-name` start in
-    milliseconds. Set WARDEN_CACHE_DIR="" to turn the cache off.
-    """
-    directory = _cache_dir()
-    digest = hashlib.sha256(
-        f"{_INDEX_FORMAT}|{DL2_MIN_TARGET_LENGTH}|".encode() + "\n".join(names).encode()
-    ).hexdigest()[:24]
-    path = directory / f"names-index-{digest}.npz" if directory else None
-    if path is not None and path.is_file():
-        try:
-            with np.load(path) as stored:
-                lengths = stored["lengths"].tolist()
-                return {n: (stored[f"k{n}"], stored[f"i{n}"]) for n in lengths}
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache file is rebuilt below
-    tables = _deletion_tables(names)
-    if path is not None:
-        arrays = {"lengths": np.asarray(sorted(tables), dtype=np.int32)}
-        for n, (keys, ids) in tables.items():
-            arrays[f"k{n}"], arrays[f"i{n}"] = keys, ids
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **arrays)
-            os.replace(tmp, path)
-        except OSError:
-            pass  # no writable cache: build again next time
-    return tables
+
+def _write_cache(path: Path, index: NameIndex) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".pickle")
+        with os.fdopen(fd, "wb") as handle:
+            pickle.dump(index, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # no writable cache: build again next time

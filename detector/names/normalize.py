@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from packaging.utils import canonicalize_name
 
@@ -41,11 +42,21 @@ def squashed(name: str) -> str:
 
 def skeleton(name: str, rules: NameRules) -> str:
     """Separators dropped and look-alike characters folded (`djang0`, `dj4ngo` stay apart)."""
-    folded = squashed(name)
-    for sequence, fold in rules.confusables:
+    folded = name.replace("-", "")
+    for sequence, fold in _sequences(rules):
         if sequence in folded:
             folded = folded.replace(sequence, fold)
-    return folded
+    return folded.translate(_table(rules))
+
+
+@lru_cache(maxsize=8)
+def _sequences(rules: NameRules) -> tuple[tuple[str, str], ...]:
+    return rules.fold_sequences
+
+
+@lru_cache(maxsize=8)
+def _table(rules: NameRules) -> dict[int, str]:
+    return rules.fold_table
 
 
 def words(name: str) -> list[str]:

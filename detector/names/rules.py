@@ -18,6 +18,14 @@ class NameRules:
     glued_prefixes: tuple[str, ...]
     glued_suffixes: tuple[str, ...]
 
+    @property
+    def fold_sequences(self) -> tuple[tuple[str, str], ...]:
+        return tuple(pair for pair in self.confusables if len(pair[0]) > 1)
+
+    @property
+    def fold_table(self) -> dict[int, str]:
+        return str.maketrans({seq: fold for seq, fold in self.confusables if len(seq) == 1})
+
     def is_homoglyph(self, a: str, b: str) -> bool:
         return frozenset((a, b)) in self.homoglyphs
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -49,16 +51,40 @@ def check_name_command(
         fail_usage(str(exc))
     stream = itertools.chain.from_iterable(sources)
     try:
-        if json_output:
-            write = sys.stdout.write
-            from json import dumps
+        with _progress(file is not None) as advance:
+            results = checker.iter_check(stream)
+            if json_output:
+                write = sys.stdout.write
+                from json import dumps
 
-            for result in checker.iter_check(stream):
-                write(dumps(result.to_dict(), ensure_ascii=False) + "\n")
-        else:
-            _print_table(list(checker.iter_check(stream)))
+                for count, result in enumerate(results, start=1):
+                    write(dumps(result.to_dict(), ensure_ascii=False) + "\n")
+                    if count % 4096 == 0:
+                        advance(4096)
+            else:
+                _print_table(list(results))
     except NameListError as exc:
         fail_usage(str(exc))
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[int], None]]:
+    """A names-checked counter on stderr, shown only when stderr is a terminal."""
+    if not (enabled and err_console.is_terminal):
+        yield lambda _count: None
+        return
+    from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(),
+        "checking names",
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("names", total=None)
+        yield lambda count: progress.advance(task, count)
 
 
 def _print_table(results: list) -> None:
