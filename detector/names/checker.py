@@ -15,7 +15,7 @@ from functools import lru_cache
 from rapidfuzz.distance import OSA
 
 from detector.names.allowlist import Allowlist, load_allowlist
-from detector.names.edits import Edit, classify
+from detector.names.edits import classify
 from detector.names.index import NameIndex, affix_cores
 from detector.names.normalize import InvalidName, canonical, skeleton, squashed, words
 from detector.names.results import NameMatch, NameResult
@@ -240,16 +240,7 @@ class NameChecker:
 
     def check_many(self, raws: Iterable[str], batch_size: int = 4096) -> list[NameResult]:
         """``check`` over many names; the index lookups run a batch at a time."""
-        results: list[NameResult] = []
-        batch: list[str] = []
-        for raw in raws:
-            batch.append(raw)
-            if len(batch) >= batch_size:
-                results.extend(self._check_batch(batch))
-                batch = []
-        if batch:
-            results.extend(self._check_batch(batch))
-        return results
+        return list(self.iter_check(raws, batch_size))
 
     def iter_check(self, raws: Iterable[str], batch_size: int = 4096) -> Iterator[NameResult]:
         """Like ``check_many`` but yields results as each batch is done (for streams)."""
@@ -385,4 +376,4 @@ def check_names(names: Iterable[str]) -> list[NameResult]:
     return default_checker().check_many(names)
 
 
-__all__ = ["Edit", "NameChecker", "check_name", "check_names", "default_checker"]
+__all__ = ["NameChecker", "check_name", "check_names", "default_checker"]
