@@ -1,0 +1,209 @@
+"""Package analysis: parse every file once, tier it by reachability, collect findings.
+
+Returns an `Analysis` (findings plus model tokens); scoring lives in `scan.py`.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from detector.code import reach as reach_mod
+from detector.code.findings import SEVERITIES, Finding, clip_evidence
+from detector.code.limits import Limits
+from detector.code.pyast import FileScan, flatten
+from detector.code.rules import catalogue, rule
+from detector.code.textscan import scan_raw, scan_strings
+from detector.policy import section
+
+PY_SUFFIXES = (".py", ".pyw", ".pyi")
+MAX_FINDINGS_PER_RULE_FILE = 5
+
+
+@dataclass
+class Analysis:
+    findings: list[Finding] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)
+    tiers: dict[str, str] = field(default_factory=dict)
+    n_files: int = 0
+    n_unparsable: int = 0
+
+
+def parse(text: str, limits: Limits) -> list[ast.AST] | None:
+    """The flattened AST, or None when the file does not parse (or is too large, too deep)."""
+    if len(text) > limits.max_parse_bytes:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return flatten(ast.parse(text))
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError, TypeError):
+        return None
+
+
+class _Analyzer:
+    def __init__(self, limits: Limits, policy_path: str | None) -> None:
+        self.limits = limits
+        self.max_hits = int(section("code", policy_path).get("max_hits_per_rule_file", 3))
+
+    def python(self, name: str, text: str, tier: str, tree: list[ast.AST] | None, depth: int,
+               at_line: int | None = None) -> tuple[list[Finding], list[str], bool]:
+        """Findings and tokens of Python source (a file or a decoded payload)."""
+        def rescan(payload: str, line: int) -> list[Finding]:
+            if depth >= self.limits.max_decode_depth:
+                return []
+            inner_tree = parse(payload, self.limits)
+            found, _, _ = self.python(name, payload, tier, inner_tree, depth + 1, line)
+            return found
+
+        if tree is None:
+            found = scan_raw(name, tier, text, self.limits.max_text_scan_bytes, self.max_hits)
+            tokens = [f"r:{f.rule}" for f in found]
+            parsed = False
+        else:
+            try:
+                scan = FileScan(name, tree, tier, rescan)
+                ev = scan.run()
+                extra = scan_strings(name, tier, ev.strings, self.limits.max_text_scan_bytes,
+                                     self.max_hits)
+                scan.finish(extra)
+                found, tokens = ev.findings + extra, ev.tokens
+                parsed = True
+            except (RecursionError, MemoryError):
+                found = scan_raw(name, tier, text, self.limits.max_text_scan_bytes,
+                                 self.max_hits)
+                tokens, parsed = [], False
+        if at_line is not None:
+            for f in found:
+                f.line = at_line
+        return found, tokens, parsed
+
+
+def _pth_code(text: str) -> list[tuple[int, str]]:
+    """Lines of a .pth file that Python executes (those starting with `import`)."""
+    out = []
+    for number, line in enumerate(text.splitlines()[:10_000], 1):
+        stripped = line.strip()
+        if stripped.startswith(("import ", "import\t")):
+            out.append((number, stripped))
+    return out
+
+
+def analyze(files: dict[str, str], limits: Limits | None = None,
+            policy_path: str | None = None) -> Analysis:
+    """Findings for a package given as {relative path: text}."""
+    limits = limits or Limits.from_policy(policy_path)
+    worker = _Analyzer(limits, policy_path)
+    result = Analysis(n_files=len(files))
+    trees: dict[str, list[ast.AST] | None] = {}
+    for name, text in files.items():
+        if name.lower().endswith(PY_SUFFIXES):
+            trees[name] = parse(text, limits)
+            if trees[name] is None:
+                result.n_unparsable += 1
+    try:
+        reach = reach_mod.compute(files, trees)
+    except (RecursionError, MemoryError):
+        reach = reach_mod.Reach()
+    result.tiers = dict(reach.tiers)
+    for name in sorted(files):
+        text = files[name]
+        tier = reach.tier(name)
+        lower = name.lower()
+        found: list[Finding] = []
+        tokens: list[str] = []
+        if lower.endswith(PY_SUFFIXES):
+            tree = trees.get(name)
+            found, tokens, parsed = worker.python(name, text, tier, tree, 0)
+            if not parsed:
+                why = "too large to parse" if len(text) > limits.max_parse_bytes else "syntax"
+                found.append(Finding("unparsable-python", name, None,
+                                     rule("unparsable-python").severity,
+                                     f"{why}; text rules only", tier))
+            if tier == "install" and reach.reasons.get(name) not in (None, "setup.py"):
+                found.append(Finding("install-time-entry", name, None, "info",
+                                     clip_evidence(reach.reasons[name]), tier))
+        elif lower.endswith(".pth"):
+            for number, code in _pth_code(text):
+                found.append(Finding("pth-exec-line", name, number,
+                                     rule("pth-exec-line").severity, clip_evidence(code), tier))
+                inner, toks, _ = worker.python(name, code, tier, parse(code, limits), 0, number)
+                found += inner
+                tokens += toks
+        else:
+            pieces = list(enumerate(text[: limits.max_text_scan_bytes].splitlines()[:50_000], 1))
+            found = scan_strings(name, tier, pieces, limits.max_text_scan_bytes, worker.max_hits)
+        group = "hot" if tier in ("install", "import") else "cold"
+        result.tokens += [f"{group}|{t}" for t in tokens]
+        result.tokens.append(f"file|{PurePosixPath(name).suffix}|{tier}")
+        result.findings += _dedupe(found)
+    return result
+
+
+def _dedupe(found: list[Finding]) -> list[Finding]:
+    seen: set[tuple[str, str, int | None]] = set()
+    per_rule: Counter[tuple[str, str]] = Counter()
+    out = []
+    for f in found:
+        key = (f.rule, f.file, f.line)
+        if key in seen or per_rule[(f.rule, f.file)] >= MAX_FINDINGS_PER_RULE_FILE:
+            continue
+        seen.add(key)
+        per_rule[(f.rule, f.file)] += 1
+        out.append(f)
+    return out
+
+
+def rule_score(findings: list[Finding], policy_path: str | None = None) -> float:
+    """Additive evidence: 1 - exp(-sum(weight x tier weight) / scale).
+
+    Repeats of one rule in one file add a quarter of the weight each (up to the
+    per-file cap), so ten `cmdclass` entries do not outweigh one decode-exec.
+    """
+    table = section("code", policy_path)
+    tiers = table["tiers"]
+    cap = int(table.get("max_hits_per_rule_file", 3))
+    rules = catalogue()
+    used: Counter[tuple[str, str]] = Counter()
+    total = 0.0
+    for f in findings:
+        key = (f.rule, f.file)
+        if used[key] >= cap:
+            continue
+        repeat = used[key] > 0
+        used[key] += 1
+        spec = rules.get(f.rule)
+        if spec is not None:
+            factor = 0.25 if repeat else 1.0
+            total += factor * spec.weight * float(tiers.get(f.tier, tiers["other"]))
+    return 1.0 - math.exp(-total / float(table.get("rule_score_scale", 3.0)))
+
+
+def blend_score(rules: float, model_p: float | None, policy_path: str | None = None) -> float:
+    """Shipped score: the model's probability moved to the assumed prior, blended with rules.
+
+    The model is trained with both classes weighted equally (a 50% prior); a registry
+    sees far fewer malicious uploads, so its odds are scaled by prior/(1-prior). The
+    transform is monotonic: the model's ranking is unchanged, a clean package scores low.
+    """
+    if model_p is None:
+        return rules
+    table = section("code", policy_path)
+    prior = float(table.get("model_prior", 0.5))
+    p = min(max(model_p, 1e-9), 1 - 1e-9)
+    odds = p / (1 - p) * prior / (1 - prior)
+    shifted = odds / (1 + odds)
+    blend = float(table.get("rule_blend", 0.3))
+    return min(1.0, max(0.0, blend * rules + (1 - blend) * shifted))
+
+
+def order(findings: list[Finding]) -> list[Finding]:
+    """Most serious first, install-time before tests; stable for equal keys."""
+    sev = {s: i for i, s in enumerate(SEVERITIES)}
+    tier = {t: i for i, t in enumerate(reach_mod.TIER_ORDER)}
+    return sorted(findings, key=lambda f: (-sev.get(f.severity, 0), tier.get(f.tier, 9),
+                                           f.file, f.line or 0, f.rule))

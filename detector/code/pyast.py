@@ -1,0 +1,630 @@
+"""One AST pass over a Python file: aliases resolved, strings folded, findings emitted.
+
+The tree is walked iteratively (`ast.walk`) and every helper that follows an
+expression is depth-bounded, so hostile nesting costs an exception, not a crash.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+
+from detector.code import decode
+from detector.code.findings import Finding, clip_evidence
+from detector.code.rules import rule
+
+MAX_DEPTH = 60
+MAX_FOLD = 200_000
+
+SPAWN = {
+    "subprocess.Popen", "subprocess.call", "subprocess.run", "subprocess.check_call",
+    "subprocess.check_output", "subprocess.getoutput", "subprocess.getstatusoutput",
+    "os.system", "os.popen", "os.popen2", "os.popen3", "os.startfile", "os.posix_spawn",
+    "os.posix_spawnp", "pty.spawn", "commands.getoutput", "asyncio.create_subprocess_shell",
+    "asyncio.create_subprocess_exec", "platform.popen",
+}
+SPAWN_PREFIX = ("os.exec", "os.spawn")
+NETWORK_PREFIX = (
+    "requests.", "urllib.request.", "urllib2.", "urllib3.", "httpx.", "aiohttp.",
+    "http.client.", "httplib.", "socket.socket", "socket.create_connection",
+    "socket.gethostbyname", "socket.getaddrinfo", "ftplib.", "smtplib.", "telnetlib.",
+    "pycurl.", "wget.download", "dns.resolver.", "urllib.urlopen", "urllib.urlretrieve",
+    "websocket.", "paramiko.",
+)
+NETWORK_MODULES = {
+    "requests", "urllib", "urllib.request", "urllib2", "urllib3", "httpx", "aiohttp", "socket",
+    "http.client", "httplib", "ftplib", "smtplib", "telnetlib", "pycurl", "wget", "websocket",
+    "dns.resolver", "paramiko",
+}
+EXEC_FUNCS = {"exec", "eval", "compile", "execfile", "builtins.exec", "builtins.eval",
+              "builtins.compile", "__builtin__.eval", "__builtin__.exec"}
+EXEC_NAMES = {"exec", "eval", "compile", "execfile", "__import__", "system", "popen",
+              "Popen", "spawn", "startfile", "getoutput", "call", "run", "check_output",
+              "urlopen", "urlretrieve", "b64decode", "loads", "decompress"}
+SENSITIVE_MODULES = {"os", "subprocess", "builtins", "__builtin__", "base64", "zlib", "marshal",
+                     "socket", "requests", "urllib", "urllib.request", "codecs", "ctypes", "pty",
+                     "sys", "importlib", "shutil", "platform"}
+SYSINFO = {"socket.gethostname", "platform.node", "platform.uname", "getpass.getuser",
+           "os.getlogin", "os.uname", "socket.getfqdn", "platform.platform", "os.getuid",
+           "uuid.getnode", "socket.gethostbyname_ex"}
+CLIPBOARD_PREFIX = ("pyperclip.", "win32clipboard.", "clipboard.", "pandas.read_clipboard")
+SCREEN_KEYS = ("PIL.ImageGrab.", "ImageGrab.", "pyautogui.screenshot", "mss.", "pyscreenshot.",
+               "pynput.keyboard.", "keyboard.hook", "keyboard.on_press", "pyHook.", "d3dshot.")
+INJECTION_ATTRS = {"WriteProcessMemory", "CreateRemoteThread", "VirtualAllocEx",
+                   "NtCreateThreadEx", "RtlMoveMemory", "VirtualProtect"}
+STEAL_ATTRS = {"CryptUnprotectData", "browser_cookie3", "win32crypt"}
+ALIASED_PRIMITIVES = {"system", "popen", "Popen", "call", "run", "check_output", "check_call",
+                      "executable", "exec", "eval", "startfile", "spawnv", "execv"}
+ALIAS_MODULES = {"os", "subprocess", "sys", "builtins"}
+HIDDEN_ATTRS = {"CREATE_NO_WINDOW", "DETACHED_PROCESS", "SW_HIDE", "STARTF_USESHOWWINDOW"}
+INSTALL_COMMANDS = {"install", "develop", "egg_info", "easy_install", "bdist_egg", "install_lib",
+                    "install_scripts"}
+COMMAND_CLASSES = INSTALL_COMMANDS | {"build_py", "build_ext", "build", "sdist", "bdist_wheel",
+                                     "build_clib", "bdist"}
+SECRET_ENV = re.compile(r"(?i)(TOKEN|SECRET|PASSW|API_?KEY|AUTH|CREDENTIAL|AWS_|PRIVATE|WEBHOOK)")
+IDENTITY_ENV = re.compile(r"(?i)^(USER|USERNAME|LOGNAME|COMPUTERNAME|HOSTNAME|USERDOMAIN)$")
+DOWNLOAD_CMD = re.compile(
+    r"(?i)(\b(curl|wget|certutil|bitsadmin|Invoke-WebRequest|iwr|Start-BitsTransfer|"
+    r"DownloadFile|DownloadString)\b|\|\s*(ba|z)?sh\b|\|\s*python)"
+)
+PIP_CMD = re.compile(r"(?i)\bpip3?(\.exe)?\s+install\b|-m\s+pip\s+install|\bpip\b.*\binstall\b")
+SYSINFO_CMD = re.compile(r"(?i)^\s*(whoami|hostname|uname|systeminfo|id)\b")
+CHMOD_EXEC = re.compile(r"(?i)chmod\s+(\+x|[0-7]?7[0-7]{2})")
+
+
+@dataclass
+class Evidence:
+    """Findings and model tokens of one file."""
+
+    findings: list[Finding] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)
+    strings: list[tuple[int, str]] = field(default_factory=list)
+
+
+def qualified(node: ast.AST, aliases: dict[str, str]) -> str | None:
+    """Dotted name of an expression such as `o.system` -> `os.system`, via import aliases."""
+    parts: list[str] = []
+    for _ in range(MAX_DEPTH):
+        if isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+            continue
+        if isinstance(node, ast.Name):
+            parts.append(aliases.get(node.id, node.id))
+            return ".".join(reversed(parts))
+        if isinstance(node, ast.Call):
+            head = qualified(node.func, aliases) if len(parts) < MAX_DEPTH else None
+            if head in ("__import__", "importlib.import_module") and node.args:
+                arg = node.args[0]
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    parts.append(arg.value)
+                    return ".".join(reversed(parts))
+            if head == "getattr" and len(node.args) >= 2:
+                target = qualified(node.args[0], aliases)
+                attr = node.args[1]
+                if target and isinstance(attr, ast.Constant) and isinstance(attr.value, str):
+                    parts.append(f"{target}.{attr.value}")
+                    return ".".join(reversed(parts))
+            return None
+        return None
+    return None
+
+
+class Folder:
+    """Constant folding of string expressions, bounded in depth and size."""
+
+    def __init__(self, consts: dict[str, str], aliases: dict[str, str]) -> None:
+        self.consts = consts
+        self.aliases = aliases
+
+    def fold(self, node: ast.AST, depth: int = 0) -> str | None:
+        if depth > MAX_DEPTH:
+            return None
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, str):
+                return node.value
+            if isinstance(node.value, bytes):
+                return node.value.decode("latin-1")
+            return None
+        if isinstance(node, ast.Name):
+            return self.consts.get(node.id)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left, right = self.fold(node.left, depth + 1), self.fold(node.right, depth + 1)
+            if left is not None and right is not None and len(left) + len(right) < MAX_FOLD:
+                return left + right
+            return None
+        if isinstance(node, ast.JoinedStr):
+            out = []
+            for value in node.values:
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    out.append(value.value)
+                elif isinstance(value, ast.FormattedValue):
+                    out.append(self.fold(value.value, depth + 1) or "{}")
+            return "".join(out)
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
+            step = node.slice.step
+            if isinstance(step, ast.UnaryOp) and isinstance(step.op, ast.USub):
+                inner = self.fold(node.value, depth + 1)
+                return inner[::-1] if inner is not None else None
+            return None
+        if isinstance(node, ast.Call):
+            return self._fold_call(node, depth)
+        return None
+
+    def _fold_call(self, node: ast.Call, depth: int) -> str | None:
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == "chr" and len(node.args) == 1:
+            arg = node.args[0]
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, int) and \
+                    0 <= arg.value < 0x110000:
+                return chr(arg.value)
+            return None
+        if isinstance(func, ast.Attribute) and func.attr == "join" and len(node.args) == 1:
+            sep = self.fold(func.value, depth + 1)
+            items = self._items(node.args[0], depth + 1)
+            if sep is not None and items is not None:
+                return sep.join(items)[:MAX_FOLD]
+            return None
+        if isinstance(func, ast.Attribute) and func.attr in ("decode", "encode", "strip"):
+            return self.fold(func.value, depth + 1)
+        name = qualified(func, self.aliases) or ""
+        last = name.rsplit(".", 1)[-1]
+        if last in decode.DECODERS and node.args:
+            inner = self.fold(node.args[0], depth + 1)
+            if inner is not None:
+                out = decode.decode_literal(last, inner.encode("latin-1", "replace"))
+                return out.decode("latin-1") if out is not None else None
+        if name in ("bytes", "bytearray", "str") and node.args:
+            return self._items_to_text(node.args[0], depth + 1)
+        return None
+
+    def _items(self, node: ast.AST, depth: int) -> list[str] | None:
+        if isinstance(node, ast.List | ast.Tuple):
+            out = []
+            for elt in node.elts[:100_000]:
+                value = self.fold(elt, depth + 1)
+                if value is None:
+                    return None
+                out.append(value)
+            return out
+        if isinstance(node, ast.GeneratorExp | ast.ListComp) and len(node.generators) == 1:
+            # chr(c) for c in [104, 105] and similar
+            gen = node.generators[0]
+            elt = node.elt
+            if isinstance(elt, ast.Call) and isinstance(elt.func, ast.Name) and \
+                    elt.func.id == "chr" and isinstance(gen.iter, ast.List | ast.Tuple):
+                codes = [e.value for e in gen.iter.elts
+                         if isinstance(e, ast.Constant) and isinstance(e.value, int)]
+                if len(codes) == len(gen.iter.elts):
+                    return [chr(c % 0x110000) for c in codes]
+        return self._chars(node, depth)
+
+    def _chars(self, node: ast.AST, depth: int) -> list[str] | None:
+        text = self.fold(node, depth + 1)
+        return list(text) if text is not None else None
+
+    def _items_to_text(self, node: ast.AST, depth: int) -> str | None:
+        if isinstance(node, ast.List | ast.Tuple):
+            codes = [e.value for e in node.elts
+                     if isinstance(e, ast.Constant) and isinstance(e.value, int)]
+            if codes and len(codes) == len(node.elts):
+                return "".join(chr(c % 256) for c in codes)
+        return self.fold(node, depth)
+
+
+def flatten(tree: ast.AST) -> list[ast.AST]:
+    """Every node worth visiting, breadth first, in one cheap pass.
+
+    Expression contexts and non-string constants (huge int lists in packed
+    payloads) are leaves nobody needs, so they are left out.
+    """
+    out = [tree]
+    append = out.append
+    AST, Constant = ast.AST, ast.Constant
+    i = 0
+    while i < len(out):
+        node = out[i]
+        i += 1
+        for fname in node._fields:
+            if fname == "ctx":
+                continue
+            value = getattr(node, fname, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, AST) and not (
+                        type(item) is Constant and not isinstance(item.value, str | bytes)
+                    ):
+                        append(item)
+            elif isinstance(value, AST) and not (
+                type(value) is Constant and not isinstance(value.value, str | bytes)
+            ):
+                append(value)
+    return out
+
+
+def collect_aliases(nodes: list[ast.AST]) -> dict[str, str]:
+    """Local name -> dotted origin for every import in the file."""
+    aliases: dict[str, str] = {}
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    aliases[alias.asname] = alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return aliases
+
+
+class FileScan:
+    """Walks one parsed file once and collects evidence."""
+
+    def __init__(self, name: str, nodes: list[ast.AST], tier: str, rescan) -> None:
+        self.name, self.nodes, self.tier = name, nodes, tier
+        self.rescan = rescan  # callback(text, line) -> list[Finding] for decoded payloads
+        self.ev = Evidence()
+        self.aliases = collect_aliases(nodes)
+        self.consts: dict[str, str] = {}
+        self.tainted: dict[str, str] = {}
+        self.folder = Folder(self.consts, self.aliases)
+        self.flags: dict[str, int] = {}
+
+    def add(self, rule_id: str, node: ast.AST | int | None, evidence: str) -> None:
+        line = node if isinstance(node, int) or node is None else getattr(node, "lineno", None)
+        self.ev.findings.append(
+            Finding(rule_id, self.name, line, rule(rule_id).severity, clip_evidence(evidence),
+                    self.tier)
+        )
+        if rule_id not in self.flags and line is not None:
+            self.flags[rule_id] = line
+        self.flags.setdefault(rule_id, 0)
+
+    def source(self, node: ast.AST) -> str:
+        try:
+            return ast.unparse(node)[:300]
+        except (RecursionError, ValueError, AttributeError, TypeError):
+            return type(node).__name__
+
+    # --- passes -------------------------------------------------------------
+    def run(self) -> Evidence:
+        self._assignments()
+        dispatch = {
+            ast.Call: self._call, ast.Constant: self._constant, ast.Import: self._import,
+            ast.ImportFrom: self._import, ast.ClassDef: self._class,
+            ast.Attribute: self._attribute, ast.BinOp: self._folded,
+            ast.JoinedStr: self._folded, ast.Subscript: self._subscript,
+        }
+        for node in self.nodes:
+            handler = dispatch.get(type(node))
+            if handler is not None:
+                handler(node)
+        return self.ev
+
+    def _folded(self, node: ast.AST) -> None:
+        if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.Add):
+            return
+        folded = self.folder.fold(node)
+        if folded and len(folded) >= 8:
+            self.ev.strings.append((getattr(node, "lineno", 0), folded))
+
+    def _assignments(self) -> None:
+        for node in self.nodes:
+            if type(node) is ast.Assign and len(node.targets) == 1 and \
+                    isinstance(node.targets[0], ast.Name):
+                target = node.targets[0].id
+                value = self.folder.fold(node.value)
+                if value is not None:
+                    self.consts[target] = value
+                kind = self._kind(node.value)
+                if kind in ("decode", "net"):
+                    self.tainted[target] = kind
+
+    def _kind(self, node: ast.AST) -> str:
+        """What an expression carries: decode / net / literal / local-file / dynamic."""
+        if isinstance(node, ast.Constant):
+            return "literal"
+        kind = "dynamic"
+        for seen, sub in enumerate(ast.walk(node)):
+            if seen > 5000:
+                break
+            if isinstance(sub, ast.Name) and sub.id in self.tainted:
+                return self.tainted[sub.id]
+            if isinstance(sub, ast.Subscript) and isinstance(sub.slice, ast.Slice) and \
+                    isinstance(sub.slice.step, ast.UnaryOp):
+                return "decode"
+            if isinstance(sub, ast.Call):
+                name = qualified(sub.func, self.aliases) or ""
+                last = name.rsplit(".", 1)[-1]
+                if name.startswith(NETWORK_PREFIX) or last in ("urlopen", "urlretrieve"):
+                    return "net"
+                if last in decode.DECODE_NAMES or name.startswith(("marshal.", "zlib.", "lzma.",
+                                                                   "bz2.", "codecs.")):
+                    return "decode"
+                if last == "chr" or (last == "join" and "chr" in self.source(sub)):
+                    return "decode"
+                if last in ("open", "read", "read_text"):
+                    kind = "local-file"
+        return kind
+
+    def _call(self, node: ast.Call) -> None:
+        name = qualified(node.func, self.aliases)
+        if name is None:
+            if isinstance(node.func, ast.Call):
+                self._getattr_call(node.func, called=True)
+            return
+        self.ev.tokens.append("c:" + ".".join(name.split(".")[:3]))
+        last = name.rsplit(".", 1)[-1]
+        if name in EXEC_FUNCS:
+            self._exec(node, name)
+        elif name in SPAWN or name.startswith(SPAWN_PREFIX):
+            self._spawn(node, name)
+        elif name.startswith(NETWORK_PREFIX) or last in ("urlopen", "urlretrieve"):
+            self.add("network-call", node, self.source(node))
+        elif name in SYSINFO:
+            self.add("sysinfo-collect", node, self.source(node))
+        elif name in ("os.getenv", "os.environ.get", "os.getenvb", "os.environ.copy",
+                      "os.environ.items", "dict"):
+            self._env(node, name)
+        elif name in ("__import__", "importlib.import_module", "importlib.__import__"):
+            self._dynamic_import(node)
+        elif name == "getattr":
+            self._getattr_call(node, called=False)
+        elif name.startswith(CLIPBOARD_PREFIX) or last == "clipboard_get":
+            self.add("clipboard-access", node, self.source(node))
+        elif name.startswith(SCREEN_KEYS):
+            self.add("screen-or-keys", node, self.source(node))
+        elif name in ("os.chmod", "os.fchmod") and len(node.args) >= 2:
+            self.flags.setdefault("chmod", node.lineno)
+        elif last in decode.DECODERS or name in ("codecs.decode", "marshal.loads"):
+            self._decode_call(node, name)
+        elif name in ("globals", "locals", "vars"):
+            self.flags.setdefault("namespace", node.lineno)
+        if any(kw.arg == "cmdclass" for kw in node.keywords):
+            self._cmdclass(node)
+
+    def _exec(self, node: ast.Call, name: str) -> None:
+        if not node.args:
+            return
+        kind = self._kind(node.args[0])
+        text = self.source(node)
+        if kind == "decode":
+            self.add("decode-exec", node, text)
+        elif kind == "net":
+            self.add("remote-code-exec", node, text)
+        elif kind == "literal":
+            self.add("exec-literal", node, text)
+            literal = self.folder.fold(node.args[0])
+            if literal:
+                self.ev.findings += self.rescan(literal, node.lineno)
+        elif kind == "dynamic":
+            folded = self.folder.fold(node.args[0])
+            if folded and len(folded) > 20:
+                self.ev.findings += self.rescan(folded, node.lineno)
+                self.add("decode-exec", node, text)
+            else:
+                self.add("exec-dynamic", node, text)
+
+    def _spawn(self, node: ast.Call, name: str) -> None:
+        self.add("process-spawn", node, self.source(node))
+        command = self._command(node)
+        if not command:
+            return
+        if DOWNLOAD_CMD.search(command):
+            self.add("shell-download-exec", node, command)
+        if PIP_CMD.search(command):
+            self.add("pip-install-at-runtime", node, command)
+        if SYSINFO_CMD.search(command):
+            self.add("sysinfo-collect", node, command)
+        if CHMOD_EXEC.search(command):
+            self.flags.setdefault("chmod", node.lineno)
+        self.ev.strings.append((node.lineno, command))
+
+    def _command(self, node: ast.Call) -> str:
+        if not node.args:
+            return ""
+        first = node.args[0]
+        if isinstance(first, ast.List | ast.Tuple):
+            parts = [self.folder.fold(e) or (qualified(e, self.aliases) or "?")
+                     for e in first.elts[:200]]
+            return " ".join(parts)
+        return " ".join(
+            filter(None, (self.folder.fold(a) for a in node.args[:4]))
+        )
+
+    def _env(self, node: ast.Call, name: str) -> None:
+        if name == "dict":
+            if node.args and qualified(node.args[0], self.aliases) == "os.environ":
+                self.add("env-secrets", node, self.source(node))
+            return
+        if name in ("os.environ.copy", "os.environ.items"):
+            self.add("env-secrets", node, self.source(node))
+            return
+        key = self.folder.fold(node.args[0]) if node.args else None
+        if key and SECRET_ENV.search(key):
+            self.add("env-secrets", node, self.source(node))
+        elif key and IDENTITY_ENV.match(key):
+            self.add("sysinfo-collect", node, self.source(node))
+
+    def _subscript(self, node: ast.Subscript) -> None:
+        target = qualified(node.value, self.aliases)
+        if target == "os.environ":
+            key = self.folder.fold(node.slice)
+            if key and SECRET_ENV.search(key):
+                self.add("env-secrets", node, self.source(node))
+            elif key and IDENTITY_ENV.match(key):
+                self.add("sysinfo-collect", node, self.source(node))
+        elif target in ("__builtins__", "builtins.__dict__", "__builtins__.__dict__") or (
+            isinstance(node.value, ast.Call)
+            and qualified(node.value.func, self.aliases) in ("globals", "vars", "locals")
+        ):
+            key = self.folder.fold(node.slice)
+            if key in EXEC_NAMES:
+                self.add("getattr-obfuscation", node, self.source(node))
+
+    def _dynamic_import(self, node: ast.Call) -> None:
+        arg = node.args[0] if node.args else None
+        if arg is None:
+            return
+        folded = self.folder.fold(arg)
+        if not isinstance(arg, ast.Constant) or folded in SENSITIVE_MODULES:
+            self.add("dynamic-import", node, self.source(node))
+
+    def _getattr_call(self, node: ast.Call, called: bool) -> None:
+        if not (isinstance(node.func, ast.Name) and node.func.id == "getattr"):
+            return
+        if len(node.args) < 2:
+            return
+        attr = self.folder.fold(node.args[1])
+        target = qualified(node.args[0], self.aliases) or ""
+        computed = not isinstance(node.args[1], ast.Constant)
+        risky_target = target.split(".")[0] in SENSITIVE_MODULES | {"__builtins__"}
+        if attr in EXEC_NAMES and (computed or risky_target):
+            self.add("getattr-obfuscation", node, self.source(node))
+        elif attr is None and target.split(".")[0] in {"builtins", "__builtins__", "os"}:
+            self.add("dynamic-import", node, self.source(node))
+
+    def _decode_call(self, node: ast.Call, name: str) -> None:
+        self.flags.setdefault("decode", node.lineno)
+        if not node.args:
+            return
+        payload = self.folder.fold(node.args[0])
+        if not payload or len(payload) < 16:
+            return
+        last = name.rsplit(".", 1)[-1]
+        if name == "codecs.decode":
+            enc = self.folder.fold(node.args[1]) if len(node.args) > 1 else None
+            out = decode.codecs_decode(payload.encode("latin-1", "replace"), enc or "")
+        elif name == "marshal.loads":
+            return
+        else:
+            out = decode.decode_literal(last, payload.encode("latin-1", "replace"))
+        if out and decode.looks_textual(out):
+            inner = self.rescan(out.decode("latin-1"), node.lineno)
+            if inner:
+                self.ev.findings += inner
+                self.add("decoded-payload", node,
+                         f"{last}(...) decodes to: " + ", ".join(sorted({f.rule for f in inner})))
+
+    def _cmdclass(self, node: ast.Call) -> None:
+        for kw in node.keywords:
+            if kw.arg != "cmdclass":
+                continue
+            keys: list[str] = []
+            if isinstance(kw.value, ast.Dict):
+                keys = [k.value for k in kw.value.keys
+                        if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+            elif isinstance(kw.value, ast.Call):
+                keys = [k.arg for k in kw.value.keywords if k.arg]
+            hooked = [k for k in keys if k in INSTALL_COMMANDS]
+            built = [k for k in keys if k in COMMAND_CLASSES and k not in INSTALL_COMMANDS]
+            if hooked:
+                self.add("install-command-override", node, "cmdclass overrides " +
+                         ", ".join(hooked))
+            elif built or not isinstance(kw.value, ast.Dict):
+                self.add("build-command-override", node, "cmdclass overrides " +
+                         (", ".join(built) or self.source(kw.value)))
+
+    def _class(self, node: ast.ClassDef) -> None:
+        for base in node.bases:
+            name = qualified(base, self.aliases) or ""
+            last = name.rsplit(".", 1)[-1]
+            if last in COMMAND_CLASSES and (
+                "setuptools" in name or "distutils" in name or "wheel" in name or "." not in name
+            ):
+                rule_id = ("install-command-override" if last in INSTALL_COMMANDS
+                           else "build-command-override")
+                self.add(rule_id, node, f"class {node.name}({name})")
+                return
+            if name.endswith(("BuildHookInterface", "MetadataHookInterface")):
+                self.add("install-time-entry", node, f"hatch hook class {node.name}({name})")
+
+    def _import(self, node: ast.Import | ast.ImportFrom) -> None:
+        mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        for mod in mods:
+            self.ev.tokens.append("i:" + ".".join(mod.split(".")[:2]))
+            network = mod in NETWORK_MODULES or mod.split(".")[0] in ("requests", "httpx")
+            if network and "network-import" not in self.flags:
+                self.add("network-import", node, f"import {mod}")
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                if node.module in ALIAS_MODULES and alias.name in ALIASED_PRIMITIVES and \
+                        alias.asname and alias.asname != alias.name:
+                    self.add("import-aliasing", node,
+                             f"from {node.module} import {alias.name} as {alias.asname}")
+                if alias.name in STEAL_ATTRS:
+                    self.add("credential-file", node, f"from {node.module} import {alias.name}")
+
+    def _attribute(self, node: ast.Attribute) -> None:
+        attr = node.attr
+        if attr in INJECTION_ATTRS:
+            self.add("windows-injection", node, self.source(node))
+        elif attr in STEAL_ATTRS:
+            self.add("credential-file", node, self.source(node))
+        elif attr in HIDDEN_ATTRS:
+            self.add("hidden-process", node, self.source(node))
+        elif attr in ("dup2",) and qualified(node.value, self.aliases) == "os":
+            self.flags.setdefault("dup2", node.lineno)
+        elif attr == "connect":
+            self.flags.setdefault("connect", node.lineno)
+
+    def _constant(self, node: ast.Constant) -> None:
+        value = node.value
+        if not isinstance(value, str | bytes):
+            return
+        text = value if isinstance(value, str) else value.decode("latin-1")
+        if len(text) >= 4:
+            self.ev.strings.append((getattr(node, "lineno", 0), text))
+        if len(text) >= 100:
+            self._blob(node, text)
+
+    def _blob(self, node: ast.Constant, text: str) -> None:
+        compact = "".join(text[:8192].split())
+        if len(compact) < 100:
+            return
+        ent = decode.entropy(compact)
+        looks_code = " " in text[:400] and ("(" in text[:2000] or "=" in text[:2000])
+        if ent >= 4.8 or (ent >= 3.6 and len(compact) >= 200 and not looks_code and
+                          (decode.B64_RUN.match(compact[:4096]) or
+                           decode.HEX_RUN.match(compact[:4096]))):
+            self.add("high-entropy-literal", node,
+                     f"{len(text)} chars, entropy {ent:.2f}: {compact[:60]}")
+            out = decode.unwrap_blob(text)
+            if out and decode.looks_textual(out):
+                inner = self.rescan(out.decode("latin-1"), node.lineno)
+                if inner:
+                    self.ev.findings += inner
+                    self.add("decoded-payload", node,
+                             "literal decodes to: " + ", ".join(sorted({f.rule for f in inner})))
+
+    def finish(self, extra: list[Finding]) -> None:
+        """File-level combinations, once text-pattern findings are known too."""
+        fl = self.flags
+        for f in extra:
+            fl.setdefault(f.rule, f.line or 0)
+        net = next((fl[k] for k in ("network-call", "shell-download-exec", "remote-code-exec")
+                    if k in fl), None)
+        if net is not None and any(k in fl for k in ("sysinfo-collect", "env-secrets",
+                                                     "credential-file")):
+            self.add("exfiltration", net or None,
+                     "collects host identity or secrets and uses the network in the same file")
+        if (net is not None and any(k in fl for k in ("chmod", "executable-name"))) or (
+            "network-call" in fl and "os.startfile" in self.ev.tokens
+        ):
+            self.add("downloaded-executable", net or None,
+                     "downloads and then marks executable or launches a file")
+        spawned = " ".join(t for t in self.ev.tokens if t.startswith("c:"))
+        if "process-spawn" in fl and "tempfile." in spawned and (
+            "sys.executable" in self.aliases.values() or "sys.executable" in spawned
+            or "hidden-process" in fl
+        ):
+            self.add("temp-script-exec", fl["process-spawn"] or None,
+                     "runs a temporary file it wrote with the interpreter")
+        if "connect" in fl and ("dup2" in fl or "pty.spawn" in " ".join(self.ev.tokens)) and \
+                "process-spawn" in fl:
+            self.add("reverse-shell", fl["connect"], "socket connect with a shell attached")
+        if "decode" in fl and "namespace" in fl and "exec-dynamic" in fl:
+            self.add("decode-exec", fl["exec-dynamic"] or None,
+                     "decoding plus exec through a namespace lookup")
+
+

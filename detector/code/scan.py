@@ -1,0 +1,98 @@
+"""Public entry points: `scan_path` and `scan_files`. They never raise."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from detector.code.analyze import Analysis, analyze, blend_score, order, rule_score
+from detector.code.archive import Package, ReadError, read_package, safe_name
+from detector.code.findings import Finding, ScanResult
+from detector.code.limits import Limits
+from detector.code.model import shipped_model
+from detector.policy import section
+
+log = logging.getLogger(__name__)
+
+
+def _combine(analysis: Analysis, findings: list[Finding], policy_path: str | None,
+             path: str, error: str | None) -> ScanResult:
+    table = section("code", policy_path)
+    rules = rule_score(findings, policy_path)
+    model = shipped_model()
+    model_p = model.predict(findings, analysis.tokens, rules) if model is not None else None
+    score = blend_score(rules, model_p, policy_path)
+    return ScanResult(
+        path=path,
+        score=score,
+        flagged=score >= float(table["flag_threshold"]),
+        findings=order(findings),
+        error=error,
+        rule_score=rules,
+        model_score=model_p,
+    )
+
+
+def scan_package(package: Package, origin: str, policy_path: str | None = None,
+                 limits: Limits | None = None) -> ScanResult:
+    return scan_with_analysis(package, origin, policy_path, limits)[0]
+
+
+def scan_with_analysis(package: Package, origin: str, policy_path: str | None = None,
+                       limits: Limits | None = None) -> tuple[ScanResult, Analysis]:
+    """The verdict plus the analysis behind it (benchmarks reuse the features)."""
+    limits = limits or Limits.from_policy(policy_path)
+    analysis = analyze(package.files, limits, policy_path)
+    findings = package.findings + analysis.findings
+    return _combine(analysis, findings, policy_path, origin, package.error), analysis
+
+
+def scan_files(files: dict[str, str], origin: str = "<event>",
+               policy_path: str | None = None) -> ScanResult:
+    """Scan files given as {relative path: text} (CONTRACT section 3 `project.files`)."""
+    try:
+        package = Package()
+        if not isinstance(files, dict):
+            return _failed(origin, "files must map relative paths to text")
+        limits = Limits.from_policy(policy_path)
+        total = 0
+        for count, (raw, text) in enumerate(files.items()):
+            if count >= limits.max_members or total > limits.max_total_bytes:
+                package.problem("archive-limit-exceeded", origin, f"{len(files)} files",
+                                "too many files or bytes (reading stopped)")
+                break
+            if not isinstance(raw, str) or not isinstance(text, str):
+                package.errors.append(f"skipped non-text entry {str(raw)[:80]!r}")
+                continue
+            name = safe_name(raw)
+            if name is None:
+                package.problem("archive-path-traversal", raw, f"path {raw!r}",
+                                f"path traversal in {raw!r}")
+                continue
+            if "\x00" in text:
+                package.problem("nul-bytes", name, f"{text.count(chr(0))} NUL characters")
+                text = text.replace("\x00", "")
+            total += len(text)
+            package.files[name] = text
+        return scan_package(package, origin, policy_path, limits)
+    except Exception as exc:  # the stream scorer and service must never see an exception
+        log.exception("scan_files failed for %s", origin)
+        return _failed(origin, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def scan_path(path: str | Path, policy_path: str | None = None) -> ScanResult:
+    """Scan an sdist, wheel, zip or directory. Unreadable input gives `error`, never raises."""
+    origin = str(path)
+    try:
+        package = read_package(path, Limits.from_policy(policy_path))
+    except ReadError as exc:
+        return _failed(origin, str(exc))
+    try:
+        return scan_package(package, origin, policy_path)
+    except Exception as exc:
+        log.exception("scan failed for %s", origin)
+        return _failed(origin, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _failed(origin: str, error: str) -> ScanResult:
+    return ScanResult(path=origin, score=0.0, flagged=False, findings=[], error=error)

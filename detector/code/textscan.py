@@ -1,0 +1,130 @@
+"""Text rules: catalogue patterns over string literals or raw text, and the
+regex stand-ins for AST rules used when a file does not parse."""
+
+from __future__ import annotations
+
+import bisect
+import ipaddress
+import re
+
+from detector.code import decode
+from detector.code.findings import Finding, clip_evidence
+from detector.code.rules import Rule, pattern_rules, rule
+
+# Regex approximations of AST rules for files that do not parse (Python 2, truncated).
+FALLBACK = (
+    ("process-spawn", re.compile(
+        r"\b(os\.system|os\.popen|subprocess\.\w+|os\.exec\w+|os\.spawn\w+|pty\.spawn)\s*\(")),
+    ("shell-download-exec", re.compile(
+        r"(?i)(os\.system|os\.popen|subprocess\.\w+|call|Popen)\s*\([^\n]{0,300}"
+        r"\b(curl|wget|certutil|bitsadmin|Invoke-WebRequest)\b")),
+    ("network-call", re.compile(
+        r"\b(requests\.(get|post|put|request|Session)|urlopen|urlretrieve|"
+        r"socket\.socket|http\.client\.HTTPS?Connection|httpx\.\w+)\s*\(")),
+    ("decode-exec", re.compile(
+        r"\b(exec|eval)\s*\(\s*[^\n]{0,200}?(b64decode|b32decode|b85decode|decompress|"
+        r"marshal\.loads|fromhex|unhexlify|codecs\.decode|\[::-1\]|chr\()")),
+    ("exec-dynamic", re.compile(r"\b(exec|eval)\s*\(\s*[A-Za-z_]")),
+    ("sysinfo-collect", re.compile(
+        r"\b(gethostname|getuser|getlogin|platform\.node|platform\.uname)\s*\(")),
+    ("env-secrets", re.compile(r"\bos\.environ\b(?!\s*\[|\s*\.get)")),
+    ("dynamic-import", re.compile(r"\b__import__\s*\(\s*[^'\")]")),
+    ("getattr-obfuscation", re.compile(
+        r"getattr\s*\([^\n]{0,80},\s*['\"](exec|eval|system|__import__|compile)['\"]")),
+    ("install-command-override", re.compile(
+        r"\bclass\s+\w+\s*\(\s*(install|develop|egg_info|build_py)\s*\)|cmdclass\s*=")),
+)
+LONG_B64 = re.compile(r"[A-Za-z0-9+/]{200,}={0,2}")
+# Addresses a package may name for good reasons: local, private and well-known resolvers.
+# (Documentation ranges stay "public" so defanged fixtures behave like real addresses.)
+LOCAL_NETS = tuple(ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+    "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/3",
+))
+RESOLVERS = {"1.1.1.1", "8.8.8.8", "8.8.4.4", "9.9.9.9"}
+
+
+def _public_ip(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return str(ip) not in RESOLVERS and not any(ip in net for net in LOCAL_NETS)
+
+
+def _accept(r: Rule, match: re.Match[str]) -> bool:
+    if r.id == "raw-ip-url":
+        return _public_ip(match.group(2))
+    return True
+
+
+def scan_strings(name: str, tier: str, strings: list[tuple[int, str]], limit: int,
+                 max_hits: int) -> list[Finding]:
+    """Catalogue patterns over string literals (line numbers kept)."""
+    if not strings:
+        return []
+    starts: list[int] = []
+    lines: list[int] = []
+    pieces: list[str] = []
+    offset = 0
+    for line, text in strings:
+        text = text[:limit]
+        if len(text) > 1000 and " " not in text[:1000]:
+            continue  # one opaque run (base64, hex): the blob decoder handles it
+        starts.append(offset)
+        lines.append(line)
+        pieces.append(text)
+        offset += len(text) + 1
+        if offset > limit:
+            break
+    blob = "\n".join(pieces)
+    lowered = blob.lower()
+    out: list[Finding] = []
+    for r in pattern_rules():
+        if not r.may_match(lowered):
+            continue
+        hits = 0
+        for match in r.pattern.finditer(blob):
+            if not _accept(r, match):
+                continue
+            idx = bisect.bisect_right(starts, match.start()) - 1
+            out.append(Finding(r.id, name, lines[idx] or None, r.severity,
+                               clip_evidence(match.group(0)), tier))
+            hits += 1
+            if hits >= max_hits:
+                break
+    return out
+
+
+def scan_raw(name: str, tier: str, text: str, limit: int, max_hits: int) -> list[Finding]:
+    """Patterns and AST stand-ins over the raw text of a file that did not parse."""
+    text = text[:limit]
+    out = scan_strings(name, tier, [(1, text)], limit, max_hits)
+    # scan_strings saw one piece: recompute real line numbers
+    for f in out:
+        f.line = None
+    newline_index = [m.start() for m in re.finditer("\n", text)] if len(text) < limit else None
+
+    def line_of(pos: int) -> int | None:
+        if newline_index is None:
+            return None
+        return bisect.bisect_left(newline_index, pos) + 1
+
+    for f in out:
+        pos = text.find(f.evidence[:40].rstrip("."))
+        f.line = line_of(pos) if pos >= 0 else None
+    for rule_id, pattern in FALLBACK:
+        for hits, match in enumerate(pattern.finditer(text)):
+            if hits >= max_hits:
+                break
+            out.append(Finding(rule_id, name, line_of(match.start()), rule(rule_id).severity,
+                               clip_evidence(match.group(0)), tier))
+    for hits, match in enumerate(LONG_B64.finditer(text)):
+        if hits >= max_hits:
+            break
+        blob = match.group(0)
+        if decode.entropy(blob) >= 4.5:
+            out.append(Finding("high-entropy-literal", name, line_of(match.start()),
+                               rule("high-entropy-literal").severity,
+                               f"{len(blob)} chars: {blob[:60]}", tier))
+    return out

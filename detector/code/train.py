@@ -1,0 +1,294 @@
+"""`warden train`: featurize a labelled corpus, evaluate by grouped cross-validation,
+fit the final calibrated model and write the artifact, metrics JSON and model card.
+
+Evaluation: StratifiedGroupKFold over near-duplicate clusters (cluster.py), so
+copies of one payload never sit on both sides of a fold; inside each training
+fold the classifier is calibrated (sigmoid) on grouped inner folds too.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import (
+    average_precision_score,
+    confusion_matrix,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
+from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
+from detector.code import model as model_mod
+from detector.code.analyze import analyze, blend_score, rule_score
+from detector.code.cluster import cluster_ids
+from detector.code.corpus import Sample
+from detector.code.findings import Finding
+from detector.policy import section
+
+Row = tuple[list[Finding], list[str], float]
+TARGET_FPR = 0.005
+
+
+@dataclass
+class TrainConfig:
+    folds: int = 5
+    seed: int = 0
+    C: float = 3.0
+    cluster_weight_power: float = 0.5
+    n_hash: int = 2**15
+    jobs: int = 1
+
+
+def featurize_one(files: dict[str, str]) -> Row:
+    result = analyze(files)
+    return result.findings, result.tokens, rule_score(result.findings)
+
+
+def featurize(samples: Sequence[Sample], jobs: int = 1,
+              tick: Callable[[], None] | None = None) -> list[Row]:
+    if jobs <= 1:
+        rows = []
+        for s in samples:
+            rows.append(featurize_one(s.files))
+            if tick:
+                tick()
+        return rows
+    with ProcessPoolExecutor(jobs) as pool:
+        rows = []
+        for row in pool.map(featurize_one, [s.files for s in samples], chunksize=32):
+            rows.append(row)
+            if tick:
+                tick()
+        return rows
+
+
+def sample_weights(y: np.ndarray, groups: np.ndarray, power: float) -> np.ndarray:
+    """Down-weight big clusters (1/size**power), then balance the two classes."""
+    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    w = 1.0 / counts[inverse] ** power
+    for label in (0, 1):
+        mask = y == label
+        if mask.any():
+            w[mask] *= len(y) / 2 / w[mask].sum()
+    return w
+
+
+def make_estimator(groups: np.ndarray, y: np.ndarray, cfg: TrainConfig) -> CalibratedClassifierCV:
+    base = LogisticRegression(C=cfg.C, max_iter=3000, solver="liblinear")
+    n_inner = min(3, len(np.unique(groups[y == 0])), len(np.unique(groups[y == 1])))
+    inner = list(GroupKFold(n_splits=max(2, n_inner)).split(np.zeros(len(y)), y, groups))
+    return CalibratedClassifierCV(base, method="sigmoid", cv=inner)
+
+
+def threshold_at_fpr(y: np.ndarray, score: np.ndarray, fpr: float = TARGET_FPR) -> float:
+    """Smallest threshold whose false-positive rate on negatives is <= fpr."""
+    neg = np.sort(score[y == 0])[::-1]
+    allowed = int(np.floor(fpr * len(neg)))
+    if allowed >= len(neg):
+        return float(neg[-1])
+    # flag when score >= t; t just above the (allowed+1)-th highest negative
+    return float(np.nextafter(neg[allowed], np.inf))
+
+
+def metrics(y: np.ndarray, score: np.ndarray, groups: np.ndarray,
+            threshold: float | None = None) -> dict[str, Any]:
+    t = threshold_at_fpr(y, score) if threshold is None else threshold
+    pred = score >= t
+    tn, fp, fn, tp = confusion_matrix(y, pred, labels=[0, 1]).ravel()
+    mal_groups = groups[y == 1]
+    caught = pred[y == 1]
+    per_cluster = [caught[mal_groups == g].mean() for g in np.unique(mal_groups)]
+    return {
+        "roc_auc": float(roc_auc_score(y, score)),
+        "average_precision": float(average_precision_score(y, score)),
+        "threshold": t,
+        "recall": float(tp / max(tp + fn, 1)),
+        "fpr": float(fp / max(fp + tn, 1)),
+        "confusion": {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)},
+        "cluster_recall": float(np.mean(per_cluster)) if per_cluster else 0.0,
+    }
+
+
+def _curve_points(x: np.ndarray, yv: np.ndarray, t: np.ndarray, n: int = 200) -> list[list[float]]:
+    idx = np.unique(np.linspace(0, len(x) - 1, min(n, len(x))).astype(int))
+    return [[float(x[i]), float(yv[i]), float(t[min(i, len(t) - 1)])] for i in idx]
+
+
+def cross_validate(rows: list[Row], y: np.ndarray, groups: np.ndarray, cfg: TrainConfig,
+                   tick: Callable[[], None] | None = None) -> dict[str, np.ndarray]:
+    """Out-of-fold model, rule and blended scores."""
+    template = model_mod.new_model(None, cfg.n_hash)
+    X = template.vectorize(rows)
+    rules = np.array([r[2] for r in rows])
+    oof = np.zeros(len(y))
+    splitter = StratifiedGroupKFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
+    for train_idx, test_idx in splitter.split(X, y, groups):
+        est = make_estimator(groups[train_idx], y[train_idx], cfg)
+        est.fit(X[train_idx], y[train_idx], sample_weight=sample_weights(
+            y[train_idx], groups[train_idx], cfg.cluster_weight_power))
+        oof[test_idx] = est.predict_proba(X[test_idx])[:, 1]
+        if tick:
+            tick()
+    score = np.array([blend_score(r, p) for r, p in zip(rules, oof, strict=True)])
+    return {"model": oof, "rules": rules, "score": score}
+
+
+def top_features(model: model_mod.CodeModel, rows: list[Row], k: int = 25) -> list[dict]:
+    """Largest positive and negative mean coefficients, with readable names."""
+    coefs = np.mean([c.estimator.coef_[0] for c in model.estimator.calibrated_classifiers_],
+                    axis=0)
+    names = [f"{r}|{side}" for r in model.rule_ids for side in ("hot", "cold")] + ["rule_score"]
+    n_dense = len(names)
+    vocab: dict[int, str] = {}
+    hasher = model._hasher
+    seen: set[str] = set()
+    for findings, tokens, _ in rows:
+        seen.update(model.tokens_for(findings, tokens))
+    seen_list = sorted(seen)
+    cols = hasher.transform([[t] for t in seen_list]).tocoo()
+    for row, col in zip(cols.row, cols.col, strict=True):
+        vocab.setdefault(int(col), seen_list[row])
+    order = np.argsort(coefs)
+    picks = [*order[::-1][:k], *order[:k]]
+    out = []
+    for i in picks:
+        name = names[i] if i < n_dense else vocab.get(int(i - n_dense), f"hash#{i - n_dense}")
+        out.append({"feature": name, "coefficient": float(coefs[i])})
+    return out
+
+
+def train(samples: Sequence[Sample], out_dir: Path, cfg: TrainConfig,
+          progress: Callable[[str, int], Callable[[], None]] | None = None) -> dict[str, Any]:
+    """Run the whole pipeline; returns the metrics dict also written next to the model."""
+    started = time.time()
+
+    def stage(label: str, total: int) -> Callable[[], None] | None:
+        return progress(label, total) if progress else None
+
+    y = np.array([s.label for s in samples])
+    if len(np.unique(y)) < 2:
+        raise ValueError("training needs both malicious and benign samples")
+    rows = featurize(samples, cfg.jobs, stage("analysing packages", len(samples)))
+    groups = cluster_ids([s.files for s in samples], stage("clustering near-duplicates",
+                                                          len(samples)))
+    cv = cross_validate(rows, y, groups, cfg, stage("grouped cross-validation", cfg.folds))
+    report: dict[str, Any] = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "data": {
+            "malicious": int((y == 1).sum()), "benign": int((y == 0).sum()),
+            "clusters": len(np.unique(groups)),
+            "malicious_clusters": len(np.unique(groups[y == 1])),
+            "benign_clusters": len(np.unique(groups[y == 0])),
+            "largest_cluster": int(np.bincount(np.unique(groups, return_inverse=True)[1]).max()),
+        },
+        "split": {"method": "StratifiedGroupKFold by MinHash near-duplicate cluster",
+                  "folds": cfg.folds, "seed": cfg.seed},
+        "config": {"C": cfg.C, "n_hash": cfg.n_hash, "calibration": "sigmoid, grouped inner CV",
+                   "cluster_weight_power": cfg.cluster_weight_power,
+                   "rule_blend": float(section("code").get("rule_blend", 0.3)),
+                   "model_prior": float(section("code").get("model_prior", 0.5))},
+        "cv": {name: metrics(y, s, groups) for name, s in cv.items()},
+    }
+    score = cv["score"]
+    fpr, tpr, roc_t = roc_curve(y, score)
+    prec, rec, pr_t = precision_recall_curve(y, score)
+    report["curves"] = {
+        "roc": {"columns": ["fpr", "tpr", "threshold"], "points": _curve_points(fpr, tpr, roc_t)},
+        "pr": {"columns": ["recall", "precision", "threshold"],
+               "points": _curve_points(rec[::-1], prec[::-1], pr_t[::-1])},
+    }
+    final = model_mod.new_model(None, cfg.n_hash)
+    X = final.vectorize(rows)
+    final.estimator = make_estimator(groups, y, cfg).fit(
+        X, y, sample_weight=sample_weights(y, groups, cfg.cluster_weight_power))
+    report["top_features"] = top_features(final, rows)
+    report["versions"] = model_mod.library_versions()
+    report["train_seconds"] = round(time.time() - started, 1)
+    final.meta = {"versions": report["versions"], "created": report["created"],
+                  "threshold_at_0.5pct_fpr": report["cv"]["score"]["threshold"]}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_mod.save(final, out_dir / model_mod.ARTIFACT)
+    (out_dir / "code-model.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out_dir / "code-model.md").write_text(model_card(report))
+    return report
+
+
+def model_card(r: dict[str, Any]) -> str:
+    cv = r["cv"]
+    d = r["data"]
+
+    def line(name: str, m: dict[str, Any]) -> str:
+        return (f"| {name} | {m['roc_auc']:.4f} | {m['average_precision']:.4f} | "
+                f"{m['threshold']:.4f} | {m['recall']:.2%} | {m['fpr']:.2%} | "
+                f"{m['cluster_recall']:.2%} |")
+
+    feats = "\n".join(f"| `{f['feature']}` | {f['coefficient']:+.3f} |"
+                      for f in r["top_features"][:15])
+    versions = ", ".join(f"{k} {v}" for k, v in r["versions"].items())
+    return f"""# Code model card (`models/code-model.joblib`)
+
+Built {r['created']} by `warden train` in {r['train_seconds']} s. Metrics, ROC and PR
+curve points, confusion matrix and top features: `models/code-model.json`.
+
+## Data
+- {d['malicious']} malicious and {d['benign']} benign packages (install-time files:
+  setup.py, setup.cfg, pyproject.toml, top-level `__init__.py`), from the shared
+  development corpus. Corpus files are not part of the project.
+- Near-duplicate clusters (MinHash over normalized 5-token shingles, LSH 16x4, plus exact
+  normalized-token matches): {d['clusters']} clusters ({d['malicious_clusters']} malicious,
+  {d['benign_clusters']} benign); the largest holds {d['largest_cluster']} packages.
+
+## Model
+- Features: per-rule hit counts in install/import-time files and in other files
+  (log-scaled), the rule score, and hashed tokens ({r['config']['n_hash']} buckets:
+  resolved call names, imports, file kinds, rule-by-tier pairs; unit length per package).
+- Logistic regression (C={r['config']['C']}); each package weighs 1/sqrt(cluster size)
+  (power {r['config']['cluster_weight_power']}) so the big template clusters do not drown
+  the rest, then both classes get equal total weight. Calibrated with a sigmoid on
+  grouped inner folds.
+- Shipped score = {r['config']['rule_blend']} x rule score + {1 - r['config']['rule_blend']:.1f}
+  x calibrated model probability moved from the training prior (50%, classes weighted
+  equally) to an assumed prior of {r['config']['model_prior']} (`[code] model_prior`), a
+  monotonic transform that keeps clean packages low.
+- Probabilities are calibrated on the corpus mix (mostly malicious), not on registry
+  prevalence: read them as a ranking plus a corpus-calibrated likelihood.
+
+## Split and metrics
+{r['split']['folds']}-fold StratifiedGroupKFold by cluster (no cluster on both sides).
+Threshold = the lowest score with a false-positive rate <= 0.5% on the benign packages.
+
+| score | ROC-AUC | avg. precision | threshold | recall | FPR | mean per-cluster recall |
+| --- | --- | --- | --- | --- | --- | --- |
+{line('shipped (blend)', cv['score'])}
+{line('model only', cv['model'])}
+{line('rules only', cv['rules'])}
+
+Confusion at the threshold (shipped score): {cv['score']['confusion']}.
+The shipped policy puts `[code] flag_threshold` at this threshold (rounded); change it
+there, not in code.
+
+With {d['benign']} benign packages a 0.5% FPR allows only
+{int(0.005 * d['benign'])} false positives, so the threshold is coarse; more benign data
+would sharpen it.
+
+## Top features (mean coefficient over calibration folds)
+| feature | coefficient |
+| --- | --- |
+{feats}
+
+## Library versions
+{versions}. Loading compares the scikit-learn minor version: the `[code]
+model_version_mismatch` policy decides between "warn" (default) and "refuse" (the
+score falls back to the rule score).
+"""

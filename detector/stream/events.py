@@ -1,0 +1,123 @@
+"""The registry event model (CONTRACT §3) and its validation.
+
+An event is checked here once, so the scorer can trust its fields. Every
+problem becomes an ``EventError`` with a message a person can act on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+EVENT_TYPES = ("account.created", "project.created", "release.uploaded")
+
+
+class EventError(ValueError):
+    """An event that cannot be scored (malformed, missing fields, out of order, duplicate)."""
+
+    def __init__(self, message: str, event_id: str | None = None) -> None:
+        super().__init__(message)
+        self.event_id = event_id
+
+
+@dataclass(slots=True)
+class Event:
+    """One validated registry event; optional fields are ``None`` or empty when absent."""
+
+    id: str
+    ts: float  # seconds since the epoch, UTC
+    ts_text: str
+    type: str
+    username: str
+    email: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    project: str | None = None
+    summary: str | None = None
+    version: str | None = None
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def parse_ts(value: Any) -> float:
+    """Seconds since the epoch from an ISO 8601 timestamp (naive means UTC)."""
+    if not isinstance(value, str):
+        raise ValueError(f"'ts' must be an ISO 8601 string, not {type(value).__name__}")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"'ts' is not an ISO 8601 timestamp: {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def format_ts(seconds: float) -> str:
+    """ISO 8601 UTC with a ``Z`` suffix, to the second."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _optional_str(obj: dict[str, Any], key: str, where: str) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"'{where}{key}' must be a string, not {type(value).__name__}")
+    return value
+
+
+def parse_event(raw: Any) -> Event:
+    """Validate one decoded JSON value as an event; raises ``EventError``."""
+    if not isinstance(raw, dict):
+        raise EventError(f"an event must be a JSON object, not {type(raw).__name__}")
+    event_id = raw.get("id")
+    shown_id = event_id if isinstance(event_id, str) else None
+    try:
+        return _parse_fields(raw)
+    except ValueError as exc:
+        raise EventError(str(exc), shown_id) from None
+
+
+def _parse_fields(raw: dict[str, Any]) -> Event:
+    for key in ("id", "ts", "type"):
+        if key not in raw or raw[key] is None:
+            raise ValueError(f"missing field '{key}'")
+    if not isinstance(raw["id"], str) or not raw["id"]:
+        raise ValueError("'id' must be a non-empty string")
+    if raw["type"] not in EVENT_TYPES:
+        raise ValueError(
+            f"unknown event type {raw['type']!r} (expected one of {', '.join(EVENT_TYPES)})"
+        )
+    ts = parse_ts(raw["ts"])
+    account = raw.get("account")
+    if not isinstance(account, dict):
+        raise ValueError("missing field 'account.username'" if account is None
+                         else "'account' must be an object")
+    username = account.get("username")
+    if not isinstance(username, str) or not username.strip():
+        raise ValueError("missing field 'account.username'")
+    event = Event(
+        id=raw["id"], ts=ts, ts_text=raw["ts"], type=raw["type"], username=username.strip(),
+        email=_optional_str(account, "email", "account."),
+        ip=_optional_str(account, "ip", "account."),
+        user_agent=_optional_str(account, "user_agent", "account."),
+    )
+    project = raw.get("project")
+    if project is None or event.type == "account.created":
+        return event
+    if not isinstance(project, dict):
+        raise ValueError("'project' must be an object")
+    event.project = _optional_str(project, "name", "project.")
+    if event.project is not None:
+        event.project = event.project.strip() or None
+    event.summary = _optional_str(project, "summary", "project.")
+    version = project.get("version")
+    event.version = None if version is None else str(version)
+    files = project.get("files")
+    if files is not None:
+        if not isinstance(files, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in files.items()
+        ):
+            raise ValueError("'project.files' must map file paths to text")
+        event.files = files
+    return event

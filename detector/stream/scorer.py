@@ -1,0 +1,516 @@
+"""The stream scorer: one decision per registry event, causal and incremental.
+
+``StreamScorer.process(event)`` updates the state with one event and returns
+its decision (CONTRACT §3) followed by any breaker transitions it caused. The
+same sequence of events always yields the same answers, whether it comes from
+a file (``warden score``) or one request at a time (the service).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from detector.breaker import Breaker, BreakerPolicy, BreakerState, Observation
+from detector.policy import section
+from detector.resources import data_path
+from detector.stream import accounts as acc_signals
+from detector.stream.campaigns import Campaigns
+from detector.stream.cohorts import DAY, HOUR, CohortTracker, KeyVerdict
+from detector.stream.events import Event, EventError, parse_event, parse_ts
+from detector.stream.signals import CodeCache, NameCache, compute_batch, exact_hash
+from detector.stream.templates import files_hash, name_head, name_shape, shape, text_hash
+
+_SCOPE_PREFIX = {"account.created": "a", "project.created": "p", "release.uploaded": "r"}
+
+
+@lru_cache(maxsize=1)
+def _popular_tokens() -> frozenset[str]:
+    """Top popular project names, for usernames posing as a project's team."""
+    names = []
+    with open(data_path("popular.tsv"), encoding="utf-8") as handle:
+        next(handle, None)
+        for i, line in enumerate(handle):
+            if i >= 2000:
+                break
+            names.append(line.rstrip("\n").split("\t")[-1].lower())
+    return frozenset(names)
+
+
+@dataclass(slots=True)
+class AccountState:
+    """What the scorer remembers about one account."""
+
+    created: float | None = None
+    domain: str | None = None
+    score: float = 0.0
+    reasons: list[str] = field(default_factory=list)
+    campaign: int | None = None
+    recent: list[float] = field(default_factory=list)
+    recent_events: list[str] = field(default_factory=list)
+    flood_campaign: int | None = None
+
+
+@dataclass(slots=True)
+class Signal:
+    name: str
+    score: float
+    reason: str
+
+
+def _noisy_or(scores: Iterable[float]) -> float:
+    keep = 1.0
+    for s in scores:
+        keep *= 1.0 - min(max(s, 0.0), 1.0)
+    return 1.0 - keep
+
+
+def _ip_prefix(ip: str) -> str | None:
+    """The /24 (IPv4) or /48 (IPv6) network of an address; None when it is not one."""
+    ip = ip.strip()
+    parts = ip.split(".")
+    if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and int(p) < 256 for p in parts):
+        return f"{int(parts[0])}.{int(parts[1])}.{int(parts[2])}.0/24"
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    bits = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{bits}", strict=False))
+
+
+def _fmt_window(seconds: float) -> str:
+    return f"{seconds / DAY:.0f} d" if seconds >= DAY else f"{seconds / HOUR:.0f} h"
+
+
+class StreamScorer:
+    """Scores registry events one at a time; see the module docstring."""
+
+    def __init__(self, policy_path: str | None = None) -> None:
+        self.cfg = section("stream", policy_path)
+        self.tracker = CohortTracker(self.cfg["cohorts"])
+        self.campaign_store = Campaigns()
+        self.breaker = Breaker(BreakerPolicy.from_policy(policy_path))
+        self.breaker_state_obj = BreakerState()
+        self.accounts: dict[str, AccountState] = {}
+        self.policy_path = policy_path
+        self.names = NameCache(policy_path)
+        self.code = CodeCache(policy_path)
+        self.findings_for_last_event: list[dict[str, Any]] = []
+        self._seen_ids: set[str] = set()
+        self._last_ts = -math.inf
+        self.last_event_type: str | None = None
+        self.last_event_ts: float | None = None
+        self._popular = _popular_tokens()
+        self._broad = frozenset(self.cfg["broad_cohorts"])
+        if self.cfg["scan_code"] not in ("all", "young", "none"):
+            raise ValueError(f"[stream] scan_code must be 'all', 'young' or 'none', "
+                             f"not {self.cfg['scan_code']!r}")
+
+    # -- public API -------------------------------------------------------------------------
+
+    def process(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Score one event: its decision object, then zero or more ``{"breaker": ...}``.
+
+        Raises ``EventError`` for an event that cannot be scored; the state is
+        then unchanged.
+        """
+        ev = parse_event(event)
+        if ev.id in self._seen_ids:
+            raise EventError(f"duplicate id {ev.id!r}", ev.id)
+        if ev.ts < self._last_ts:
+            raise EventError(
+                f"timestamp {ev.ts_text} is earlier than an event already scored; "
+                "events must be ordered by ts", ev.id)
+        self._seen_ids.add(ev.id)
+        self._last_ts = ev.ts
+        self.last_event_type, self.last_event_ts = ev.type, ev.ts
+        decision = self._score(ev)
+        observation = Observation(ev.type, ev.ts, decision["decision"] != "allow",
+                                  decision["campaign"])
+        transitions = self.breaker.advance(self.breaker_state_obj, [observation], ev.ts)
+        return [decision, *({"breaker": t} for t in transitions)]
+
+    def prime_names(self, events: Iterable[dict[str, Any]]) -> None:
+        """Check the project names of upcoming events in one batch (pure, so still causal)."""
+        names = []
+        for event in events:
+            project = event.get("project") if isinstance(event, dict) else None
+            name = project.get("name") if isinstance(project, dict) else None
+            if isinstance(name, str) and name.strip():
+                names.append(name.strip())
+        self.names.prime(names)
+
+    def campaigns(self, max_members: int | None = None) -> list[dict[str, Any]]:
+        """Every campaign so far, oldest first."""
+        return [c.to_dict(max_members) for c in self.campaign_store.all()]
+
+    def breaker_state(self) -> dict[str, dict[str, Any]]:
+        """Per scope: state, since, expires_at, reason (serialisable)."""
+        return self.breaker_state_obj.to_dict()
+
+    # -- scoring ----------------------------------------------------------------------------
+
+    def _score(self, ev: Event) -> dict[str, Any]:
+        cfg = self.cfg
+        signals: list[Signal] = []
+        self.findings_for_last_event = []
+        prefix = _SCOPE_PREFIX[ev.type]
+        if ev.type == "account.created":
+            account = self._new_account(ev, signals)
+            keys = self._account_keys(ev, account)
+            distinct = False
+        else:
+            account = self.accounts.get(ev.username)
+            if account is None:
+                # Created before the stream began: age unknown, treated as established.
+                account = self.accounts[ev.username] = AccountState()
+            keys = self._project_signals(ev, account, signals, prefix)
+            distinct = True
+        verdicts = self.tracker.observe(prefix, keys, ev.ts, ev.username, ev.id, distinct)
+        linked, traits = self._link(ev, account, verdicts, signals)
+        score = _noisy_or(s.score for s in signals)
+        if linked is not None:
+            score = max(score, cfg["campaign_member"])
+        decision = ("block" if score >= cfg["block_threshold"]
+                    else "review" if score >= cfg["review_threshold"] else "allow")
+        campaign_id = None
+        if linked is not None:
+            self.campaign_store.add_member(linked, ev.ts, ev.id, ev.username, ev.project,
+                                           ev.type, None)
+            record = self.campaign_store.record(linked)
+            record.traits.update(traits)
+            campaign_id = record.id
+        signals.sort(key=lambda s: -s.score)
+        return {
+            "id": ev.id,
+            "score": round(score, 4),
+            "decision": decision,
+            "reasons": [s.reason for s in signals if s.reason],
+            "campaign": campaign_id,
+            "signals": [{"signal": s.name, "score": round(s.score, 4), "reason": s.reason}
+                        for s in signals],
+            "findings": self.findings_for_last_event,
+        }
+
+    def _new_account(self, ev: Event, signals: list[Signal]) -> AccountState:
+        cfg = self.cfg
+        domain = acc_signals.email_domain(ev.email)
+        account = AccountState(created=ev.ts, domain=domain)
+        if domain and acc_signals.is_disposable(domain):
+            signals.append(Signal("disposable-email", cfg["disposable_email"],
+                                  f"throwaway email domain {domain}"))
+        machine, why = acc_signals.machine_username_score(ev.username)
+        if machine > 0.05:
+            signals.append(Signal("machine-username", cfg["machine_username"] * machine, why))
+        posing, why = acc_signals.impersonation_score(ev.username, ev.email, self._popular)
+        if posing > 0:
+            signals.append(Signal("impersonation", cfg["impersonation"] * posing, why))
+        account.score = _noisy_or(s.score for s in signals)
+        account.reasons = [s.reason for s in signals if s.score >= 0.1]
+        self.accounts[ev.username] = account
+        return account
+
+    def _account_keys(self, ev: Event, account: AccountState) -> dict[str, str]:
+        keys = {f"a|ushape:{shape(ev.username)}": f"username template {shape(ev.username)!r}"}
+        if account.domain:
+            keys[f"a|domain:{account.domain}"] = f"email domain {account.domain}"
+            provider = acc_signals.provider_of(account.domain)
+            if provider != account.domain:
+                keys[f"a|provider:{provider}"] = f"email provider {provider}"
+        if ev.ip and (prefix := _ip_prefix(ev.ip)):
+            keys[f"a|ip:{prefix}"] = f"IP range {prefix}"
+        if ev.user_agent:
+            keys[f"a|ua:{ev.user_agent[:200]}"] = f"user agent {ev.user_agent[:60]!r}"
+        return keys
+
+    def _project_signals(self, ev: Event, account: AccountState, signals: list[Signal],
+                         prefix: str) -> dict[str, str]:
+        cfg = self.cfg
+        keys: dict[str, str] = {}
+        if account.score > 0:
+            signals.append(Signal("account", cfg["account_carry"] * account.score,
+                                  "account: " + "; ".join(account.reasons)
+                                  if account.reasons else ""))
+        young = (account.created is not None
+                 and ev.ts - account.created <= cfg["young_account_hours"] * HOUR)
+        if young:
+            hours = (ev.ts - account.created) / HOUR
+            signals.append(Signal("young-account", cfg["young_account"],
+                                  f"account created {hours:.0f} h earlier"))
+            if not account.recent_events and ev.type == "project.created":
+                keys[f"{prefix}|young-first"] = "first projects of accounts under " \
+                                                f"{cfg['young_account_hours']} h old"
+        if ev.project:
+            name = self.names.get(ev.project)
+            if name.flagged:
+                signals.append(Signal("name", cfg["name_squat"] * name.score, name.reason))
+                if name.target:
+                    keys[f"{prefix}|target:{name.target}"] = f"typosquats of {name.target!r}"
+            if ev.type == "project.created":  # a release's name is not new
+                template = name_shape(ev.project)
+                keys[f"{prefix}|pshape:{template}"] = f"project-name template {template!r}"
+                head = name_head(ev.project)
+                keys[f"{prefix}|phead:{head}"] = f"project-name family {head!r}"
+        if ev.files:
+            digest = files_hash(ev.files, ev.project)
+            keys[f"{prefix}|files:{digest}"] = f"identical files ({digest})"
+            size = sum(len(text.strip()) for text in ev.files.values())
+            if size < 300:
+                signals.append(Signal("empty-project", cfg["empty_project"],
+                                      f"project files hold only {size} characters"))
+            code = self.code.get(ev.files) if self._scan_code(account, ev.ts) else None
+            if code is not None:
+                self.findings_for_last_event = code.findings
+                if code.score > 0.05:
+                    signals.append(Signal("code", cfg["code"] * code.score, code.reason))
+        if (digest := text_hash(ev.summary)) is not None:
+            keys[f"{prefix}|summary:{digest}"] = "identical summary"
+        if ev.version:
+            keys[f"{prefix}|version:{ev.version}"] = f"version {ev.version}"
+        self._flood(ev, account, young or self._recently_created(account, ev.ts), signals)
+        return keys
+
+    def _scan_code(self, account: AccountState, now: float) -> bool:
+        """Whether to run the code scanner on this event's files (policy ``scan_code``)."""
+        mode = self.cfg["scan_code"]
+        return mode == "all" or (mode == "young" and self._recently_created(account, now))
+
+    def _recently_created(self, account: AccountState, now: float) -> bool:
+        return account.created is not None and now - account.created <= 30 * DAY
+
+    def _flood(self, ev: Event, account: AccountState, young: bool,
+               signals: list[Signal]) -> None:
+        """One young account creating projects far faster than people do."""
+        cfg = self.cfg
+        recent = account.recent
+        recent.append(ev.ts)
+        account.recent_events.append(ev.id)
+        if len(recent) > 400:
+            del recent[:200], account.recent_events[:200]
+        if not young:
+            return
+        hour = sum(1 for t in recent[-cfg["flood_per_hour"]:] if t >= ev.ts - HOUR)
+        day = sum(1 for t in recent[-cfg["flood_per_day"]:] if t >= ev.ts - DAY)
+        if hour < cfg["flood_per_hour"] and day < cfg["flood_per_day"]:
+            return
+        reason = (f"one new account created {hour} projects in 1 h" if
+                  hour >= cfg["flood_per_hour"] else
+                  f"one new account created {day} projects in 24 h")
+        signals.append(Signal("account-flood", cfg["burst_base"] + 0.2, reason))
+        if account.flood_campaign is None:
+            number = self.campaign_store.new(ev.ts)
+            account.flood_campaign = number
+            for event_id in account.recent_events[:-1]:
+                self.campaign_store.add_member(number, ev.ts, event_id, ev.username,
+                                               None, None, reason)
+            account.campaign = (number if account.campaign is None
+                                else self.campaign_store.union([account.campaign, number]))
+
+    def _link(self, ev: Event, account: AccountState, verdicts: list[KeyVerdict],
+              signals: list[Signal]) -> tuple[int | None, list[str]]:
+        """Campaign links of this event: bursting keys, campaign tails, its account."""
+        cfg = self.cfg
+        store = self.campaign_store
+        linked: list[int] = []
+        traits: list[str] = []
+        threshold = self.tracker.threshold
+        broad = self._broad
+        for v in verdicts:
+            state = v.state
+            if v.bursting and v.key.split("|", 1)[1].split(":", 1)[0] in broad:
+                # A broad cohort (all young accounts, a whole mail provider) bursting is
+                # evidence, not membership: it holds too many bystanders to link through.
+                signals.append(Signal(
+                    "broad-burst", cfg["broad_burst"],
+                    f"{state.description}: {v.count} in {_fmt_window(v.window)} "
+                    f"(baseline expects {v.expected:.2f})"))
+                continue
+            if v.bursting:
+                fresh = state.campaign is None or ev.ts - state.burst_at > cfg["tail_days"] * DAY
+                if fresh:
+                    state.campaign = store.new(ev.ts)
+                    self._adopt_window(state, v, ev.ts)
+                state.burst_at = ev.ts
+                linked.append(state.campaign)
+                traits.append(state.description)
+                strength = cfg["burst_base"] + cfg["burst_per_surprise"] * (v.surprise - threshold)
+                signals.append(Signal(
+                    "burst", min(0.95, strength),
+                    f"{state.description}: {v.count} in {_fmt_window(v.window)} "
+                    f"(baseline expects {v.expected:.2f})"))
+            elif (state.campaign is not None
+                  and ev.ts - state.burst_at <= cfg["tail_days"] * DAY
+                  and v.expected_day <= cfg["tail_max_per_day"]):
+                linked.append(state.campaign)
+                traits.append(state.description)
+                signals.append(Signal("campaign-tail", cfg["campaign_member"],
+                                      f"shares {state.description} with an earlier wave"))
+        if account.campaign is not None:
+            linked.append(account.campaign)
+            if ev.type != "account.created":
+                signals.append(Signal(
+                    "campaign-account", cfg["campaign_member"],
+                    f"account belongs to campaign {store.record(account.campaign).id}"))
+        if not linked:
+            return None, traits
+        root = store.union(linked)
+        account.campaign = root
+        return root, traits
+
+    def _adopt_window(self, state: Any, verdict: KeyVerdict, now: float) -> None:
+        """A key just burst: its arrivals in the burst window join the campaign."""
+        store = self.campaign_store
+        members, events = self.tracker.window_members(state, now, verdict.window)
+        number = state.campaign
+        for username, event_id in zip(members, events, strict=True):
+            store.add_member(number, now, event_id, username, None, None, state.description)
+            other = self.accounts.get(username)
+            if other is None:
+                continue
+            if other.campaign is None:
+                other.campaign = number
+            else:
+                number = store.union([number, other.campaign])
+                other.campaign = number
+        state.campaign = store.find(number)
+
+
+def _batch_needs(scorer: StreamScorer, items: list[tuple[int, Any, str | None]],
+                 fresh: dict[str, float]) -> tuple[list[str], list[tuple[str, dict[str, str]]]]:
+    """Names and file sets of a batch that the scorer's caches do not hold yet.
+
+    ``fresh`` collects the accounts created in the stream so far (batches ahead
+    of the scorer included), for ``scan_code = "young"``.
+    """
+    names: dict[str, None] = {}
+    files: dict[str, dict[str, str]] = {}
+    mode = scorer.cfg["scan_code"]
+    for _, item, error in items:
+        if error is not None or not isinstance(item, dict):
+            continue
+        account = item.get("account")
+        username = account.get("username") if isinstance(account, dict) else None
+        project = item.get("project")
+        if not isinstance(project, dict):
+            continue
+        name = project.get("name")
+        if isinstance(name, str) and name.strip() and name.strip() not in scorer.names:
+            names[name.strip()] = None
+        body = project.get("files")
+        if mode == "none" or (mode == "young" and not _maybe_young(item, username, fresh)):
+            continue
+        if isinstance(body, dict) and body and all(
+                isinstance(k, str) and isinstance(v, str) for k, v in body.items()):
+            digest = exact_hash(body)
+            if digest not in scorer.code:
+                files.setdefault(digest, body)
+    return list(names), list(files.items())
+
+
+def _maybe_young(item: dict[str, Any], username: Any, fresh: dict[str, float]) -> bool:
+    """Whether an upload's account was created in the stream within the last 30 days."""
+    created = fresh.get(username.strip()) if isinstance(username, str) else None
+    if created is None:
+        return False
+    try:
+        return parse_ts(item.get("ts")) - created <= 30 * DAY
+    except ValueError:
+        return False
+
+
+def _start_worker() -> Any:
+    """One worker process for the pure signals, or None on a single core."""
+    if (os.cpu_count() or 1) < 2:
+        return None
+    try:
+        context = multiprocessing.get_context("fork")
+    except ValueError:
+        return None
+    return ProcessPoolExecutor(max_workers=1, mp_context=context)
+
+
+def score_lines(lines: Iterable[str], policy_path: str | None = None,
+                scorer: StreamScorer | None = None, batch: int = 2000,
+                parallel: bool = True) -> Iterator[dict[str, Any]]:
+    """Score JSON Lines text: one output object per non-blank input line, in order.
+
+    A line that cannot be scored yields ``{"line": N, "id": ..., "error": ...}``
+    and the rest of the stream is still scored. Breaker lines follow the event
+    that caused them. On long inputs (more than one batch) the name and code
+    signals of the next batch are computed in a worker process while this one
+    is scored; they are pure, so the answers do not change.
+    """
+    scorer = scorer or StreamScorer(policy_path)
+    queue: deque[tuple[list[tuple[int, Any, str | None]], Any]] = deque()
+    worker = None
+    created: dict[str, float] = {}
+
+    def finish(items: list[tuple[int, Any, str | None]], future: Any
+               ) -> Iterator[dict[str, Any]]:
+        if future is not None:
+            names, code = future.result()
+            scorer.names.store(names)
+            scorer.code.store(code)
+        else:
+            scorer.prime_names(item for _, item, err in items if err is None)
+        for number, item, error in items:
+            if error is not None:
+                yield {"line": number, "id": None, "error": error}
+                continue
+            try:
+                yield from scorer.process(item)
+            except EventError as exc:
+                yield {"line": number, "id": exc.event_id, "error": str(exc)}
+
+    def submit(items: list[tuple[int, Any, str | None]]) -> Iterator[dict[str, Any]]:
+        nonlocal worker
+        future = None
+        for _, item, error in items:
+            if error is None and isinstance(item, dict) and item.get("type") == "account.created":
+                account = item.get("account")
+                username = account.get("username") if isinstance(account, dict) else None
+                if isinstance(username, str):
+                    with suppress(ValueError):
+                        created[username.strip()] = parse_ts(item.get("ts"))
+        if parallel and (worker is not None or queue):
+            if worker is None:
+                worker = _start_worker()
+            if worker is not None:
+                names, files = _batch_needs(scorer, items, created)
+                future = worker.submit(compute_batch, scorer.policy_path, names, files)
+        queue.append((items, future))
+        if len(queue) > 1:
+            yield from finish(*queue.popleft())
+
+    pending: list[tuple[int, Any, str | None]] = []
+    finished = False
+    try:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                pending.append((number, json.loads(line), None))
+            except json.JSONDecodeError as exc:
+                pending.append((number, None, f"not valid JSON: {exc.msg} at column {exc.colno}"))
+            if len(pending) >= batch:
+                yield from submit(pending)
+                pending = []
+        if pending:
+            yield from submit(pending)
+        while queue:
+            yield from finish(*queue.popleft())
+        finished = True
+    finally:
+        if worker is not None:
+            worker.shutdown(wait=finished, cancel_futures=not finished)

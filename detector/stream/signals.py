@@ -1,0 +1,158 @@
+"""Adapters to the name and code signals: cached, policy-aware, computable ahead.
+
+The name signal is ``detector.names``; the code signal ``detector.code.scan_files``.
+Both are pure functions of their input, so ``score_lines`` may compute them
+for a batch of upcoming events in a worker process (``compute_batch``) while
+the stateful scorer works on the previous batch; answers are identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class NameSignal:
+    score: float
+    flagged: bool
+    target: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CodeSignal:
+    score: float
+    flagged: bool
+    findings: list[dict[str, Any]]
+    reason: str
+
+
+_NO_NAME = NameSignal(0.0, False, None, "")
+
+
+@lru_cache(maxsize=4)
+def _name_checker(policy_path: str | None) -> Any:
+    try:
+        from detector.names import NameChecker, default_checker
+    except ImportError:  # a partial install without the name signal
+        return None
+    return default_checker() if policy_path is None else NameChecker(policy_path=policy_path)
+
+
+@lru_cache(maxsize=1)
+def _code_scanner() -> Any:
+    try:
+        from detector.code import scan_files
+    except ImportError:  # a partial install without the code signal
+        return None
+    return scan_files
+
+
+def _to_signal(result: Any) -> NameSignal:
+    if result is None or getattr(result, "error", None):
+        return _NO_NAME
+    matches = getattr(result, "matches", None) or []
+    reasons = getattr(result, "reasons", None) or []
+    return NameSignal(
+        score=float(result.score), flagged=bool(result.flagged),
+        target=matches[0].target if matches else None,
+        reason=reasons[0] if reasons else "",
+    )
+
+
+def check_names(names: list[str], policy_path: str | None) -> dict[str, NameSignal]:
+    checker = _name_checker(policy_path)
+    if checker is None or not names:
+        return dict.fromkeys(names, _NO_NAME)
+    return {name: _to_signal(r) for name, r in zip(names, checker.check_many(names),
+                                                   strict=True)}
+
+
+def scan_files(files: dict[str, str], policy_path: str | None = None) -> CodeSignal | None:
+    """The code signal for an event's files; None when the code scanner is unavailable."""
+    scan = _code_scanner()
+    if scan is None or not files:
+        return None
+    result = scan(files, policy_path=policy_path)
+    findings = [f.to_dict() if hasattr(f, "to_dict") else dict(f)
+                for f in (getattr(result, "findings", None) or [])]
+    reason = ""
+    if findings:
+        top = findings[0]
+        reason = f"code: {top.get('rule')} in {top.get('file')}"
+    return CodeSignal(float(result.score), bool(result.flagged), findings, reason)
+
+
+def compute_batch(policy_path: str | None, names: list[str],
+                  files: list[tuple[str, dict[str, str]]]
+                  ) -> tuple[dict[str, NameSignal], dict[str, CodeSignal | None]]:
+    """Name and code signals for a batch (run in a worker process by ``score_lines``)."""
+    return (check_names(names, policy_path),
+            {digest: scan_files(f, policy_path) for digest, f in files})
+
+
+class NameCache:
+    """Name-signal results by name, bounded."""
+
+    def __init__(self, policy_path: str | None = None, max_size: int = 200_000) -> None:
+        self.policy_path = policy_path
+        self._cache: dict[str, NameSignal] = {}
+        self._max = max_size
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._cache
+
+    def get(self, name: str) -> NameSignal:
+        hit = self._cache.get(name)
+        if hit is None:
+            hit = check_names([name], self.policy_path)[name]
+            self.store({name: hit})
+        return hit
+
+    def prime(self, names: list[str]) -> None:
+        todo = list(dict.fromkeys(n for n in names if n not in self._cache))
+        if todo:
+            self.store(check_names(todo, self.policy_path))
+
+    def store(self, results: dict[str, NameSignal]) -> None:
+        if len(self._cache) + len(results) > self._max:
+            self._cache.clear()
+        self._cache.update(results)
+
+
+def exact_hash(files: dict[str, str]) -> str:
+    """Hash of the files exactly as given (paths and text)."""
+    digest = hashlib.blake2b(digest_size=12)
+    for path in sorted(files):
+        digest.update(path.encode("utf-8", "replace") + b"\x00")
+        digest.update(files[path].encode("utf-8", "replace") + b"\x01")
+    return digest.hexdigest()
+
+
+class CodeCache:
+    """Code-scan results keyed by the exact content of the files: identical uploads
+    (a release train, a copied payload) are scanned once, with identical answers."""
+
+    def __init__(self, policy_path: str | None = None, max_size: int = 20_000) -> None:
+        self.policy_path = policy_path
+        self._cache: dict[str, CodeSignal | None] = {}
+        self._max = max_size
+
+    def __contains__(self, digest: str) -> bool:
+        return digest in self._cache
+
+    def get(self, files: dict[str, str]) -> CodeSignal | None:
+        digest = exact_hash(files)
+        if digest in self._cache:
+            return self._cache[digest]
+        signal = scan_files(files, self.policy_path)
+        self.store({digest: signal})
+        return signal
+
+    def store(self, results: dict[str, CodeSignal | None]) -> None:
+        if len(self._cache) + len(results) > self._max:
+            self._cache.clear()
+        self._cache.update(results)

@@ -1,0 +1,338 @@
+"""The `/v1` JSON API (CONTRACT §4)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import select
+
+from service import auth, breaker, ingest, queue
+from service.config import Settings
+from service.db import now
+from service.models import Token
+from service.runtime import Runtime
+from service.schemas import (
+    AuditEntry,
+    CampaignOut,
+    CampaignVerdictOut,
+    Decision,
+    DecisionOut,
+    ErrorOut,
+    EventIn,
+    EventOut,
+    NewTokenOut,
+    PauseIn,
+    QueueItem,
+    ResumeIn,
+    Scope,
+    ScopeStatus,
+    TokenIn,
+    TokenOut,
+    VerdictIn,
+    VerdictOut,
+    has_nul,
+)
+from service.scoring import ScoringError
+from service.tokens import Principal, issue_token
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422)
+}
+router = APIRouter(prefix="/v1", responses=ERRORS)
+ScopePath = Annotated[Scope, Path(description="account.created, project.created or "
+                                              "release.uploaded")]
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+EVENTS_BODY = TypeAdapter(EventIn | list[EventIn]).json_schema(
+    ref_template="#/components/schemas/{model}")
+EVENT_SCHEMAS = EVENTS_BODY.pop("$defs")
+
+
+def parse_events(body: bytes, settings: Settings
+                 ) -> tuple[list[EventIn], list[dict[str, Any]], bool]:
+    """Decode and validate the events body; every problem is one HTTPException with a message."""
+    limit = settings.max_batch_events
+    wall = now()
+    earliest = wall - timedelta(days=settings.max_past_days)
+    latest = wall + timedelta(minutes=settings.max_future_minutes)
+    try:
+        raw = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HTTPException(400, f"malformed JSON body: {exc}") from None
+    single = isinstance(raw, dict)
+    raws = [raw] if single else raw
+    if not isinstance(raws, list):
+        raise HTTPException(422, "the body must be one event object or a list of events")
+    if not raws:
+        raise HTTPException(422, "the batch is empty")
+    if len(raws) > limit:
+        raise HTTPException(413, f"batch of {len(raws)} events exceeds the limit of {limit}")
+    events = []
+    for index, item in enumerate(raws):
+        where = "event" if single else f"event[{index}]"
+        if not isinstance(item, dict):
+            raise HTTPException(422, f"{where}: must be a JSON object")
+        if has_nul(item):
+            raise HTTPException(422, f"{where}: text must not contain NUL characters")
+        if isinstance(item.get("id"), str):
+            where += f" {item['id'][:80]!r}"
+        try:
+            event = EventIn.model_validate(item)
+        except ValidationError as exc:
+            raise HTTPException(422, f"{where}: " + validation_text(exc.errors())) from None
+        ts = event.ts if event.ts.tzinfo else event.ts.replace(tzinfo=UTC)
+        if not earliest <= ts <= latest:
+            raise HTTPException(422, f"{where}: ts {item.get('ts')!r} is outside the accepted "
+                                     f"range {earliest:%Y-%m-%d} .. {latest:%Y-%m-%dT%H:%M}Z")
+        events.append(event)
+    return events, raws, single
+
+
+def validation_text(errors: Sequence[Any]) -> str:
+    shown = []
+    for error in errors[:5]:
+        where = ".".join(str(p) for p in error.get("loc", ())) or "body"
+        what = "unknown field" if error.get("type") == "extra_forbidden" else error.get("msg")
+        shown.append(f"{where}: {what}")
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return "; ".join(shown) + more
+
+
+@router.post("/events", response_model=DecisionOut | list[DecisionOut],
+             summary="Score one event or a batch; answered once stored",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": EVENTS_BODY}}}})
+async def post_events(
+    request: Request,
+    who: Annotated[Principal, Depends(auth.require(*auth.EVENTS_WRITE))],
+) -> Any:
+    rt = runtime(request)
+    events, raws, single = parse_events(await request.body(), rt.settings)
+
+    try:
+        result = await asyncio.wrap_future(rt.writer.submit(ingest.Request(events, raws)))
+    except ingest.ReplayConflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    except ScoringError as exc:
+        raise HTTPException(422, f"event refused: {exc}") from None
+    except ingest.DetectorFailure as exc:
+        raise HTTPException(500, str(exc)) from None
+    for row in result.new:
+        rt.metrics.events.labels(row.type, row.decision).inc()
+    rt.metrics.replays.inc(len(events) - len(result.new))
+    if result.breaker_changed:
+        rt.status.invalidate()
+    if any(row.pending for row in result.new):
+        rt.wake_scanner()
+    # The answers are plain JSON already (DecisionOut documents them): sent without a
+    # second validation pass, which is a measurable share of a request's time.
+    body = result.answers[0] if single else result.answers
+    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+
+
+@router.get("/events/{event_id}", response_model=EventOut, summary="A stored event's decision")
+def get_event(request: Request, event_id: str,
+              who: Annotated[Principal, Depends(auth.require(*auth.EVENTS_READ))]) -> Any:
+    rt = runtime(request)
+    with rt.sessions() as session:
+        try:
+            return ingest.to_out(queue.get_event(session, event_id))
+        except queue.NotFound as exc:
+            raise HTTPException(404, str(exc)) from None
+
+
+@router.get("/registration-status", response_model=dict[Scope, ScopeStatus],
+            response_model_exclude_none=True,
+            summary="Whether each kind of registration is open, and why not")
+async def registration_status(
+    request: Request, who: Annotated[Principal, Depends(auth.require(*auth.STATUS_READ))]
+) -> Any:
+    cache = runtime(request).status
+    body = cache.get_json() if cache.fresh() else await run_in_threadpool(cache.get_json)
+    return Response(body, media_type="application/json")
+
+
+def _pause_minutes(rt: Runtime, asked: float | None) -> float:
+    minutes = asked if asked is not None else rt.settings.manual_pause_default_minutes
+    if minutes > rt.settings.manual_pause_max_minutes:
+        raise HTTPException(422, f"expires_in_minutes must be at most "
+                                 f"{rt.settings.manual_pause_max_minutes:g}")
+    return minutes
+
+
+def _breaker_change(rt: Runtime, action: str, fn: Any, *args: Any) -> dict[str, Any]:
+    with rt.sessions() as session:
+        try:
+            fn(session, *args)
+        except breaker.BreakerError as exc:
+            raise HTTPException(409, str(exc)) from None
+        session.commit()
+        state = breaker.status(session)
+    rt.status.invalidate()
+    rt.metrics.breaker_changes.labels(action).inc()
+    return state
+
+
+@router.post("/breaker/{scope}/pause", response_model=dict[Scope, ScopeStatus],
+             summary="Pause one kind of registration with a reason and an expiry")
+def pause(request: Request, scope: ScopePath, body: PauseIn,
+          who: Annotated[Principal, Depends(auth.require(*auth.BREAKER_WRITE))]) -> Any:
+    rt = runtime(request)
+    minutes = _pause_minutes(rt, body.expires_in_minutes)
+    return _breaker_change(rt, "pause", breaker.pause, scope, body.reason, who.actor, minutes)
+
+
+@router.post("/breaker/{scope}/resume", response_model=dict[Scope, ScopeStatus],
+             summary="Reopen one kind of registration")
+def resume(request: Request, scope: ScopePath, body: ResumeIn,
+           who: Annotated[Principal, Depends(auth.require(*auth.BREAKER_WRITE))]) -> Any:
+    return _breaker_change(runtime(request), "resume", breaker.resume, scope, body.reason,
+                           who.actor)
+
+
+@router.post("/breaker/{scope}/confirm", response_model=dict[Scope, ScopeStatus],
+             summary="Confirm an automatic trip so it does not lapse after the short default")
+def confirm(request: Request, scope: ScopePath, body: PauseIn,
+            who: Annotated[Principal, Depends(auth.require(*auth.BREAKER_WRITE))]) -> Any:
+    rt = runtime(request)
+    minutes = _pause_minutes(rt, body.expires_in_minutes)
+    return _breaker_change(rt, "confirm", breaker.confirm, scope, body.reason, who.actor,
+                           minutes)
+
+
+@router.get("/breaker/audit", response_model=list[AuditEntry],
+            summary="Every breaker change, newest first")
+def breaker_audit(request: Request,
+                  who: Annotated[Principal, Depends(auth.require(*auth.BREAKER_READ))],
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> Any:
+    with runtime(request).sessions() as session:
+        return [
+            {"at": r.at, "scope": r.scope, "action": r.action, "actor": r.actor,
+             "reason": r.reason, "expires_at": r.expires_at, "previous_state": r.previous_state}
+            for r in breaker.audit_log(session, limit)
+        ]
+
+
+@router.get("/queue", response_model=list[QueueItem],
+            summary="Items awaiting a verdict, highest score first")
+def get_queue(
+    request: Request,
+    who: Annotated[Principal, Depends(auth.require(*auth.QUEUE_READ))],
+    decision: Decision | None = None,
+    signal: Annotated[str | None, Query(max_length=200)] = None,
+    campaign: Annotated[str | None, Query(max_length=200)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
+    type: Scope | None = None,
+    status: Annotated[str, Query(pattern="^(open|decided|all)$")] = "open",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Any:
+    f = queue.QueueFilter(decision, signal, campaign, since, until, min_score, type, status,
+                          limit, offset)
+    with runtime(request).sessions() as session:
+        return [queue.item(row) for row in queue.list_queue(session, f)]
+
+
+@router.post("/queue/{event_id}/verdict", response_model=VerdictOut,
+             summary="Record a verdict on one item")
+def post_verdict(request: Request, event_id: str, body: VerdictIn,
+                 who: Annotated[Principal, Depends(auth.require(*auth.VERDICT_WRITE))]) -> Any:
+    rt = runtime(request)
+    with rt.sessions() as session:
+        try:
+            record = queue.record_verdict(session, event_id, body.verdict, body.note, who.actor)
+        except queue.NotFound as exc:
+            raise HTTPException(404, str(exc)) from None
+    rt.metrics.verdicts.labels(body.verdict).inc()
+    return {"event_id": record.event_id, "verdict": record.verdict, "note": record.note,
+            "actor": record.actor, "at": record.at, "campaign": None}
+
+
+@router.get("/campaigns/{campaign}", response_model=CampaignOut,
+            summary="Every event of one campaign")
+def get_campaign(request: Request, campaign: str,
+                 who: Annotated[Principal, Depends(auth.require(*auth.QUEUE_READ))]) -> Any:
+    with runtime(request).sessions() as session:
+        try:
+            return queue.campaign_summary(session, campaign)
+        except queue.NotFound as exc:
+            raise HTTPException(404, str(exc)) from None
+
+
+@router.post("/campaigns/{campaign}/verdict", response_model=CampaignVerdictOut,
+             summary="One verdict for the whole wave")
+def post_campaign_verdict(
+    request: Request, campaign: str, body: VerdictIn,
+    who: Annotated[Principal, Depends(auth.require(*auth.VERDICT_WRITE))],
+) -> Any:
+    rt = runtime(request)
+    with rt.sessions() as session:
+        try:
+            count = queue.campaign_verdict(session, campaign, body.verdict, body.note,
+                                           who.actor)
+        except queue.NotFound as exc:
+            raise HTTPException(404, str(exc)) from None
+    rt.metrics.verdicts.labels(body.verdict).inc(count)
+    return {"campaign": campaign, "verdict": body.verdict, "events": count}
+
+
+@router.get("/verdicts/export", summary="Labelled events as JSON Lines, for retraining",
+            response_class=Response,
+            responses={200: {"content": {"application/x-ndjson": {}}}})
+def export_verdicts(request: Request,
+                    who: Annotated[Principal, Depends(auth.require(*auth.QUEUE_READ))],
+                    since: datetime | None = None) -> Response:
+    with runtime(request).sessions() as session:
+        rows = queue.export_labelled(session, since)
+    text = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
+    return Response(text, media_type="application/x-ndjson")
+
+
+def _token_out(row: Token) -> dict[str, Any]:
+    return {"id": row.id, "name": row.name, "role": row.role, "created_at": row.created_at,
+            "created_by": row.created_by, "revoked": row.revoked_at is not None}
+
+
+@router.post("/tokens", response_model=NewTokenOut, summary="Create a token (shown once)")
+def post_token(request: Request, body: TokenIn,
+               who: Annotated[Principal, Depends(auth.require(*auth.TOKENS_ADMIN))]) -> Any:
+    with runtime(request).sessions() as session:
+        token, row = issue_token(session, body.role, body.name, who.actor)
+        return {**_token_out(row), "token": token}
+
+
+@router.get("/tokens", response_model=list[TokenOut], summary="Every token (never the secret)")
+def list_tokens(request: Request,
+                who: Annotated[Principal, Depends(auth.require(*auth.TOKENS_ADMIN))]) -> Any:
+    with runtime(request).sessions() as session:
+        return [_token_out(r) for r in session.scalars(select(Token).order_by(Token.id))]
+
+
+@router.delete("/tokens/{token_id}", response_model=TokenOut, summary="Revoke a token")
+def revoke_token(request: Request, token_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+                 who: Annotated[Principal, Depends(auth.require(*auth.TOKENS_ADMIN))]) -> Any:
+    rt = runtime(request)
+    with rt.sessions() as session:
+        row = session.get(Token, token_id)
+        if row is None:
+            raise HTTPException(404, f"no token with id {token_id}")
+        if row.revoked_at is None:
+            row.revoked_at = now()
+            session.commit()
+        rt.tokens.forget()
+        return _token_out(row)
+

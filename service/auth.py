@@ -1,0 +1,61 @@
+"""Bearer-token authentication and role checks for the `/v1` API and the pages."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+
+from service.tokens import Principal
+
+# Documented in the OpenAPI schema by service.app (a FastAPI security dependency would cost
+# a measurable share of each request).
+SECURITY_SCHEME = {"bearer": {"type": "http", "scheme": "bearer",
+                              "description": "A token from `warden token create`."}}
+COOKIE = "warden_session"
+
+# Who may call what: every endpoint names its roles here and nowhere else.
+EVENTS_WRITE = ("registry",)
+EVENTS_READ = ("moderator", "analyst")
+STATUS_READ = ("registry", "moderator", "analyst", "admin")
+BREAKER_WRITE = ("moderator",)
+BREAKER_READ = ("moderator", "analyst")
+QUEUE_READ = ("moderator", "analyst")
+VERDICT_WRITE = ("moderator",)
+TOKENS_ADMIN = ("admin",)
+PAGES_READ = ("moderator", "analyst")
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer TOKEN` header, if any."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def unauthorized(message: str) -> HTTPException:
+    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def principal_for(request: Request, token: str) -> Principal | None:
+    cache = request.app.state.runtime.tokens
+    return cache.peek(token) or await run_in_threadpool(cache.lookup, token)
+
+
+def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits a bearer token whose role is one of `roles`."""
+
+    async def check(request: Request) -> Principal:
+        token = bearer_token(request)
+        if token is None:
+            raise unauthorized("missing bearer token (send 'Authorization: Bearer TOKEN')")
+        principal = await principal_for(request, token)
+        if principal is None:
+            raise unauthorized("unknown or revoked token")
+        if principal.role not in roles:
+            raise HTTPException(403, f"role {principal.role!r} may not do this "
+                                     f"(needs {' or '.join(roles)})")
+        return principal
+
+    return check

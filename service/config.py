@@ -1,0 +1,43 @@
+"""Service settings: where the database is, which policy file, and the service policy table."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from detector.policy import section
+
+DEFAULT_DATABASE_URL = "sqlite:///warden.db"
+SCOPES = ("account.created", "project.created", "release.uploaded")
+ROLES = ("registry", "moderator", "analyst", "admin")
+VERDICTS = ("malicious", "benign", "needs-info")
+
+
+def database_url(explicit: str | None = None) -> str:
+    """`--database-url`, else `WARDEN_DATABASE_URL`, else `warden.db` in the working directory."""
+    return explicit or os.environ.get("WARDEN_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything `create_app` needs; the numbers come from the policy's `[service]` table."""
+
+    database_url: str = field(default_factory=database_url)
+    policy_path: str | None = None
+    max_body_bytes: int = 8_388_608
+    max_batch_events: int = 500
+    async_files_bytes: int = 262_144
+    max_future_minutes: float = 1440
+    max_past_days: float = 3650
+    auto_trip_minutes: float = 30
+    manual_pause_default_minutes: float = 60
+    manual_pause_max_minutes: float = 10_080
+    rebuild_hours: float = 48
+    status_cache_seconds: float = 1.0
+    token_cache_seconds: float = 5.0
+
+    @classmethod
+    def load(cls, database_url_: str | None = None, policy_path: str | None = None) -> Settings:
+        table: dict[str, Any] = section("service", policy_path)
+        return cls(database_url=database_url(database_url_), policy_path=policy_path, **table)

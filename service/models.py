@@ -1,0 +1,97 @@
+"""Database tables. The schema itself is created by the Alembic migrations in `migrations/`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON, list[Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class Event(Base):
+    """One registry event and the decision given for it (the answer the registry saw)."""
+
+    __tablename__ = "events"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    type: Mapped[str] = mapped_column(String(40), index=True)
+    ts: Mapped[datetime] = mapped_column(index=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    username: Mapped[str] = mapped_column(String(200), index=True)
+    project: Mapped[str | None] = mapped_column(String(200), index=True)
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    score: Mapped[float] = mapped_column(Float, index=True)
+    decision: Mapped[str] = mapped_column(String(10), index=True)
+    reasons: Mapped[list[Any]]
+    campaign: Mapped[str | None] = mapped_column(String(200), index=True)
+    signals: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]]
+    pending: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    verdict: Mapped[str | None] = mapped_column(String(20), index=True)
+    verdict_at: Mapped[datetime | None]
+    verdict_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class Verdict(Base):
+    """Every verdict a moderator recorded (append-only; the latest is copied onto the event)."""
+
+    __tablename__ = "verdicts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), index=True)
+    verdict: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]
+    campaign: Mapped[str | None] = mapped_column(String(200))
+
+
+class Token(Base):
+    """An API token; only its SHA-256 is stored."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None]
+
+
+class BreakerState(Base):
+    """The current state of one registration scope, shared by every replica."""
+
+    __tablename__ = "breaker_state"
+
+    scope: Mapped[str] = mapped_column(String(40), primary_key=True)
+    state: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str | None] = mapped_column(String(12))
+    reason: Mapped[str | None] = mapped_column(Text)
+    since: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    actor: Mapped[str | None] = mapped_column(String(200))
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class BreakerAudit(Base):
+    """Append-only record of every breaker change: who, why, when, until when."""
+
+    __tablename__ = "breaker_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    scope: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime | None]
+    previous_state: Mapped[str] = mapped_column(String(10))

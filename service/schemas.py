@@ -1,0 +1,189 @@
+"""Request and response bodies (they also make the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Scope = Literal["account.created", "project.created", "release.uploaded"]
+Role = Literal["registry", "moderator", "analyst", "admin"]
+VerdictName = Literal["malicious", "benign", "needs-info"]
+Decision = Literal["allow", "review", "block"]
+
+
+def has_nul(value: Any) -> bool:
+    """True when a NUL character hides anywhere in decoded JSON (PostgreSQL text refuses it)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False
+
+
+class _Strict(BaseModel):
+    """Unknown fields are refused so that a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Checked(_Strict):
+    """A request body model that also refuses NUL characters (events are checked once, on
+    their raw JSON, in `service.api.parse_events`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if has_nul(data):
+            raise ValueError("text must not contain NUL characters")
+        return data
+
+
+class AccountIn(_Strict):
+    username: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    email: str | None = Field(default=None, max_length=320)
+    ip: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=1000)
+
+
+class ProjectIn(_Strict):
+    name: str | None = Field(default=None, max_length=200)
+    summary: str | None = Field(default=None, max_length=10_000)
+    version: str | int | float | None = None
+    files: dict[str, str] | None = None
+
+
+class EventIn(_Strict):
+    """One registry event (CONTRACT §3)."""
+
+    id: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    ts: datetime
+    type: Scope
+    account: AccountIn
+    project: ProjectIn | None = None
+
+
+class DecisionOut(BaseModel):
+    """The answer for one event (CONTRACT §3), plus `pending` while code is still being scanned."""
+
+    id: str
+    score: float
+    decision: Decision
+    reasons: list[str]
+    campaign: str | None
+    pending: bool = False
+
+
+class EventOut(DecisionOut):
+    """A stored event's decision with its stored context (moderator/analyst view)."""
+
+    type: str
+    ts: datetime
+    received_at: datetime
+    username: str
+    project: str | None
+    signals: list[str]
+    verdict: VerdictName | None
+    detail: dict[str, Any]
+
+
+class QueueItem(BaseModel):
+    id: str
+    type: str
+    ts: datetime
+    username: str
+    project: str | None
+    score: float
+    decision: Decision
+    reasons: list[str]
+    campaign: str | None
+    signals: list[str]
+    pending: bool
+    verdict: VerdictName | None
+
+
+class PauseIn(_Checked):
+    reason: str = Field(min_length=1, max_length=2000, pattern=r"\S")
+    expires_in_minutes: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+
+class ResumeIn(_Checked):
+    reason: str = Field(min_length=1, max_length=2000, pattern=r"\S")
+
+
+class ScopeStatus(BaseModel):
+    state: Literal["open", "paused"]
+    kind: Literal["automatic", "manual"] | None = None
+    reason: str | None = None
+    since: datetime | None = None
+    expires_at: datetime | None = None
+    confirmed: bool | None = None
+    message: str
+
+
+class AuditEntry(BaseModel):
+    at: datetime
+    scope: str
+    action: str
+    actor: str
+    reason: str
+    expires_at: datetime | None
+    previous_state: str
+
+
+class VerdictIn(_Checked):
+    verdict: VerdictName
+    note: str = Field(default="", max_length=5000)
+
+
+class VerdictOut(BaseModel):
+    event_id: str
+    verdict: VerdictName
+    note: str
+    actor: str
+    at: datetime
+    campaign: str | None
+
+
+class CampaignVerdictOut(BaseModel):
+    campaign: str
+    verdict: VerdictName
+    events: int
+
+
+class CampaignOut(BaseModel):
+    campaign: str
+    events: int
+    first_ts: datetime
+    last_ts: datetime
+    max_score: float
+    decisions: dict[str, int]
+    verdicts: dict[str, int]
+    accounts: list[str]
+    projects: list[str]
+    items: list[QueueItem]
+
+
+class TokenIn(_Checked):
+    role: Role
+    name: str = Field(default="", max_length=200)
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    role: Role
+    created_at: datetime
+    created_by: str
+    revoked: bool
+
+
+class NewTokenOut(TokenOut):
+    token: str
+
+
+class ErrorOut(BaseModel):
+    detail: str

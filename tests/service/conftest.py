@@ -1,0 +1,24 @@
+"""Fixtures for the service tests (helpers live in svc_helpers.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from svc_helpers import Server, run_service
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[Server]:
+    """One shared server per backend; tests use unique event ids."""
+    yield from run_service(request.param, tmp_path_factory.mktemp("svc"),
+                           async_files_bytes=4096, max_body_bytes=256 * 1024,
+                           max_batch_events=50)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """A server of its own, for tests that change global state (the breaker)."""
+    yield from run_service(request.param, tmp_path, auto_trip_minutes=0.04)

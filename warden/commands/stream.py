@@ -1,0 +1,199 @@
+"""`warden score`, `warden simulate` and `warden replay` (CONTRACT §3)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+
+import typer
+
+from warden.commands.common import emit_json, err_console, fail_usage
+
+PolicyOption = Annotated[
+    str | None, typer.Option("--policy", help="Policy file laid over the shipped one.")]
+
+
+@contextmanager
+def _open_input(path: str) -> Iterator[TextIO]:
+    if path == "-":
+        yield sys.stdin
+        return
+    try:
+        handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        fail_usage(f"{path}: cannot read ({exc.strerror})")
+    with handle:
+        yield handle
+
+
+def _scorer(policy: str | None) -> Any:
+    from detector.policy import PolicyError
+    from detector.stream import StreamScorer
+
+    try:
+        return StreamScorer(policy)
+    except (PolicyError, KeyError, ValueError) as exc:
+        fail_usage(f"{policy}: bad policy ({exc})")
+
+
+def score_command(
+    events: Annotated[str, typer.Argument(
+        help="Events as JSON Lines, ordered by ts; - for stdin.")],
+    json_output: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout.")] = False,
+    policy: PolicyOption = None,
+    campaigns: Annotated[str | None, typer.Option(
+        "--campaigns", help="Also write the campaigns found (JSON Lines) to this file.")] = None,
+) -> None:
+    """Score registry events: one decision per event, breaker lines after their cause.
+
+    Decisions are JSON Lines on stdout (with or without --json); without --json a
+    summary is also printed on stderr.
+    """
+    from detector.stream import score_lines
+
+    scorer = _scorer(policy)
+    decisions: Counter[str] = Counter()
+    errors = breakers = 0
+    write = sys.stdout.write
+    try:
+        with _open_input(events) as handle:
+            for out in score_lines(_lines(handle, events), scorer=scorer):
+                write(json.dumps(out, ensure_ascii=False) + "\n")
+                if "error" in out:
+                    errors += 1
+                elif "breaker" in out:
+                    breakers += 1
+                else:
+                    decisions[out["decision"]] += 1
+    except UnicodeDecodeError as exc:
+        fail_usage(f"{events}: not UTF-8 text ({exc.reason})")
+    found = scorer.campaigns()
+    if campaigns:
+        try:
+            with open(campaigns, "w", encoding="utf-8") as handle:
+                for campaign in found:
+                    handle.write(json.dumps(campaign) + "\n")
+        except OSError as exc:
+            fail_usage(f"{campaigns}: cannot write ({exc.strerror})")
+    if not json_output:
+        err_console.print(
+            f"{sum(decisions.values())} events scored: {dict(decisions)}; {errors} lines with "
+            f"errors; {breakers} breaker transitions; {len(found)} campaigns")
+        for campaign in sorted(found, key=lambda c: -c["size"])[:10]:
+            err_console.print(f"  {campaign['id']}: {campaign['size']} events, "
+                              f"{campaign['accounts_count']} accounts, {campaign['first_seen']} "
+                              f"-> {campaign['last_seen']}; {', '.join(campaign['traits'][:3])}")
+
+
+def _lines(handle: TextIO, name: str) -> Iterator[str]:
+    """Lines of the input with a progress bar on an interactive terminal."""
+    if not err_console.is_terminal or name == "-":
+        yield from handle
+        return
+    from rich.progress import Progress
+
+    size = Path(name).stat().st_size or 1
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task(f"scoring {name}", total=size)
+        for line in handle:
+            progress.advance(task, len(line.encode("utf-8")))
+            yield line
+
+
+def simulate_command(
+    days: Annotated[int, typer.Option(help="Length of the stream in days.", min=1)] = 90,
+    seed: Annotated[int, typer.Option(
+        help="Random seed; the same seed gives the same stream.")] = 0,
+    out: Annotated[str, typer.Option(
+        "--out", help="Events file (JSON Lines); - for stdout.")] = "-",
+    labels: Annotated[str | None, typer.Option(
+        "--labels", help="Ground-truth labels file (JSON Lines: id, campaign, kind).")] = None,
+    campaigns: Annotated[str, typer.Option(
+        help="Comma-separated campaign kinds, 'all' or 'none'.")] = "all",
+    start: Annotated[str, typer.Option(help="First day (ISO 8601, UTC).")] = "2025-01-06T00:00:00Z",
+    scale: Annotated[float, typer.Option(help="Multiplier on campaign sizes.", min=0.01)] = 1.0,
+    first_campaign_day: Annotated[float, typer.Option(
+        help="No campaign starts before this day (the scorer's baselines need history).")] = 8.0,
+    releases_per_day: Annotated[float, typer.Option(
+        help="Baseline releases a day.", min=0)] = 150.0,
+    files_share: Annotated[float, typer.Option(
+        help="Share of baseline projects whose files are included.", min=0, max=1)] = 0.3,
+) -> None:
+    """Generate a seeded PyPI-like registration stream with labelled campaigns."""
+    from detector.stream.simulate import CAMPAIGN_KINDS, SimConfig, simulate
+
+    if campaigns == "all":
+        kinds: tuple[str, ...] = CAMPAIGN_KINDS
+    elif campaigns == "none":
+        kinds = ()
+    else:
+        kinds = tuple(k.strip() for k in campaigns.split(",") if k.strip())
+        unknown = [k for k in kinds if k not in CAMPAIGN_KINDS]
+        if unknown:
+            fail_usage(f"--campaigns: unknown kind {unknown[0]!r} (known: "
+                       f"{', '.join(CAMPAIGN_KINDS)}, all, none)")
+    try:
+        from detector.stream.events import parse_ts
+
+        parse_ts(start)
+    except ValueError as exc:
+        fail_usage(f"--start: {exc}")
+    cfg = SimConfig(days=days, seed=seed, start=start, campaigns=kinds, scale=scale,
+                    first_campaign_day=first_campaign_day, releases_per_day=releases_per_day,
+                    files_share=files_share)
+    events, truth = simulate(cfg)
+    _write_jsonl(out, events)
+    if labels:
+        _write_jsonl(labels, truth)
+    counts = Counter(label["kind"] for label in truth)
+    err_console.print(f"{len(events)} events over {days} days (seed {seed}): {dict(counts)}")
+
+
+def _write_jsonl(path: str, rows: list[dict[str, Any]]) -> None:
+    text = "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in rows)
+    if path == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail_usage(f"{path}: cannot write ({exc.strerror})")
+
+
+def replay_command(
+    events: Annotated[str, typer.Argument(help="Recorded events (JSON Lines).")],
+    policy: PolicyOption = None,
+    labels: Annotated[str | None, typer.Option(
+        "--labels", help="Ground truth (JSON Lines with id and campaign).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Replay a stream under a policy: breaker pauses per scope and, with labels, their cost."""
+    from detector.policy import PolicyError
+    from detector.replay import replay, timeline_text
+
+    for path in (events, labels):
+        if path is not None and not Path(path).is_file():
+            fail_usage(f"{path}: no such file")
+    try:
+        result = replay(events, policy, labels)
+    except PolicyError as exc:
+        fail_usage(str(exc))
+    except (ValueError, KeyError) as exc:
+        fail_usage(f"{labels or policy}: {exc}")
+    except UnicodeDecodeError as exc:
+        fail_usage(f"{events}: not UTF-8 text ({exc.reason})")
+    if json_output:
+        emit_json(result)
+    else:
+        err_console.print(timeline_text(result))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("score")(score_command)
+    app.command("simulate")(simulate_command)
+    app.command("replay")(replay_command)
