@@ -197,7 +197,8 @@ def _is_family_sibling(name: str, target: str, index: NameIndex) -> bool:
     if a in index.rules.affixes and b in index.rules.affixes:
         return True
     family = index.family_size.get(theirs[0], 0)
-    if family >= 2 and a.rstrip(_DIGITS) == b.rstrip(_DIGITS):
+    numbered = a[-1:].isdigit() and b[-1:].isdigit()
+    if family >= 2 and numbered and a.rstrip(_DIGITS) == b.rstrip(_DIGITS):
         return True  # `-cu12`/`-cu13`, `-v1`/`-v2`: numbered members of one family
     return family >= 3 and max(len(a), len(b)) <= 3
 

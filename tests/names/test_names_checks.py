@@ -89,6 +89,7 @@ def checker() -> NameChecker:
         ("request", "requests", "plural"),
         ("colorama2", "colorama", "version-suffix"),
         ("urllib", "urllib3", "version-suffix"),
+        ("python-dateutil3", "python-dateutil", "version-suffix"),
         ("colourama", "colorama", "extra-character"),
         ("matplotlob", "matplotlib", "keyboard-typo"),
         ("cryptografy", "cryptography", "edit-distance-2"),
