@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, overload
 
+from detector.names.inputs import name_column, name_in_line
+
 # The archive kinds `warden scan` reads; a directory tree is searched for these.
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip", ".whl")
 
@@ -121,14 +123,6 @@ def _text_lines(path: Path) -> Iterator[tuple[int, str, str | None]]:
         yield number, text.removesuffix("\r"), error
 
 
-def _name_column(first_line: str) -> int | None:
-    """The ``name`` column of a TSV header line, or None when the file is one name a line."""
-    if "\t" not in first_line:
-        return None
-    header = [cell.strip().lower() for cell in first_line.split("\t")]
-    return header.index("name") if "name" in header else None
-
-
 def read_names(path: str | Path) -> ItemList:
     """Names from a text file (one per line) or a TSV(.gz) whose header has a `name` column.
 
@@ -146,15 +140,10 @@ def read_names(path: str | Path) -> ItemList:
     column: int | None = None
     for number, text, error in _text_lines(path):
         if number == 1:
-            column = _name_column(text)
+            column = name_column(text)
             if column is not None:
                 continue
-        if column is None:
-            name = text.strip()
-        else:
-            fields = text.split("\t")
-            name = fields[column].strip() if column < len(fields) else ""
-        items.append(number, name, error)
+        items.append(number, name_in_line(text, column), error)
     return items
 
 

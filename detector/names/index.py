@@ -31,16 +31,6 @@ DL2_MIN_TARGET_LENGTH = 6
 _INDEX_FORMAT = 4
 
 
-def deletions(name: str, depth: int) -> set[str]:
-    """``name`` and every string made from it by deleting up to ``depth`` characters."""
-    found = {name}
-    frontier = {name}
-    for _ in range(depth):
-        frontier = {word[:i] + word[i + 1 :] for word in frontier for i in range(len(word))}
-        found |= frontier
-    return found
-
-
 def _group(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
     grouped: defaultdict[str, list[str]] = defaultdict(list)
     for key, target in pairs:

@@ -24,9 +24,26 @@ def _open_text(path: str) -> IO[str]:
     if Path(path).is_dir():
         handle.close()
         raise NameListError(f"{path}: is a directory, not a name list")
-    if handle.peek(2)[:2] == b"\x1f\x8b" if hasattr(handle, "peek") else False:
+    if handle.peek(2)[:2] == b"\x1f\x8b":
         return io.TextIOWrapper(gzip.GzipFile(fileobj=handle), encoding="utf-8", errors="replace")
     return io.TextIOWrapper(handle, encoding="utf-8", errors="replace")
+
+
+def name_column(first_line: str) -> int | None:
+    """The ``name`` column of a TSV header line, or None when the file is one name a line."""
+    if "\t" not in first_line:
+        return None
+    header = [cell.strip().lower() for cell in first_line.rstrip("\r\n").split("\t")]
+    return header.index("name") if "name" in header else None
+
+
+def name_in_line(line: str, column: int | None) -> str:
+    """The name a line holds: the whole line, or the ``column`` cell of a TSV row."""
+    line = line.rstrip("\r\n")
+    if column is None:
+        return line.strip()
+    cells = line.split("\t")
+    return cells[column].strip() if column < len(cells) else ""
 
 
 def read_names(path: str) -> Iterator[str]:
@@ -45,21 +62,12 @@ def read_names(path: str) -> Iterator[str]:
             raise NameListError(f"{path}: cannot read ({exc})") from exc
         if not first:
             return
-        column = None
-        if "\t" in first:
-            header = [cell.strip().lower() for cell in first.rstrip("\r\n").split("\t")]
-            if "name" in header:
-                column = header.index("name")
+        column = name_column(first)
         if column is None:
-            yield first.rstrip("\r\n").strip()
+            yield name_in_line(first, None)
         try:
             for line in handle:
-                line = line.rstrip("\r\n")
-                if column is None:
-                    yield line.strip()
-                else:
-                    cells = line.split("\t")
-                    yield cells[column].strip() if column < len(cells) else ""
+                yield name_in_line(line, column)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise NameListError(f"{path}: read failed part-way ({exc})") from exc
     finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from packaging.utils import canonicalize_name
 
@@ -43,20 +42,10 @@ def squashed(name: str) -> str:
 def skeleton(name: str, rules: NameRules) -> str:
     """Separators dropped and look-alike characters folded (`djang0`, `dj4ngo` stay apart)."""
     folded = name.replace("-", "")
-    for sequence, fold in _sequences(rules):
+    for sequence, fold in rules.fold_sequences:
         if sequence in folded:
             folded = folded.replace(sequence, fold)
-    return folded.translate(_table(rules))
-
-
-@lru_cache(maxsize=8)
-def _sequences(rules: NameRules) -> tuple[tuple[str, str], ...]:
-    return rules.fold_sequences
-
-
-@lru_cache(maxsize=8)
-def _table(rules: NameRules) -> dict[int, str]:
-    return rules.fold_table
+    return folded.translate(rules.fold_table)
 
 
 def words(name: str) -> list[str]:

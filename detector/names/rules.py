@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from detector.resources import data_path
@@ -17,14 +17,10 @@ class NameRules:
     affixes: frozenset[str]
     glued_prefixes: tuple[str, ...]
     glued_suffixes: tuple[str, ...]
-
-    @property
-    def fold_sequences(self) -> tuple[tuple[str, str], ...]:
-        return tuple(pair for pair in self.confusables if len(pair[0]) > 1)
-
-    @property
-    def fold_table(self) -> dict[int, str]:
-        return str.maketrans({seq: fold for seq, fold in self.confusables if len(seq) == 1})
+    # Derived from ``confusables`` by ``load_rules``: sequences folded first, then a
+    # translation table for single characters (`skeleton` applies both).
+    fold_sequences: tuple[tuple[str, str], ...] = ()
+    fold_table: dict[int, str] = field(default_factory=dict, compare=False)
 
     def is_homoglyph(self, a: str, b: str) -> bool:
         return frozenset((a, b)) in self.homoglyphs
@@ -58,6 +54,8 @@ def load_rules(ecosystem: str = "pypi") -> NameRules:
     suffix = "" if ecosystem == "pypi" else f"_{ecosystem}"
     return NameRules(
         confusables=tuple(confusables),
+        fold_sequences=tuple(pair for pair in confusables if len(pair[0]) > 1),
+        fold_table=str.maketrans({seq: fold for seq, fold in confusables if len(seq) == 1}),
         homoglyphs=frozenset(frozenset(pair) for pair in raw["homoglyphs"]["pairs"]),
         keyboard=frozenset(
             _keyboard_pairs(raw["keyboard"]["rows"], raw["keyboard"]["extra_pairs"])

@@ -10,9 +10,20 @@ from hypothesis import strategies as st
 from rapidfuzz.distance import OSA
 
 from detector.names.deletion_hash import variant_hashes
-from detector.names.index import NameIndex, deletions
+from detector.names.index import NameIndex
 from detector.names.rules import load_rules
 from detector.popular import PopularCorpus
+
+
+def deletions(name: str, depth: int) -> set[str]:
+    """``name`` and every string made from it by deleting up to ``depth`` characters."""
+    found = {name}
+    frontier = {name}
+    for _ in range(depth):
+        frontier = {word[:i] + word[i + 1 :] for word in frontier for i in range(len(word))}
+        found |= frontier
+    return found
+
 
 ALPHABET = string.ascii_lowercase + string.digits + "-"
 
