@@ -3,18 +3,27 @@ SIGKILL durability and a schemathesis run, each against a real `uvicorn` server 
 
 Figures printed (stdout), one per line:
 
-* events: `wrk` (a separate C process, one thread) sends new account and project events
-  (each request a new event id; projects without files) over 8 and then 32 keep-alive
-  connections for --seconds each: rate, p50 and p99 latency, non-200 answers;
+* events, open loop (the figure the target is about): `wrk` (a separate C process, one
+  thread) offers new account and project events (each request a new event id; projects
+  without files) at a fixed rate (--rates, default 500 and 750/s; request k is due at
+  start + k / rate) over up to --open-connections keep-alive connections for --seconds;
+  latency is timed from each request's due time, so waiting for a connection counts.
+  Printed: sent and answered rate, server CPU, p50/p90/p99/p99.9/max, non-200 answers;
+* events, saturation (closed loop): `wrk` over 8 and then 32 connections, each sending
+  its next request as soon as the last one is answered: the most the server answers, and
+  wrk's own p50/p99 (at saturation latency is about connections / rate, so these p99s
+  describe the queue wrk builds, not the service at a given load);
 * registration-status checks: `wrk` over 32 connections: rate, p99;
-* server peak RSS (VmHWM of the server process over the whole run);
+* server RSS after the event loads, and peak RSS (VmHWM) over the whole run;
 * schemathesis: cases sent to every operation of the OpenAPI schema, and 5xx answers;
 * durability: 8 senders, SIGKILL after 5 s, restart; acknowledged vs stored vs lost.
 
-Without wrk, a threaded Python generator is used instead (and says so).
+Without wrk (Debian package `wrk`), threaded Python generators, closed and open loop, are
+used instead (and the output says so).
 
 Usage: ``.venv/bin/python bench/bench_service.py [--database-url URL] [--seconds 20]
-[--status-seconds 10] [--examples 60] [--skip-fuzz] [--skip-kill]``
+[--rates 500,750] [--open-connections 64] [--status-seconds 10] [--examples 60]
+[--skip-fuzz] [--skip-kill]``
 """
 
 from __future__ import annotations
@@ -102,10 +111,13 @@ class ServerProcess:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def peak_rss_mb(self) -> float:
+    def peak_rss_mb(self, field: str = "VmHWM") -> float:
         text = Path(f"/proc/{self.proc.pid}/status").read_text()
-        match = re.search(r"VmHWM:\s+(\d+) kB", text)
+        match = re.search(rf"{field}:\s+(\d+) kB", text)
         return int(match.group(1)) / 1024 if match else float("nan")
+
+    def rss_mb(self) -> float:
+        return self.peak_rss_mb("VmRSS")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc.poll() is None:
@@ -180,6 +192,47 @@ def python_load(url: str, token: str, bodies: list[bytes], workers: int, path: s
             "p99": _percentile(latencies, 0.99), "errors": errors}
 
 
+def python_open_loop(url: str, token: str, bodies: list[bytes], rate: float,
+                     workers: int) -> dict[str, Any]:
+    """Open-loop load from threads in this process (used only when wrk is missing): body k
+    is due at start + k / rate; its latency runs from that due time to its answer."""
+    latencies: list[tuple[float, float]] = []
+    errors = 0
+    lock = threading.Lock()
+    jobs = iter(enumerate(bodies))
+    start = time.perf_counter() + 0.1
+
+    def worker() -> None:
+        nonlocal errors
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+            while True:
+                with lock:
+                    k, body = next(jobs, (-1, b""))
+                if k < 0:
+                    return
+                due = start + k / rate
+                time.sleep(max(0.0, due - time.perf_counter()))
+                try:
+                    ok = client.post("/v1/events", content=body).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                with lock:
+                    latencies.append((due - start, time.perf_counter() - due))
+                    errors += not ok
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # every body is sent, however late: the rates are over the time to the last answer
+    seconds = max((due + latency for due, latency in latencies), default=len(bodies) / rate)
+    text = "".join(f"{round(t * 1e6)} {round(x * 1e6)}\n" for t, x in latencies)
+    return open_loop_summary(f"sent {len(bodies)}\nanswered {len(latencies)}\n"
+                             f"errors {errors}\n{text}", rate, seconds)
+
+
 # wrk script: every request is a new event (half new accounts, half new projects
 # without files), with unique ids and increasing timestamps.
 EVENTS_LUA = """
@@ -188,23 +241,100 @@ local counter = 0
 local prefix = "%(prefix)s" .. tostring(math.random(1, 1e9))
 local words = {"data", "cloud", "fast", "json", "http", "graph", "auth", "cache", "flow", "kit"}
 local base = %(base)d
-request = function()
+next_event = function()
   counter = counter + 1
+  local id = prefix .. "-" .. counter
   local ts = os.date("!%%Y-%%m-%%dT%%H:%%M:%%SZ", base + counter)
   local user = "u" .. prefix .. "x" .. math.floor(counter / 2)
   local body
   if counter %% 2 == 1 then
-    body = string.format('{"id":"%%s-%%d","ts":"%%s","type":"account.created","account":'
+    body = string.format('{"id":"%%s","ts":"%%s","type":"account.created","account":'
       .. '{"username":"%%s","email":"%%s@example.org","ip":"198.51.100.%%d",'
-      .. '"user_agent":"Mozilla/5.0"}}', prefix, counter, ts, user, user, counter %% 250)
+      .. '"user_agent":"Mozilla/5.0"}}', id, ts, user, user, counter %% 250)
   else
     local name = words[counter %% 10 + 1] .. "-" .. words[(counter * 7) %% 10 + 1] .. "-" .. counter
-    body = string.format('{"id":"%%s-%%d","ts":"%%s","type":"project.created","account":'
+    body = string.format('{"id":"%%s","ts":"%%s","type":"project.created","account":'
       .. '{"username":"%%s"},"project":{"name":"%%s","summary":"helpers for %%s",'
-      .. '"version":"0.1.0"}}', prefix, counter, ts, user, name, name)
+      .. '"version":"0.1.0"}}', id, ts, user, name, name)
   end
-  return wrk.format("POST", "/v1/events", {["Content-Type"] = "application/json",
+  return id, wrk.format("POST", "/v1/events", {["Content-Type"] = "application/json",
     ["Authorization"] = "Bearer " .. token}, body)
+end
+request = function()
+  local _, req = next_event()
+  return req
+end
+"""
+
+# Open loop on top of EVENTS_LUA (wrk's own latencies are closed-loop: a request that
+# waits for a free connection is timed only from when it is finally sent). Request k is
+# due at start + k / rate whatever the server does; `delay()` holds each connection until
+# the next due time, and the latency of a request is measured from its *due* time to its
+# answer (matched by the event id in the answer), so time spent waiting for a connection
+# counts (no coordinated omission). Latencies (microseconds) and the count of non-200
+# answers go to a file that `open_loop_summary` reads.
+OPEN_LOOP_LUA = """
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } warden_timespec;
+int clock_gettime(int clk_id, warden_timespec *tp);
+]]
+local tspec = ffi.new("warden_timespec")
+local function now_us()
+  ffi.C.clock_gettime(1, tspec)  -- CLOCK_MONOTONIC
+  return tonumber(tspec.tv_sec) * 1e6 + tonumber(tspec.tv_nsec) / 1e3
+end
+local interval = 1e6 / %(rate)f
+local next_due, first_due = nil, nil
+local dues, head, tail = {}, 1, 0
+local due_of = {}
+sent, answered, errors = 0, 0, 0
+latencies = {}
+delay = function()
+  local t = now_us()
+  if next_due == nil then
+    next_due = t
+    first_due = t
+  end
+  local due = next_due
+  next_due = next_due + interval
+  tail = tail + 1
+  dues[tail] = due
+  if due <= t then return 0 end
+  return math.ceil((due - t) / 1000)  -- wrk's timers have 1 ms resolution: never early
+end
+request = function()
+  local due = now_us()
+  if head <= tail then
+    due = dues[head]
+    dues[head] = nil
+    head = head + 1
+  end
+  local id, req = next_event()
+  due_of[id] = due
+  sent = sent + 1
+  return req
+end
+response = function(status, headers, body)
+  answered = answered + 1
+  if status ~= 200 then errors = errors + 1 end
+  local id = body:match('"id"%%s*:%%s*"([^"]+)"')
+  local due = id and due_of[id]
+  if due then
+    latencies[#latencies + 1] = string.format("%%.0f %%.0f", due - first_due, now_us() - due)
+    due_of[id] = nil
+  end
+end
+local threads = {}
+setup = function(thread) threads[#threads + 1] = thread end
+done = function(summary, latency, requests)
+  local out = io.open("%(out)s", "w")
+  for _, thread in ipairs(threads) do
+    out:write(string.format("sent %%d\\nanswered %%d\\nerrors %%d\\n", thread:get("sent"),
+      thread:get("answered"), thread:get("errors")))
+    for _, line in ipairs(thread:get("latencies")) do out:write(line .. "\\n") end
+  end
+  out:close()
 end
 """
 
@@ -221,7 +351,10 @@ def _wrk(args: list[str], seconds: int) -> dict[str, Any]:
 
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
     errors = re.search(r"Socket errors: (.*)", done.stdout)
-    return {"rate": float(rate.group(1)) if rate else float("nan"), "p50": pct("50"),
+    ran = re.search(r"requests in ([\d.]+)(us|ms|s|m),", done.stdout)
+    scale["m"] = 60.0
+    return {"seconds": float(ran.group(1)) * scale[ran.group(2)] if ran else float(seconds),
+            "rate": float(rate.group(1)) if rate else float("nan"), "p50": pct("50"),
             "p99": pct("99"), "errors": int(non2xx.group(1)) if non2xx else 0,
             "socket_errors": errors.group(1) if errors else "none"}
 
@@ -231,6 +364,37 @@ def wrk_events(url: str, token: str, connections: int, seconds: int, tmp: Path,
     script = tmp / f"{prefix}.lua"
     script.write_text(EVENTS_LUA % {"token": token, "prefix": prefix, "base": base})
     return _wrk([f"-c{connections}", "-s", str(script), url + "/"], seconds)
+
+
+def open_loop_summary(text: str, rate: float, seconds: float) -> dict[str, Any]:
+    """Figures of one open-loop run from the file the wrk script wrote: what was offered,
+    sent and answered, and latency percentiles measured from each request's due time."""
+    counts = {"sent": 0, "answered": 0, "errors": 0}
+    timeline: list[tuple[float, float]] = []
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key in counts:
+            counts[key] += int(value)
+        elif key:
+            timeline.append((int(key) / 1e6, int(value) / 1e6))
+    latencies = [latency for _, latency in timeline]
+    return {"offered": rate, "sent_rate": counts["sent"] / seconds,
+            "rate": counts["answered"] / seconds, "answered": counts["answered"],
+            "errors": counts["errors"], "p50": _percentile(latencies, 0.50),
+            "p90": _percentile(latencies, 0.90), "p99": _percentile(latencies, 0.99),
+            "p999": _percentile(latencies, 0.999), "max": max(latencies, default=float("nan")),
+            "timed": len(latencies), "timeline": sorted(timeline)}
+
+
+def open_loop_events(url: str, token: str, rate: float, connections: int, seconds: int,
+                     tmp: Path, prefix: str, base: int) -> dict[str, Any]:
+    """`rate` new events per second offered at fixed intervals for `seconds` (wrk)."""
+    out = tmp / f"{prefix}.latencies"
+    script = tmp / f"{prefix}.lua"
+    script.write_text(EVENTS_LUA % {"token": token, "prefix": prefix, "base": base}
+                      + OPEN_LOOP_LUA % {"rate": rate, "out": out})
+    ran = _wrk([f"-c{connections}", "-s", str(script), url + "/"], seconds)
+    return open_loop_summary(out.read_text(), rate, ran["seconds"])
 
 
 def wrk_status(url: str, token: str, connections: int, seconds: int) -> dict[str, Any]:
@@ -327,6 +491,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20, help="length of each event load")
     parser.add_argument("--status-seconds", type=int, default=10)
     parser.add_argument("--examples", type=int, default=60, help="schemathesis cases per op")
+    parser.add_argument("--rates", type=lambda v: [float(x) for x in v.split(",")],
+                        default=[500.0, 750.0], help="open-loop offered rates, events/s")
+    parser.add_argument("--open-connections", type=int, default=64,
+                        help="connections the open-loop load may use")
     parser.add_argument("--skip-fuzz", action="store_true")
     parser.add_argument("--skip-kill", action="store_true")
     args = parser.parse_args()
@@ -345,8 +513,33 @@ def main() -> None:
         console.print("warm-up …")
         warm = [json.dumps(e).encode() for e in make_events("warm", 400, base)]
         python_load(server.url, tokens["registry"], warm, 4, "/v1/events", "POST")
+        for rate in args.rates:
+            console.print(f"events, open loop: {rate:g}/s offered for {args.seconds} s, "
+                          f"{args.open_connections} connections …")
+            base += 200_000
+            tag = f"events at {rate:g}/s offered ({args.open_connections} connections)"
+            cpu = server.cpu_seconds()
+            if has_wrk:
+                o = open_loop_events(server.url, tokens["registry"], rate,
+                                     args.open_connections, args.seconds, tmp,
+                                     f"r{rate:g}", base)
+            else:
+                bodies = [json.dumps(e).encode() for e in
+                          make_events(f"r{rate:g}", int(rate * args.seconds), base)]
+                o = python_open_loop(server.url, tokens["registry"], bodies, rate,
+                                     args.open_connections)
+            busy = server.cpu_seconds() - cpu
+            figure(f"{tag}: machine load average at the end", f"{os.getloadavg()[0]:.1f}")
+            figure(f"{tag}: sent / answered (/s)", f"{o['sent_rate']:.0f} / {o['rate']:.0f}")
+            figure(f"{tag}: server CPU (share of one core)", f"{busy / args.seconds:.0%}")
+            figure(f"{tag}: server CPU per event (ms)",
+                   f"{busy * 1000 / max(o['answered'], 1):.2f}")
+            figure(f"{tag}: latency p50 / p90 / p99 / p99.9 / max (ms)",
+                   " / ".join(f"{o[q] * 1000:.1f}" for q in ("p50", "p90", "p99", "p999",
+                                                             "max")))
+            figure(f"{tag}: errors", str(o["errors"]))
         for connections in (8, 32):
-            console.print(f"events: {args.seconds} s, {connections} connections …")
+            console.print(f"events, saturation: {args.seconds} s, {connections} connections …")
             base += 200_000
             cpu = server.cpu_seconds()
             if has_wrk:
@@ -357,7 +550,8 @@ def main() -> None:
                           for e in make_events(f"c{connections}", 300 * args.seconds, base)]
                 r = python_load(server.url, tokens["registry"], bodies, connections,
                                 "/v1/events", "POST")
-            tag = f"events ({connections} connections)"
+            tag = f"events, saturation ({connections} connections)"
+            figure(f"{tag}: machine load average at the end", f"{os.getloadavg()[0]:.1f}")
             served = r["rate"] * args.seconds
             cpu_ms = (server.cpu_seconds() - cpu) * 1000 / served
             figure(f"{tag}: rate (/s)", f"{r['rate']:.0f}")
@@ -366,6 +560,7 @@ def main() -> None:
             figure(f"{tag}: latency p99 (ms)", f"{r['p99'] * 1000:.1f}")
             figure(f"{tag}: errors", str(r["errors"]))
 
+        figure("server RSS after the event loads (MiB)", f"{server.rss_mb():.0f}")
         console.print(f"registration status: {args.status_seconds} s …")
         cpu = server.cpu_seconds()
         if has_wrk:
@@ -388,6 +583,7 @@ def main() -> None:
     if not args.skip_kill:
         console.print("durability: load, SIGKILL, restart …")
         durability(database_url, tmp)
+    figure("machine load average at the end", f"{os.getloadavg()[0]:.1f}")
     shutil.rmtree(tmp, ignore_errors=True)
 
 

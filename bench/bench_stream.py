@@ -10,10 +10,12 @@ overall:
 * share of campaign events flagged (review or block) and of baseline events flagged;
 * breaker trips: false trips (most flagged registrations behind them are
   baseline), and whether each fast wave tripped the breaker;
-* time to score a 365-day stream and the scorer's peak memory (in a child process).
+* time to score a 365-day stream (in a child process), its CPU split into the scorer
+  itself, the name checks and the code scanner, and the peak memory of both processes.
 
 Usage: ``.venv/bin/python bench/bench_stream.py [--seeds 1 2 3 4 5] [--days 90]
-[--year-days 365] [--skip-year] [--plot docs/stream_timeline.png]``
+[--year-days 365] [--skip-year] [--plot docs/stream_timeline.png]
+[--year-policy FILE | --year-scan-code all|young|none]``
 """
 
 from __future__ import annotations
@@ -116,20 +118,41 @@ def run_seed(seed: int, days: int) -> dict[str, Any]:
 
 def year_child(path: str, policy: str | None) -> None:
     """In a fresh child process: score a stream file as `warden score` does; print
-    the time and the peak resident memory of the whole process."""
-    from detector.stream.scorer import score_lines
+    the time, the CPU split (scorer, name checks, code scanning) and the peak
+    resident memory of the scorer process and of its worker."""
+    from detector.stream.scorer import StreamScorer, score_lines
 
     t0 = time.perf_counter()
     cpu0 = time.process_time()
+    scorer = StreamScorer(policy)
     with open(path, encoding="utf-8") as handle:
-        n = sum(1 for out in score_lines(handle, policy_path=policy) if "decision" in out)
+        n = sum(1 for out in score_lines(handle, scorer=scorer) if "decision" in out)
     elapsed = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    stats = scorer.stats()
     print(json.dumps({"events": n, "seconds": elapsed, "cpu_main": cpu,
                       "cpu_worker": children.ru_utime + children.ru_stime,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "cpu_code_scan": stats["code_scan_cpu_seconds"],
+                      "code_scans": stats["code_scans"],
+                      "cpu_names": stats["name_check_cpu_seconds"],
+                      "name_checks": stats["name_checks"],
+                      "peak_rss_mb": peak_rss_mb(),
                       "worker_peak_rss_mb": children.ru_maxrss / 1024}))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. From /proc (VmHWM) where there is one:
+    Linux carries getrusage's ru_maxrss over exec, so a child started by a parent
+    holding the 90-day results would report the parent's size (as earlier runs did)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def plot(seed_result: dict[str, Any], path: str) -> None:
@@ -177,16 +200,24 @@ def main() -> None:
     parser.add_argument("--skip-year", action="store_true")
     parser.add_argument("--plot", default=None, help="write a timeline plot of the first seed")
     parser.add_argument("--year-child", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--year-policy", default=None,
-                        help="policy file for the 365-day figures (default: shipped)")
+    year = parser.add_mutually_exclusive_group()
+    year.add_argument("--year-policy", default=None,
+                      help="policy file for the 365-day figures (default: shipped)")
+    year.add_argument("--year-scan-code", choices=("all", "young", "none"), default=None,
+                      help="the shipped policy with this [stream] scan_code for the 365-day "
+                           "figures (none: the scorer alone)")
     args = parser.parse_args()
     if args.year_child:
         year_child(args.year_child, args.year_policy)
         return
+    label = args.year_policy or "shipped"
+    if args.year_scan_code:
+        args.year_policy = scan_code_policy(args.year_scan_code)
+        label = f"shipped, scan_code = {args.year_scan_code!r}"
     if not args.seeds:
         latency_figures()
         if not args.skip_year:
-            year_figures(args.year_days, args.year_policy)
+            year_figures(args.year_days, args.year_policy, label)
         return
     results = []
     with Progress(console=console) as progress:
@@ -199,7 +230,20 @@ def main() -> None:
         plot(results[0], args.plot)
     latency_figures()
     if not args.skip_year:
-        year_figures(args.year_days, args.year_policy)
+        year_figures(args.year_days, args.year_policy, label)
+
+
+def scan_code_policy(mode: str) -> str:
+    """A policy override file setting ``[stream] scan_code`` (removed at exit)."""
+    import atexit
+    import os
+    import tempfile
+
+    handle, path = tempfile.mkstemp(prefix=f"stream_scan_{mode}_", suffix=".toml")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(f'[stream]\nscan_code = "{mode}"\n')
+    atexit.register(os.unlink, path)
+    return path
 
 
 def latency_figures(days: int = 20) -> None:
@@ -223,7 +267,7 @@ def latency_figures(days: int = 20) -> None:
               f" ({len(values)} events)")
 
 
-def year_figures(days: int, policy: str | None = None) -> None:
+def year_figures(days: int, policy: str | None = None, label: str | None = None) -> None:
     import tempfile
 
     from detector.stream.simulate import iter_jsonl
@@ -240,11 +284,21 @@ def year_figures(days: int, policy: str | None = None) -> None:
         out = subprocess.run([sys.executable, __file__, "--year-child", path, *extra],
                              capture_output=True, text=True, check=True)
     year = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"{days}-day stream (policy {policy or 'shipped'}): {year['events']} events scored in "
-          f"{year['seconds']:.1f} s wall "
-          f"({year['events'] / year['seconds']:.0f} events/s; CPU {year['cpu_main']:.1f} s in "
-          f"the scorer + {year['cpu_worker']:.1f} s in the name/code worker); peak RSS "
-          f"{year['peak_rss_mb']:.0f} MB (worker {year['worker_peak_rss_mb']:.0f} MB)")
+    print(year_text(year, days, label or policy or "shipped"))
+
+
+def year_text(year: dict[str, Any], days: int, policy: str) -> str:
+    """The 365-day figures, with the CPU split into the scorer itself (JSON, accounts,
+    cohorts, campaigns, breaker), the name checks and the code scanner."""
+    total = year["cpu_main"] + year["cpu_worker"]
+    scorer = total - year["cpu_code_scan"] - year["cpu_names"]
+    return (f"{days}-day stream (policy {policy}): {year['events']} events scored "
+            f"in {year['seconds']:.1f} s wall ({year['events'] / year['seconds']:.0f} events/s); "
+            f"CPU {total:.1f} s = scorer {scorer:.1f} s + name checks {year['cpu_names']:.1f} s "
+            f"({year['name_checks']} names) + code scanning {year['cpu_code_scan']:.1f} s "
+            f"({year['code_scans']} file sets); by process: {year['cpu_main']:.1f} s in the "
+            f"scorer process, {year['cpu_worker']:.1f} s in its name/code worker; peak RSS "
+            f"{year['peak_rss_mb']:.0f} MB (worker {year['worker_peak_rss_mb']:.0f} MB)")
 
 
 def report(results: list[dict[str, Any]], days: int) -> None:

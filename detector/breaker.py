@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 from bisect import bisect_left
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,6 +172,24 @@ class Breaker:
             if obs.flagged:
                 state.scopes[obs.scope].flagged.append((obs.ts, obs.campaign))
                 fresh.add(obs.scope)
+        return self._settle(state, fresh, now)
+
+    def advance_one(self, state: BreakerState, scope: str, ts: float, flagged: bool,
+                    campaign: str | None, now: float) -> list[dict[str, Any]]:
+        """``advance`` with one observation given by its fields (the stream scorer's
+        per-event call, spared building an ``Observation``)."""
+        scope_state = state.scopes.get(scope)
+        if scope_state is None:
+            raise ValueError(f"unknown breaker scope {scope!r}")
+        if flagged:
+            scope_state.flagged.append((ts, campaign))
+            return self._settle(state, (scope,), now)
+        return self._settle(state, (), now)
+
+    def _settle(self, state: BreakerState, fresh: Collection[str], now: float
+                ) -> list[dict[str, Any]]:
+        """Trip, reset or expire scopes as of ``now``; ``fresh``: scopes just given
+        flagged observations."""
         transitions = []
         horizon = now - self._horizon
         for scope, scope_state in state.scopes.items():

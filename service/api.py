@@ -110,17 +110,10 @@ def validation_text(errors: Sequence[Any]) -> str:
     return "; ".join(shown) + more
 
 
-@router.post("/events", response_model=DecisionOut | list[DecisionOut],
-             summary="Score one event or a batch; answered once stored",
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": EVENTS_BODY}}}})
-async def post_events(
-    request: Request,
-    who: Annotated[Principal, Depends(auth.require(*auth.EVENTS_WRITE))],
-) -> Any:
-    rt = runtime(request)
-    events, raws, single = parse_events(await request.body(), rt.settings)
-
+async def events_answer(rt: Runtime, body: bytes) -> bytes:
+    """POST /v1/events after auth: the JSON answer, or an HTTPException (both routes to it,
+    this one and `service.hot`, call this)."""
+    events, raws, single = parse_events(body, rt.settings)
     try:
         result = await asyncio.wrap_future(rt.writer.submit(ingest.Request(events, raws)))
     except ingest.ReplayConflict as exc:
@@ -130,16 +123,28 @@ async def post_events(
     except ingest.DetectorFailure as exc:
         raise HTTPException(500, str(exc)) from None
     for row in result.new:
-        rt.metrics.events.labels(row.type, row.decision).inc()
+        rt.metrics.events.labels(row["type"], row["decision"]).inc()
     rt.metrics.replays.inc(len(events) - len(result.new))
     if result.breaker_changed:
         rt.status.invalidate()
-    if any(row.pending for row in result.new):
+    if any(row["pending"] for row in result.new):
         rt.wake_scanner()
     # The answers are plain JSON already (DecisionOut documents them): sent without a
     # second validation pass, which is a measurable share of a request's time.
-    body = result.answers[0] if single else result.answers
-    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+    answer = result.answers[0] if single else result.answers
+    return json.dumps(answer, separators=(",", ":")).encode()
+
+
+@router.post("/events", response_model=DecisionOut | list[DecisionOut],
+             summary="Score one event or a batch; answered once stored",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": EVENTS_BODY}}}})
+async def post_events(
+    request: Request,
+    who: Annotated[Principal, Depends(auth.require(*auth.EVENTS_WRITE))],
+) -> Any:
+    body = await events_answer(runtime(request), await request.body())
+    return Response(body, media_type="application/json")
 
 
 @router.get("/events/{event_id}", response_model=EventOut, summary="A stored event's decision")
@@ -159,9 +164,13 @@ def get_event(request: Request, event_id: str,
 async def registration_status(
     request: Request, who: Annotated[Principal, Depends(auth.require(*auth.STATUS_READ))]
 ) -> Any:
-    cache = runtime(request).status
-    body = cache.get_json() if cache.fresh() else await run_in_threadpool(cache.get_json)
-    return Response(body, media_type="application/json")
+    return Response(await status_answer(runtime(request)), media_type="application/json")
+
+
+async def status_answer(rt: Runtime) -> bytes:
+    """GET /v1/registration-status after auth (called by this route and `service.hot`)."""
+    cache = rt.status
+    return cache.get_json() if cache.fresh() else await run_in_threadpool(cache.get_json)
 
 
 def _pause_minutes(rt: Runtime, asked: float | None) -> float:

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import api, auth, pages
 from service.config import Settings
+from service.hot import HotRoutes
 from service.logs import log
 from service.runtime import Runtime
 
@@ -205,6 +206,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def metrics() -> Response:
         return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    if settings.hot_routes:  # innermost: body limit, metrics and logs still apply
+        app.add_middleware(HotRoutes, runtime=rt)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(Observe, runtime=rt)
     return app

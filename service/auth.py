@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
-from service.tokens import Principal
+from service.tokens import Principal, TokenCache
 
 # Documented in the OpenAPI schema by service.app (a FastAPI security dependency would cost
 # a measurable share of each request).
@@ -29,7 +29,12 @@ PAGES_READ = ("moderator", "analyst")
 
 def bearer_token(request: Request) -> str | None:
     """The token of an `Authorization: Bearer TOKEN` header, if any."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token_of(request.headers.get("authorization", ""))
+
+
+def token_of(authorization: str) -> str | None:
+    """The token of an `Authorization` header's value, if it is `Bearer TOKEN`."""
+    scheme, _, token = authorization.partition(" ")
     token = token.strip()
     return token if scheme.lower() == "bearer" and token else None
 
@@ -39,23 +44,34 @@ def unauthorized(message: str) -> HTTPException:
 
 
 async def principal_for(request: Request, token: str) -> Principal | None:
-    cache = request.app.state.runtime.tokens
+    return await _principal(request.app.state.runtime.tokens, token)
+
+
+async def _principal(cache: TokenCache, token: str) -> Principal | None:
     return cache.peek(token) or await run_in_threadpool(cache.lookup, token)
+
+
+async def authorize(cache: TokenCache, authorization: str, roles: tuple[str, ...]
+                    ) -> Principal:
+    """The caller of an `Authorization` header value if its role is one of `roles`;
+    else the 401 or 403 HTTPException."""
+    token = token_of(authorization)
+    if token is None:
+        raise unauthorized("missing bearer token (send 'Authorization: Bearer TOKEN')")
+    principal = await _principal(cache, token)
+    if principal is None:
+        raise unauthorized("unknown or revoked token")
+    if principal.role not in roles:
+        raise HTTPException(403, f"role {principal.role!r} may not do this "
+                                 f"(needs {' or '.join(roles)})")
+    return principal
 
 
 def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits a bearer token whose role is one of `roles`."""
 
     async def check(request: Request) -> Principal:
-        token = bearer_token(request)
-        if token is None:
-            raise unauthorized("missing bearer token (send 'Authorization: Bearer TOKEN')")
-        principal = await principal_for(request, token)
-        if principal is None:
-            raise unauthorized("unknown or revoked token")
-        if principal.role not in roles:
-            raise HTTPException(403, f"role {principal.role!r} may not do this "
-                                     f"(needs {' or '.join(roles)})")
-        return principal
+        return await authorize(request.app.state.runtime.tokens,
+                               request.headers.get("authorization", ""), roles)
 
     return check

@@ -36,8 +36,21 @@ class Settings:
     rebuild_hours: float = 48
     status_cache_seconds: float = 1.0
     token_cache_seconds: float = 5.0
+    # SQLite only: "normal" (durable when the process dies; see service.db.sqlite_pragmas)
+    # or "full" (also when the machine loses power, at an fsync per group commit); from
+    # the environment variable WARDEN_SQLITE_SYNCHRONOUS
+    sqlite_synchronous: str = "normal"
+    # while events arrive steadily, the group-commit writer waits this long for more
+    # requests to join a group (service.writer); 0 commits as soon as the queue is empty
+    group_window_ms: float = 2.0
+    # serve POST /v1/events and GET /v1/registration-status outside FastAPI's routing
+    # (service.hot); False only to compare the two in tests
+    hot_routes: bool = True
 
     @classmethod
     def load(cls, database_url_: str | None = None, policy_path: str | None = None) -> Settings:
         table: dict[str, Any] = section("service", policy_path)
+        synchronous = os.environ.get("WARDEN_SQLITE_SYNCHRONOUS")
+        if synchronous:  # "full" for commits that survive a power loss too
+            table = {**table, "sqlite_synchronous": synchronous.lower()}
         return cls(database_url=database_url(database_url_), policy_path=policy_path, **table)

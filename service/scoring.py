@@ -68,6 +68,13 @@ class Scorer:
         self._last_ts = max(self._last_ts, ts)
         return lines
 
+    def prime(self, events: Iterable[dict[str, Any]]) -> None:
+        """Check the project names of a group's events in one batch before they are scored
+        one by one (the name check is pure, so the decisions are unchanged; a batch of 20
+        costs about a quarter of 20 single checks)."""
+        with self._lock:
+            self._stream.prime_names(events)
+
     def process(self, event: dict[str, Any]) -> Outcome:
         with self._lock:
             try:

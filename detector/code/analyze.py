@@ -22,6 +22,9 @@ from detector.policy import section
 
 PY_SUFFIXES = (".py", ".pyw", ".pyi")
 MAX_FINDINGS_PER_RULE_FILE = 5
+# Characters counted by `operator_density`: brackets and operators, not commas or
+# digits (a table of numbers is data, not obfuscation).
+OPERATOR_CHARS = "()[]{}+-*/%<>=^|&~"
 
 
 @dataclass
@@ -31,6 +34,34 @@ class Analysis:
     tiers: dict[str, str] = field(default_factory=dict)
     n_files: int = 0
     n_unparsable: int = 0
+
+
+def operator_density(text: str) -> float:
+    """Share of brackets and operators among a text's characters (str.count: C speed)."""
+    if not text:
+        return 0.0
+    return sum(text.count(c) for c in OPERATOR_CHARS) / len(text)
+
+
+@dataclass(frozen=True, slots=True)
+class DenseCode:
+    """Where `dense-code` starts: `[code] dense_code_ratio` and `dense_code_min_bytes`."""
+
+    ratio: float
+    min_bytes: int
+
+    @classmethod
+    def from_policy(cls, policy_path: str | None) -> DenseCode:
+        table = section("code", policy_path)
+        return cls(float(table.get("dense_code_ratio", 0.25)),
+                   int(table.get("dense_code_min_bytes", 4096)))
+
+    def density(self, text: str) -> float | None:
+        """The operator density when the text is dense code, else None."""
+        if len(text) < self.min_bytes:
+            return None
+        value = operator_density(text)
+        return value if value >= self.ratio else None
 
 
 def parse(text: str, limits: Limits) -> list[ast.AST] | None:
@@ -98,12 +129,20 @@ def analyze(files: dict[str, str], limits: Limits | None = None,
     """Findings for a package given as {relative path: text}."""
     limits = limits or Limits.from_policy(policy_path)
     worker = _Analyzer(limits, policy_path)
+    dense_code = DenseCode.from_policy(policy_path)
     result = Analysis(n_files=len(files))
     trees: dict[str, list[ast.AST] | None] = {}
+    dense: dict[str, float] = {}
     for name, text in files.items():
         if name.lower().endswith(PY_SUFFIXES):
-            trees[name] = parse(text, limits)
-            if trees[name] is None:
+            density = dense_code.density(text)
+            if density is not None:
+                dense[name] = density
+            # dense code costs the parser 5-10x more per byte and its AST tells
+            # little: past the cap it gets text rules only
+            too_dense = density is not None and len(text) > limits.dense_parse_bytes
+            trees[name] = None if too_dense else parse(text, limits)
+            if trees[name] is None and not too_dense:
                 result.n_unparsable += 1
     try:
         reach = reach_mod.compute(files, trees)
@@ -119,7 +158,13 @@ def analyze(files: dict[str, str], limits: Limits | None = None,
         if lower.endswith(PY_SUFFIXES):
             tree = trees.get(name)
             found, tokens, parsed = worker.python(name, text, tier, tree, 0)
-            if not parsed:
+            capped = name in dense and len(text) > limits.dense_parse_bytes
+            if name in dense:
+                skipped = "; not parsed: text rules only" if capped else ""
+                found.append(Finding("dense-code", name, None, rule("dense-code").severity,
+                                     f"{len(text) / 1024:.0f} KiB, {dense[name]:.0%} brackets "
+                                     f"and operators{skipped}", tier))
+            if not parsed and not capped:
                 why = "too large to parse" if len(text) > limits.max_parse_bytes else "syntax"
                 found.append(Finding("unparsable-python", name, None,
                                      rule("unparsable-python").severity,

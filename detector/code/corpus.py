@@ -47,3 +47,26 @@ def read_samples(path: Path, label: int) -> Iterator[Sample]:
                              {str(k): str(v) for k, v in files.items()}, label)
     except OSError as exc:
         raise CorpusError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+
+
+# The shared corpus stores at most this many characters of a file, for both
+# labels. Samples from elsewhere (scripts/fetch_benign.py keeps up to 1 MB) are cut
+# the same way, so "a file longer than 88 KiB" cannot become a benign-only clue.
+CORPUS_FILE_CHARS = 90_112
+
+
+def read_all(paths: list[Path], label: int,
+             max_file_chars: int | None = CORPUS_FILE_CHARS) -> list[Sample]:
+    """Samples of several corpus files; a sample id seen twice is kept once (first file
+    wins). Files are cut at `max_file_chars` (None: kept whole)."""
+    seen: set[str] = set()
+    out: list[Sample] = []
+    for path in paths:
+        for sample in read_samples(path, label):
+            if sample.sample_id in seen:
+                continue
+            seen.add(sample.sample_id)
+            if max_file_chars is not None:
+                sample.files = {k: v[:max_file_chars] for k, v in sample.files.items()}
+            out.append(sample)
+    return out

@@ -14,6 +14,7 @@ class Limits:
     max_total_bytes: int = 100_000_000
     max_ratio: float = 100.0
     max_parse_bytes: int = 1_000_000
+    dense_parse_bytes: int = 16_384
     max_text_scan_bytes: int = 2_000_000
     max_decode_depth: int = 2
 

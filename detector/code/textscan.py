@@ -6,34 +6,65 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import re
+from functools import lru_cache
+
+import ahocorasick
 
 from detector.code import decode
 from detector.code.findings import Finding, clip_evidence
 from detector.code.rules import Rule, pattern_rules, rule
 
-# Regex approximations of AST rules for files that do not parse (Python 2, truncated).
-FALLBACK = (
-    ("process-spawn", re.compile(
+# Regex approximations of AST rules for files that do not parse (Python 2, truncated,
+# dense): (rule id, hints, pattern). A pattern runs only when one of its hints occurs
+# in the lower-cased text: every match contains a hint, and finding hints (one
+# Aho-Corasick pass) is far cheaper than a regex scan of a large file.
+FALLBACK: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
+    ("process-spawn", ("os.system", "os.popen", "subprocess.", "os.exec", "os.spawn",
+                       "pty.spawn"), re.compile(
         r"\b(os\.system|os\.popen|subprocess\.\w+|os\.exec\w+|os\.spawn\w+|pty\.spawn)\s*\(")),
-    ("shell-download-exec", re.compile(
+    ("shell-download-exec", ("curl", "wget", "certutil", "bitsadmin", "invoke-webrequest"),
+     re.compile(
         r"(?i)(os\.system|os\.popen|subprocess\.\w+|call|Popen)\s*\([^\n]{0,300}"
         r"\b(curl|wget|certutil|bitsadmin|Invoke-WebRequest)\b")),
-    ("network-call", re.compile(
+    ("network-call", ("requests.", "urlopen", "urlretrieve", "socket.socket", "http.client.",
+                      "httpx."), re.compile(
         r"\b(requests\.(get|post|put|request|Session)|urlopen|urlretrieve|"
         r"socket\.socket|http\.client\.HTTPS?Connection|httpx\.\w+)\s*\(")),
-    ("decode-exec", re.compile(
+    ("decode-exec", ("exec", "eval"), re.compile(
         r"\b(exec|eval)\s*\(\s*[^\n]{0,200}?(b64decode|b32decode|b85decode|decompress|"
         r"marshal\.loads|fromhex|unhexlify|codecs\.decode|\[::-1\]|chr\()")),
-    ("exec-dynamic", re.compile(r"\b(exec|eval)\s*\(\s*[A-Za-z_]")),
-    ("sysinfo-collect", re.compile(
+    ("exec-dynamic", ("exec", "eval"), re.compile(r"\b(exec|eval)\s*\(\s*[A-Za-z_]")),
+    ("sysinfo-collect", ("gethostname", "getuser", "getlogin", "platform.node",
+                         "platform.uname"), re.compile(
         r"\b(gethostname|getuser|getlogin|platform\.node|platform\.uname)\s*\(")),
-    ("env-secrets", re.compile(r"\bos\.environ\b(?!\s*\[|\s*\.get)")),
-    ("dynamic-import", re.compile(r"\b__import__\s*\(\s*[^'\")]")),
-    ("getattr-obfuscation", re.compile(
+    ("env-secrets", ("os.environ",), re.compile(r"\bos\.environ\b(?!\s*\[|\s*\.get)")),
+    ("dynamic-import", ("__import__",), re.compile(r"\b__import__\s*\(\s*[^'\")]")),
+    ("getattr-obfuscation", ("getattr",), re.compile(
         r"getattr\s*\([^\n]{0,80},\s*['\"](exec|eval|system|__import__|compile)['\"]")),
-    ("install-command-override", re.compile(
+    ("install-command-override", ("cmdclass", "install", "develop", "egg_info", "build_py"),
+     re.compile(
         r"\bclass\s+\w+\s*\(\s*(install|develop|egg_info|build_py)\s*\)|cmdclass\s*=")),
 )
+
+
+@lru_cache(maxsize=1)
+def _hint_automaton() -> ahocorasick.Automaton:
+    """Every hint of the catalogue's patterns and of FALLBACK, lower-cased, in one
+    Aho-Corasick automaton: one pass over a text finds them all."""
+    automaton = ahocorasick.Automaton()
+    hints = {h for r in pattern_rules() for h in r.hints}
+    hints |= {h.lower() for _, group, _ in FALLBACK for h in group}
+    for hint in hints:
+        automaton.add_word(hint, hint)
+    automaton.make_automaton()
+    return automaton
+
+
+def hints_in(lowered: str) -> set[str]:
+    """The hints that occur in a lower-cased text."""
+    return {hint for _, hint in _hint_automaton().iter(lowered)}
+
+
 LONG_B64 = re.compile(r"[A-Za-z0-9+/]{200,}={0,2}")
 # Addresses a package may name for good reasons: local, private and well-known resolvers.
 # (Documentation ranges stay "public" so defanged fixtures behave like real addresses.)
@@ -80,8 +111,9 @@ def scan_strings(name: str, tier: str, strings: list[tuple[int, str]], limit: in
     blob = "\n".join(pieces)
     lowered = blob.lower()
     out: list[Finding] = []
+    present = hints_in(lowered)
     for r in pattern_rules():
-        if not r.may_match(lowered):
+        if r.hints and present.isdisjoint(r.hints):
             continue
         hits = 0
         for match in r.pattern.finditer(blob):
@@ -113,7 +145,11 @@ def scan_raw(name: str, tier: str, text: str, limit: int, max_hits: int) -> list
     for f in out:
         pos = text.find(f.evidence[:40].rstrip("."))
         f.line = line_of(pos) if pos >= 0 else None
-    for rule_id, pattern in FALLBACK:
+    present = hints_in(text.lower())
+    for rule_id, hints, pattern in FALLBACK:
+        # lower-cased hints: a superset of the case-sensitive patterns' candidates
+        if present.isdisjoint(h.lower() for h in hints):
+            continue
         for hits, match in enumerate(pattern.finditer(text)):
             if hits >= max_hits:
                 break

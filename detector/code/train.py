@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from sklearn.metrics import (
     roc_auc_score,
     roc_curve,
 )
-from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+from sklearn.model_selection import StratifiedGroupKFold
 
 from detector.code import model as model_mod
 from detector.code.analyze import analyze, blend_score, rule_score
@@ -87,7 +88,10 @@ def sample_weights(y: np.ndarray, groups: np.ndarray, power: float) -> np.ndarra
 def make_estimator(groups: np.ndarray, y: np.ndarray, cfg: TrainConfig) -> CalibratedClassifierCV:
     base = LogisticRegression(C=cfg.C, max_iter=3000, solver="liblinear")
     n_inner = min(3, len(np.unique(groups[y == 0])), len(np.unique(groups[y == 1])))
-    inner = list(GroupKFold(n_splits=max(2, n_inner)).split(np.zeros(len(y)), y, groups))
+    # stratified: a plain GroupKFold gives a giant malicious cluster a fold of its
+    # own, and a sigmoid fitted on one class is a constant
+    splitter = StratifiedGroupKFold(n_splits=max(2, n_inner), shuffle=True, random_state=0)
+    inner = list(splitter.split(np.zeros(len(y)), y, groups))
     return CalibratedClassifierCV(base, method="sigmoid", cv=inner)
 
 
@@ -145,31 +149,39 @@ def cross_validate(rows: list[Row], y: np.ndarray, groups: np.ndarray, cfg: Trai
 
 
 def top_features(model: model_mod.CodeModel, rows: list[Row], k: int = 25) -> list[dict]:
-    """Largest positive and negative mean coefficients, with readable names."""
+    """Largest positive and negative mean coefficients, with readable names.
+
+    A hashed column can hold several tokens (collisions): its name lists the most
+    frequent ones, so a coefficient is never pinned on a token that merely shares
+    the bucket.
+    """
     coefs = np.mean([c.estimator.coef_[0] for c in model.estimator.calibrated_classifiers_],
                     axis=0)
     names = [f"{r}|{side}" for r in model.rule_ids for side in ("hot", "cold")] + ["rule_score"]
     n_dense = len(names)
-    vocab: dict[int, str] = {}
-    hasher = model._hasher
-    seen: set[str] = set()
+    frequency: Counter[str] = Counter()
     for findings, tokens, _ in rows:
-        seen.update(model.tokens_for(findings, tokens))
-    seen_list = sorted(seen)
-    cols = hasher.transform([[t] for t in seen_list]).tocoo()
-    for row, col in zip(cols.row, cols.col, strict=True):
-        vocab.setdefault(int(col), seen_list[row])
+        frequency.update(model.tokens_for(findings, tokens))
+    buckets: dict[int, list[str]] = {}
+    for token, _ in frequency.most_common():
+        buckets.setdefault(model.bucket(token), []).append(token)
+
+    def label(column: int) -> str:
+        tokens = buckets.get(column, [])
+        if not tokens:
+            return f"hash#{column}"
+        more = f" (+{len(tokens) - 2} more)" if len(tokens) > 2 else ""
+        return " / ".join(tokens[:2]) + more
+
     order = np.argsort(coefs)
     picks = [*order[::-1][:k], *order[:k]]
-    out = []
-    for i in picks:
-        name = names[i] if i < n_dense else vocab.get(int(i - n_dense), f"hash#{i - n_dense}")
-        out.append({"feature": name, "coefficient": float(coefs[i])})
-    return out
+    return [{"feature": names[i] if i < n_dense else label(int(i - n_dense)),
+             "coefficient": float(coefs[i])} for i in picks]
 
 
 def train(samples: Sequence[Sample], out_dir: Path, cfg: TrainConfig,
-          progress: Callable[[str, int], Callable[[], None]] | None = None) -> dict[str, Any]:
+          progress: Callable[[str, int], Callable[[], None]] | None = None,
+          sources: Sequence[str] = ()) -> dict[str, Any]:
     """Run the whole pipeline; returns the metrics dict also written next to the model."""
     started = time.time()
 
@@ -187,6 +199,7 @@ def train(samples: Sequence[Sample], out_dir: Path, cfg: TrainConfig,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "data": {
             "malicious": int((y == 1).sum()), "benign": int((y == 0).sum()),
+            "sources": [Path(p).name for p in sources],
             "clusters": len(np.unique(groups)),
             "malicious_clusters": len(np.unique(groups[y == 1])),
             "benign_clusters": len(np.unique(groups[y == 0])),
@@ -201,6 +214,13 @@ def train(samples: Sequence[Sample], out_dir: Path, cfg: TrainConfig,
         "cv": {name: metrics(y, s, groups) for name, s in cv.items()},
     }
     score = cv["score"]
+    silent = np.array([not any(f.severity != "info" for f in row[0]) for row in rows])
+    flagged = score >= report["cv"]["score"]["threshold"]
+    report["silent"] = {
+        "malicious_without_findings": int((silent & (y == 1)).sum()),
+        "recall_with_findings": float(flagged[(y == 1) & ~silent].mean())
+        if ((y == 1) & ~silent).any() else 0.0,
+    }
     fpr, tpr, roc_t = roc_curve(y, score)
     prec, rec, pr_t = precision_recall_curve(y, score)
     report["curves"] = {
@@ -227,6 +247,13 @@ def train(samples: Sequence[Sample], out_dir: Path, cfg: TrainConfig,
 def model_card(r: dict[str, Any]) -> str:
     cv = r["cv"]
     d = r["data"]
+    sources = ", ".join(f"`{name}`" for name in d.get("sources", [])) or "the shared corpus"
+    quiet = r.get("silent")
+    silent = (f"{quiet['malicious_without_findings']} malicious packages "
+              f"({quiet['malicious_without_findings'] / max(d['malicious'], 1):.1%}) produce no "
+              f"finding above `info`: their files hold no payload (it sits in a module the "
+              f"sample does not include). Recall on the others: "
+              f"**{quiet['recall_with_findings']:.2%}**.") if quiet else ""
 
     def line(name: str, m: dict[str, Any]) -> str:
         return (f"| {name} | {m['roc_auc']:.4f} | {m['average_precision']:.4f} | "
@@ -243,8 +270,11 @@ curve points, confusion matrix and top features: `models/code-model.json`.
 
 ## Data
 - {d['malicious']} malicious and {d['benign']} benign packages (install-time files:
-  setup.py, setup.cfg, pyproject.toml, top-level `__init__.py`), from the shared
-  development corpus. Corpus files are not part of the project.
+  setup.py, setup.cfg, pyproject.toml, top-level `__init__.py`; every file cut at
+  90,112 characters as the shared corpus is), from {sources}. Benign packages beyond
+  the shared corpus come from `scripts/fetch_benign.py` (latest sdists of popular and
+  of recently released PyPI projects, read in memory, never run). Corpus files are
+  not part of the project.
 - Near-duplicate clusters (MinHash over normalized 5-token shingles, LSH 16x4, plus exact
   normalized-token matches): {d['clusters']} clusters ({d['malicious_clusters']} malicious,
   {d['benign_clusters']} benign); the largest holds {d['largest_cluster']} packages.
@@ -275,12 +305,16 @@ Threshold = the lowest score with a false-positive rate <= 0.5% on the benign pa
 {line('rules only', cv['rules'])}
 
 Confusion at the threshold (shipped score): {cv['score']['confusion']}.
+{silent}
 The shipped policy puts `[code] flag_threshold` at this threshold (rounded); change it
 there, not in code.
 
-With {d['benign']} benign packages a 0.5% FPR allows only
-{int(0.005 * d['benign'])} false positives, so the threshold is coarse; more benign data
-would sharpen it.
+With {d['benign']} benign packages a 0.5% FPR allows {int(0.005 * d['benign'])} false
+positives; the threshold moves by about one benign package's score per 200 benign samples.
+
+Caveat: coefficients of hashed tokens are learned on this corpus, where a few large
+template clusters dominate the malicious side; per-cluster weighting and the rule score
+keep them in check, but read single token coefficients as corpus statistics, not rules.
 
 ## Top features (mean coefficient over calibration folds)
 | feature | coefficient |

@@ -11,12 +11,18 @@ import re
 import tomllib
 from collections import Counter
 from functools import lru_cache
+from itertools import repeat
+from operator import add
 
 from detector.resources import data_path
 
 _WORD_SPLIT = re.compile(r"[^a-z0-9]+")
 _LETTER_RUNS = re.compile(r"[a-z]+")
-_VOWELS = set("aeiouy")
+_NOT_LETTERS = re.compile(r"[^a-z]+")
+_HEX = re.compile(r"[0-9a-f]{8,}")
+_DIGIT_TAIL = re.compile(r"\d{5,}$")
+_LETTER_DIGIT = re.compile(r"[a-z]\d|\d[a-z]")
+_VOWELS = "aeiouy"
 
 
 @lru_cache(maxsize=1)
@@ -96,10 +102,26 @@ def _bigram_model() -> tuple[dict[str, float], float]:
 def _letters_logp(run: str) -> float:
     logp, floor = _bigram_model()
     token = f"^{run}$"
-    values = sorted(logp.get(token[i:i + 2], floor) for i in range(len(token) - 1))
+    # Every bigram's log-probability: map(add, token, token[1:]) yields token[i:i + 2].
+    values = sorted(map(logp.get, map(add, token, token[1:]), repeat(floor)))
     # Drop the single rarest bigram: initials glued to a surname ("jlopez") have one.
     kept = values[1:]
     return sum(kept) / len(kept)
+
+
+@lru_cache(maxsize=16384)
+def _letters_randomness(letters: str) -> tuple[float, float]:
+    """Mean bigram log-probability of a username's letters and how random that looks.
+
+    Cached: many usernames share their letters ("jsmith", "jsmith84", "j.smith").
+    """
+    avg = _letters_logp(letters)
+    # Human-chosen tokens average about -2.5 to -3.3 nats per bigram; random letters -4 or less.
+    randomness = min(1.0, max(0.0, (-avg - 3.3) / 0.8))
+    vowel_share = sum(map(letters.count, _VOWELS)) / len(letters)
+    if vowel_share < 0.2:
+        randomness = min(1.0, randomness + 0.2)
+    return avg, randomness
 
 
 def machine_username_score(username: str) -> tuple[float, str]:
@@ -107,43 +129,49 @@ def machine_username_score(username: str) -> tuple[float, str]:
     name = username.lower()
     reasons: list[str] = []
     score = 0.0
-    letters = "".join(_LETTER_RUNS.findall(name))
-    digits = sum(ch.isdigit() for ch in name)
+    letters = _NOT_LETTERS.sub("", name)  # the [a-z] runs, joined
     if len(letters) >= 6:
-        avg = _letters_logp(letters)
-        # Human-chosen tokens average about -2.5 to -3.3 nats per bigram; random letters -4 or less.
-        randomness = min(1.0, max(0.0, (-avg - 3.3) / 0.8))
-        vowel_share = sum(ch in _VOWELS for ch in letters) / len(letters)
-        if vowel_share < 0.2:
-            randomness = min(1.0, randomness + 0.2)
+        avg, randomness = _letters_randomness(letters)
         if randomness > 0:
             score = max(score, 0.6 * randomness)
             reasons.append(f"username letters look random ({avg:.2f} nats/bigram)")
-    if re.fullmatch(r"[0-9a-f]{8,}", name) and digits >= 2:
+    if _HEX.fullmatch(name) and sum(map(str.isdigit, name)) >= 2:
         score = max(score, 0.6)
         reasons.append("username is a hex string")
-    if re.search(r"\d{5,}$", name):
+    if _DIGIT_TAIL.search(name):
         score = max(score, 0.35)
         reasons.append("username ends in a long number")
-    mixed = len(re.findall(r"[a-z]\d|\d[a-z]", name))
+    mixed = len(_LETTER_DIGIT.findall(name))
     if mixed >= 3:
         score = max(score, min(0.6, 0.15 * mixed))
         reasons.append("username alternates letters and digits")
     return score, "; ".join(reasons)
 
 
+@lru_cache(maxsize=1)
+def _impersonation_hint() -> re.Pattern[str]:
+    """Matches any registry or role word: a text holding none cannot pose as anyone."""
+    _, registry_words, role_words = _provider_table()
+    return re.compile("|".join(re.escape(w) for w in sorted(registry_words | role_words)))
+
+
 def impersonation_score(username: str, email: str | None,
                         popular: frozenset[str] = frozenset()) -> tuple[float, str]:
     """Usernames or addresses claiming to be the registry, a security team or a popular project."""
     _, registry_words, role_words = _provider_table()
+    hint = _impersonation_hint()
     best = (0.0, "")
     for label, text in (("username", username.lower()), ("email", email_local(email))):
         if not text:
             continue
+        squashed = _WORD_SPLIT.sub("", text)  # the tokens below, joined
+        if not hint.search(squashed):
+            continue  # no registry word in it, so no role word among its tokens either
         tokens = [t for t in _WORD_SPLIT.split(text) if t]
-        squashed = "".join(tokens)
         registry = [w for w in registry_words if w in squashed]
         roles = [t for t in tokens if t in role_words]
+        if not registry and not roles:
+            continue  # every case below needs one or the other
         popular_hits = [t for t in tokens if len(t) >= 4 and t in popular]
         if registry and (roles or len(tokens) == 1):
             candidate = (0.7, f"{label} {text!r} poses as the registry ({registry[0]})")

@@ -79,16 +79,18 @@ def parse_event(raw: Any) -> Event:
 
 
 def _parse_fields(raw: dict[str, Any]) -> Event:
-    for key in ("id", "ts", "type"):
-        if key not in raw or raw[key] is None:
+    # Every event goes through here: checks in the documented order, the Event built once.
+    event_id, ts_text, kind = raw.get("id"), raw.get("ts"), raw.get("type")
+    for key, value in (("id", event_id), ("ts", ts_text), ("type", kind)):
+        if value is None:
             raise ValueError(f"missing field '{key}'")
-    if not isinstance(raw["id"], str) or not raw["id"]:
+    if not isinstance(event_id, str) or not event_id:
         raise ValueError("'id' must be a non-empty string")
-    if raw["type"] not in EVENT_TYPES:
+    if kind not in EVENT_TYPES:
         raise ValueError(
-            f"unknown event type {raw['type']!r} (expected one of {', '.join(EVENT_TYPES)})"
+            f"unknown event type {kind!r} (expected one of {', '.join(EVENT_TYPES)})"
         )
-    ts = parse_ts(raw["ts"])
+    ts = parse_ts(ts_text)
     account = raw.get("account")
     if not isinstance(account, dict):
         raise ValueError("missing field 'account.username'" if account is None
@@ -96,28 +98,23 @@ def _parse_fields(raw: dict[str, Any]) -> Event:
     username = account.get("username")
     if not isinstance(username, str) or not username.strip():
         raise ValueError("missing field 'account.username'")
-    event = Event(
-        id=raw["id"], ts=ts, ts_text=raw["ts"], type=raw["type"], username=username.strip(),
-        email=_optional_str(account, "email", "account."),
-        ip=_optional_str(account, "ip", "account."),
-        user_agent=_optional_str(account, "user_agent", "account."),
-    )
+    email = _optional_str(account, "email", "account.")
+    ip = _optional_str(account, "ip", "account.")
+    user_agent = _optional_str(account, "user_agent", "account.")
     project = raw.get("project")
-    if project is None or event.type == "account.created":
-        return event
+    if project is None or kind == "account.created":
+        return Event(event_id, ts, ts_text, kind, username.strip(), email, ip, user_agent)
     if not isinstance(project, dict):
         raise ValueError("'project' must be an object")
-    event.project = _optional_str(project, "name", "project.")
-    if event.project is not None:
-        event.project = event.project.strip() or None
-    event.summary = _optional_str(project, "summary", "project.")
+    name = _optional_str(project, "name", "project.")
+    if name is not None:
+        name = name.strip() or None
+    summary = _optional_str(project, "summary", "project.")
     version = project.get("version")
-    event.version = None if version is None else str(version)
     files = project.get("files")
-    if files is not None:
-        if not isinstance(files, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in files.items()
-        ):
-            raise ValueError("'project.files' must map file paths to text")
-        event.files = files
-    return event
+    if files is not None and (not isinstance(files, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in files.items())):
+        raise ValueError("'project.files' must map file paths to text")
+    return Event(event_id, ts, ts_text, kind, username.strip(), email, ip, user_agent, name,
+                 summary, None if version is None else str(version),
+                 {} if files is None else files)

@@ -8,27 +8,36 @@ a file (``warden score``) or one request at a time (the service).
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import json
 import math
 import multiprocessing
 import os
+import sys
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from detector.breaker import Breaker, BreakerPolicy, BreakerState, Observation
+from detector.breaker import Breaker, BreakerPolicy, BreakerState
 from detector.policy import section
 from detector.resources import data_path
 from detector.stream import accounts as acc_signals
 from detector.stream.campaigns import Campaigns
 from detector.stream.cohorts import DAY, HOUR, CohortTracker, KeyVerdict
 from detector.stream.events import Event, EventError, parse_event, parse_ts
-from detector.stream.signals import CodeCache, NameCache, compute_batch, exact_hash
+from detector.stream.signals import (
+    CodeCache,
+    NameCache,
+    SignalTimes,
+    compute_batch,
+    exact_hash,
+)
 from detector.stream.templates import files_hash, name_head, name_shape, shape, text_hash
 
 _SCOPE_PREFIX = {"account.created": "a", "project.created": "p", "release.uploaded": "r"}
@@ -49,15 +58,19 @@ def _popular_tokens() -> frozenset[str]:
 
 @dataclass(slots=True)
 class AccountState:
-    """What the scorer remembers about one account."""
+    """What the scorer remembers about one account.
+
+    Kept lean, one per account for the whole stream: ``reasons`` is a tuple and
+    the per-account flood lists are made on the account's first project or upload.
+    """
 
     created: float | None = None
     domain: str | None = None
     score: float = 0.0
-    reasons: list[str] = field(default_factory=list)
+    reasons: tuple[str, ...] = ()
     campaign: int | None = None
-    recent: list[float] = field(default_factory=list)
-    recent_events: list[str] = field(default_factory=list)
+    recent: list[float] | None = None
+    recent_events: list[str] | None = None
     flood_campaign: int | None = None
 
 
@@ -96,6 +109,10 @@ def _fmt_window(seconds: float) -> str:
 class StreamScorer:
     """Scores registry events one at a time; see the module docstring."""
 
+    # How often (stream time) settled accounts are forgotten (``_prune_accounts``); each
+    # pass walks every account held.
+    prune_accounts_every: float = 14 * DAY
+
     def __init__(self, policy_path: str | None = None) -> None:
         self.cfg = section("stream", policy_path)
         self.tracker = CohortTracker(self.cfg["cohorts"])
@@ -104,11 +121,14 @@ class StreamScorer:
         self.breaker_state_obj = BreakerState()
         self.accounts: dict[str, AccountState] = {}
         self.policy_path = policy_path
-        self.names = NameCache(policy_path)
-        self.code = CodeCache(policy_path)
+        # CPU spent on name checks and code scans, here or in score_lines' worker.
+        self.signal_times = SignalTimes()
+        self.names = NameCache(policy_path, times=self.signal_times)
+        self.code = CodeCache(policy_path, times=self.signal_times)
         self.findings_for_last_event: list[dict[str, Any]] = []
-        self._seen_ids: set[str] = set()
+        self._seen_ids: dict[str, None] = {}  # a dict: 2-4x smaller than a set this size
         self._last_ts = -math.inf
+        self._accounts_pruned_at = -math.inf
         self.last_event_type: str | None = None
         self.last_event_ts: float | None = None
         self._popular = _popular_tokens()
@@ -132,13 +152,17 @@ class StreamScorer:
             raise EventError(
                 f"timestamp {ev.ts_text} is earlier than an event already scored; "
                 "events must be ordered by ts", ev.id)
-        self._seen_ids.add(ev.id)
+        self._seen_ids[ev.id] = None
         self._last_ts = ev.ts
         self.last_event_type, self.last_event_ts = ev.type, ev.ts
         decision = self._score(ev)
-        observation = Observation(ev.type, ev.ts, decision["decision"] != "allow",
-                                  decision["campaign"])
-        transitions = self.breaker.advance(self.breaker_state_obj, [observation], ev.ts)
+        transitions = self.breaker.advance_one(self.breaker_state_obj, ev.type, ev.ts,
+                                               decision["decision"] != "allow",
+                                               decision["campaign"], ev.ts)
+        if ev.ts - self._accounts_pruned_at > self.prune_accounts_every:
+            self._prune_accounts(ev.ts)
+        if not transitions:
+            return [decision]
         return [decision, *({"breaker": t} for t in transitions)]
 
     def prime_names(self, events: Iterable[dict[str, Any]]) -> None:
@@ -155,11 +179,44 @@ class StreamScorer:
         """Every campaign so far, oldest first."""
         return [c.to_dict(max_members) for c in self.campaign_store.all()]
 
+    def stats(self) -> dict[str, float]:
+        """Name checks and code scans computed so far and their CPU seconds, wherever
+        they ran (``score_lines`` computes them in a worker process)."""
+        return self.signal_times.to_dict()
+
     def breaker_state(self) -> dict[str, dict[str, Any]]:
         """Per scope: state, since, expires_at, reason (serialisable)."""
         return self.breaker_state_obj.to_dict()
 
     # -- scoring ----------------------------------------------------------------------------
+
+    def _prune_accounts(self, now: float) -> None:
+        """Forget accounts whose state can no longer change a decision.
+
+        An account with no signal of its own (score 0), no campaign, created (if in
+        the stream) long enough ago to be neither young nor recently created, and
+        with no event within the longest cohort window, is answered exactly as an
+        account first seen now: ``AccountState()`` (created before the stream,
+        established). Its next event recreates it; and no bursting key can list it
+        among its window's arrivals without that event having recreated it first.
+        """
+        self._accounts_pruned_at = now
+        old = max(30 * DAY, self.cfg["young_account_hours"] * HOUR)
+        quiet = now - self.tracker.long_window
+        stale = []
+        for name, account in self.accounts.items():
+            created = account.created
+            if created is not None and (now - created <= old or created >= quiet):
+                continue  # most accounts held: created in the last 30 days
+            if (account.score != 0.0 or account.campaign is not None
+                    or account.flood_campaign is not None):
+                continue
+            recent = account.recent
+            if recent and recent[-1] >= quiet:
+                continue
+            stale.append(name)
+        for name in stale:
+            del self.accounts[name]
 
     def _score(self, ev: Event) -> dict[str, Any]:
         cfg = self.cfg
@@ -206,6 +263,8 @@ class StreamScorer:
     def _new_account(self, ev: Event, signals: list[Signal]) -> AccountState:
         cfg = self.cfg
         domain = acc_signals.email_domain(ev.email)
+        if domain is not None:
+            domain = sys.intern(domain)  # one string per domain, not one per account
         account = AccountState(created=ev.ts, domain=domain)
         if domain and acc_signals.is_disposable(domain):
             signals.append(Signal("disposable-email", cfg["disposable_email"],
@@ -217,12 +276,13 @@ class StreamScorer:
         if posing > 0:
             signals.append(Signal("impersonation", cfg["impersonation"] * posing, why))
         account.score = _noisy_or(s.score for s in signals)
-        account.reasons = [s.reason for s in signals if s.score >= 0.1]
+        account.reasons = tuple(s.reason for s in signals if s.score >= 0.1)
         self.accounts[ev.username] = account
         return account
 
     def _account_keys(self, ev: Event, account: AccountState) -> dict[str, str]:
-        keys = {f"a|ushape:{shape(ev.username)}": f"username template {shape(ev.username)!r}"}
+        template = shape(ev.username)
+        keys = {f"a|ushape:{template}": f"username template {template!r}"}
         if account.domain:
             keys[f"a|domain:{account.domain}"] = f"email domain {account.domain}"
             provider = acc_signals.provider_of(account.domain)
@@ -293,11 +353,14 @@ class StreamScorer:
                signals: list[Signal]) -> None:
         """One young account creating projects far faster than people do."""
         cfg = self.cfg
-        recent = account.recent
+        recent, recent_events = account.recent, account.recent_events
+        if recent is None or recent_events is None:
+            recent = account.recent = []
+            recent_events = account.recent_events = []
         recent.append(ev.ts)
-        account.recent_events.append(ev.id)
+        recent_events.append(ev.id)
         if len(recent) > 400:
-            del recent[:200], account.recent_events[:200]
+            del recent[:200], recent_events[:200]
         if not young:
             return
         hour = sum(1 for t in recent[-cfg["flood_per_hour"]:] if t >= ev.ts - HOUR)
@@ -311,7 +374,7 @@ class StreamScorer:
         if account.flood_campaign is None:
             number = self.campaign_store.new(ev.ts)
             account.flood_campaign = number
-            for event_id in account.recent_events[:-1]:
+            for event_id in recent_events[:-1]:
                 self.campaign_store.add_member(number, ev.ts, event_id, ev.username,
                                                None, None, reason)
             account.campaign = (number if account.campaign is None
@@ -405,8 +468,10 @@ def _batch_needs(scorer: StreamScorer, items: list[tuple[int, Any, str | None]],
         if not isinstance(project, dict):
             continue
         name = project.get("name")
-        if isinstance(name, str) and name.strip() and name.strip() not in scorer.names:
-            names[name.strip()] = None
+        if isinstance(name, str):
+            name = name.strip()
+            if name and name not in scorer.names:
+                names[name] = None
         body = project.get("files")
         if mode == "none" or (mode == "young" and not _maybe_young(item, username, fresh)):
             continue
@@ -429,6 +494,48 @@ def _maybe_young(item: dict[str, Any], username: Any, fresh: dict[str, float]) -
         return False
 
 
+class _FullCollectionsPaused:
+    """Garbage-collector pacing while streams are scored.
+
+    A full (oldest-generation) collection walks every container object alive,
+    and the scorer's state (accounts, cohort keys, cached signals) grows with the
+    stream: left to the allocation counters, a 365-day stream paid ~30 of them,
+    8-9 s of CPU; the younger generations, run every 700 allocations, kept walking
+    the two batches of decoded events in flight (~1.5 s more). While any
+    ``score_lines`` runs (nested or concurrent runs share one setting), the
+    oldest generation is collected only every ``COLLECT_EVERY`` events and the
+    youngest every 50,000 allocations; objects without reference cycles are
+    freed at once as always. The process's thresholds come back when the last
+    run ends (a process that turned collection off, threshold 0, keeps it off).
+    """
+
+    COLLECT_EVERY = 250_000
+    THRESHOLDS = (50_000, 20, 1_000_000_000)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self.saved: tuple[int, ...] = gc.get_threshold()
+
+    def __enter__(self) -> _FullCollectionsPaused:
+        with self._lock:
+            if self._users == 0:
+                self.saved = gc.get_threshold()
+                if self.saved[0] > 0:
+                    gc.set_threshold(*self.THRESHOLDS)
+            self._users += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                gc.set_threshold(*self.saved)
+
+
+_GC_PAUSE = _FullCollectionsPaused()
+
+
 def _start_worker() -> Any:
     """One worker process for the pure signals, or None on a single core."""
     if (os.cpu_count() or 1) < 2:
@@ -437,7 +544,9 @@ def _start_worker() -> Any:
         context = multiprocessing.get_context("fork")
     except ValueError:
         return None
-    return ProcessPoolExecutor(max_workers=1, mp_context=context)
+    # The worker keeps the process's own collection thresholds (see _FullCollectionsPaused).
+    return ProcessPoolExecutor(max_workers=1, mp_context=context,
+                               initializer=gc.set_threshold, initargs=_GC_PAUSE.saved)
 
 
 def score_lines(lines: Iterable[str], policy_path: str | None = None,
@@ -447,21 +556,25 @@ def score_lines(lines: Iterable[str], policy_path: str | None = None,
 
     A line that cannot be scored yields ``{"line": N, "id": ..., "error": ...}``
     and the rest of the stream is still scored. Breaker lines follow the event
-    that caused them. On long inputs (more than one batch) the name and code
-    signals of the next batch are computed in a worker process while this one
-    is scored; they are pure, so the answers do not change.
+    that caused them. On long inputs (at least one full batch) the name and code
+    signals of each batch are computed in a worker process, the next batch's
+    while this one is scored; they are pure, so the answers do not change (and
+    this process never loads the name index or the code model).
     """
     scorer = scorer or StreamScorer(policy_path)
     queue: deque[tuple[list[tuple[int, Any, str | None]], Any]] = deque()
     worker = None
-    created: dict[str, float] = {}
+    young_only = scorer.cfg["scan_code"] == "young"
+    created: dict[str, float] = {}  # for scan_code = "young" only
+    newest = -math.inf
 
     def finish(items: list[tuple[int, Any, str | None]], future: Any
                ) -> Iterator[dict[str, Any]]:
         if future is not None:
-            names, code = future.result()
+            names, code, times = future.result()
             scorer.names.store(names)
             scorer.code.store(code)
+            scorer.signal_times.add(times)
         else:
             scorer.prime_names(item for _, item, err in items if err is None)
         for number, item, error in items:
@@ -473,17 +586,30 @@ def score_lines(lines: Iterable[str], policy_path: str | None = None,
             except EventError as exc:
                 yield {"line": number, "id": exc.event_id, "error": str(exc)}
 
-    def submit(items: list[tuple[int, Any, str | None]]) -> Iterator[dict[str, Any]]:
-        nonlocal worker
-        future = None
+    def note_accounts(items: list[tuple[int, Any, str | None]]) -> None:
+        """Creation times of the batch's new accounts (for scan_code = "young"), and
+        only the last 30 days of them: older ones no longer count as young."""
+        nonlocal newest
         for _, item, error in items:
             if error is None and isinstance(item, dict) and item.get("type") == "account.created":
                 account = item.get("account")
                 username = account.get("username") if isinstance(account, dict) else None
                 if isinstance(username, str):
                     with suppress(ValueError):
-                        created[username.strip()] = parse_ts(item.get("ts"))
-        if parallel and (worker is not None or queue):
+                        created[username.strip()] = ts = parse_ts(item.get("ts"))
+                        newest = max(newest, ts)
+        if len(created) > 50_000:
+            stale = [name for name, ts in created.items() if ts < newest - 31 * DAY]
+            for name in stale:
+                del created[name]
+
+    def submit(items: list[tuple[int, Any, str | None]], full: bool
+               ) -> Iterator[dict[str, Any]]:
+        nonlocal worker
+        future = None
+        if young_only:
+            note_accounts(items)
+        if parallel and (worker is not None or full or queue):
             if worker is None:
                 worker = _start_worker()
             if worker is not None:
@@ -495,22 +621,28 @@ def score_lines(lines: Iterable[str], policy_path: str | None = None,
 
     pending: list[tuple[int, Any, str | None]] = []
     finished = False
-    try:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                pending.append((number, json.loads(line), None))
-            except json.JSONDecodeError as exc:
-                pending.append((number, None, f"not valid JSON: {exc.msg} at column {exc.colno}"))
-            if len(pending) >= batch:
-                yield from submit(pending)
-                pending = []
-        if pending:
-            yield from submit(pending)
-        while queue:
-            yield from finish(*queue.popleft())
-        finished = True
-    finally:
-        if worker is not None:
-            worker.shutdown(wait=finished, cancel_futures=not finished)
+    scored = 0
+    with _GC_PAUSE:
+        try:
+            for number, line in enumerate(lines, start=1):
+                if not line or line.isspace():  # blank (as line.strip() == "", without a copy)
+                    continue
+                try:
+                    pending.append((number, json.loads(line), None))
+                except json.JSONDecodeError as exc:
+                    pending.append(
+                        (number, None, f"not valid JSON: {exc.msg} at column {exc.colno}"))
+                if len(pending) >= batch:
+                    yield from submit(pending, full=True)
+                    pending = []
+                    scored += batch
+                    if scored % _GC_PAUSE.COLLECT_EVERY < batch:
+                        gc.collect()
+            if pending:
+                yield from submit(pending, full=False)
+            while queue:
+                yield from finish(*queue.popleft())
+            finished = True
+        finally:
+            if worker is not None:
+                worker.shutdown(wait=finished, cancel_futures=not finished)

@@ -9,6 +9,7 @@ the stateful scorer works on the previous batch; answers are identical.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -28,6 +29,29 @@ class CodeSignal:
     flagged: bool
     findings: list[dict[str, Any]]
     reason: str
+
+
+@dataclass(slots=True)
+class SignalTimes:
+    """How many name checks and code scans were computed, and their CPU seconds
+    (in whichever process ran them); cache hits cost nothing and are not counted."""
+
+    name_checks: int = 0
+    name_seconds: float = 0.0
+    code_scans: int = 0
+    code_seconds: float = 0.0
+
+    def add(self, other: SignalTimes) -> None:
+        self.name_checks += other.name_checks
+        self.name_seconds += other.name_seconds
+        self.code_scans += other.code_scans
+        self.code_seconds += other.code_seconds
+
+    def to_dict(self) -> dict[str, float]:
+        return {"name_checks": self.name_checks,
+                "name_check_cpu_seconds": round(self.name_seconds, 3),
+                "code_scans": self.code_scans,
+                "code_scan_cpu_seconds": round(self.code_seconds, 3)}
 
 
 _NO_NAME = NameSignal(0.0, False, None, "")
@@ -56,27 +80,49 @@ def _to_signal(result: Any) -> NameSignal:
         return _NO_NAME
     matches = getattr(result, "matches", None) or []
     reasons = getattr(result, "reasons", None) or []
-    return NameSignal(
+    signal = NameSignal(
         score=float(result.score), flagged=bool(result.flagged),
         target=matches[0].target if matches else None,
         reason=reasons[0] if reasons else "",
     )
+    return _shared(signal)
 
 
-def check_names(names: list[str], policy_path: str | None) -> dict[str, NameSignal]:
+def _shared(signal: NameSignal) -> NameSignal:
+    """``_NO_NAME`` itself for a name resembling nothing (most names): caches of
+    100,000s of names then hold one object for all of them."""
+    return _NO_NAME if signal == _NO_NAME else signal
+
+
+def check_names(names: list[str], policy_path: str | None,
+                times: SignalTimes | None = None) -> dict[str, NameSignal]:
+    """The name signal of each name; ``times`` (if given) counts the checks and their CPU."""
     checker = _name_checker(policy_path)
     if checker is None or not names:
         return dict.fromkeys(names, _NO_NAME)
-    return {name: _to_signal(r) for name, r in zip(names, checker.check_many(names),
-                                                   strict=True)}
+    start = time.process_time()
+    results = {name: _to_signal(r) for name, r in zip(names, checker.check_many(names),
+                                                      strict=True)}
+    if times is not None:
+        times.name_checks += len(names)
+        times.name_seconds += time.process_time() - start
+    return results
 
 
-def scan_files(files: dict[str, str], policy_path: str | None = None) -> CodeSignal | None:
-    """The code signal for an event's files; None when the code scanner is unavailable."""
+def scan_files(files: dict[str, str], policy_path: str | None = None,
+               times: SignalTimes | None = None) -> CodeSignal | None:
+    """The code signal for an event's files; None when the code scanner is unavailable.
+
+    ``times`` (if given) counts the scan and its CPU seconds.
+    """
     scan = _code_scanner()
     if scan is None or not files:
         return None
+    start = time.process_time()
     result = scan(files, policy_path=policy_path)
+    if times is not None:
+        times.code_scans += 1
+        times.code_seconds += time.process_time() - start
     findings = [f.to_dict() if hasattr(f, "to_dict") else dict(f)
                 for f in (getattr(result, "findings", None) or [])]
     reason = ""
@@ -88,19 +134,23 @@ def scan_files(files: dict[str, str], policy_path: str | None = None) -> CodeSig
 
 def compute_batch(policy_path: str | None, names: list[str],
                   files: list[tuple[str, dict[str, str]]]
-                  ) -> tuple[dict[str, NameSignal], dict[str, CodeSignal | None]]:
-    """Name and code signals for a batch (run in a worker process by ``score_lines``)."""
-    return (check_names(names, policy_path),
-            {digest: scan_files(f, policy_path) for digest, f in files})
+                  ) -> tuple[dict[str, NameSignal], dict[str, CodeSignal | None], SignalTimes]:
+    """Name and code signals for a batch (run in a worker process by ``score_lines``),
+    with the CPU they took."""
+    times = SignalTimes()
+    return (check_names(names, policy_path, times),
+            {digest: scan_files(f, policy_path, times) for digest, f in files}, times)
 
 
 class NameCache:
     """Name-signal results by name, bounded."""
 
-    def __init__(self, policy_path: str | None = None, max_size: int = 200_000) -> None:
+    def __init__(self, policy_path: str | None = None, max_size: int = 200_000,
+                 times: SignalTimes | None = None) -> None:
         self.policy_path = policy_path
         self._cache: dict[str, NameSignal] = {}
         self._max = max_size
+        self.times = times if times is not None else SignalTimes()
 
     def __contains__(self, name: str) -> bool:
         return name in self._cache
@@ -108,19 +158,20 @@ class NameCache:
     def get(self, name: str) -> NameSignal:
         hit = self._cache.get(name)
         if hit is None:
-            hit = check_names([name], self.policy_path)[name]
+            hit = check_names([name], self.policy_path, self.times)[name]
             self.store({name: hit})
         return hit
 
     def prime(self, names: list[str]) -> None:
         todo = list(dict.fromkeys(n for n in names if n not in self._cache))
         if todo:
-            self.store(check_names(todo, self.policy_path))
+            self.store(check_names(todo, self.policy_path, self.times))
 
     def store(self, results: dict[str, NameSignal]) -> None:
         if len(self._cache) + len(results) > self._max:
             self._cache.clear()
-        self._cache.update(results)
+        # Results computed in a worker process arrive as copies of _NO_NAME.
+        self._cache.update((name, _shared(signal)) for name, signal in results.items())
 
 
 def exact_hash(files: dict[str, str]) -> str:
@@ -136,10 +187,12 @@ class CodeCache:
     """Code-scan results keyed by the exact content of the files: identical uploads
     (a release train, a copied payload) are scanned once, with identical answers."""
 
-    def __init__(self, policy_path: str | None = None, max_size: int = 20_000) -> None:
+    def __init__(self, policy_path: str | None = None, max_size: int = 20_000,
+                 times: SignalTimes | None = None) -> None:
         self.policy_path = policy_path
         self._cache: dict[str, CodeSignal | None] = {}
         self._max = max_size
+        self.times = times if times is not None else SignalTimes()
 
     def __contains__(self, digest: str) -> bool:
         return digest in self._cache
@@ -148,7 +201,7 @@ class CodeCache:
         digest = exact_hash(files)
         if digest in self._cache:
             return self._cache[digest]
-        signal = scan_files(files, self.policy_path)
+        signal = scan_files(files, self.policy_path, self.times)
         self.store({digest: signal})
         return signal
 

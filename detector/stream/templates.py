@@ -14,7 +14,6 @@ import re
 _RUNS = re.compile(r"[a-z]+|[A-Z]+|[0-9]+|[^a-zA-Z0-9]")
 _SEPARATORS = re.compile(r"[-_.]+")
 _COMMENT = re.compile(r"#[^\n]*")
-_SPACE = re.compile(r"\s+")
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)*\b")
 
 
@@ -68,7 +67,7 @@ def files_hash(files: dict[str, str], project: str | None) -> str | None:
             lowered = lowered.replace(name, "\x00")
         lowered = _COMMENT.sub("", lowered)
         lowered = _NUMBER.sub("0", lowered)
-        lowered = _SPACE.sub(" ", lowered).strip()
+        lowered = " ".join(lowered.split())  # whitespace runs -> one space, ends stripped
         digest.update(path.rsplit("/", 1)[-1].encode())
         digest.update(b"\x01")
         digest.update(lowered.encode("utf-8", "replace"))
@@ -80,7 +79,7 @@ def text_hash(text: str | None) -> str | None:
     """Hash of a short free text (a summary) with case and spacing folded."""
     if not text:
         return None
-    folded = _SPACE.sub(" ", text.lower()).strip()
+    folded = " ".join(text.lower().split())
     if len(folded) < 12:
         return None
     return hashlib.blake2b(folded.encode(), digest_size=8).hexdigest()

@@ -63,8 +63,11 @@ def _print(results) -> None:
 
 
 def _train(
-    malicious: Path | None = typer.Option(None, help="malicious samples (.jsonl or .jsonl.gz)"),
-    benign: Path | None = typer.Option(None, help="benign samples (.jsonl or .jsonl.gz)"),
+    malicious: list[Path] | None = typer.Option(
+        None, help="malicious samples (.jsonl or .jsonl.gz); repeat for several files"),
+    benign: list[Path] | None = typer.Option(
+        None, help="benign samples (.jsonl or .jsonl.gz); repeat for several files, e.g. the "
+        "shared corpus and scripts/fetch_benign.py's output"),
     out: Path | None = typer.Option(None, help="output folder (default: the shipped models/)"),
     folds: int = typer.Option(5, min=2, help="grouped cross-validation folds"),
     jobs: int = typer.Option(1, min=1, help="processes for feature extraction"),
@@ -73,25 +76,26 @@ def _train(
     json_out: bool = typer.Option(False, "--json", help="print the metrics as one JSON line"),
 ) -> None:
     """Train the code model with grouped cross-validation and write it to models/."""
-    from detector.code.corpus import CorpusError, default_corpus, read_samples
+    from detector.code.corpus import CorpusError, default_corpus, read_all
     from detector.code.train import TrainConfig, train
     from detector.resources import models_path
 
     default_mal, default_ben = default_corpus(SHARED)
-    malicious = malicious or default_mal
-    benign = benign or default_ben
-    for label, path in (("malicious", malicious), ("benign", benign)):
-        if not path.is_file():
-            fail_usage(f"{path}: {label} corpus not found (pass --{label} FILE)")
+    mal_paths = malicious or [default_mal]
+    ben_paths = benign or [default_ben]
+    for label, paths in (("malicious", mal_paths), ("benign", ben_paths)):
+        for path in paths:
+            if not path.is_file():
+                fail_usage(f"{path}: {label} corpus not found (pass --{label} FILE)")
     try:
-        mal = list(read_samples(malicious, 1))
-        ben = list(read_samples(benign, 0))
+        mal = read_all(mal_paths, 1)
+        ben = read_all(ben_paths, 0)
     except CorpusError as exc:
         fail_usage(str(exc))
     if limit:
         mal, ben = mal[:limit], ben[:limit]
     if not mal or not ben:
-        fail_usage(f"{malicious if not mal else benign}: no samples")
+        fail_usage(f"{mal_paths if not mal else ben_paths}: no samples")
     out_dir = out or models_path()
     cfg = TrainConfig(folds=folds, seed=seed, jobs=jobs)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -101,7 +105,8 @@ def _train(
             return lambda: bar.advance(task)
 
         try:
-            report = train(mal + ben, out_dir, cfg, progress)
+            report = train(mal + ben, out_dir, cfg, progress,
+                           sources=[str(p) for p in (*mal_paths, *ben_paths)])
         except ValueError as exc:
             fail_usage(str(exc))
     s = report["cv"]["score"]

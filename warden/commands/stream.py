@@ -60,10 +60,11 @@ def score_command(
     decisions: Counter[str] = Counter()
     errors = breakers = 0
     write = sys.stdout.write
+    encode = json.JSONEncoder(ensure_ascii=False).encode  # = json.dumps(..., ensure_ascii=False)
     try:
         with _open_input(events) as handle:
             for out in score_lines(_lines(handle, events), scorer=scorer):
-                write(json.dumps(out, ensure_ascii=False) + "\n")
+                write(encode(out) + "\n")
                 if "error" in out:
                     errors += 1
                 elif "breaker" in out:
