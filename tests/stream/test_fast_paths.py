@@ -175,15 +175,20 @@ def test_seasonal_hours_advanced_incrementally_match_the_closed_form() -> None:
 
 
 def test_score_lines_gives_back_the_collector_thresholds(long_stream) -> None:
-    before = gc.get_threshold()
-    lines = [json.dumps(e) for e in long_stream[:3000]]
-    outputs = score_lines(lines, batch=500)
-    next(outputs)
-    assert gc.get_threshold()[2] > before[2]  # full collections paced while scoring
-    outputs.close()  # abandoned half way
-    assert gc.get_threshold() == before
-    assert sum(1 for _ in score_lines(lines, batch=500)) >= len(lines)
-    assert gc.get_threshold() == before
+    outer = gc.get_threshold()  # whatever earlier tests (an in-process service) left
+    before = (700, 10, 10)
+    gc.set_threshold(*before)
+    try:
+        lines = [json.dumps(e) for e in long_stream[:3000]]
+        outputs = score_lines(lines, batch=500)
+        next(outputs)
+        assert gc.get_threshold()[2] > before[2]  # full collections paced while scoring
+        outputs.close()  # abandoned half way
+        assert gc.get_threshold() == before
+        assert sum(1 for _ in score_lines(lines, batch=500)) >= len(lines)
+        assert gc.get_threshold() == before
+    finally:
+        gc.set_threshold(*outer)
 
 
 def _policy(tmp_path: Any, mode: str) -> str:
