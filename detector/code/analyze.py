@@ -133,16 +133,18 @@ def analyze(files: dict[str, str], limits: Limits | None = None,
     result = Analysis(n_files=len(files))
     trees: dict[str, list[ast.AST] | None] = {}
     dense: dict[str, float] = {}
+    capped: set[str] = set()  # dense files past the parse cap
     for name, text in files.items():
         if name.lower().endswith(PY_SUFFIXES):
             density = dense_code.density(text)
             if density is not None:
                 dense[name] = density
-            # dense code costs the parser 5-10x more per byte and its AST tells
-            # little: past the cap it gets text rules only
-            too_dense = density is not None and len(text) > limits.dense_parse_bytes
-            trees[name] = None if too_dense else parse(text, limits)
-            if trees[name] is None and not too_dense:
+                # dense code costs the parser 5-10x more per byte and its AST tells
+                # little: past the cap it gets text rules only
+                if len(text) > limits.dense_parse_bytes:
+                    capped.add(name)
+            trees[name] = None if name in capped else parse(text, limits)
+            if trees[name] is None and name not in capped:
                 result.n_unparsable += 1
     try:
         reach = reach_mod.compute(files, trees)
@@ -158,13 +160,12 @@ def analyze(files: dict[str, str], limits: Limits | None = None,
         if lower.endswith(PY_SUFFIXES):
             tree = trees.get(name)
             found, tokens, parsed = worker.python(name, text, tier, tree, 0)
-            capped = name in dense and len(text) > limits.dense_parse_bytes
             if name in dense:
-                skipped = "; not parsed: text rules only" if capped else ""
+                skipped = "; not parsed: text rules only" if name in capped else ""
                 found.append(Finding("dense-code", name, None, rule("dense-code").severity,
                                      f"{len(text) / 1024:.0f} KiB, {dense[name]:.0%} brackets "
                                      f"and operators{skipped}", tier))
-            if not parsed and not capped:
+            if not parsed and name not in capped:
                 why = "too large to parse" if len(text) > limits.max_parse_bytes else "syntax"
                 found.append(Finding("unparsable-python", name, None,
                                      rule("unparsable-python").severity,

@@ -86,6 +86,7 @@ class CodeModel:
         self.meta = meta or {}
         self._hasher = FeatureHasher(n_features=n_hash, input_type="string",
                                      alternate_sign=False)
+        self._transients()
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -97,14 +98,17 @@ class CodeModel:
         self.__dict__.update(state)
         self._hasher = FeatureHasher(n_features=self.n_hash, input_type="string",
                                      alternate_sign=False)
+        self._transients()
 
     def _transients(self) -> None:
         self._index = {r: i for i, r in enumerate(self.rule_ids)}
         self._token_index: dict[str, int] = {}
+        self._fast_source: Any = None
+        self._fast: _LinearSigmoid | None = None
 
     def _fast_path(self) -> _LinearSigmoid | None:
         """The unrolled estimator, rebuilt whenever `estimator` is replaced."""
-        if getattr(self, "_fast_source", None) is not self.estimator:
+        if self._fast_source is not self.estimator:
             self._fast_source = self.estimator
             self._fast = (_LinearSigmoid(self.estimator, 2 * len(self.rule_ids) + 1)
                           if _LinearSigmoid.supports(self.estimator) else None)
@@ -112,8 +116,6 @@ class CodeModel:
 
     def bucket(self, token: str) -> int:
         """The FeatureHasher column of a token (signed 32-bit MurmurHash3, seed 0)."""
-        if not hasattr(self, "_token_index"):
-            self._transients()
         index = self._token_index.get(token)
         if index is None:
             index = abs(murmurhash3_32(token, seed=0)) % self.n_hash
@@ -127,8 +129,6 @@ class CodeModel:
         return sorted(set(tokens) | set(rule_tokens))
 
     def dense_row(self, findings: list[Finding], rule_score: float) -> list[float]:
-        if not hasattr(self, "_index"):
-            self._transients()
         index = self._index
         row = [0.0] * (2 * len(self.rule_ids))
         for f in findings:

@@ -20,10 +20,6 @@ class Rule:
     pattern: re.Pattern[str] | None
     hints: tuple[str, ...] = ()
 
-    def may_match(self, lowered: str) -> bool:
-        """Cheap pre-filter: False when no hint occurs in the lower-cased text."""
-        return not self.hints or any(h in lowered for h in self.hints)
-
 
 @lru_cache(maxsize=1)
 def catalogue() -> dict[str, Rule]:

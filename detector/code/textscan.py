@@ -53,7 +53,7 @@ def _hint_automaton() -> ahocorasick.Automaton:
     Aho-Corasick automaton: one pass over a text finds them all."""
     automaton = ahocorasick.Automaton()
     hints = {h for r in pattern_rules() for h in r.hints}
-    hints |= {h.lower() for _, group, _ in FALLBACK for h in group}
+    hints |= {h for _, group, _ in FALLBACK for h in group}
     for hint in hints:
         automaton.add_word(hint, hint)
     automaton.make_automaton()
@@ -147,8 +147,8 @@ def scan_raw(name: str, tier: str, text: str, limit: int, max_hits: int) -> list
         f.line = line_of(pos) if pos >= 0 else None
     present = hints_in(text.lower())
     for rule_id, hints, pattern in FALLBACK:
-        # lower-cased hints: a superset of the case-sensitive patterns' candidates
-        if present.isdisjoint(h.lower() for h in hints):
+        # lower-case hints: a superset of the case-sensitive patterns' candidates
+        if present.isdisjoint(hints):
             continue
         for hits, match in enumerate(pattern.finditer(text)):
             if hits >= max_hits:
