@@ -85,7 +85,7 @@ def replay(events: Iterable[dict[str, Any]] | Iterable[str] | str | PathLike[str
             continue
         scope, ts = scorer.last_event_type, scorer.last_event_ts
         is_campaign = truth.get(out["id"]) is not None
-        paused = scorer.breaker_state_obj.scopes[scope].state == "paused"
+        paused = scorer.breaker_state.scopes[scope].state == "paused"
         if out["decision"] != "allow":
             flagged_log.setdefault(scope, []).append((ts, is_campaign))
         if is_campaign:
