@@ -209,6 +209,12 @@ class BreakerState:
         return found
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
 def _rearm_time(now: float, clock: float | None) -> float:
     """Where counting starts again when a scope opens at ``now`` (see ``Breaker._open``)."""
     return now if clock is None or now <= clock else math.nextafter(clock, math.inf)
@@ -304,14 +310,14 @@ class Breaker:
         if s.state == "paused":
             unconfirmed = s.kind == AUTOMATIC and not s.confirmed
             if s.expires_at is not None and now >= s.expires_at:
-                minutes = (now - (s.since or now)) / 60
+                lasted = _duration(now - (s.since or now))
                 if unconfirmed:
                     action = "lapse"
-                    why = (f"automatic pause lapsed unconfirmed after {minutes:.0f} min; "
+                    why = (f"automatic pause lapsed unconfirmed after {lasted}; "
                            f"counting starts afresh")
                 else:
                     action = "expire"
-                    why = f"pause expired after {minutes:.0f} min; counting starts afresh"
+                    why = f"pause expired after {lasted}; counting starts afresh"
                 return [self._open(state, scope, now, why, SYSTEM, action)]
             if unconfirmed and s.since is not None and now - s.since >= p.min_pause_minutes * 60:
                 count, _ = self._count(s, now, p.reset_window_minutes)
