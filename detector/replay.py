@@ -6,6 +6,11 @@ end, reasons) and, when ground-truth labels are given, what the policy cost
 and caught: false trips, campaign events let through, legitimate
 registrations held by a pause.
 
+The breaker is the service's own (``detector.breaker``, the ``[breaker]`` keys
+the service enforces): an automatic trip lapses after ``auto_trip_minutes``
+since nobody confirms it in a replay, and every reopening re-arms it, so a wave
+that goes on trips it again.
+
 Labels are JSON Lines ``{"id": ..., "campaign": "<name>" or null}`` (the
 format ``warden simulate --labels`` writes); events without a label count as
 legitimate.
