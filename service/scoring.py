@@ -116,7 +116,8 @@ class Scorer:
             ev = parse_event(event)
             check_event_time(ev.ts, now, self._stream.time, ev.ts_text, ev.id)
         except EventError as exc:
-            raise ScoringError(str(exc)) from None
+            named = f"event {exc.event_id[:80]!r}: {exc}" if exc.event_id else str(exc)
+            raise ScoringError(named) from None
 
     def prime(self, events: Iterable[dict[str, Any]]) -> None:
         """Check the project names of a group's events in one batch before they are scored
