@@ -20,7 +20,9 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy.orm import Session
 
 from detector.breaker import Breaker, BreakerError, BreakerState
 from service import auth, queue
@@ -31,6 +33,8 @@ from service.tokens import Principal
 
 if TYPE_CHECKING:
     from service.runtime import Runtime
+
+T = TypeVar("T")
 
 
 class ActionError(Exception):
@@ -154,15 +158,20 @@ def _verdict_args(rt: Runtime, who: Principal, verdict: Any, note: Any) -> tuple
     return verdict, _text(rt, note, "note", required=False)
 
 
+def _in_queue(rt: Runtime, work: Callable[[Session], T]) -> T:
+    with rt.sessions() as session:
+        try:
+            return work(session)
+        except queue.NotFound as exc:
+            raise NotFound(str(exc)) from None
+
+
 def verdict(rt: Runtime, who: Principal, event_id: str, verdict: Any, note: Any = ""
             ) -> Verdict:
     """Record a verdict on one stored event."""
     verdict, note = _verdict_args(rt, who, verdict, note)
-    with rt.sessions() as session:
-        try:
-            record = queue.record_verdict(session, event_id, verdict, note, who.actor)
-        except queue.NotFound as exc:
-            raise NotFound(str(exc)) from None
+    record = _in_queue(rt, lambda session: queue.record_verdict(session, event_id, verdict,
+                                                                note, who.actor))
     rt.metrics.verdicts.labels(verdict).inc()
     return record
 
@@ -171,11 +180,8 @@ def wave_verdict(rt: Runtime, who: Principal, campaign: str, verdict: Any, note:
                  ) -> int:
     """One verdict on every event of a campaign; returns how many."""
     verdict, note = _verdict_args(rt, who, verdict, note)
-    with rt.sessions() as session:
-        try:
-            count = queue.campaign_verdict(session, campaign, verdict, note, who.actor)
-        except queue.NotFound as exc:
-            raise NotFound(str(exc)) from None
+    count = _in_queue(rt, lambda session: queue.campaign_verdict(session, campaign, verdict,
+                                                                 note, who.actor))
     rt.metrics.verdicts.labels(verdict).inc(count)
     return count
 

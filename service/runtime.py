@@ -112,6 +112,7 @@ class Runtime:
     def start(self) -> None:
         """Migrate, rebuild the stream state from stored events, start the background threads."""
         migrate(self.engine)
+        self.scorer.warm_up()
         self.rebuilt = self.scorer.rebuild(*self.stored_state())
         log.info("service started", extra={"rebuilt_events": self.rebuilt,
                                            "database": self.engine.url.get_backend_name()})

@@ -33,7 +33,7 @@ from detector.policy import section
 from detector.stream import StreamScorer
 from detector.stream.clock import check_event_time
 from detector.stream.events import EventError, parse_event
-from detector.stream.signals import scan_files
+from detector.stream.signals import check_names, scan_files
 
 # What a rebuild needs: the stored events to replay (oldest first) and every scope's
 # stored breaker control state.
@@ -107,6 +107,12 @@ class Scorer:
         with self._lock:
             return [scope for scope, control in stored.items()
                     if self.breaker.adopt(self.breaker_state, scope, control)]
+
+    def warm_up(self) -> None:
+        """Load what the first events would otherwise wait for (the name index, the code
+        scanner and its model): done at start, before the service says it is ready."""
+        check_names(["warden-warm-up"], self._policy_path)
+        scan_files({"setup.py": "from setuptools import setup\nsetup()\n"}, self._policy_path)
 
     # -- events -----------------------------------------------------------------------------
 
