@@ -414,7 +414,10 @@ def durability(database_url: str, tmp: Path) -> None:
     acked: list[str] = []
     stop = threading.Event()
 
-    batches = {f"kill{i}": make_events(f"kill{i}", 20_000, time.time()) for i in range(8)}
+    # 20,000 events 0.5 s apart span 10,000 s: they end before the server's clock (events
+    # more than 5 minutes ahead of it are refused)
+    batches = {f"kill{i}": make_events(f"kill{i}", 20_000, time.time() - 10_500)
+               for i in range(8)}
 
     def sender(prefix: str) -> None:
         events = batches[prefix]
@@ -509,14 +512,17 @@ def main() -> None:
     tokens = tokens_for(database_url)
     server = ServerProcess(database_url, tmp / "server.log")
     try:
-        base = int(time.time()) - 30 * 86_400
+        # each phase's events a day apart in event time (phases span at most ~6 h), all
+        # inside the 7-day window of event times the service accepts (`[stream]
+        # live_window_hours`)
+        base = int(time.time()) - int(6.5 * 86_400)
         console.print("warm-up …")
         warm = [json.dumps(e).encode() for e in make_events("warm", 400, base)]
         python_load(server.url, tokens["registry"], warm, 4, "/v1/events", "POST")
         for rate in args.rates:
             console.print(f"events, open loop: {rate:g}/s offered for {args.seconds} s, "
                           f"{args.open_connections} connections …")
-            base += 200_000
+            base += 86_400
             tag = f"events at {rate:g}/s offered ({args.open_connections} connections)"
             cpu = server.cpu_seconds()
             if has_wrk:
@@ -540,7 +546,7 @@ def main() -> None:
             figure(f"{tag}: errors", str(o["errors"]))
         for connections in (8, 32):
             console.print(f"events, saturation: {args.seconds} s, {connections} connections …")
-            base += 200_000
+            base += 86_400
             cpu = server.cpu_seconds()
             if has_wrk:
                 r = wrk_events(server.url, tokens["registry"], connections, args.seconds, tmp,

@@ -1,39 +1,58 @@
 """The registration breaker: when to pause new accounts, new projects or uploads.
 
-Pure: no I/O and no clock. The decision is a function of (state, new
-observations, now); ``Breaker.step`` returns a new state, ``Breaker.advance``
-updates one in place (the fast path for the stream scorer). State round-trips
-through plain dicts so a service can persist it and add manual pauses on top.
+The one state machine of the breaker, for ``warden score``/``replay``, the notebooks
+and the service alike: every transition is decided here. Pure: no I/O and no clock.
+``Breaker.advance`` records observations and settles the scopes as of ``now``;
+``pause``, ``resume`` and ``confirm`` are the moderators' actions; ``adopt`` takes a
+scope's state as another process persisted it. State round-trips through plain JSON
+(``BreakerState.to_dict``), so a service can store it.
 
 Rules, all from the ``[breaker]`` table of the policy file:
 
-* trip: a scope pauses when flagged registrations in a window reach a rule's
-  count (e.g. 15 in 60 minutes, or 40 in 6 hours);
-* hysteresis: an automatic pause ends only after ``min_pause_minutes`` and once
-  flagged registrations in the last ``reset_window_minutes`` fall to
-  ``reset_flagged`` or fewer; after a reset, counting starts afresh;
-* expiry: any pause ends after ``expire_hours`` (a person can pause again);
-* manual pauses end only by expiry or a manual resume.
+* trip: a scope pauses when flagged registrations in a window reach a rule's count
+  (e.g. 15 in 60 minutes, or 40 in 6 hours): an *automatic* pause;
+* lapse: an automatic pause nobody confirmed ends after ``auto_trip_minutes``;
+* hysteresis: an unconfirmed automatic pause also ends once ``min_pause_minutes``
+  have passed and flagged registrations in the last ``reset_window_minutes`` are at
+  most ``reset_flagged`` (it matters only when ``min_pause_minutes`` is shorter than
+  ``auto_trip_minutes``);
+* confirm: a moderator keeps a pause until a new expiry (default
+  ``manual_pause_default_minutes``, at most ``manual_pause_max_minutes``); quiet traffic
+  no longer ends it;
+* manual pause: a moderator pauses a scope with a reason and an expiry (same limits);
+  it ends by expiry or resume;
+* re-arm: whenever a scope opens (lapse, reset, expiry or resume) counting starts
+  afresh from that moment, so a wave that goes on trips again within the trip rule's
+  own window.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from detector.policy import section
-from detector.stream.events import format_ts, parse_ts
+from detector.stream.events import EVENT_TYPES, format_ts, parse_ts
 
-SCOPES = ("account.created", "project.created", "release.uploaded")
+SCOPES = EVENT_TYPES
 _NOUNS = {
     "account.created": "new accounts",
     "project.created": "new projects",
     "release.uploaded": "uploads",
 }
+AUTOMATIC, MANUAL = "automatic", "manual"
+# The control fields another process persists (``ScopeState.control`` less counting_from).
+PERSISTED = ("state", "kind", "confirmed", "since", "expires_at", "reason", "actor")
+DETECTOR, SYSTEM = "detector", "system"
+
+
+class BreakerError(ValueError):
+    """An unknown scope, or an action that does not fit the policy or the current state."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +66,12 @@ class BreakerPolicy:
     """Thresholds of the breaker; ``from_policy`` reads them from the policy file."""
 
     trip_rules: tuple[TripRule, ...] = (TripRule(60, 15), TripRule(360, 40))
+    auto_trip_minutes: float = 30
     reset_window_minutes: float = 60
     reset_flagged: int = 2
     min_pause_minutes: float = 240
-    expire_hours: float = 24
+    manual_pause_default_minutes: float = 60
+    manual_pause_max_minutes: float = 10_080
 
     @classmethod
     def from_policy(cls, policy_path: str | None = None) -> BreakerPolicy:
@@ -59,18 +80,39 @@ class BreakerPolicy:
                       for r in table["trip_rules"])
         if not rules or any(r.window_minutes <= 0 or r.flagged <= 0 for r in rules):
             raise ValueError("[breaker] trip_rules needs positive window_minutes and flagged")
-        return cls(
+        policy = cls(
             trip_rules=rules,
+            auto_trip_minutes=float(table["auto_trip_minutes"]),
             reset_window_minutes=float(table["reset_window_minutes"]),
             reset_flagged=int(table["reset_flagged"]),
             min_pause_minutes=float(table["min_pause_minutes"]),
-            expire_hours=float(table["expire_hours"]),
+            manual_pause_default_minutes=float(table["manual_pause_default_minutes"]),
+            manual_pause_max_minutes=float(table["manual_pause_max_minutes"]),
         )
+        for key in ("auto_trip_minutes", "manual_pause_default_minutes",
+                    "manual_pause_max_minutes"):
+            value = getattr(policy, key)
+            if not (value > 0 and math.isfinite(value)):
+                raise ValueError(f"[breaker] {key} must be a positive number of minutes")
+        if policy.manual_pause_default_minutes > policy.manual_pause_max_minutes:
+            raise ValueError("[breaker] manual_pause_default_minutes exceeds "
+                             "manual_pause_max_minutes")
+        return policy
 
     @property
     def horizon(self) -> float:
         """Seconds of flagged observations the state must remember."""
         return 60 * max([r.window_minutes for r in self.trip_rules] + [self.reset_window_minutes])
+
+    def pause_minutes(self, asked: float | None) -> float:
+        """The length of a manual pause or confirmation: ``asked``, or the default."""
+        minutes = self.manual_pause_default_minutes if asked is None else float(asked)
+        if not (minutes > 0 and math.isfinite(minutes)):
+            raise BreakerError("expires_in_minutes must be a positive number")
+        if minutes > self.manual_pause_max_minutes:
+            raise BreakerError(f"expires_in_minutes must be at most "
+                               f"{self.manual_pause_max_minutes:g}")
+        return minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,69 +125,111 @@ class Observation:
     campaign: str | None = None
 
 
+def _ts(value: float | None) -> str | None:
+    return None if value is None else format_ts(value)
+
+
+def _parse(value: str | None) -> float | None:
+    return None if value is None else parse_ts(value)
+
+
 @dataclass(slots=True)
 class ScopeState:
+    """One scope. ``since``: when it last changed state; ``counting_from``: flagged
+    registrations before this time no longer count towards a trip (re-arm)."""
+
     state: str = "open"
+    kind: str | None = None  # automatic or manual, while paused
+    confirmed: bool = False
     since: float | None = None
     expires_at: float | None = None
     reason: str | None = None
-    manual: bool = False
+    actor: str | None = None
     counting_from: float | None = None
     flagged: list[tuple[float, str | None]] = field(default_factory=list)
 
+    def control(self) -> dict[str, Any]:
+        """Everything but the flagged observations: what a service persists per scope."""
+        return {"state": self.state, "kind": self.kind, "confirmed": self.confirmed,
+                "since": _ts(self.since), "expires_at": _ts(self.expires_at),
+                "reason": self.reason, "actor": self.actor,
+                "counting_from": _ts(self.counting_from)}
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "state": self.state,
-            "since": None if self.since is None else format_ts(self.since),
-            "expires_at": None if self.expires_at is None else format_ts(self.expires_at),
-            "reason": self.reason,
-            "manual": self.manual,
-            "counting_from": None if self.counting_from is None else format_ts(self.counting_from),
-            "flagged": [[format_ts(ts), campaign] for ts, campaign in self.flagged],
-        }
+        return {**self.control(),
+                "flagged": [[format_ts(ts), campaign] for ts, campaign in self.flagged]}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ScopeState:
-        def ts(value: str | None) -> float | None:
-            return None if value is None else parse_ts(value)
-
-        if data.get("state", "open") not in ("open", "paused"):
-            raise ValueError(f"breaker state must be 'open' or 'paused', not {data['state']!r}")
-        return cls(
-            state=data.get("state", "open"),
-            since=ts(data.get("since")),
-            expires_at=ts(data.get("expires_at")),
-            reason=data.get("reason"),
-            manual=bool(data.get("manual", False)),
-            counting_from=ts(data.get("counting_from")),
-            flagged=[(parse_ts(t), c) for t, c in data.get("flagged", [])],
-        )
+    def from_dict(cls, data: Mapping[str, Any]) -> ScopeState:
+        state = data.get("state", "open")
+        if state not in ("open", "paused"):
+            raise ValueError(f"breaker state must be 'open' or 'paused', not {state!r}")
+        kind = data.get("kind")
+        if kind is None and state == "paused":  # written before kinds existed
+            kind = MANUAL if data.get("manual") else AUTOMATIC
+        if kind not in (None, AUTOMATIC, MANUAL):
+            raise ValueError(f"breaker kind must be 'automatic' or 'manual', not {kind!r}")
+        return cls(state=state, kind=kind if state == "paused" else None,
+                   confirmed=bool(data.get("confirmed", False)),
+                   since=_parse(data.get("since")), expires_at=_parse(data.get("expires_at")),
+                   reason=data.get("reason"), actor=data.get("actor"),
+                   counting_from=_parse(data.get("counting_from")),
+                   flagged=[(parse_ts(t), c) for t, c in data.get("flagged", [])])
 
 
 @dataclass(slots=True)
 class BreakerState:
+    """Every scope, and ``clock``: the newest observation time (event time)."""
+
     scopes: dict[str, ScopeState] = field(
         default_factory=lambda: {scope: ScopeState() for scope in SCOPES})
+    clock: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {scope: state.to_dict() for scope, state in self.scopes.items()}
+        return {"scopes": {scope: state.to_dict() for scope, state in self.scopes.items()},
+                "clock": _ts(self.clock)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BreakerState:
-        unknown = set(data) - set(SCOPES)
+    def from_dict(cls, data: Mapping[str, Any]) -> BreakerState:
+        scopes = data.get("scopes", data)  # also the older form: scopes at the top level
+        unknown = set(scopes) - set(SCOPES) - {"clock"}
         if unknown:
             raise ValueError(f"unknown breaker scope {sorted(unknown)[0]!r}")
-        state = cls()
-        for scope, value in data.items():
-            state.scopes[scope] = ScopeState.from_dict(value)
+        state = cls(clock=_parse(data.get("clock")) if "scopes" in data else None)
+        for scope, value in scopes.items():
+            if scope in SCOPES:
+                state.scopes[scope] = ScopeState.from_dict(value)
         return state
 
+    def scope(self, scope: str) -> ScopeState:
+        found = self.scopes.get(scope)
+        if found is None:
+            raise BreakerError(f"unknown breaker scope {scope!r} "
+                               f"(expected one of {', '.join(SCOPES)})")
+        return found
 
-def _transition(scope: str, state: ScopeState, now: float) -> dict[str, Any]:
-    line: dict[str, Any] = {"scope": scope, "state": state.state, "at": format_ts(now),
-                            "reason": state.reason}
-    if state.state == "paused":
-        line["expires_at"] = format_ts(state.expires_at) if state.expires_at else None
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def _rearm_time(now: float, clock: float | None) -> float:
+    """Where counting starts again when a scope opens at ``now`` (see ``Breaker._open``)."""
+    return now if clock is None or now <= clock else math.nextafter(clock, math.inf)
+
+
+def _transition(scope: str, s: ScopeState, now: float, action: str, previous: str
+                ) -> dict[str, Any]:
+    """A transition line: the action and the scope's control state after it."""
+    line: dict[str, Any] = {"scope": scope, "state": s.state, "at": format_ts(now),
+                            "reason": s.reason, "action": action, "actor": s.actor,
+                            "previous": previous}
+    if s.state == "paused":
+        line["kind"] = s.kind
+        line["confirmed"] = s.confirmed
+        line["expires_at"] = _ts(s.expires_at)
     return line
 
 
@@ -156,6 +240,8 @@ class Breaker:
         self.policy = policy or BreakerPolicy()
         self._horizon = self.policy.horizon
 
+    # -- observations and time -------------------------------------------------------------
+
     def step(self, state: BreakerState, observations: list[Observation], now: float
              ) -> tuple[BreakerState, list[dict[str, Any]]]:
         """Pure form of ``advance``: returns a new state and the transitions."""
@@ -164,13 +250,13 @@ class Breaker:
 
     def advance(self, state: BreakerState, observations: list[Observation], now: float
                 ) -> list[dict[str, Any]]:
-        """Record observations, then trip, reset or expire scopes as of ``now``."""
+        """Record observations, then trip, lapse, reset or expire scopes as of ``now``."""
         fresh = set()
         for obs in observations:
-            if obs.scope not in state.scopes:
-                raise ValueError(f"unknown breaker scope {obs.scope!r}")
+            scope_state = state.scope(obs.scope)
+            state.clock = obs.ts if state.clock is None else max(state.clock, obs.ts)
             if obs.flagged:
-                state.scopes[obs.scope].flagged.append((obs.ts, obs.campaign))
+                scope_state.flagged.append((obs.ts, obs.campaign))
                 fresh.add(obs.scope)
         return self._settle(state, fresh, now)
 
@@ -178,18 +264,23 @@ class Breaker:
                     campaign: str | None, now: float) -> list[dict[str, Any]]:
         """``advance`` with one observation given by its fields (the stream scorer's
         per-event call, spared building an ``Observation``)."""
-        scope_state = state.scopes.get(scope)
-        if scope_state is None:
-            raise ValueError(f"unknown breaker scope {scope!r}")
+        scope_state = state.scope(scope)
+        if state.clock is None or ts > state.clock:
+            state.clock = ts
         if flagged:
             scope_state.flagged.append((ts, campaign))
             return self._settle(state, (scope,), now)
         return self._settle(state, (), now)
 
+    def tick(self, state: BreakerState, now: float) -> list[dict[str, Any]]:
+        """Time passes with nothing observed (the service's sweeper): lapses, resets,
+        expiries due by ``now``."""
+        return self._settle(state, (), now)
+
     def _settle(self, state: BreakerState, fresh: Collection[str], now: float
                 ) -> list[dict[str, Any]]:
-        """Trip, reset or expire scopes as of ``now``; ``fresh``: scopes just given
-        flagged observations."""
+        """Trip, lapse, reset or expire scopes as of ``now``; ``fresh``: scopes just
+        given flagged observations."""
         transitions = []
         horizon = now - self._horizon
         for scope, scope_state in state.scopes.items():
@@ -199,7 +290,7 @@ class Breaker:
             # Counts only grow with new flagged observations: an open scope needs no
             # check otherwise. Paused scopes are checked as time passes.
             if scope_state.state == "paused" or scope in fresh:
-                transitions.extend(self._update(scope, scope_state, now))
+                transitions.extend(self._update(state, scope, scope_state, now))
         return transitions
 
     def _count(self, scope_state: ScopeState, now: float, minutes: float
@@ -212,23 +303,29 @@ class Breaker:
         recent = [c for ts, c in flagged[lo:] if ts <= now]
         return len(recent), Counter(c for c in recent if c)
 
-    def _update(self, scope: str, s: ScopeState, now: float) -> list[dict[str, Any]]:
+    def _update(self, state: BreakerState, scope: str, s: ScopeState, now: float
+                ) -> list[dict[str, Any]]:
         p = self.policy
         noun = _NOUNS.get(scope, scope)
-        out = []
         if s.state == "paused":
+            unconfirmed = s.kind == AUTOMATIC and not s.confirmed
             if s.expires_at is not None and now >= s.expires_at:
-                hours = (now - (s.since or now)) / 3600
-                self._open(s, now, f"pause expired after {hours:.0f} h; counting starts afresh")
-                out.append(_transition(scope, s, now))
-            elif not s.manual and s.since is not None and \
-                    now - s.since >= p.min_pause_minutes * 60:
+                lasted = _duration(now - (s.since or now))
+                if unconfirmed:
+                    action = "lapse"
+                    why = (f"automatic pause lapsed unconfirmed after {lasted}; "
+                           f"counting starts afresh")
+                else:
+                    action = "expire"
+                    why = f"pause expired after {lasted}; counting starts afresh"
+                return [self._open(state, scope, now, why, SYSTEM, action)]
+            if unconfirmed and s.since is not None and now - s.since >= p.min_pause_minutes * 60:
                 count, _ = self._count(s, now, p.reset_window_minutes)
                 if count <= p.reset_flagged:
-                    self._open(s, now, f"quiet again: {count} flagged {noun} in the last "
-                                       f"{p.reset_window_minutes:.0f} min")
-                    out.append(_transition(scope, s, now))
-            return out
+                    why = (f"quiet again: {count} flagged {noun} in the last "
+                           f"{p.reset_window_minutes:.0f} min")
+                    return [self._open(state, scope, now, why, DETECTOR, "reset")]
+            return []
         for rule in p.trip_rules:
             count, campaigns = self._count(s, now, rule.window_minutes)
             if count >= rule.flagged:
@@ -237,32 +334,68 @@ class Breaker:
                 if campaigns:
                     top, n = campaigns.most_common(1)[0]
                     reason += f"; {n} of them from campaign {top}"
-                s.state, s.since, s.reason, s.manual = "paused", now, reason, False
-                s.expires_at = now + p.expire_hours * 3600
-                out.append(_transition(scope, s, now))
-                break
-        return out
+                s.state, s.kind, s.confirmed = "paused", AUTOMATIC, False
+                s.since, s.reason, s.actor = now, reason, DETECTOR
+                s.expires_at = now + p.auto_trip_minutes * 60
+                return [_transition(scope, s, now, "trip", "open")]
+        return []
 
     @staticmethod
-    def _open(s: ScopeState, now: float, reason: str) -> None:
-        s.state, s.since, s.expires_at, s.reason, s.manual = "open", now, None, reason, False
-        s.counting_from = now
+    def _open(state: BreakerState, scope: str, now: float, reason: str, actor: str,
+              action: str) -> dict[str, Any]:
+        """Open a scope and re-arm it: flagged registrations count again from ``now``,
+        or, when ``now`` is past every observation (a moderator's action, the sweeper),
+        from just after the newest one, so that events scored later at that time count."""
+        s = state.scopes[scope]
+        previous = s.state
+        s.state, s.kind, s.confirmed, s.since = "open", None, False, now
+        s.expires_at, s.reason, s.actor = None, reason, actor
+        s.counting_from = _rearm_time(now, state.clock)
+        return _transition(scope, s, now, action, previous)
+
+    # -- moderators' actions ---------------------------------------------------------------
 
     def pause(self, state: BreakerState, scope: str, reason: str, now: float,
-              expires_in_minutes: float | None = None) -> dict[str, Any]:
-        """A manual pause; it ends only by expiry or ``resume``."""
-        if scope not in state.scopes:
-            raise ValueError(f"unknown breaker scope {scope!r}")
-        s = state.scopes[scope]
-        minutes = expires_in_minutes if expires_in_minutes else self.policy.expire_hours * 60
-        s.state, s.since, s.reason, s.manual = "paused", now, reason, True
-        s.expires_at = now + minutes * 60
-        return _transition(scope, s, now)
+              minutes: float | None = None, actor: str | None = None) -> dict[str, Any]:
+        """A manual pause (or a new expiry for a running one); ends by expiry or resume."""
+        s = state.scope(scope)
+        minutes = self.policy.pause_minutes(minutes)
+        previous = s.state
+        s.state, s.kind, s.confirmed, s.since = "paused", MANUAL, True, now
+        s.reason, s.actor, s.expires_at = reason, actor, now + minutes * 60
+        return _transition(scope, s, now, "pause", previous)
 
-    def resume(self, state: BreakerState, scope: str, reason: str, now: float
-               ) -> dict[str, Any]:
-        if scope not in state.scopes:
-            raise ValueError(f"unknown breaker scope {scope!r}")
-        s = state.scopes[scope]
-        self._open(s, now, reason)
-        return _transition(scope, s, now)
+    def resume(self, state: BreakerState, scope: str, reason: str, now: float,
+               actor: str | None = None) -> dict[str, Any]:
+        """Open a scope now, whatever paused it; detection re-arms at once."""
+        state.scope(scope)
+        return self._open(state, scope, now, reason, actor or SYSTEM, "resume")
+
+    def confirm(self, state: BreakerState, scope: str, reason: str, now: float,
+                minutes: float | None = None, actor: str | None = None) -> dict[str, Any]:
+        """Keep a running pause until now + ``minutes``: it no longer lapses or resets."""
+        s = state.scope(scope)
+        if s.state != "paused":
+            raise BreakerError(f"{scope} is not paused; nothing to confirm")
+        minutes = self.policy.pause_minutes(minutes)
+        s.confirmed, s.expires_at, s.actor = True, now + minutes * 60, actor
+        s.reason = f"{s.reason} — confirmed: {reason}"
+        return _transition(scope, s, now, "confirm", "paused")
+
+    def adopt(self, state: BreakerState, scope: str, control: Mapping[str, Any]) -> bool:
+        """Take a scope's control state as persisted elsewhere (another process decided
+        it); keeps this state's observations. True when it changed anything. A scope
+        that opened there re-arms here, counting from the time it opened."""
+        s = state.scope(scope)
+        mine = s.control()
+        if all(mine[key] == control.get(key) for key in PERSISTED):
+            return False
+        new = ScopeState.from_dict(control)
+        if new.state == "open" and new.since is not None:
+            opened = _rearm_time(new.since, state.clock)
+            new.counting_from = max(opened, s.counting_from or opened)
+        elif new.state == "open":
+            new.counting_from = s.counting_from
+        new.flagged = s.flagged
+        state.scopes[scope] = new
+        return True

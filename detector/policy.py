@@ -22,10 +22,26 @@ class PolicyError(ValueError):
     """The policy file is unreadable or names a key the shipped policy does not have."""
 
 
+# Keys that moved or went away, with what replaces them: refused with that advice, so an
+# old policy file never silently stops doing what it said.
+MOVED = {
+    "service.auto_trip_minutes": "[breaker] auto_trip_minutes",
+    "service.manual_pause_default_minutes": "[breaker] manual_pause_default_minutes",
+    "service.manual_pause_max_minutes": "[breaker] manual_pause_max_minutes",
+    "service.max_future_minutes": "[stream] max_future_skew_minutes",
+    "service.max_past_days": "[stream] live_window_hours",
+    "breaker.expire_hours": "[breaker] auto_trip_minutes (automatic trips) and "
+                            "manual_pause_max_minutes (any other pause)",
+}
+
+
 def _merge(base: dict[str, Any], override: Mapping[str, Any], where: str) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
         if key not in base:
+            if f"{where}{key}" in MOVED:
+                raise PolicyError(f"policy key [{where.rstrip('.')}] {key} is no longer "
+                                  f"read: use {MOVED[where + key]}")
             raise PolicyError(f"unknown policy key {where}{key!r}")
         if isinstance(base[key], dict):
             if not isinstance(value, Mapping):

@@ -6,6 +6,11 @@ end, reasons) and, when ground-truth labels are given, what the policy cost
 and caught: false trips, campaign events let through, legitimate
 registrations held by a pause.
 
+The breaker is the service's own (``detector.breaker``, the ``[breaker]`` keys
+the service enforces): an automatic trip lapses after ``auto_trip_minutes``
+since nobody confirms it in a replay, and every reopening re-arms it, so a wave
+that goes on trips it again.
+
 Labels are JSON Lines ``{"id": ..., "campaign": "<name>" or null}`` (the
 format ``warden simulate --labels`` writes); events without a label count as
 legitimate.
@@ -85,7 +90,7 @@ def replay(events: Iterable[dict[str, Any]] | Iterable[str] | str | PathLike[str
             continue
         scope, ts = scorer.last_event_type, scorer.last_event_ts
         is_campaign = truth.get(out["id"]) is not None
-        paused = scorer.breaker_state_obj.scopes[scope].state == "paused"
+        paused = scorer.breaker_state.scopes[scope].state == "paused"
         if out["decision"] != "allow":
             flagged_log.setdefault(scope, []).append((ts, is_campaign))
         if is_campaign:

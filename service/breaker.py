@@ -1,8 +1,11 @@
-"""The registration breaker as stored in the database, shared by every replica.
+"""The registration breaker's persistence and status: storage only, no decisions.
 
-Automatic trips come from the detector and expire after `auto_trip_minutes`
-unless a moderator confirms them; manual pauses always carry a reason and an
-expiry. Every change writes one row to the append-only `breaker_audit` table.
+Every transition is decided by the detector's breaker (``detector.breaker.Breaker``:
+trips, lapses, resets, expiries and the moderators' pause, resume and confirm); the
+service's actions (``service.actions``) and its event writer hand each transition to
+``persist``, which writes the scope's row (``breaker_state``, one per scope, shared by
+every replica) and one row of the append-only ``breaker_audit`` in the caller's
+transaction. ``status`` renders the rows as registries read them.
 """
 
 from __future__ import annotations
@@ -10,13 +13,15 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.config import SCOPES, Settings
+from detector.breaker import AUTOMATIC
+from detector.stream.events import format_ts, parse_ts
+from service.config import SCOPES
 from service.db import now, utc
 from service.models import BreakerAudit, BreakerState
 
@@ -27,120 +32,71 @@ SCOPE_NOUNS = {
 }
 
 
-class BreakerError(ValueError):
-    """An unknown scope or a request that does not fit the current state."""
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromtimestamp(parse_ts(text), UTC)
 
 
-def _audit(session: Session, scope: str, action: str, actor: str, reason: str,
-           previous: str, expires_at: datetime | None, at: datetime) -> None:
-    session.add(BreakerAudit(at=at, scope=scope, action=action, actor=actor, reason=reason,
-                             expires_at=expires_at, previous_state=previous))
+def _text(moment: datetime | None) -> str | None:
+    return None if moment is None else format_ts(utc(moment).timestamp())
 
 
-def _row(session: Session, scope: str) -> BreakerState:
-    if scope not in SCOPES:
-        raise BreakerError(f"unknown scope {scope!r} (expected one of {', '.join(SCOPES)})")
-    row = session.get(BreakerState, scope, with_for_update=True)
-    if row is None:  # the migration seeds every scope; this only guards a hand-edited table
-        row = BreakerState(scope=scope, state="open", confirmed=False)
-        session.add(row)
-    return row
+def control_of(row: BreakerState) -> dict[str, Any]:
+    """A stored row as the detector's control state (``ScopeState.control``)."""
+    return {"state": row.state, "kind": row.kind, "confirmed": bool(row.confirmed),
+            "since": _text(row.since), "expires_at": _text(row.expires_at),
+            "reason": row.reason, "actor": row.actor}
+
+
+def controls(session: Session, lock: bool = False) -> dict[str, dict[str, Any]]:
+    """Every scope's stored control state; ``lock``: hold the rows until commit."""
+    query = select(BreakerState)
+    if lock:
+        query = query.with_for_update()
+    return {row.scope: control_of(row) for row in session.scalars(query)
+            if row.scope in SCOPES}
+
+
+def _guard(transition: dict[str, Any]) -> Any:
+    """The stored state a detector-decided transition may still apply to: another
+    replica may have changed the row since this one last read it."""
+    action, at = transition["action"], _time(transition["at"])
+    if action == "trip":
+        return or_(BreakerState.state == "open", BreakerState.expires_at <= at)
+    if action in ("lapse", "reset"):
+        return and_(BreakerState.state == "paused", BreakerState.kind == AUTOMATIC,
+                    ~BreakerState.confirmed)
+    if action == "expire":
+        return and_(BreakerState.state == "paused", BreakerState.expires_at <= at)
+    return None  # a moderator's action: the row is locked, it applies as decided
+
+
+def persist(session: Session, transition: dict[str, Any]) -> bool:
+    """Store one transition (the scope's row and its audit row); False when the row no
+    longer allows it (another replica changed it first), and then nothing is written."""
+    paused = transition["state"] == "paused"
+    at = _time(transition["at"])
+    values = {"state": transition["state"], "kind": transition.get("kind") if paused else None,
+              "confirmed": bool(transition.get("confirmed")) if paused else False,
+              "since": at, "expires_at": _time(transition.get("expires_at")) if paused else None,
+              "reason": transition.get("reason"), "actor": transition.get("actor")}
+    query = update(BreakerState).where(BreakerState.scope == transition["scope"])
+    guard = _guard(transition)
+    if guard is not None:
+        query = query.where(guard)
+    result = session.execute(query.values(**values).execution_options(
+        synchronize_session=False))
+    if result.rowcount != 1:
+        return False
+    session.add(BreakerAudit(
+        at=at, scope=transition["scope"], action=transition["action"],
+        actor=transition.get("actor") or "system", reason=transition.get("reason") or "",
+        expires_at=values["expires_at"], previous_state=transition.get("previous") or "open"))
+    return True
 
 
 def _active(row: BreakerState, at: datetime) -> bool:
     expires = utc(row.expires_at)
     return row.state == "paused" and (expires is None or expires > at)
-
-
-def _set_paused(row: BreakerState, kind: str, reason: str, actor: str, at: datetime,
-                expires_at: datetime, confirmed: bool) -> None:
-    row.state, row.kind, row.reason, row.actor = "paused", kind, reason, actor
-    row.since, row.expires_at, row.confirmed = at, expires_at, confirmed
-
-
-def _set_open(row: BreakerState) -> None:
-    row.state, row.kind, row.reason, row.actor = "open", None, None, None
-    row.since, row.expires_at, row.confirmed = None, None, False
-
-
-def pause(session: Session, scope: str, reason: str, actor: str, minutes: float) -> None:
-    """Manual pause (or extension of a running one) until now + `minutes`."""
-    at = now()
-    row = _row(session, scope)
-    previous = row.state if _active(row, at) else "open"
-    expires = at + timedelta(minutes=minutes)
-    _set_paused(row, "manual", reason, actor, at, expires, confirmed=True)
-    _audit(session, scope, "pause", actor, reason, previous, expires, at)
-
-
-def resume(session: Session, scope: str, reason: str, actor: str) -> None:
-    at = now()
-    row = _row(session, scope)
-    previous = row.state if _active(row, at) else "open"
-    _set_open(row)
-    _audit(session, scope, "resume", actor, reason, previous, None, at)
-
-
-def confirm(session: Session, scope: str, reason: str, actor: str, minutes: float) -> None:
-    """Turn a running automatic trip into a confirmed pause with a new expiry."""
-    at = now()
-    row = _row(session, scope)
-    if not _active(row, at):
-        raise BreakerError(f"{scope} is not paused; nothing to confirm")
-    expires = at + timedelta(minutes=minutes)
-    row.confirmed, row.expires_at, row.actor = True, expires, actor
-    row.reason = f"{row.reason} — confirmed: {reason}"
-    _audit(session, scope, "confirm", actor, reason, "paused", expires, at)
-
-
-def apply_detector(session: Session, change: dict[str, Any], settings: Settings) -> bool:
-    """Apply one `{"scope", "state", "reason"}` change from the detector; True if it changed state.
-
-    A trip never overrides a manual or confirmed pause, and a detector reset
-    only lifts an unconfirmed automatic trip.
-    """
-    scope, state = change.get("scope"), change.get("state")
-    if scope not in SCOPES:
-        return False
-    at = now()
-    row = _row(session, scope)
-    active = _active(row, at)
-    reason = str(change.get("reason") or "burst of registrations")
-    if state == "paused" and not active:
-        expires = at + timedelta(minutes=settings.auto_trip_minutes)
-        _set_paused(row, "automatic", reason, "detector", at, expires, confirmed=False)
-        _audit(session, scope, "trip", "detector", reason, "open", expires, at)
-        return True
-    if state != "paused" and active and row.kind == "automatic" and not row.confirmed:
-        _set_open(row)
-        _audit(session, scope, "reset", "detector", reason, "paused", None, at)
-        return True
-    return False
-
-
-def expire(session: Session) -> list[str]:
-    """Open every scope whose pause has run out; returns the scopes this call opened."""
-    at = now()
-    opened = []
-    for row in session.scalars(select(BreakerState).where(BreakerState.state == "paused")):
-        expires = utc(row.expires_at)
-        if expires is None or expires > at:
-            continue
-        # Conditional update: when several replicas sweep at once, exactly one wins.
-        result = session.execute(
-            update(BreakerState)
-            .where(BreakerState.scope == row.scope, BreakerState.state == "paused",
-                   BreakerState.expires_at == row.expires_at)
-            .values(state="open", kind=None, reason=None, actor=None, since=None,
-                    expires_at=None, confirmed=False)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 1:
-            _audit(session, row.scope, "expire", "system", f"expired: {row.reason}",
-                   "paused", expires, at)
-            opened.append(row.scope)
-    session.commit()
-    return opened
 
 
 def _message(scope: str, row: BreakerState) -> str:

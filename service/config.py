@@ -28,11 +28,9 @@ class Settings:
     max_body_bytes: int = 8_388_608
     max_batch_events: int = 500
     async_files_bytes: int = 262_144
-    max_future_minutes: float = 1440
-    max_past_days: float = 3650
-    auto_trip_minutes: float = 30
-    manual_pause_default_minutes: float = 60
-    manual_pause_max_minutes: float = 10_080
+    # longest moderator reason or verdict note (service.actions); the breaker's pause
+    # limits are in [breaker] and the event time limits in [stream] (the detector's)
+    max_reason_chars: int = 2000
     rebuild_hours: float = 48
     status_cache_seconds: float = 1.0
     token_cache_seconds: float = 5.0

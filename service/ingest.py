@@ -3,13 +3,16 @@
 The whole request is one transaction, so a batch is stored entirely or not at
 all, and an answered event has been committed. Idempotency holds across
 replicas because the event id is the primary key: a racing insert loses and
-the stored decision is returned instead.
+the stored decision is returned instead. The detector's state moves with the
+transaction: if it fails after events were scored, the state is rebuilt from the
+database before the next group (``Scorer.transaction``), so a retry is scored once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,7 +50,7 @@ class ReplayConflict(ValueError):
 class Ingested:
     answers: list[dict[str, Any]]
     new: list[dict[str, Any]]  # column values of the events this request stored
-    breaker_changed: bool
+    breaker_changes: list[str]  # actions of the breaker transitions the group stored
 
 
 def canonical(raw: dict[str, Any]) -> str:
@@ -119,6 +122,12 @@ def _strip_files(raw: dict[str, Any]) -> dict[str, Any]:
     return {**raw, "project": project}
 
 
+def scored_form(raw: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The event as the detector scores it: without files too big to scan inline (those
+    are scanned later, see `service.worker`)."""
+    return _strip_files(raw) if files_size(raw) > settings.async_files_bytes else raw
+
+
 _EVENTS = Event.__table__
 # Built once: a statement built per call costs more than the query itself (SQLAlchemy
 # compiles it, or at least derives its cache key, every time).
@@ -165,9 +174,11 @@ def _stored(connection: Connection, ids: set[str]) -> dict[str, Mapping[str, Any
     return found
 
 
-def _check(group: _Group, request: Request) -> tuple[list[str], dict[str, Mapping[str, Any]]]:
+def _check(group: _Group, scorer: Scorer, request: Request, clock: float
+           ) -> tuple[list[str], dict[str, Mapping[str, Any]]]:
     """Digests of the request's events and the rows already stored or already in the group;
-    raises ReplayConflict or ScoringError without changing anything."""
+    raises ReplayConflict or ScoringError (an event the detector refuses, a time out of
+    range) without changing anything."""
     digests = [payload_hash(raw) for raw in request.raws]
     seen: dict[str, str] = {}
     for event, digest in zip(request.events, digests, strict=True):
@@ -181,12 +192,12 @@ def _check(group: _Group, request: Request) -> tuple[list[str], dict[str, Mappin
             raise ReplayConflict(f"event id {event_id!r} is already stored with different "
                                  "content; event ids cannot be reused")
     for raw in request.raws:
-        scoring.validate(raw)
+        scorer.validate(raw, clock)
     return digests, known
 
 
 def _score(group: _Group, scorer: Scorer, settings: Settings, request: Request,
-           digests: list[str], known: dict[str, Mapping[str, Any]]) -> list[str]:
+           digests: list[str], known: dict[str, Mapping[str, Any]], clock: float) -> list[str]:
     """Score the request's new events into the group; returns their ids."""
     received = now()
     added: list[str] = []
@@ -196,7 +207,7 @@ def _score(group: _Group, scorer: Scorer, settings: Settings, request: Request,
                 continue
             pending = files_size(raw) > settings.async_files_bytes
             try:
-                outcome = scorer.process(_strip_files(raw) if pending else raw)
+                outcome = scorer.process(_strip_files(raw) if pending else raw, clock)
             except scoring.ScoringError:
                 raise
             except Exception as exc:
@@ -210,6 +221,8 @@ def _score(group: _Group, scorer: Scorer, settings: Settings, request: Request,
     except (scoring.ScoringError, DetectorFailure):
         for event_id in added:  # nothing of a refused request is stored
             group.fresh.pop(event_id)
+        if added:  # ... but the detector saw them: rebuild its state before the next group
+            scorer.stale = True
         raise
     return added
 
@@ -221,8 +234,11 @@ def ingest_group(connection: Connection, scorer: Scorer, settings: Settings,
 
     Works on a Connection (Core statements): the ORM session's own work per statement
     cost more than the statements themselves for small groups. A Session joins the
-    transaction only when the detector changed the breaker."""
-    with connection.begin():
+    transaction only when the detector changed the breaker. The detector's state is held
+    from the first event scored to the commit (``Scorer.transaction``)."""
+    scorer.ensure_fresh()
+    clock = time.time()  # the server clock every event of the group is checked against
+    with scorer.transaction(), connection.begin():
         try:
             stored = _stored(connection, {e.id for r in requests for e in r.events})
         except DBAPIError as exc:
@@ -235,17 +251,20 @@ def ingest_group(connection: Connection, scorer: Scorer, settings: Settings,
         outcomes: list[tuple[list[str], dict[str, Mapping[str, Any]]] | Exception] = []
         for request in requests:
             try:
-                digests, known = _check(group, request)
-                outcomes.append((_score(group, scorer, settings, request, digests, known),
-                                 known))
+                digests, known = _check(group, scorer, request, clock)
+                outcomes.append((_score(group, scorer, settings, request, digests, known,
+                                        clock), known))
             except (ReplayConflict, scoring.ScoringError, DetectorFailure) as exc:
                 outcomes.append(exc)
         inserted = _insert(connection, list(group.fresh.values()))
-        changed = False
+        changes: list[str] = []
         if group.changes:
             with Session(bind=connection) as session:
                 for change in group.changes:
-                    changed |= breaker.apply_detector(session, change, settings)
+                    if breaker.persist(session, change):
+                        changes.append(change["action"])
+                    else:  # another replica changed the scope first: its state stands
+                        scorer.adopt(breaker.controls(session))
                 session.flush()
     # committed: only now may anything be answered
     lost = [i for i in group.fresh if i not in inserted]
@@ -262,15 +281,17 @@ def ingest_group(connection: Connection, scorer: Scorer, settings: Settings,
         rows: dict[str, Mapping[str, Any]] = {**known, **group.fresh, **winners}
         new = [group.fresh[i] for i in added if i in inserted]
         results.append(Ingested([_answer_values(rows[e.id]) for e in request.events], new,
-                                changed))
+                                changes))
     return results
 
 
-def stored_payloads(session: Session, since: datetime) -> list[dict[str, Any]]:
-    """Payloads of events received since `since`, oldest event time first (for rebuild)."""
+def stored_payloads(session: Session, since: datetime, settings: Settings
+                    ) -> list[dict[str, Any]]:
+    """Events received since `since` as the detector scored them (`scored_form`), oldest
+    event time first (for a rebuild)."""
     query = (select(Event.payload).where(Event.received_at >= since)
              .order_by(Event.ts, Event.received_at, Event.id))
-    return list(session.scalars(query))
+    return [scored_form(raw, settings) for raw in session.scalars(query)]
 
 
 def to_out(row: Event) -> dict[str, Any]:

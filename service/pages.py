@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from service import auth, breaker, ingest, queue
+from service import actions, auth, breaker, ingest, queue
 from service.config import SCOPES, VERDICTS
 from service.evidence import annotate_files, collect_findings
 from service.tokens import Principal
@@ -47,7 +47,6 @@ def viewer(*roles: str) -> Any:
 
 
 Reader = Annotated[Principal, Depends(viewer(*auth.PAGES_READ))]
-Moderator = Annotated[Principal, Depends(viewer(*auth.VERDICT_WRITE))]
 
 
 def error_page(request: Request, status: int, message: str) -> Response:
@@ -65,14 +64,13 @@ def _render(request: Request, name: str, who: Principal, **context: Any) -> HTML
         "can_act": who.role in auth.VERDICT_WRITE, **context})
 
 
-def _text(value: str, what: str, required: bool = True) -> str:
-    """A form field, trimmed; refuses NUL characters and (when required) blank text."""
-    if "\x00" in value:
-        raise HTTPException(400, f"{what} must not contain NUL characters")
-    value = value.strip()
-    if required and not value:
-        raise HTTPException(400, f"{what} is required")
-    return value[:5000]
+def _act(action: Any, *args: Any) -> Any:
+    """Run a `service.actions` function (the role check, validation, audit row and metric
+    are all there, as for the API); its refusal becomes the same status."""
+    try:
+        return action(*args)
+    except actions.ActionError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
 
 
 def _back(path: str) -> RedirectResponse:
@@ -151,18 +149,9 @@ def item_page(request: Request, event_id: str, who: Reader) -> Response:
 
 
 @router.post("/items/{event_id}/verdict")
-def item_verdict(request: Request, event_id: str, who: Moderator,
+def item_verdict(request: Request, event_id: str, who: Reader,
                  verdict: Annotated[str, Form()], note: Annotated[str, Form()] = "") -> Response:
-    if verdict not in VERDICTS:
-        raise HTTPException(400, f"unknown verdict {verdict!r}")
-    rt = request.app.state.runtime
-    with rt.sessions() as session:
-        try:
-            queue.record_verdict(session, event_id, verdict, _text(note, "note", False),
-                                 who.actor)
-        except queue.NotFound as exc:
-            raise HTTPException(404, str(exc)) from None
-    rt.metrics.verdicts.labels(verdict).inc()
+    _act(actions.verdict, request.app.state.runtime, who, event_id, verdict, note)
     return _back(f"/ui/items/{quote(event_id, safe='')}")
 
 
@@ -177,19 +166,10 @@ def campaign_page(request: Request, campaign: str, who: Reader) -> Response:
 
 
 @router.post("/campaigns/{campaign}/verdict")
-def campaign_verdict(request: Request, campaign: str, who: Moderator,
+def campaign_verdict(request: Request, campaign: str, who: Reader,
                      verdict: Annotated[str, Form()],
                      note: Annotated[str, Form()] = "") -> Response:
-    if verdict not in VERDICTS:
-        raise HTTPException(400, f"unknown verdict {verdict!r}")
-    rt = request.app.state.runtime
-    with rt.sessions() as session:
-        try:
-            count = queue.campaign_verdict(session, campaign, verdict,
-                                           _text(note, "note", False), who.actor)
-        except queue.NotFound as exc:
-            raise HTTPException(404, str(exc)) from None
-    rt.metrics.verdicts.labels(verdict).inc(count)
+    _act(actions.wave_verdict, request.app.state.runtime, who, campaign, verdict, note)
     return _back(f"/ui/campaigns/{quote(campaign, safe='')}")
 
 
@@ -200,56 +180,27 @@ def breaker_page(request: Request, who: Reader) -> Response:
         entries = breaker.audit_log(session, 100)
         state = breaker.status(session)
     return _render(request, "breaker.html", who, entries=entries, state=state,
-                   default_minutes=rt.settings.manual_pause_default_minutes)
+                   default_minutes=rt.scorer.breaker.policy.manual_pause_default_minutes)
 
 
-async def _change(request: Request, fn: Any, *args: Any) -> Response:
-    rt = request.app.state.runtime
-
-    def work() -> None:
-        with rt.sessions() as session:
-            fn(session, *args)
-            session.commit()
-
-    try:
-        await run_in_threadpool(work)
-    except breaker.BreakerError as exc:
-        raise HTTPException(409, str(exc)) from None
-    rt.status.invalidate()
+async def _change(request: Request, action: Any, *args: Any) -> Response:
+    await run_in_threadpool(_act, action, request.app.state.runtime, *args)
     return _back(request.headers.get("x-return-to") or "/ui/breaker")
 
 
-def _scope(scope: str) -> str:
-    if scope not in SCOPES:
-        raise HTTPException(404, f"unknown scope {scope!r}")
-    return scope
-
-
-def _minutes(request: Request, value: float) -> float:
-    settings = request.app.state.runtime.settings
-    if not 0 < value <= settings.manual_pause_max_minutes:
-        raise HTTPException(400, f"expiry must be between 0 and "
-                                 f"{settings.manual_pause_max_minutes:g} minutes")
-    return value
-
-
 @router.post("/breaker/{scope}/pause")
-async def pause(request: Request, scope: str, who: Moderator, reason: Annotated[str, Form()],
+async def pause(request: Request, scope: str, who: Reader, reason: Annotated[str, Form()],
                 expires_in_minutes: Annotated[float, Form()]) -> Response:
-    return await _change(request, breaker.pause, _scope(scope), _text(reason, "reason"), who.actor,
-                         _minutes(request, expires_in_minutes))
+    return await _change(request, actions.pause, who, scope, reason, expires_in_minutes)
 
 
 @router.post("/breaker/{scope}/resume")
-async def resume(request: Request, scope: str, who: Moderator,
+async def resume(request: Request, scope: str, who: Reader,
                  reason: Annotated[str, Form()]) -> Response:
-    return await _change(request, breaker.resume, _scope(scope), _text(reason, "reason"),
-                         who.actor)
+    return await _change(request, actions.resume, who, scope, reason)
 
 
 @router.post("/breaker/{scope}/confirm")
-async def confirm(request: Request, scope: str, who: Moderator, reason: Annotated[str, Form()],
+async def confirm(request: Request, scope: str, who: Reader, reason: Annotated[str, Form()],
                   expires_in_minutes: Annotated[float, Form()]) -> Response:
-    return await _change(request, breaker.confirm, _scope(scope), _text(reason, "reason"),
-                         who.actor,
-                         _minutes(request, expires_in_minutes))
+    return await _change(request, actions.confirm, who, scope, reason, expires_in_minutes)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from service.db import now, utc
@@ -69,10 +69,6 @@ def item(row: Event) -> dict[str, Any]:
 def list_queue(session: Session, f: QueueFilter) -> list[Event]:
     query = _filtered(f).order_by(Event.score.desc(), Event.ts.desc(), Event.id)
     return list(session.scalars(query.limit(f.limit).offset(f.offset)))
-
-
-def count_open(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(_filtered(QueueFilter()).subquery()))
 
 
 def get_event(session: Session, event_id: str) -> Event:

@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import breaker, ingest, worker
+from service import actions, breaker, ingest, scoring, worker
 from service.config import SCOPES, Settings
 from service.db import at_head, checkpoint, make_engine, migrate, now, session_factory
 from service.logs import log
@@ -88,6 +88,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.writer = Writer(self.engine, self.scorer, self.settings)
+        self.scorer.loader = self.stored_state
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -100,12 +101,19 @@ class Runtime:
                    TokenCache(sessions, settings.token_cache_seconds),
                    breaker.StatusCache(sessions, settings.status_cache_seconds), Metrics())
 
+    def stored_state(self) -> scoring.Loaded:
+        """What the detector's state is rebuilt from: the events received in the last
+        `rebuild_hours` (as they were scored) and the stored breaker state."""
+        since = now() - timedelta(hours=self.settings.rebuild_hours)
+        with self.sessions() as session:
+            return (ingest.stored_payloads(session, since, self.settings),
+                    breaker.controls(session))
+
     def start(self) -> None:
         """Migrate, rebuild the stream state from stored events, start the background threads."""
         migrate(self.engine)
-        since = now() - timedelta(hours=self.settings.rebuild_hours)
-        with self.sessions() as session:
-            self.rebuilt = self.scorer.rebuild(ingest.stored_payloads(session, since))
+        self.scorer.warm_up()
+        self.rebuilt = self.scorer.rebuild(*self.stored_state())
         log.info("service started", extra={"rebuilt_events": self.rebuilt,
                                            "database": self.engine.url.get_backend_name()})
         self._sweep_once()
@@ -163,13 +171,9 @@ class Runtime:
             return False
 
     def _sweep_once(self) -> None:
-        """Reopen expired pauses and refresh the breaker gauges."""
-        with self.sessions() as session:
-            opened = breaker.expire(session)
-            state = breaker.status(session)
-        if opened:
-            self.status.invalidate()
-            self.metrics.breaker_changes.labels("expire").inc(len(opened))
+        """Store the breaker's lapses and expiries that are due, take what other replicas
+        stored (`actions.sweep`), and refresh the breaker gauges."""
+        state = actions.sweep(self)
         for scope in SCOPES:
             self.metrics.breaker.labels(scope).set(state[scope]["state"] == "paused")
 

@@ -105,13 +105,20 @@ class QueueItem(BaseModel):
     verdict: VerdictName | None
 
 
+# Reasons, notes and pause lengths are validated by `service.actions` (one set of limits
+# from the policy for the API and the pages alike), not here.
+_REASON = "required; at most `[service] max_reason_chars` characters (2,000 shipped)"
+
+
 class PauseIn(_Checked):
-    reason: str = Field(min_length=1, max_length=2000, pattern=r"\S")
-    expires_in_minutes: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    reason: str = Field(description=_REASON)
+    expires_in_minutes: float | None = Field(
+        default=None, description="default `[breaker] manual_pause_default_minutes` (60), "
+                                  "at most `manual_pause_max_minutes` (10,080)")
 
 
 class ResumeIn(_Checked):
-    reason: str = Field(min_length=1, max_length=2000, pattern=r"\S")
+    reason: str = Field(description=_REASON)
 
 
 class ScopeStatus(BaseModel):
@@ -136,7 +143,8 @@ class AuditEntry(BaseModel):
 
 class VerdictIn(_Checked):
     verdict: VerdictName
-    note: str = Field(default="", max_length=5000)
+    note: str = Field(default="", description="at most `[service] max_reason_chars` "
+                                              "characters")
 
 
 class VerdictOut(BaseModel):

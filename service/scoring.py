@@ -1,32 +1,43 @@
 """The one place the service calls the detector.
 
-The detector's ``StreamScorer`` keeps the account, cohort and campaign state
-of the stream, so every event goes through it in arrival order under one lock.
-Two things differ from a file fed to ``warden score``:
+The detector's ``StreamScorer`` keeps the account, cohort, campaign and breaker state of
+the stream. The service feeds it events with the server clock (``process(event, now)``:
+events outside the accepted time range are refused, late ones are scored at the newest
+time seen; see ``detector.stream.clock``), and drives its breaker with the moderators'
+actions and the sweeper (``service.actions``).
 
-* Events can reach a live service slightly out of timestamp order (several
-  clients, retries). The scorer needs a causal order, so an event older than
-  the newest one scored is scored *as if* it came at that newest time; the
-  stored payload keeps its own timestamp.
-* Events whose files are too big to scan before answering are scored without
-  their files first; ``complete`` later adds the code signal with the stream
-  policy's weight and thresholds.
+The state is committed with the events, or rolled back with them. Everything that
+changes it runs inside ``transaction()`` (one lock): the writer's whole group commit,
+an action, a sweep. When a transaction fails after the state moved (the database
+refused the commit, the detector raised half-way), the state is marked stale and is
+rebuilt from what the database holds (``rebuild``, via ``loader``) before anything else
+is scored, exactly as at start: so a retried event is scored once, never twice.
+
+Events whose files are too big to scan before answering are scored without their files
+first; ``complete`` later adds the code signal through the detector's own decision
+function (``detector.decision.decide``).
 """
 
 from __future__ import annotations
 
-import math
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from detector.code import scan_files
+from detector.breaker import Breaker, BreakerState
+from detector.decision import Signal, code_signal, decide, stricter
 from detector.policy import section
 from detector.stream import StreamScorer
-from detector.stream.events import EventError, format_ts, parse_event
+from detector.stream.clock import check_event_time
+from detector.stream.events import EventError, parse_event
+from detector.stream.signals import check_names, scan_files
 
-DECISION_ORDER = ("allow", "review", "block")
+# What a rebuild needs: the stored events to replay (oldest first) and every scope's
+# stored breaker control state.
+Loaded = tuple[Iterable[dict[str, Any]], Mapping[str, Mapping[str, Any]]]
 
 
 class ScoringError(ValueError):
@@ -35,38 +46,84 @@ class ScoringError(ValueError):
 
 @dataclass
 class Outcome:
-    """The detector's answer for one event and the breaker changes it caused."""
+    """The detector's answer for one event and the breaker transitions it caused."""
 
     decision: dict[str, Any]
     breaker: list[dict[str, Any]] = field(default_factory=list)
 
 
-def validate(event: dict[str, Any]) -> None:
-    """The detector's own validation, without touching any state."""
-    try:
-        parse_event(event)
-    except EventError as exc:
-        raise ScoringError(str(exc)) from None
-
-
 class Scorer:
-    """Thread-safe wrapper around the detector's stream scorer."""
+    """Thread-safe owner of the detector's stream scorer (see the module docstring)."""
 
     def __init__(self, policy_path: str | None = None) -> None:
         self._policy_path = policy_path
         self._stream_cfg = section("stream", policy_path)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._stream = StreamScorer(policy_path=policy_path)
-        self._last_ts = -math.inf
+        self.stale = False
+        self._moved = False  # an event was scored in the current transaction
+        self.loader: Callable[[], Loaded] | None = None
 
-    def _process(self, event: dict[str, Any]) -> list[dict[str, Any]]:
-        """Feed one event under the lock, moving a late timestamp up to the newest seen."""
-        ts = parse_event(event).ts
-        if ts < self._last_ts:
-            event = {**event, "ts": format_ts(self._last_ts)}
-        lines = self._stream.process(event)
-        self._last_ts = max(self._last_ts, ts)
-        return lines
+    # -- the state and its lock -----------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Scorer]:
+        """Hold the state for a unit of work that commits to the database; an exception
+        leaves the state marked stale (to be rebuilt from the database)."""
+        with self._lock:
+            self._moved = False
+            try:
+                yield self
+            except BaseException:
+                if self._moved:
+                    self.stale = True
+                raise
+
+    @contextmanager
+    def locked(self) -> Iterator[Scorer]:
+        """Hold the state for a change whose caller restores it on failure (an action)."""
+        with self._lock:
+            yield self
+
+    def ensure_fresh(self) -> None:
+        """Rebuild a stale state from the database (``loader``) before it is used."""
+        with self._lock:
+            if self.stale and self.loader is not None:
+                events, stored = self.loader()
+                self.rebuild(events, stored)
+
+    @property
+    def breaker(self) -> Breaker:
+        return self._stream.breaker
+
+    @property
+    def breaker_state(self) -> BreakerState:
+        """The live breaker state; read or change it only inside ``transaction()``."""
+        return self._stream.breaker_state
+
+    def adopt(self, stored: Mapping[str, Mapping[str, Any]]) -> list[str]:
+        """Take the stored control state of each scope (decided by another replica, or
+        the truth after a failed commit); returns the scopes that changed here."""
+        with self._lock:
+            return [scope for scope, control in stored.items()
+                    if self.breaker.adopt(self.breaker_state, scope, control)]
+
+    def warm_up(self) -> None:
+        """Load what the first events would otherwise wait for (the name index, the code
+        scanner and its model): done at start, before the service says it is ready."""
+        check_names(["warden-warm-up"], self._policy_path)
+        scan_files({"setup.py": "from setuptools import setup\nsetup()\n"}, self._policy_path)
+
+    # -- events -----------------------------------------------------------------------------
+
+    def validate(self, event: dict[str, Any], now: float) -> None:
+        """The detector's own validation and the server clock's range, touching no state."""
+        try:
+            ev = parse_event(event)
+            check_event_time(ev.ts, now, self._stream.time, ev.ts_text, ev.id)
+        except EventError as exc:
+            named = f"event {exc.event_id[:80]!r}: {exc}" if exc.event_id else str(exc)
+            raise ScoringError(named) from None
 
     def prime(self, events: Iterable[dict[str, Any]]) -> None:
         """Check the project names of a group's events in one batch before they are scored
@@ -75,10 +132,12 @@ class Scorer:
         with self._lock:
             self._stream.prime_names(events)
 
-    def process(self, event: dict[str, Any]) -> Outcome:
+    def process(self, event: dict[str, Any], now: float | None = None) -> Outcome:
+        """Score one event at the server clock ``now`` (default: the wall clock)."""
         with self._lock:
+            self._moved = True
             try:
-                lines = self._process(event)
+                lines = self._stream.process(event, time.time() if now is None else now)
             except EventError as exc:
                 raise ScoringError(str(exc)) from None
         decision = next(line for line in lines if "breaker" not in line)
@@ -87,44 +146,48 @@ class Scorer:
     def complete(self, decision: dict[str, Any], files: dict[str, str]) -> dict[str, Any]:
         """Fold a deferred code scan into a decision made without the files.
 
-        The code signal joins the others in the stream policy's noisy-OR, and
-        the stream policy's thresholds give the decision (never lower than before).
+        The code signal joins the decision's other signals in the detector's decision
+        function (the same weights and thresholds as an inline scan); a deferred scan
+        never lowers a decision.
         """
         cfg = self._stream_cfg
-        scan = scan_files(files, origin=str(decision.get("id")), policy_path=self._policy_path)
-        found = scan.to_dict()
-        signals = list(decision.get("signals") or [])
+        code = scan_files(files, self._policy_path)
         merged = dict(decision)
-        merged["findings"] = list(decision.get("findings") or []) + found["findings"]
-        if scan.score > 0.05:
-            top = found["findings"][0] if found["findings"] else {}
-            reason = f"code: {top.get('rule')} in {top.get('file')}" if top else \
-                f"code scored {scan.score:.2f}"
-            signals.append({"signal": "code", "score": round(cfg["code"] * scan.score, 4),
-                            "reason": reason})
-            keep = 1.0
-            for s in signals:
-                keep *= 1.0 - min(max(float(s.get("score", 0.0)), 0.0), 1.0)
-            score = max(float(decision["score"]), 1.0 - keep)
-            level = ("block" if score >= cfg["block_threshold"]
-                     else "review" if score >= cfg["review_threshold"] else "allow")
-            if DECISION_ORDER.index(level) > DECISION_ORDER.index(decision["decision"]):
-                merged["decision"] = level
-            merged["score"] = round(score, 4)
-            merged["reasons"] = [reason, *decision.get("reasons", [])]
-            merged["signals"] = sorted(signals, key=lambda s: -float(s.get("score", 0.0)))
-        if found.get("error"):
-            merged["scan_error"] = found["error"]
+        merged["findings"] = list(decision.get("findings") or []) + (
+            code.findings if code is not None else [])
+        found = code_signal(code, cfg)
+        if found is not None:
+            signals = [Signal.from_dict(s) for s in decision.get("signals") or []]
+            result = decide([*signals, found], cfg, campaign=bool(decision.get("campaign")))
+            merged["decision"] = stricter(result.decision, str(decision["decision"]))
+            merged["score"] = round(max(result.score, float(decision["score"])), 4)
+            merged["reasons"] = result.reasons
+            merged["signals"] = [s.to_dict() for s in result.signals]
+        if code is not None and code.error:
+            merged["scan_error"] = code.error
         return merged
 
-    def rebuild(self, events: Iterable[dict[str, Any]]) -> int:
-        """Replay stored events (oldest first) so the stream state survives a restart."""
-        count = 0
+    def rebuild(self, events: Iterable[dict[str, Any]],
+                stored: Mapping[str, Mapping[str, Any]] | None = None,
+                now: float | None = None) -> int:
+        """A fresh state from stored events (oldest first) and the stored breaker state:
+        at start, and after a failed transaction. The name and code caches are kept
+        (they are pure). Transitions the replay produces are not re-applied: the stored
+        breaker state is the truth, and is adopted last."""
+        now = time.time() if now is None else now
         with self._lock:
+            old = self._stream
+            self._stream = StreamScorer(policy_path=self._policy_path)
+            self._stream.names, self._stream.code = old.names, old.code
+            self._stream.signal_times = old.signal_times
+            count = 0
             for event in events:
                 try:
-                    self._process(event)
+                    self._stream.process(event, now)
                 except EventError:
                     continue
                 count += 1
+            if stored:
+                self.adopt(stored)
+            self.stale = False
         return count

@@ -6,14 +6,24 @@ template, typosquat target, file hash, ...), named by a key such as
 ``long_window`` and a decayed count of older arrivals (its baseline). The
 expected count in a window is the key's baseline rate, scaled by the scope's
 hour-of-week profile (daily and weekly seasonality); the surprise of the
-observed count is the Poisson upper tail, ``-log10 P(X >= n)``.
+observed count is ``-log10 P(X >= n)`` under the Gamma-Poisson (negative
+binomial) predictive of that history (``predictive_surprise``), which judges a
+key with little history behind it gently and a well-known one sharply.
 
-Why Poisson with distinct accounts rather than CUSUM/EWMA: most cohort keys
-are rare (a new file hash, a new username template), so the question is "how
-unlikely are n arrivals given a rate near zero", which the Poisson tail answers
-directly with no per-key tuning. Counting distinct accounts (not events) per
-project cohort keeps one owner's release train (18 ``trulens-*`` projects in a
-minute) from looking like a wave; per-account floods are judged separately.
+Why a count model rather than CUSUM/EWMA: most cohort keys are rare (a new file
+hash, a new username template), so the question is "how unlikely are n
+arrivals given a rate near zero and this much history", which the predictive
+tail answers directly with no per-key tuning. Counting distinct accounts (not
+events) per project cohort keeps one owner's release train (18 ``trulens-*``
+projects in a minute) from looking like a wave; per-account floods are judged
+separately.
+
+History is what the stream was watched for, not the span since its first
+timestamp: time counts as observed only between consecutive events at most
+``max_quiet_hours`` apart (``ObservedTime``). A window is judged once there is
+observed history behind it; until ``min_history_hours`` of it, its bursts are
+damped (a higher surprise is needed and the verdict carries its warmth), so one
+event dated months before the rest buys nothing.
 """
 
 from __future__ import annotations
@@ -26,17 +36,6 @@ from typing import Any
 HOUR = 3600.0
 DAY = 86400.0
 _LN10 = math.log(10.0)
-
-
-def poisson_surprise(n: int, mu: float) -> float:
-    """``-log10 P(X >= n)`` for X ~ Poisson(mu); 0 when n <= mu."""
-    if n <= 0 or n <= mu:
-        return 0.0
-    mu = max(mu, 1e-12)
-    log_pmf = n * math.log(mu) - mu - math.lgamma(n + 1)
-    # Upper tail = pmf(n) * (1 + mu/(n+1) + ...) <= pmf(n) / (1 - mu/(n+1)).
-    log_tail = log_pmf - math.log1p(-mu / (n + 1))
-    return max(0.0, -log_tail / _LN10)
 
 
 def predictive_surprise(n: int, past: float, exposure: float, window: float) -> float:
@@ -58,6 +57,49 @@ def predictive_surprise(n: int, past: float, exposure: float, window: float) -> 
         return 0.0
     log_tail = log_pmf - math.log1p(-ratio)
     return max(0.0, -log_tail / _LN10)
+
+
+class ObservedTime:
+    """The stretches of time the stream was watched: ``[first, last]`` event times with
+    no gap longer than ``max_quiet`` seconds between consecutive events.
+
+    Baselines learn from absence as much as from arrivals, but only where the stream
+    was running: a gap longer than ``max_quiet`` (a registry outage, or one event dated
+    months before the rest) is not history.
+    """
+
+    __slots__ = ("max_quiet", "spans")
+
+    def __init__(self, max_quiet: float) -> None:
+        self.max_quiet = max_quiet
+        self.spans: list[list[float]] = []
+
+    def add(self, ts: float) -> None:
+        spans = self.spans
+        if not spans or ts - spans[-1][1] > self.max_quiet:
+            spans.append([ts, ts])
+        elif ts > spans[-1][1]:
+            spans[-1][1] = ts
+
+    @property
+    def first(self) -> float | None:
+        return self.spans[0][0] if self.spans else None
+
+    def before(self, cutoff: float) -> float:
+        """Seconds observed before ``cutoff``."""
+        return sum(min(end, cutoff) - start for start, end in self.spans if start < cutoff)
+
+    def decayed_days(self, cutoff: float, decay: float) -> float:
+        """Days observed before ``cutoff``, each second weighted ``exp(-decay * age)``
+        (age measured back from ``cutoff``). On a stream without long gaps this is
+        exactly ``(1 - exp(-decay * (cutoff - first))) / decay`` in days."""
+        total = 0.0
+        for start, end in self.spans:
+            if start >= cutoff:
+                break
+            recent = 1.0 if end >= cutoff else math.exp(-decay * (cutoff - end))
+            total += recent - math.exp(-decay * (cutoff - start))
+        return total / decay / DAY
 
 
 class KeyState:
@@ -98,6 +140,8 @@ class KeyState:
 
 # A key seen once: (time, weight, account, event id, description, distinct).
 Single = tuple[float, float, str, str, str, bool]
+# A judged window: (index, min_count, exposure days, seasonal span days, warmth).
+Context = tuple[int, int, float, float, float]
 
 
 @dataclass(slots=True)
@@ -112,6 +156,7 @@ class KeyVerdict:
     surprise: float
     bursting: bool
     expected_day: float
+    warmth: float = 1.0  # below 1: the window's baseline is still warming up (damped)
 
 
 def _slot_hours(first: int, hour: int, period: int, width: int) -> list[int]:
@@ -231,6 +276,8 @@ class CohortTracker:
         self.prior_count = float(cfg["prior_count"])
         self.prior_days = float(cfg["prior_days"])
         self.min_history = float(cfg["min_history_hours"]) * HOUR
+        self.observed = ObservedTime(float(cfg["max_quiet_hours"]) * HOUR)
+        self._warmth: tuple[int, float] = (-1, 0.0)
         self.decay = math.log(2) / (float(cfg["half_life_days"]) * DAY)
         self.half_life_days = float(cfg["half_life_days"])
         self.shrink = float(cfg["seasonal_shrink"])
@@ -240,7 +287,7 @@ class CohortTracker:
         self.profiles: dict[str, SeasonalProfile] = {}
         self.start: float | None = None
         self._last_prune = 0.0
-        self._contexts: dict[int, tuple[int, list[tuple[int, int, float, float]]]] = {}
+        self._contexts: dict[int, tuple[int, list[Context]]] = {}
         self._min_count = min(c for _, c in self.windows)
         self._n_windows = len(self.windows)
         self._last_ts = -math.inf
@@ -249,17 +296,26 @@ class CohortTracker:
         # could burst on one arrival.
         self._compact = self._min_count > 1
 
-    def _exposure_days(self, now: float, window: float) -> float:
-        """Decay-weighted days of history older than ``window``."""
-        if self.start is None:
+    def _warmth_at(self, cutoff: float) -> float:
+        """How warm a baseline ending at ``cutoff`` is: observed history behind it over
+        ``min_history`` (capped at 1); 0 when the stream started after ``cutoff``."""
+        first = self.observed.first
+        if first is None or cutoff < first:
             return 0.0
-        span = max(0.0, now - window - self.start)
-        return (1 - math.exp(-self.decay * span)) / self.decay / DAY
+        if self.min_history <= 0:
+            return 1.0
+        return min(1.0, self.observed.before(cutoff) / self.min_history)
 
-    def warmed_up(self, now: float) -> bool:
-        """True once the shortest window has enough history behind it to be judged."""
-        return (self.start is not None
-                and now - self.start >= self.windows[0][0] + self.min_history)
+    def warmth(self, now: float) -> float:
+        """Warmth of the shortest window's baseline (see ``_warmth_at``), per half hour."""
+        slot = int(now // 1800)
+        if self._warmth[0] != slot:
+            self._warmth = (slot, self._warmth_at(now - self.windows[0][0]))
+        return self._warmth[1]
+
+    def observed_hours(self, now: float) -> float:
+        """Hours of observed history behind the shortest window."""
+        return self.observed.before(now - self.windows[0][0]) / HOUR
 
     def _trim(self, state: KeyState, now: float) -> None:
         """Move arrivals that left each window into that window's baseline.
@@ -303,30 +359,28 @@ class CohortTracker:
                 cutoff = now - self.long_window
                 state.last_counted = {a: t for a, t in last_counted.items() if t >= cutoff}
 
-    def _context(self, now: float, profile: SeasonalProfile) -> list[tuple[int, int, float, float]]:
-        """Per judged window: (index, min_count, exposure days, seasonal span days).
+    def _context(self, now: float, profile: SeasonalProfile) -> list[Context]:
+        """Per judged window: (index, min_count, exposure days, seasonal span days, warmth).
 
-        Cached per scope for half an hour: exposures and seasonal factors move slowly.
+        A window is judged once observed history lies behind it; ``warmth`` (below 1
+        until ``min_history``) damps it. Cached per scope for half an hour: exposures,
+        warmth and seasonal factors move slowly.
         """
         minute = int(now // 1800)
         cached = self._contexts.get(id(profile))
         if cached is not None and cached[0] == minute:
             return cached[1]
-        history = now - (self.start or now)
         context = []
         for i, (window, min_count) in enumerate(self.windows):
-            if history < window + self.min_history:
+            cutoff = now - window
+            warmth = self._warmth_at(cutoff)
+            if warmth <= 0.0:
                 break
-            context.append((i, min_count, self._exposure_days(now, window) + self.prior_days,
-                            (window / DAY) * profile.factor(now, window)))
+            context.append((i, min_count,
+                            self.observed.decayed_days(cutoff, self.decay) + self.prior_days,
+                            (window / DAY) * profile.factor(now, window), warmth))
         self._contexts[id(profile)] = (minute, context)
         return context
-
-    def baseline_per_day(self, state: KeyState, i: int, now: float) -> float:
-        """A key's baseline rate (arrivals per day) behind window ``i``."""
-        scale = math.exp(-self.decay * (now - (self.start or now)))
-        past = state.matured[i] * scale + self.prior_count
-        return past / (self._exposure_days(now, self.windows[i][0]) + self.prior_days)
 
     def observe(self, scope: str, keys: dict[str, str], ts: float, account: str,
                 event_id: str, distinct: bool) -> list[KeyVerdict]:
@@ -341,7 +395,8 @@ class CohortTracker:
         if profile is None:
             profile = self.profiles[scope] = SeasonalProfile(self.shrink)
         profile.add(ts)
-        context = self._context(ts, profile) if self.warmed_up(ts) else []
+        self.observed.add(ts)
+        context = self._context(ts, profile)
         scale = math.exp(-self.decay * (ts - self.start))
         weight = 1.0 / scale
         verdicts = []
@@ -410,11 +465,11 @@ class CohortTracker:
         state.trim_at = ts + self._spans[0] - 1.0
         return state
 
-    def _judge(self, key: str, state: KeyState, context: list[tuple[int, int, float, float]],
+    def _judge(self, key: str, state: KeyState, context: list[Context],
                scale: float) -> KeyVerdict | None:
         best = None
         n = len(state.times)
-        for i, min_count, exposure, span in context:
+        for i, min_count, exposure, span, warmth in context:
             count = n - state.starts[i]
             if count < min_count:
                 continue
@@ -423,11 +478,13 @@ class CohortTracker:
             if count < self.min_ratio * expected:
                 continue
             surprise = predictive_surprise(count, past, exposure, span)
-            if surprise >= self.threshold and (best is None or surprise > best.surprise):
+            # A baseline still warming up needs proportionally more surprise.
+            if surprise * warmth >= self.threshold and (best is None
+                                                        or surprise > best.surprise):
                 best = KeyVerdict(key, state, count, self.windows[i][0], expected, surprise,
-                                  True, past / exposure)
+                                  True, past / exposure, warmth)
         if best is None and state.campaign is not None and context:
-            _, _, exposure, _ = context[0]
+            _, _, exposure, _, _ = context[0]
             per_day = (state.matured[0] * scale + self.prior_count) / exposure
             best = KeyVerdict(key, state, 0, 0.0, 0.0, 0.0, False, per_day)
         return best

@@ -3,7 +3,9 @@
 ``StreamScorer.process(event)`` updates the state with one event and returns
 its decision (CONTRACT §3) followed by any breaker transitions it caused. The
 same sequence of events always yields the same answers, whether it comes from
-a file (``warden score``) or one request at a time (the service).
+a file (``warden score``) or one request at a time (the service, which also
+passes its clock: see ``detector.stream.clock``). Signals are combined by
+``detector.decision.decide``, the one decision function.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from functools import lru_cache
 from typing import Any
 
 from detector.breaker import Breaker, BreakerPolicy, BreakerState
+from detector.decision import Signal, code_signal, decide, noisy_or
 from detector.policy import section
 from detector.resources import data_path
 from detector.stream import accounts as acc_signals
 from detector.stream.campaigns import Campaigns
+from detector.stream.clock import StreamClock, TimePolicy, check_event_time
 from detector.stream.cohorts import DAY, HOUR, CohortTracker, KeyVerdict
 from detector.stream.events import Event, EventError, parse_event, parse_ts
 from detector.stream.signals import (
@@ -74,20 +78,6 @@ class AccountState:
     flood_campaign: int | None = None
 
 
-@dataclass(slots=True)
-class Signal:
-    name: str
-    score: float
-    reason: str
-
-
-def _noisy_or(scores: Iterable[float]) -> float:
-    keep = 1.0
-    for s in scores:
-        keep *= 1.0 - min(max(s, 0.0), 1.0)
-    return 1.0 - keep
-
-
 def _ip_prefix(ip: str) -> str | None:
     """The /24 (IPv4) or /48 (IPv6) network of an address; None when it is not one."""
     ip = ip.strip()
@@ -117,8 +107,10 @@ class StreamScorer:
         self.cfg = section("stream", policy_path)
         self.tracker = CohortTracker(self.cfg["cohorts"])
         self.campaign_store = Campaigns()
+        self.time = TimePolicy.from_cfg(self.cfg)
+        self.clock = StreamClock(self.time.max_leap)
         self.breaker = Breaker(BreakerPolicy.from_policy(policy_path))
-        self.breaker_state_obj = BreakerState()
+        self.breaker_state = BreakerState()
         self.accounts: dict[str, AccountState] = {}
         self.policy_path = policy_path
         # CPU spent on name checks and code scans, here or in score_lines' worker.
@@ -127,7 +119,6 @@ class StreamScorer:
         self.code = CodeCache(policy_path, times=self.signal_times)
         self.findings_for_last_event: list[dict[str, Any]] = []
         self._seen_ids: dict[str, None] = {}  # a dict: 2-4x smaller than a set this size
-        self._last_ts = -math.inf
         self._accounts_pruned_at = -math.inf
         self.last_event_type: str | None = None
         self.last_event_ts: float | None = None
@@ -139,24 +130,36 @@ class StreamScorer:
 
     # -- public API -------------------------------------------------------------------------
 
-    def process(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+    def process(self, event: dict[str, Any], now: float | None = None
+                ) -> list[dict[str, Any]]:
         """Score one event: its decision object, then zero or more ``{"breaker": ...}``.
 
-        Raises ``EventError`` for an event that cannot be scored; the state is
-        then unchanged.
+        ``now``: the server clock, when there is one (the service). The event must then
+        lie within the accepted range around it (``check_event_time``), and an event
+        older than one already scored is scored at the newest time seen. Without it (a
+        file), such an event is an error, and one event far ahead of the stream does not
+        move its clock (``StreamClock``). Raises ``EventError`` for an event that cannot
+        be scored; the state is then unchanged.
         """
         ev = parse_event(event)
         if ev.id in self._seen_ids:
             raise EventError(f"duplicate id {ev.id!r}", ev.id)
-        if ev.ts < self._last_ts:
+        clock = self.clock
+        if now is not None:
+            check_event_time(ev.ts, now, self.time, ev.ts_text, ev.id)
+            if ev.ts < clock.now:
+                ev.ts = clock.now  # late: scored as if it arrived at the newest time seen
+            clock.now = ev.ts
+        elif ev.ts < clock.now:
             raise EventError(
                 f"timestamp {ev.ts_text} is earlier than an event already scored; "
                 "events must be ordered by ts", ev.id)
+        else:
+            ev.ts = clock.place(ev.ts)
         self._seen_ids[ev.id] = None
-        self._last_ts = ev.ts
         self.last_event_type, self.last_event_ts = ev.type, ev.ts
         decision = self._score(ev)
-        transitions = self.breaker.advance_one(self.breaker_state_obj, ev.type, ev.ts,
+        transitions = self.breaker.advance_one(self.breaker_state, ev.type, ev.ts,
                                                decision["decision"] != "allow",
                                                decision["campaign"], ev.ts)
         if ev.ts - self._accounts_pruned_at > self.prune_accounts_every:
@@ -183,10 +186,6 @@ class StreamScorer:
         """Name checks and code scans computed so far and their CPU seconds, wherever
         they ran (``score_lines`` computes them in a worker process)."""
         return self.signal_times.to_dict()
-
-    def breaker_state(self) -> dict[str, dict[str, Any]]:
-        """Per scope: state, since, expires_at, reason (serialisable)."""
-        return self.breaker_state_obj.to_dict()
 
     # -- scoring ----------------------------------------------------------------------------
 
@@ -236,11 +235,14 @@ class StreamScorer:
             distinct = True
         verdicts = self.tracker.observe(prefix, keys, ev.ts, ev.username, ev.id, distinct)
         linked, traits = self._link(ev, account, verdicts, signals)
-        score = _noisy_or(s.score for s in signals)
-        if linked is not None:
-            score = max(score, cfg["campaign_member"])
-        decision = ("block" if score >= cfg["block_threshold"]
-                    else "review" if score >= cfg["review_threshold"] else "allow")
+        warmth = self.tracker.warmth(ev.ts)
+        if warmth < 1.0:
+            hours = self.tracker.observed_hours(ev.ts)
+            signals.append(Signal(
+                "warming-up", 0.0,
+                f"baseline warming up: {hours:.0f} of {self.tracker.min_history / HOUR:g} h "
+                f"of history; burst signals damped"))
+        result = decide(signals, cfg, campaign=linked is not None)
         campaign_id = None
         if linked is not None:
             self.campaign_store.add_member(linked, ev.ts, ev.id, ev.username, ev.project,
@@ -248,15 +250,13 @@ class StreamScorer:
             record = self.campaign_store.record(linked)
             record.traits.update(traits)
             campaign_id = record.id
-        signals.sort(key=lambda s: -s.score)
         return {
             "id": ev.id,
-            "score": round(score, 4),
-            "decision": decision,
-            "reasons": [s.reason for s in signals if s.reason],
+            "score": round(result.score, 4),
+            "decision": result.decision,
+            "reasons": result.reasons,
             "campaign": campaign_id,
-            "signals": [{"signal": s.name, "score": round(s.score, 4), "reason": s.reason}
-                        for s in signals],
+            "signals": [s.to_dict() for s in result.signals],
             "findings": self.findings_for_last_event,
         }
 
@@ -275,7 +275,7 @@ class StreamScorer:
         posing, why = acc_signals.impersonation_score(ev.username, ev.email, self._popular)
         if posing > 0:
             signals.append(Signal("impersonation", cfg["impersonation"] * posing, why))
-        account.score = _noisy_or(s.score for s in signals)
+        account.score = noisy_or(s.score for s in signals)
         account.reasons = tuple(s.reason for s in signals if s.score >= 0.1)
         self.accounts[ev.username] = account
         return account
@@ -332,8 +332,9 @@ class StreamScorer:
             code = self.code.get(ev.files) if self._scan_code(account, ev.ts) else None
             if code is not None:
                 self.findings_for_last_event = code.findings
-                if code.score > 0.05:
-                    signals.append(Signal("code", cfg["code"] * code.score, code.reason))
+                found = code_signal(code, cfg)
+                if found is not None:
+                    signals.append(found)
         if (digest := text_hash(ev.summary)) is not None:
             keys[f"{prefix}|summary:{digest}"] = "identical summary"
         if ev.version:
@@ -389,8 +390,15 @@ class StreamScorer:
         traits: list[str] = []
         threshold = self.tracker.threshold
         broad = self._broad
+        warming: KeyVerdict | None = None
         for v in verdicts:
             state = v.state
+            if v.bursting and v.warmth < 1.0:
+                # A baseline still warming up: its bursts are weak evidence (the most
+                # surprising one counts, as a broad cohort's would) and link nothing.
+                if warming is None or v.surprise > warming.surprise:
+                    warming = v
+                continue
             if v.bursting and v.key.split("|", 1)[1].split(":", 1)[0] in broad:
                 # A broad cohort (all young accounts, a whole mail provider) bursting is
                 # evidence, not membership: it holds too many bystanders to link through.
@@ -419,6 +427,12 @@ class StreamScorer:
                 traits.append(state.description)
                 signals.append(Signal("campaign-tail", cfg["campaign_member"],
                                       f"shares {state.description} with an earlier wave"))
+        if warming is not None:
+            signals.append(Signal(
+                "burst", cfg["broad_burst"] * warming.warmth,
+                f"{warming.state.description}: {warming.count} in "
+                f"{_fmt_window(warming.window)} (baseline expects {warming.expected:.2f}); "
+                f"damped, baseline warming up"))
         if account.campaign is not None:
             linked.append(account.campaign)
             if ev.type != "account.created":

@@ -29,6 +29,7 @@ class CodeSignal:
     flagged: bool
     findings: list[dict[str, Any]]
     reason: str
+    error: str | None = None  # the scanner could not read everything (it says why)
 
 
 @dataclass(slots=True)
@@ -129,7 +130,8 @@ def scan_files(files: dict[str, str], policy_path: str | None = None,
     if findings:
         top = findings[0]
         reason = f"code: {top.get('rule')} in {top.get('file')}"
-    return CodeSignal(float(result.score), bool(result.flagged), findings, reason)
+    return CodeSignal(float(result.score), bool(result.flagged), findings, reason,
+                      getattr(result, "error", None))
 
 
 def compute_batch(policy_path: str | None, names: list[str],

@@ -21,4 +21,5 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     """A server of its own, for tests that change global state (the breaker)."""
-    yield from run_service(request.param, tmp_path, auto_trip_minutes=0.04)
+    yield from run_service(request.param, tmp_path,
+                           "[breaker]\nauto_trip_minutes = 0.04\n")

@@ -3,7 +3,6 @@ PostgreSQL, with one token per role, and event builders."""
 
 from __future__ import annotations
 
-import itertools
 import socket
 import threading
 import time
@@ -74,29 +73,43 @@ def new_database(kind: str, tmp: Path) -> Database:
     return _new_pg_database()
 
 
+HISTORY = timedelta(hours=3)
+
+
 @dataclass
 class Server:
-    """A running service: its base URL, one token per role, and a clock for event times."""
+    """A running service: its base URL, one token per role, and a clock for event times.
+
+    Event times follow the wall clock, as a registry's do: the service runs its windows
+    and its breaker on event time, and refuses events more than 5 minutes ahead of its
+    clock or older than 7 days. The first event a test server sees is dated `HISTORY`
+    (3 h) back, so that its stream has history behind the 1-hour windows at once."""
 
     url: str
     database: Database
     tokens: dict[str, str]
     settings: Settings
-    _clock: itertools.count = field(default_factory=lambda: itertools.count())
-    base: datetime = datetime(2024, 3, 1, tzinfo=UTC)
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _last: datetime | None = None
+
+    @property
+    def base(self) -> datetime:
+        """The time of the first event of this server's stream."""
+        return self.started - HISTORY
 
     def client(self, role: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
     def ts(self) -> str:
-        """A fresh, increasing event time (tests share one stream scorer per server)."""
-        moment = self.base + timedelta(seconds=next(self._clock) * 7)
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-    def jump(self, hours: float) -> None:
-        """Move the event clock forward (cohort bursts need some stream history behind them)."""
-        self.base += timedelta(hours=hours)
+        """A fresh, increasing event time near the wall clock (tests share one stream
+        scorer per server); the first is `HISTORY` back."""
+        if self._last is None:
+            moment = self.base
+        else:
+            moment = max(datetime.now(UTC), self._last + timedelta(milliseconds=10))
+        self._last = moment
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     def uid(self, prefix: str = "e") -> str:
         return f"{prefix}-{uuid.uuid4().hex[:12]}"
@@ -149,10 +162,12 @@ def _test_policy() -> str:
 TEST_POLICY = _test_policy()
 
 
-def run_service(kind: str, tmp: Path, **overrides: Any) -> Iterator[Server]:
+def run_service(kind: str, tmp: Path, policy_text: str = "", **overrides: Any
+                ) -> Iterator[Server]:
+    """A server on a fresh database; `policy_text` adds tables to the test policy."""
     database = new_database(kind, tmp)
     policy = tmp / f"policy-{uuid.uuid4().hex[:8]}.toml"
-    policy.write_text(TEST_POLICY)
+    policy.write_text(TEST_POLICY + policy_text)
     try:
         tokens = add_tokens(database.url)
         settings = Settings(**{**Settings.load(database.url, str(policy)).__dict__,
@@ -174,7 +189,6 @@ def account_event(server: Server, username: str | None = None, **account: Any) -
 
 def wave(server: Server, size: int, prefix: str) -> list[dict[str, Any]]:
     """A registration wave: throwaway accounts each creating a squat with the same hook."""
-    server.jump(3)
     events = []
     for i in range(size):
         user = f"{prefix}{i}x{uuid.uuid4().hex[:4]}"

@@ -22,12 +22,14 @@ from service.models import Event
 def _load(url: str, token: str, prefix: str, acked: list[str], stop: threading.Event) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     n = 0
+    start = time.time() - 3600
     with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
         while not stop.is_set():
             n += 1
             kind = "account.created" if n % 2 else "project.created"
-            event = {"id": f"{prefix}-{n}", "ts": f"2024-03-01T{n // 3600 % 24:02d}:"
-                     f"{n // 60 % 60:02d}:{n % 60:02d}Z", "type": kind,
+            # event times an hour ago onwards: inside the window the service accepts
+            event = {"id": f"{prefix}-{n}", "ts": time.strftime(
+                         "%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + n)), "type": kind,
                      "account": {"username": f"{prefix}-user-{n // 2}"}}
             if kind == "project.created":
                 event["project"] = {"name": f"{prefix}-proj-{n}"}

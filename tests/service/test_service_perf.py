@@ -236,7 +236,8 @@ def test_losing_the_insert_race_answers_with_the_winning_row(tmp_path: Path,
     engine = make_engine(url)
     migrate(engine)
     settings = Settings(database_url=url)
-    body = json.dumps({"id": "race-1", "ts": "2024-03-01T10:00:00Z", "type": "project.created",
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    body = json.dumps({"id": "race-1", "ts": now, "type": "project.created",
                        "account": {"username": "racer"}, "project": {"name": "reqeusts"}})
     request = ingest.Request(*parse_events(body.encode(), settings)[:2])
     with engine.connect() as connection:

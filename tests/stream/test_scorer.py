@@ -73,7 +73,7 @@ def test_a_wave_becomes_one_campaign_with_shared_traits(campaign_stream) -> None
     assert best["traits"] and best["first_seen"] <= best["last_seen"]
     assert set(best) >= {"id", "size", "first_seen", "last_seen", "traits", "events",
                          "accounts", "projects"}
-    state = scorer.breaker_state()
+    state = scorer.breaker_state.to_dict()["scopes"]
     assert set(state) == {"account.created", "project.created", "release.uploaded"}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import random
 import string
 
@@ -14,7 +16,6 @@ from detector.stream.cohorts import (
     HOUR,
     CohortTracker,
     SeasonalProfile,
-    poisson_surprise,
     predictive_surprise,
 )
 from detector.stream.templates import files_hash, name_head, name_shape, shape, text_hash
@@ -87,14 +88,42 @@ def test_files_hash_masks_the_stamped_name_and_numbers_but_not_the_code() -> Non
     assert text_hash("short") is None
 
 
-def test_poisson_and_predictive_surprise() -> None:
-    assert poisson_surprise(3, 5.0) == 0.0
-    assert poisson_surprise(10, 0.1) > poisson_surprise(5, 0.1) > 0
+def test_predictive_surprise() -> None:
     # Little history behind a baseline: less surprise than a well-known rate of the same mean.
     thin = predictive_surprise(10, past=0.2, exposure=1.0, window=1.0)
     solid = predictive_surprise(10, past=20.0, exposure=100.0, window=1.0)
     assert 0 < thin < solid
     assert predictive_surprise(1, past=50, exposure=1, window=1) == 0.0
+
+
+def test_predictive_surprise_against_the_exact_negative_binomial_tail() -> None:
+    """``predictive_surprise`` bounds the tail P(X >= n) of the negative binomial
+    NB(r = past, p = exposure / (exposure + window)) from above by the pmf times a
+    geometric series; the exact tail is the regularised incomplete beta
+    I_{1-p}(n, r). On a grid: never more surprise than exact (never over-flags), and
+    within 5% where decisions are made (exact surprise 3..40; the threshold is 7)."""
+    from scipy.special import betainc
+
+    checked = near_threshold = 0
+    for n, past, exposure, window in itertools.product(
+            (1, 2, 3, 5, 6, 8, 10, 15, 20, 40, 80, 150, 400),
+            (0.01, 0.1, 0.5, 1, 2, 5, 20, 100, 1000), (0.5, 1, 3, 10, 30, 60),
+            (1 / 24, 0.25, 1, 7)):
+        estimate = predictive_surprise(n, past, exposure, window)
+        p = exposure / (exposure + window)
+        if n <= past * (1 - p) / p:  # at or below the expected count: no surprise
+            assert estimate == 0.0
+            continue
+        tail = float(betainc(n, past, 1 - p))
+        if tail < 1e-300:  # underflows in double precision
+            continue
+        exact = -math.log10(tail)
+        checked += 1
+        assert estimate <= exact + 1e-9, (n, past, exposure, window)
+        if 3 <= exact <= 40:
+            near_threshold += 1
+            assert exact - estimate <= 0.05 * exact, (n, past, exposure, window)
+    assert checked > 1000 and near_threshold > 200
 
 
 def test_seasonal_profile_learns_the_daily_shape() -> None:

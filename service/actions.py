@@ -1,0 +1,205 @@
+"""Every moderator action, whichever front door it came through: one function each.
+
+Like PyPI's warehouse, which routes its views through services, `service/api.py` (JSON)
+and `service/pages.py` (forms) only translate HTTP into these calls and an
+``ActionError`` back into a status code. Each action checks the caller's role,
+validates its input (one limit for reasons and notes, ``[service] max_reason_chars``),
+makes the change with its audit row, and counts its metric:
+
+* ``pause``, ``resume``, ``confirm``: the detector's breaker decides the transition on
+  the live breaker state (``detector.breaker.Breaker``); ``service.breaker.persist``
+  stores it and its audit row; ``warden_breaker_changes_total{action}``.
+* ``verdict``, ``wave_verdict``: one verdict row per event (``service.queue``);
+  ``warden_verdicts_total{verdict}``.
+* ``sweep`` is the system's own action (no role): lapses, resets and expiries that are
+  due, and adopting what other replicas decided.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from detector.breaker import Breaker, BreakerError, BreakerState
+from service import auth, queue
+from service import breaker as stored
+from service.config import SCOPES, VERDICTS
+from service.models import Verdict
+from service.tokens import Principal
+
+if TYPE_CHECKING:
+    from service.runtime import Runtime
+
+T = TypeVar("T")
+
+
+class ActionError(Exception):
+    """An action refused; ``status`` is the HTTP status both front doors answer with."""
+
+    status = 400
+
+
+class Forbidden(ActionError):
+    status = 403
+
+
+class NotFound(ActionError):
+    status = 404
+
+
+class Conflict(ActionError):
+    status = 409
+
+
+class Invalid(ActionError):
+    status = 422
+
+
+def _role(who: Principal, roles: tuple[str, ...]) -> None:
+    if who.role not in roles:
+        raise Forbidden(f"role {who.role!r} may not do this (needs {' or '.join(roles)})")
+
+
+def _text(rt: Runtime, value: Any, what: str, required: bool = True) -> str:
+    """A reason or note: text, no NUL characters, not blank when required, at most
+    ``max_reason_chars`` characters once trimmed."""
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise Invalid(f"{what} must be text")
+    if "\x00" in value:
+        raise Invalid(f"{what} must not contain NUL characters")
+    value = value.strip()
+    if required and not value:
+        raise Invalid(f"{what} is required")
+    limit = rt.settings.max_reason_chars
+    if len(value) > limit:
+        raise Invalid(f"{what} must be at most {limit} characters (it has {len(value)})")
+    return value
+
+
+def _scope(scope: str) -> str:
+    if scope not in SCOPES:
+        raise NotFound(f"unknown scope {scope!r} (expected one of {', '.join(SCOPES)})")
+    return scope
+
+
+def _minutes(rt: Runtime, minutes: float | None) -> float:
+    try:
+        return rt.scorer.breaker.policy.pause_minutes(minutes)
+    except BreakerError as exc:
+        raise Invalid(str(exc)) from None
+
+
+Decide = Callable[[Breaker, BreakerState, float], dict[str, Any]]
+
+
+def _change(rt: Runtime, scope: str, decide: Decide) -> dict[str, dict[str, Any]]:
+    """Decide one transition on the live breaker state (after taking what is stored,
+    rows locked), store it with its audit row, commit; on any failure the live state of
+    the scope is put back as it was. Returns the registration status after it."""
+    scorer = rt.scorer
+    with scorer.locked(), rt.sessions() as session:
+        scorer.adopt(stored.controls(session, lock=True))
+        live = scorer.breaker_state
+        backup = copy.deepcopy(live.scopes[scope])
+        try:
+            transition = decide(scorer.breaker, live, time.time())
+            stored.persist(session, transition)
+            session.commit()
+        except BreakerError as exc:
+            live.scopes[scope] = backup
+            raise Conflict(str(exc)) from None
+        except BaseException:
+            live.scopes[scope] = backup
+            raise
+        status = stored.status(session)
+    rt.status.invalidate()
+    rt.metrics.breaker_changes.labels(transition["action"]).inc()
+    return status
+
+
+def pause(rt: Runtime, who: Principal, scope: str, reason: Any,
+          minutes: float | None = None) -> dict[str, dict[str, Any]]:
+    """Pause a scope with a reason until now + ``minutes`` (default and maximum from
+    ``[breaker]``), or give a running pause that reason and expiry."""
+    _role(who, auth.BREAKER_WRITE)
+    scope, reason, minutes = _scope(scope), _text(rt, reason, "reason"), _minutes(rt, minutes)
+    return _change(rt, scope, lambda b, state, now: b.pause(state, scope, reason, now,
+                                                             minutes, who.actor))
+
+
+def resume(rt: Runtime, who: Principal, scope: str, reason: Any
+           ) -> dict[str, dict[str, Any]]:
+    """Reopen a scope; detection re-arms at once."""
+    _role(who, auth.BREAKER_WRITE)
+    scope, reason = _scope(scope), _text(rt, reason, "reason")
+    return _change(rt, scope, lambda b, state, now: b.resume(state, scope, reason, now,
+                                                              who.actor))
+
+
+def confirm(rt: Runtime, who: Principal, scope: str, reason: Any,
+            minutes: float | None = None) -> dict[str, dict[str, Any]]:
+    """Keep a running pause until now + ``minutes``: it no longer lapses."""
+    _role(who, auth.BREAKER_WRITE)
+    scope, reason, minutes = _scope(scope), _text(rt, reason, "reason"), _minutes(rt, minutes)
+    return _change(rt, scope, lambda b, state, now: b.confirm(state, scope, reason, now,
+                                                               minutes, who.actor))
+
+
+def _verdict_args(rt: Runtime, who: Principal, verdict: Any, note: Any) -> tuple[str, str]:
+    _role(who, auth.VERDICT_WRITE)
+    if verdict not in VERDICTS:
+        raise Invalid(f"unknown verdict {verdict!r} (expected one of {', '.join(VERDICTS)})")
+    return verdict, _text(rt, note, "note", required=False)
+
+
+def _in_queue(rt: Runtime, work: Callable[[Session], T]) -> T:
+    with rt.sessions() as session:
+        try:
+            return work(session)
+        except queue.NotFound as exc:
+            raise NotFound(str(exc)) from None
+
+
+def verdict(rt: Runtime, who: Principal, event_id: str, verdict: Any, note: Any = ""
+            ) -> Verdict:
+    """Record a verdict on one stored event."""
+    verdict, note = _verdict_args(rt, who, verdict, note)
+    record = _in_queue(rt, lambda session: queue.record_verdict(session, event_id, verdict,
+                                                                note, who.actor))
+    rt.metrics.verdicts.labels(verdict).inc()
+    return record
+
+
+def wave_verdict(rt: Runtime, who: Principal, campaign: str, verdict: Any, note: Any = ""
+                 ) -> int:
+    """One verdict on every event of a campaign; returns how many."""
+    verdict, note = _verdict_args(rt, who, verdict, note)
+    count = _in_queue(rt, lambda session: queue.campaign_verdict(session, campaign, verdict,
+                                                                 note, who.actor))
+    rt.metrics.verdicts.labels(verdict).inc(count)
+    return count
+
+
+def sweep(rt: Runtime) -> dict[str, dict[str, Any]]:
+    """The system's action, every second: adopt what other replicas stored, then store
+    the lapses, resets and expiries due now. Returns the registration status."""
+    scorer = rt.scorer
+    with scorer.locked(), rt.sessions() as session:
+        adopted = scorer.adopt(stored.controls(session))
+        transitions = scorer.breaker.tick(scorer.breaker_state, time.time())
+        done = [t for t in transitions if stored.persist(session, t)]
+        session.commit()
+        if len(done) < len(transitions):  # another replica got there first: take its state
+            adopted += scorer.adopt(stored.controls(session))
+        status = stored.status(session)
+    if adopted or done:
+        rt.status.invalidate()
+    for transition in done:
+        rt.metrics.breaker_changes.labels(transition["action"]).inc()
+    return status
