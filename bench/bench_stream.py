@@ -120,11 +120,12 @@ def year_child(path: str, policy: str | None) -> None:
     """In a fresh child process: score a stream file as `warden score` does; print
     the time, the CPU split (scorer, name checks, code scanning) and the peak
     resident memory of the scorer process and of its worker."""
+    from detector.policy import load_policy
     from detector.stream.scorer import StreamScorer, score_lines
 
     t0 = time.perf_counter()
     cpu0 = time.process_time()
-    scorer = StreamScorer(policy)
+    scorer = StreamScorer(load_policy(policy))
     with open(path, encoding="utf-8") as handle:
         n = sum(1 for out in score_lines(handle, scorer=scorer) if "decision" in out)
     elapsed = time.perf_counter() - t0

@@ -36,7 +36,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from detector.policy import section
+from detector.policy import BreakerPolicy, resolve
 from detector.stream.events import EVENT_TYPES, format_ts, parse_ts
 
 SCOPES = EVENT_TYPES
@@ -53,66 +53,6 @@ DETECTOR, SYSTEM = "detector", "system"
 
 class BreakerError(ValueError):
     """An unknown scope, or an action that does not fit the policy or the current state."""
-
-
-@dataclass(frozen=True, slots=True)
-class TripRule:
-    window_minutes: float
-    flagged: int
-
-
-@dataclass(frozen=True, slots=True)
-class BreakerPolicy:
-    """Thresholds of the breaker; ``from_policy`` reads them from the policy file."""
-
-    trip_rules: tuple[TripRule, ...] = (TripRule(60, 15), TripRule(360, 40))
-    auto_trip_minutes: float = 30
-    reset_window_minutes: float = 60
-    reset_flagged: int = 2
-    min_pause_minutes: float = 240
-    manual_pause_default_minutes: float = 60
-    manual_pause_max_minutes: float = 10_080
-
-    @classmethod
-    def from_policy(cls, policy_path: str | None = None) -> BreakerPolicy:
-        table = section("breaker", policy_path)
-        rules = tuple(TripRule(float(r["window_minutes"]), int(r["flagged"]))
-                      for r in table["trip_rules"])
-        if not rules or any(r.window_minutes <= 0 or r.flagged <= 0 for r in rules):
-            raise ValueError("[breaker] trip_rules needs positive window_minutes and flagged")
-        policy = cls(
-            trip_rules=rules,
-            auto_trip_minutes=float(table["auto_trip_minutes"]),
-            reset_window_minutes=float(table["reset_window_minutes"]),
-            reset_flagged=int(table["reset_flagged"]),
-            min_pause_minutes=float(table["min_pause_minutes"]),
-            manual_pause_default_minutes=float(table["manual_pause_default_minutes"]),
-            manual_pause_max_minutes=float(table["manual_pause_max_minutes"]),
-        )
-        for key in ("auto_trip_minutes", "manual_pause_default_minutes",
-                    "manual_pause_max_minutes"):
-            value = getattr(policy, key)
-            if not (value > 0 and math.isfinite(value)):
-                raise ValueError(f"[breaker] {key} must be a positive number of minutes")
-        if policy.manual_pause_default_minutes > policy.manual_pause_max_minutes:
-            raise ValueError("[breaker] manual_pause_default_minutes exceeds "
-                             "manual_pause_max_minutes")
-        return policy
-
-    @property
-    def horizon(self) -> float:
-        """Seconds of flagged observations the state must remember."""
-        return 60 * max([r.window_minutes for r in self.trip_rules] + [self.reset_window_minutes])
-
-    def pause_minutes(self, asked: float | None) -> float:
-        """The length of a manual pause or confirmation: ``asked``, or the default."""
-        minutes = self.manual_pause_default_minutes if asked is None else float(asked)
-        if not (minutes > 0 and math.isfinite(minutes)):
-            raise BreakerError("expires_in_minutes must be a positive number")
-        if minutes > self.manual_pause_max_minutes:
-            raise BreakerError(f"expires_in_minutes must be at most "
-                               f"{self.manual_pause_max_minutes:g}")
-        return minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,8 +177,18 @@ class Breaker:
     """Applies a ``BreakerPolicy`` to a ``BreakerState``."""
 
     def __init__(self, policy: BreakerPolicy | None = None) -> None:
-        self.policy = policy or BreakerPolicy()
+        self.policy = policy or resolve(None).breaker
         self._horizon = self.policy.horizon
+
+    def pause_minutes(self, asked: float | None) -> float:
+        """The length of a manual pause or confirmation: ``asked``, or the default."""
+        minutes = self.policy.manual_pause_default_minutes if asked is None else float(asked)
+        if not (minutes > 0 and math.isfinite(minutes)):
+            raise BreakerError("expires_in_minutes must be a positive number")
+        if minutes > self.policy.manual_pause_max_minutes:
+            raise BreakerError(f"expires_in_minutes must be at most "
+                               f"{self.policy.manual_pause_max_minutes:g}")
+        return minutes
 
     # -- observations and time -------------------------------------------------------------
 
@@ -359,7 +309,7 @@ class Breaker:
               minutes: float | None = None, actor: str | None = None) -> dict[str, Any]:
         """A manual pause (or a new expiry for a running one); ends by expiry or resume."""
         s = state.scope(scope)
-        minutes = self.policy.pause_minutes(minutes)
+        minutes = self.pause_minutes(minutes)
         previous = s.state
         s.state, s.kind, s.confirmed, s.since = "paused", MANUAL, True, now
         s.reason, s.actor, s.expires_at = reason, actor, now + minutes * 60
@@ -377,7 +327,7 @@ class Breaker:
         s = state.scope(scope)
         if s.state != "paused":
             raise BreakerError(f"{scope} is not paused; nothing to confirm")
-        minutes = self.policy.pause_minutes(minutes)
+        minutes = self.pause_minutes(minutes)
         s.confirmed, s.expires_at, s.actor = True, now + minutes * 60, actor
         s.reason = f"{s.reason} — confirmed: {reason}"
         return _transition(scope, s, now, "confirm", "paused")

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from detector.policy import StreamPolicy
+
 DECISIONS = ("allow", "review", "block")
 
 
@@ -58,14 +60,14 @@ def noisy_or(scores: Iterable[float]) -> float:
     return 1.0 - keep
 
 
-def level(score: float, cfg: Mapping[str, Any]) -> str:
+def level(score: float, cfg: StreamPolicy) -> str:
     """allow, review or block for a score, by the policy's thresholds."""
-    if score >= cfg["block_threshold"]:
+    if score >= cfg.block_threshold:
         return "block"
-    return "review" if score >= cfg["review_threshold"] else "allow"
+    return "review" if score >= cfg.review_threshold else "allow"
 
 
-def decide(signals: Iterable[Signal], cfg: Mapping[str, Any], campaign: bool = False
+def decide(signals: Iterable[Signal], cfg: StreamPolicy, campaign: bool = False
            ) -> Decision:
     """Combine ``signals`` into a score, a decision and the reasons, strongest first.
 
@@ -74,17 +76,17 @@ def decide(signals: Iterable[Signal], cfg: Mapping[str, Any], campaign: bool = F
     given = list(signals)
     score = noisy_or(s.score for s in given)
     if campaign:
-        score = max(score, cfg["campaign_member"])
+        score = max(score, cfg.campaign_member)
     ordered = sorted(given, key=lambda s: -s.score)
     return Decision(score, level(score, cfg), [s.reason for s in ordered if s.reason],
                     ordered)
 
 
-def code_signal(code: ScoredCode | None, cfg: Mapping[str, Any]) -> Signal | None:
+def code_signal(code: ScoredCode | None, cfg: StreamPolicy) -> Signal | None:
     """The code scan as a signal, or None when it found too little to count."""
-    if code is None or code.score <= cfg["code_min_score"]:
+    if code is None or code.score <= cfg.code_min_score:
         return None
-    return Signal("code", cfg["code"] * code.score,
+    return Signal("code", cfg.code * code.score,
                   code.reason or f"code scored {code.score:.2f}")
 
 

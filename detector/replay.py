@@ -1,6 +1,6 @@
 """Replay a recorded event stream under a policy: when would the breaker have paused?
 
-``replay(events, policy_path, labels)`` scores the stream exactly as
+``replay(events, policy, labels)`` scores the stream exactly as
 ``warden score`` does and returns the timeline of pauses per scope (start,
 end, reasons) and, when ground-truth labels are given, what the policy cost
 and caught: false trips, campaign events let through, legitimate
@@ -25,6 +25,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from detector.policy import Policy
 from detector.stream.events import format_ts, parse_ts
 from detector.stream.scorer import StreamScorer, score_lines
 
@@ -59,12 +60,13 @@ def read_labels(source: Iterable[dict[str, Any]] | str | PathLike[str]) -> dict[
 
 
 def replay(events: Iterable[dict[str, Any]] | Iterable[str] | str | PathLike[str],
-           policy_path: str | None = None,
+           policy: Policy | None = None,
            labels: Iterable[dict[str, Any]] | str | PathLike[str] | None = None,
            keep_decisions: bool = False) -> dict[str, Any]:
-    """Score ``events`` under ``policy_path``; the breaker timeline and, with labels, its cost."""
+    """Score ``events`` under ``policy`` (default: shipped); the breaker timeline and, with
+    labels, its cost."""
     truth = read_labels(labels) if labels is not None else None
-    scorer = StreamScorer(policy_path)
+    scorer = StreamScorer(policy)
     lookback = scorer.breaker.policy.horizon
     open_since: dict[str, dict[str, Any]] = {}
     timeline: list[dict[str, Any]] = []

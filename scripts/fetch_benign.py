@@ -90,6 +90,7 @@ from rich.table import Table
 
 from detector.code.archive import safe_name
 from detector.code.limits import Limits
+from detector.policy import load_policy
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = Path("~/.cache/warden/corpus/benign_pypi.jsonl.gz")
@@ -691,7 +692,7 @@ def run(args: argparse.Namespace, console: Console, summary: Summary) -> None:
     summary.picked = len(picks)
     todo = [p for p in picks if p.name not in done]
     summary.already = len(picks) - len(todo)
-    limits = Limits.from_policy()
+    limits = load_policy().code.limits
     writer = Writer(out)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("fetched {task.fields[fetched]}"), TimeElapsedColumn(),

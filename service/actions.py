@@ -76,7 +76,7 @@ def _text(rt: Runtime, value: Any, what: str, required: bool = True) -> str:
     value = value.strip()
     if required and not value:
         raise Invalid(f"{what} is required")
-    limit = rt.settings.max_reason_chars
+    limit = rt.settings.service.max_reason_chars
     if len(value) > limit:
         raise Invalid(f"{what} must be at most {limit} characters (it has {len(value)})")
     return value
@@ -90,7 +90,7 @@ def _scope(scope: str) -> str:
 
 def _minutes(rt: Runtime, minutes: float | None) -> float:
     try:
-        return rt.scorer.breaker.policy.pause_minutes(minutes)
+        return rt.scorer.breaker.pause_minutes(minutes)
     except BreakerError as exc:
         raise Invalid(str(exc)) from None
 

@@ -69,7 +69,7 @@ def parse_events(body: bytes, settings: Settings
     """Decode and validate the events body; every problem is one HTTPException with a message.
     (The detector checks each event's time against the server clock when it is scored:
     `Scorer.validate`.)"""
-    limit = settings.max_batch_events
+    limit = settings.service.max_batch_events
     try:
         raw = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from detector.policy import load_policy
 from service import api, auth, pages
 from service.config import Settings
 from service.hot import HotRoutes
@@ -208,12 +209,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     if settings.hot_routes:  # innermost: body limit, metrics and logs still apply
         app.add_middleware(HotRoutes, runtime=rt)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=settings.service.max_body_bytes)
     app.add_middleware(Observe, runtime=rt)
     return app
 
 
 def app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` and `warden serve --workers N` (settings from env)."""
-    return create_app(Settings.load(os.environ.get("WARDEN_DATABASE_URL"),
-                                    os.environ.get("WARDEN_POLICY") or None))
+    policy = load_policy(os.environ.get("WARDEN_POLICY") or None)
+    return create_app(Settings.load(os.environ.get("WARDEN_DATABASE_URL"), policy))

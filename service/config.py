@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
 
-from detector.policy import section
+from detector.policy import Policy, ServicePolicy, load_policy, resolve
 
 DEFAULT_DATABASE_URL = "sqlite:///warden.db"
 SCOPES = ("account.created", "project.created", "release.uploaded")
@@ -21,34 +20,29 @@ def database_url(explicit: str | None = None) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything `create_app` needs; the numbers come from the policy's `[service]` table."""
+    """Everything `create_app` needs: the database, the policy (its `[service]` table holds
+    the service's numbers: ``settings.service.max_body_bytes``) and two switches."""
 
     database_url: str = field(default_factory=database_url)
-    policy_path: str | None = None
-    max_body_bytes: int = 8_388_608
-    max_batch_events: int = 500
-    async_files_bytes: int = 262_144
-    # longest moderator reason or verdict note (service.actions); the breaker's pause
-    # limits are in [breaker] and the event time limits in [stream] (the detector's)
-    max_reason_chars: int = 2000
-    rebuild_hours: float = 48
-    status_cache_seconds: float = 1.0
-    token_cache_seconds: float = 5.0
-    # SQLite only: "normal" (durable when the process dies; see service.db.sqlite_pragmas)
-    # or "full" (also when the machine loses power, at an fsync per group commit); from
-    # the environment variable WARDEN_SQLITE_SYNCHRONOUS
-    sqlite_synchronous: str = "normal"
-    # while events arrive steadily, the group-commit writer waits this long for more
-    # requests to join a group (service.writer); 0 commits as soon as the queue is empty
-    group_window_ms: float = 2.0
+    policy: Policy = field(default_factory=load_policy)
+    # WARDEN_SQLITE_SYNCHRONOUS, when set: overrides [service] sqlite_synchronous
+    synchronous_override: str | None = None
     # serve POST /v1/events and GET /v1/registration-status outside FastAPI's routing
     # (service.hot); False only to compare the two in tests
     hot_routes: bool = True
 
+    @property
+    def service(self) -> ServicePolicy:
+        return self.policy.service
+
+    @property
+    def sqlite_synchronous(self) -> str:
+        """SQLite only: "normal" (durable when the process dies; see
+        service.db.sqlite_pragmas) or "full" (also when the machine loses power)."""
+        return self.synchronous_override or self.policy.service.sqlite_synchronous
+
     @classmethod
-    def load(cls, database_url_: str | None = None, policy_path: str | None = None) -> Settings:
-        table: dict[str, Any] = section("service", policy_path)
+    def load(cls, database_url_: str | None = None, policy: Policy | None = None) -> Settings:
         synchronous = os.environ.get("WARDEN_SQLITE_SYNCHRONOUS")
-        if synchronous:  # "full" for commits that survive a power loss too
-            table = {**table, "sqlite_synchronous": synchronous.lower()}
-        return cls(database_url=database_url(database_url_), policy_path=policy_path, **table)
+        return cls(database_url=database_url(database_url_), policy=resolve(policy),
+                   synchronous_override=synchronous.lower() if synchronous else None)

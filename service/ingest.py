@@ -125,7 +125,7 @@ def _strip_files(raw: dict[str, Any]) -> dict[str, Any]:
 def scored_form(raw: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """The event as the detector scores it: without files too big to scan inline (those
     are scanned later, see `service.worker`)."""
-    return _strip_files(raw) if files_size(raw) > settings.async_files_bytes else raw
+    return _strip_files(raw) if files_size(raw) > settings.service.async_files_bytes else raw
 
 
 _EVENTS = Event.__table__
@@ -205,7 +205,7 @@ def _score(group: _Group, scorer: Scorer, settings: Settings, request: Request,
         for event, raw, digest in zip(request.events, request.raws, digests, strict=True):
             if event.id in known or event.id in group.fresh:
                 continue
-            pending = files_size(raw) > settings.async_files_bytes
+            pending = files_size(raw) > settings.service.async_files_bytes
             try:
                 outcome = scorer.process(_strip_files(raw) if pending else raw, clock)
             except scoring.ScoringError:

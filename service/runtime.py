@@ -97,14 +97,14 @@ class Runtime:
         engine = make_engine(settings.database_url, settings.sqlite_synchronous,
                              sqlite_autocheckpoint=0)
         sessions = session_factory(engine)
-        return cls(settings, engine, sessions, Scorer(settings.policy_path),
-                   TokenCache(sessions, settings.token_cache_seconds),
-                   breaker.StatusCache(sessions, settings.status_cache_seconds), Metrics())
+        return cls(settings, engine, sessions, Scorer(settings.policy),
+                   TokenCache(sessions, settings.service.token_cache_seconds),
+                   breaker.StatusCache(sessions, settings.service.status_cache_seconds), Metrics())
 
     def stored_state(self) -> scoring.Loaded:
         """What the detector's state is rebuilt from: the events received in the last
         `rebuild_hours` (as they were scored) and the stored breaker state."""
-        since = now() - timedelta(hours=self.settings.rebuild_hours)
+        since = now() - timedelta(hours=self.settings.service.rebuild_hours)
         with self.sessions() as session:
             return (ingest.stored_payloads(session, since, self.settings),
                     breaker.controls(session))

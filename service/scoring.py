@@ -29,7 +29,7 @@ from typing import Any
 
 from detector.breaker import Breaker, BreakerState
 from detector.decision import Signal, code_signal, decide, stricter
-from detector.policy import section
+from detector.policy import Policy, resolve
 from detector.stream import StreamScorer
 from detector.stream.clock import check_event_time
 from detector.stream.events import EventError, parse_event
@@ -55,11 +55,11 @@ class Outcome:
 class Scorer:
     """Thread-safe owner of the detector's stream scorer (see the module docstring)."""
 
-    def __init__(self, policy_path: str | None = None) -> None:
-        self._policy_path = policy_path
-        self._stream_cfg = section("stream", policy_path)
+    def __init__(self, policy: Policy | None = None) -> None:
+        self._policy = policy = resolve(policy)
+        self._stream_cfg = policy.stream
         self._lock = threading.RLock()
-        self._stream = StreamScorer(policy_path=policy_path)
+        self._stream = StreamScorer(policy)
         self.stale = False
         self._moved = False  # an event was scored in the current transaction
         self.loader: Callable[[], Loaded] | None = None
@@ -111,8 +111,8 @@ class Scorer:
     def warm_up(self) -> None:
         """Load what the first events would otherwise wait for (the name index, the code
         scanner and its model): done at start, before the service says it is ready."""
-        check_names(["warden-warm-up"], self._policy_path)
-        scan_files({"setup.py": "from setuptools import setup\nsetup()\n"}, self._policy_path)
+        check_names(["warden-warm-up"], self._policy)
+        scan_files({"setup.py": "from setuptools import setup\nsetup()\n"}, self._policy)
 
     # -- events -----------------------------------------------------------------------------
 
@@ -151,7 +151,7 @@ class Scorer:
         never lowers a decision.
         """
         cfg = self._stream_cfg
-        code = scan_files(files, self._policy_path)
+        code = scan_files(files, self._policy)
         merged = dict(decision)
         merged["findings"] = list(decision.get("findings") or []) + (
             code.findings if code is not None else [])
@@ -177,7 +177,7 @@ class Scorer:
         now = time.time() if now is None else now
         with self._lock:
             old = self._stream
-            self._stream = StreamScorer(policy_path=self._policy_path)
+            self._stream = StreamScorer(self._policy)
             self._stream.names, self._stream.code = old.names, old.code
             self._stream.signal_times = old.signal_times
             count = 0

@@ -45,7 +45,7 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="event-writer", daemon=True)
         self.last_write = time.monotonic()  # when the last group was committed (or failed)
         self._conn: Connection | None = None
-        self._window = settings.group_window_ms / 1000
+        self._window = settings.service.group_window_ms / 1000
         self._last_take = -math.inf
 
     def start(self) -> None:

@@ -8,7 +8,6 @@ again elsewhere, so a killed worker costs a retry, never a row.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -22,7 +21,7 @@ from typing import Any
 from detector.backfill.inputs import Item, Partition, fingerprint, partition
 from detector.backfill.store import count_flagged, finished_rows, prepare, read_manifest
 from detector.backfill.tasks import run_partition
-from detector.policy import load_policy, section
+from detector.policy import Policy, load_policy, resolve
 
 # Called after each finished partition with the number of rows it held.
 ProgressCallback = Callable[[int], None]
@@ -61,12 +60,9 @@ class BackfillSummary:
         return data
 
 
-def _policy_digest(policy_path: str | None) -> str | None:
-    """A digest of the policy file (checked now, so a bad file fails before any work)."""
-    if policy_path is None:
-        return None
-    load_policy(policy_path)
-    return hashlib.sha256(Path(policy_path).read_bytes()).hexdigest()
+def _policy_digest(policy: Policy) -> str | None:
+    """A digest of the policy's values; None for the shipped policy."""
+    return None if policy == load_policy() else policy.digest()
 
 
 def _resumed_partition_size(out: Path, kind: str) -> int | None:
@@ -81,12 +77,12 @@ def default_workers() -> int:
 
 
 @contextmanager
-def _client(workers: int, scheduler: str | None, policy_path: str | None) -> Iterator[Any]:
+def _client(workers: int, scheduler: str | None, policy: Policy) -> Iterator[Any]:
     import dask
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
-        timeout = section("backfill", policy_path)["connect_timeout_s"]
+        timeout = policy.backfill.connect_timeout_s
         try:
             client = Client(scheduler, timeout=timeout)
         except (OSError, TimeoutError) as exc:
@@ -110,12 +106,12 @@ def _client(workers: int, scheduler: str | None, policy_path: str | None) -> Ite
 
 
 def _submit_all(client: Any, kind: str, out_dir: Path, todo: Sequence[Partition],
-                policy_path: str | None) -> dict:
+                policy: Policy) -> dict:
     token = uuid.uuid4().hex[:8]
-    retries = int(section("backfill", policy_path)["task_retries"])
+    retries = policy.backfill.task_retries
     return {
         client.submit(
-            run_partition, kind, str(out_dir), part.index, part.items, policy_path,
+            run_partition, kind, str(out_dir), part.index, part.items, policy,
             key=f"warden-backfill-{kind}-{part.index:05d}-{token}",
             pure=False, retries=retries,
         ): part
@@ -133,7 +129,7 @@ class _Tally:
     failed: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _plan(kind: str, items: Sequence[Item], out: Path, size: int, policy: str | None
+def _plan(kind: str, items: Sequence[Item], out: Path, size: int, policy: Policy
           ) -> tuple[list[Partition], list[Partition], list[Partition]]:
     """All partitions, those still to do, and those already finished in ``out``."""
     parts = partition(items, size)
@@ -149,7 +145,7 @@ def _plan(kind: str, items: Sequence[Item], out: Path, size: int, policy: str | 
 
 
 def _run_on_cluster(client: Any, kind: str, out: Path, todo: Sequence[Partition],
-                    policy: str | None, tally: _Tally,
+                    policy: Policy, tally: _Tally,
                     progress: ProgressCallback | None) -> None:
     from dask.distributed import as_completed
 
@@ -181,25 +177,26 @@ def run_backfill(
     workers: int | None = None,
     scheduler: str | None = None,
     partition_size: int | None = None,
-    policy_path: str | Path | None = None,
+    policy: Policy | None = None,
     progress: ProgressCallback | None = None,
     on_start: Callable[[int, int], None] | None = None,
 ) -> BackfillSummary:
     """Score ``items`` (``kind`` is ``names`` or ``code``) into Parquet files under ``out_dir``.
 
-    Partitions already finished in ``out_dir`` are skipped. ``policy_path`` lays a
-    policy file over the shipped one (workers must be able to read it). ``on_start``
+    Partitions already finished in ``out_dir`` are skipped. ``policy`` replaces the
+    shipped one (``load_policy(FILE)``; it is sent to the workers). ``on_start``
     is told the number of rows left to score and the number of rows in total.
-    Raises ``PolicyError`` for a bad policy file, ``BackfillOutputError`` for an
+    Raises ``BackfillOutputError`` for an
     unusable output folder and ``BackfillClusterError`` for an unreachable scheduler.
     """
     if kind not in ("names", "code"):
         raise ValueError(f"unknown backfill kind {kind!r}")
     started = time.perf_counter()
     out = Path(out_dir)
-    policy = str(Path(policy_path).resolve()) if policy_path else None
-    size = partition_size or _resumed_partition_size(out, kind) or int(
-        section("backfill", policy)[f"{kind}_partition_size"])
+    policy = resolve(policy)
+    size = partition_size or _resumed_partition_size(out, kind) or (
+        policy.backfill.names_partition_size if kind == "names"
+        else policy.backfill.code_partition_size)
     n_workers = workers or default_workers()
     parts, todo, done = _plan(kind, items, out, size, policy)
     tally = _Tally()

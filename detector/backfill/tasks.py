@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from detector.backfill.inputs import Item
 from detector.backfill.schema import CODE_SCHEMA, NAMES_SCHEMA, decision
 from detector.backfill.store import write_partition
+from detector.policy import Policy, load_policy
 
 _SEVERITY_ORDER = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
@@ -49,16 +50,18 @@ def _name_row(item: Item, result: Any | None, error: str | None) -> tuple[Any, .
 
 
 @lru_cache(maxsize=4)
-def _checker(policy_path: str | None) -> Any:
+def _checker(policy: Policy | None) -> Any:
     """The name checker of this worker process: its index is built once, then reused."""
     from detector.names import NameChecker, default_checker
 
-    return default_checker() if policy_path is None else NameChecker(policy_path=policy_path)
+    if policy is None or policy.names == load_policy().names:
+        return default_checker()
+    return NameChecker(policy=policy)
 
 
-def _check_all(names: list[str], policy_path: str | None) -> list[tuple[Any | None, str | None]]:
+def _check_all(names: list[str], policy: Policy | None) -> list[tuple[Any | None, str | None]]:
     """Score a batch; if the batch call fails, fall back to one name at a time."""
-    checker = _checker(policy_path)
+    checker = _checker(policy)
     with contextlib.suppress(Exception):  # a crash on one odd name must not lose the rest
         return [(result, None) for result in checker.check_many(names)]
     out: list[tuple[Any | None, str | None]] = []
@@ -70,10 +73,10 @@ def _check_all(names: list[str], policy_path: str | None) -> list[tuple[Any | No
     return out
 
 
-def name_rows(items: Sequence[Item], policy_path: str | None = None) -> list[tuple[Any, ...]]:
+def name_rows(items: Sequence[Item], policy: Policy | None = None) -> list[tuple[Any, ...]]:
     """One output row per item; items with an input error are not scored."""
     good = [item for item in items if item.error is None]
-    checked = _check_all([i.value for i in good], policy_path)
+    checked = _check_all([i.value for i in good], policy)
     scored = dict(zip((i.line for i in good), checked, strict=True))
     rows = []
     for item in items:
@@ -85,7 +88,7 @@ def name_rows(items: Sequence[Item], policy_path: str | None = None) -> list[tup
     return rows
 
 
-def _code_row(item: Item, policy_path: str | None) -> dict[str, Any]:
+def _code_row(item: Item, policy: Policy | None) -> dict[str, Any]:
     from detector.code import scan_path
 
     row: dict[str, Any] = {
@@ -100,7 +103,7 @@ def _code_row(item: Item, policy_path: str | None) -> dict[str, Any]:
         row["error"] = "no such file or directory"
         return row
     try:
-        result = scan_path(item.value, policy_path)
+        result = scan_path(item.value, policy)
     except Exception as exc:  # scan_path should not raise; a row is still owed
         row["error"] = f"scan failed: {type(exc).__name__}: {exc}"
         return row
@@ -124,8 +127,8 @@ def _code_row(item: Item, policy_path: str | None) -> dict[str, Any]:
     return row
 
 
-def code_rows(items: Sequence[Item], policy_path: str | None = None) -> list[dict[str, Any]]:
-    return [_code_row(item, policy_path) for item in items]
+def code_rows(items: Sequence[Item], policy: Policy | None = None) -> list[dict[str, Any]]:
+    return [_code_row(item, policy) for item in items]
 
 
 def _columns_table(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
@@ -137,13 +140,13 @@ def _columns_table(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
 
 
 def run_partition(
-    kind: str, out_dir: str, index: int, items: Sequence[Item], policy_path: str | None = None
+    kind: str, out_dir: str, index: int, items: Sequence[Item], policy: Policy | None = None
 ) -> dict[str, int]:
     """Score one partition and write it; returns its row and flag counts for the summary."""
     if kind == "names":
-        table = _columns_table(name_rows(items, policy_path), NAMES_SCHEMA)
+        table = _columns_table(name_rows(items, policy), NAMES_SCHEMA)
     else:
-        table = pa.Table.from_pylist(code_rows(items, policy_path), schema=CODE_SCHEMA)
+        table = pa.Table.from_pylist(code_rows(items, policy), schema=CODE_SCHEMA)
     write_partition(Path(out_dir), index, table)
     return {
         "partition": index,

@@ -18,7 +18,8 @@ from detector.code.limits import Limits
 from detector.code.pyast import FileScan, flatten
 from detector.code.rules import catalogue, rule
 from detector.code.textscan import scan_raw, scan_strings
-from detector.policy import section
+from detector.policy import Policy, resolve
+from detector.vocab import Tier
 
 PY_SUFFIXES = (".py", ".pyw", ".pyi")
 MAX_FINDINGS_PER_RULE_FILE = 5
@@ -51,10 +52,8 @@ class DenseCode:
     min_bytes: int
 
     @classmethod
-    def from_policy(cls, policy_path: str | None) -> DenseCode:
-        table = section("code", policy_path)
-        return cls(float(table.get("dense_code_ratio", 0.25)),
-                   int(table.get("dense_code_min_bytes", 4096)))
+    def from_policy(cls, policy: Policy) -> DenseCode:
+        return cls(policy.code.dense_code_ratio, policy.code.dense_code_min_bytes)
 
     def density(self, text: str) -> float | None:
         """The operator density when the text is dense code, else None."""
@@ -77,9 +76,9 @@ def parse(text: str, limits: Limits) -> list[ast.AST] | None:
 
 
 class _Analyzer:
-    def __init__(self, limits: Limits, policy_path: str | None) -> None:
+    def __init__(self, limits: Limits, policy: Policy) -> None:
         self.limits = limits
-        self.max_hits = int(section("code", policy_path).get("max_hits_per_rule_file", 3))
+        self.max_hits = policy.code.max_hits_per_rule_file
 
     def python(self, name: str, text: str, tier: str, tree: list[ast.AST] | None, depth: int,
                at_line: int | None = None) -> tuple[list[Finding], list[str], bool]:
@@ -125,11 +124,12 @@ def _pth_code(text: str) -> list[tuple[int, str]]:
 
 
 def analyze(files: dict[str, str], limits: Limits | None = None,
-            policy_path: str | None = None) -> Analysis:
+            policy: Policy | None = None) -> Analysis:
     """Findings for a package given as {relative path: text}."""
-    limits = limits or Limits.from_policy(policy_path)
-    worker = _Analyzer(limits, policy_path)
-    dense_code = DenseCode.from_policy(policy_path)
+    policy = resolve(policy)
+    limits = limits or policy.code.limits
+    worker = _Analyzer(limits, policy)
+    dense_code = DenseCode.from_policy(policy)
     result = Analysis(n_files=len(files))
     trees: dict[str, list[ast.AST] | None] = {}
     dense: dict[str, float] = {}
@@ -204,15 +204,16 @@ def _dedupe(found: list[Finding]) -> list[Finding]:
     return out
 
 
-def rule_score(findings: list[Finding], policy_path: str | None = None) -> float:
+def rule_score(findings: list[Finding], policy: Policy | None = None) -> float:
     """Additive evidence: 1 - exp(-sum(weight x tier weight) / scale).
 
     Repeats of one rule in one file add a quarter of the weight each (up to the
     per-file cap), so ten `cmdclass` entries do not outweigh one decode-exec.
     """
-    table = section("code", policy_path)
-    tiers = table["tiers"]
-    cap = int(table.get("max_hits_per_rule_file", 3))
+    table = resolve(policy).code
+    tiers = {Tier.INSTALL: table.tiers.install, Tier.IMPORT: table.tiers.import_,
+             Tier.OTHER: table.tiers.other, Tier.TEST: table.tiers.test}
+    cap = table.max_hits_per_rule_file
     rules = catalogue()
     used: Counter[tuple[str, str]] = Counter()
     total = 0.0
@@ -225,11 +226,11 @@ def rule_score(findings: list[Finding], policy_path: str | None = None) -> float
         spec = rules.get(f.rule)
         if spec is not None:
             factor = 0.25 if repeat else 1.0
-            total += factor * spec.weight * float(tiers.get(f.tier, tiers["other"]))
-    return 1.0 - math.exp(-total / float(table.get("rule_score_scale", 3.0)))
+            total += factor * spec.weight * tiers.get(f.tier, tiers[Tier.OTHER])
+    return 1.0 - math.exp(-total / table.rule_score_scale)
 
 
-def blend_score(rules: float, model_p: float | None, policy_path: str | None = None) -> float:
+def blend_score(rules: float, model_p: float | None, policy: Policy | None = None) -> float:
     """Shipped score: the model's probability moved to the assumed prior, blended with rules.
 
     The model is trained with both classes weighted equally (a 50% prior); a registry
@@ -238,12 +239,12 @@ def blend_score(rules: float, model_p: float | None, policy_path: str | None = N
     """
     if model_p is None:
         return rules
-    table = section("code", policy_path)
-    prior = float(table.get("model_prior", 0.5))
+    table = resolve(policy).code
+    prior = table.model_prior
     p = min(max(model_p, 1e-9), 1 - 1e-9)
     odds = p / (1 - p) * prior / (1 - prior)
     shifted = odds / (1 + odds)
-    blend = float(table.get("rule_blend", 0.3))
+    blend = table.rule_blend
     return min(1.0, max(0.0, blend * rules + (1 - blend) * shifted))
 
 

@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from detector.code.findings import Finding, clip_evidence
 from detector.code.limits import Limits
 from detector.code.rules import rule
+from detector.policy import load_policy
 
 # Only these files are read as text; everything else is only counted or sniffed.
 TEXT_SUFFIXES = (".py", ".pyw", ".pth", ".toml", ".cfg", ".pyi")
@@ -264,7 +265,7 @@ def _read_dir(path: Path, limits: Limits, package: Package) -> None:
 
 def read_package(path: str | Path, limits: Limits | None = None) -> Package:
     """All scannable text of the package at `path`. Raises ReadError when nothing can be read."""
-    limits = limits or Limits.from_policy()
+    limits = limits or load_policy().code.limits
     path = Path(path)
     package = Package()
     if not path.exists() and not path.is_symlink():

@@ -1,25 +1,7 @@
-"""Archive and file limits, read from the `[code.limits]` policy table."""
+"""Archive and file limits: the `[code.limits]` table of the policy (``detector.policy``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from detector.policy import CodeLimits as Limits
 
-from detector.policy import section
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    max_members: int = 20000
-    max_file_bytes: int = 5_000_000
-    max_total_bytes: int = 100_000_000
-    max_ratio: float = 100.0
-    max_parse_bytes: int = 1_000_000
-    dense_parse_bytes: int = 16_384
-    max_text_scan_bytes: int = 2_000_000
-    max_decode_depth: int = 2
-
-    @classmethod
-    def from_policy(cls, policy_path: str | None = None) -> Limits:
-        table = section("code", policy_path).get("limits", {})
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in table.items() if k in known})
+__all__ = ["Limits"]

@@ -32,7 +32,7 @@ from sklearn.utils import murmurhash3_32
 
 from detector.code.findings import Finding
 from detector.code.rules import catalogue
-from detector.policy import section
+from detector.policy import Policy, resolve
 from detector.resources import models_path
 
 log = logging.getLogger(__name__)
@@ -173,13 +173,16 @@ class ModelVersionError(RuntimeError):
     """The artifact was built with another scikit-learn and the policy refuses it."""
 
 
-def load(path: Path, policy_path: str | None = None) -> CodeModel:
+def load(path: Path, policy: Policy | None = None) -> CodeModel:
     """Load an artifact, checking library versions against the policy."""
+    return _load(path, resolve(policy).code.model_version_mismatch)
+
+
+def _load(path: Path, mode: str) -> CodeModel:
     sidecar = path.with_suffix(".json")
     built = {}
     if sidecar.is_file():
         built = json.loads(sidecar.read_text()).get("versions", {})
-    mode = section("code", policy_path).get("model_version_mismatch", "warn")
     here = library_versions()
 
     def minor(v: str) -> str:
@@ -202,14 +205,19 @@ def load(path: Path, policy_path: str | None = None) -> CodeModel:
     return model
 
 
-@lru_cache(maxsize=1)
-def shipped_model() -> CodeModel | None:
-    """The model in models/, or None (rule score only) when absent or refused."""
+def shipped_model(policy: Policy | None = None) -> CodeModel | None:
+    """The model in models/, or None (rule score only) when absent or refused by the
+    policy's ``model_version_mismatch``; loaded once per mode."""
+    return _shipped_model(resolve(policy).code.model_version_mismatch)
+
+
+@lru_cache(maxsize=2)
+def _shipped_model(mismatch: str) -> CodeModel | None:
     path = models_path(ARTIFACT)
     if not path.is_file():
         return None
     try:
-        return load(path)
+        return _load(path, mismatch)
     except (ModelVersionError, OSError, EOFError, ValueError, AttributeError,
             ModuleNotFoundError) as exc:
         log.warning("code model not used: %s", exc)

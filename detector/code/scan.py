@@ -10,22 +10,22 @@ from detector.code.archive import Package, ReadError, read_package, safe_name
 from detector.code.findings import Finding, ScanResult
 from detector.code.limits import Limits
 from detector.code.model import shipped_model
-from detector.policy import section
+from detector.policy import Policy, resolve
 
 log = logging.getLogger(__name__)
 
 
-def _combine(analysis: Analysis, findings: list[Finding], policy_path: str | None,
+def _combine(analysis: Analysis, findings: list[Finding], policy: Policy | None,
              path: str, error: str | None) -> ScanResult:
-    table = section("code", policy_path)
-    rules = rule_score(findings, policy_path)
-    model = shipped_model()
+    policy = resolve(policy)
+    rules = rule_score(findings, policy)
+    model = shipped_model(policy)
     model_p = model.predict(findings, analysis.tokens, rules) if model is not None else None
-    score = blend_score(rules, model_p, policy_path)
+    score = blend_score(rules, model_p, policy)
     return ScanResult(
         path=path,
         score=score,
-        flagged=score >= float(table["flag_threshold"]),
+        flagged=score >= policy.code.flag_threshold,
         findings=order(findings),
         error=error,
         rule_score=rules,
@@ -33,28 +33,28 @@ def _combine(analysis: Analysis, findings: list[Finding], policy_path: str | Non
     )
 
 
-def scan_package(package: Package, origin: str, policy_path: str | None = None,
+def scan_package(package: Package, origin: str, policy: Policy | None = None,
                  limits: Limits | None = None) -> ScanResult:
-    return scan_with_analysis(package, origin, policy_path, limits)[0]
+    return scan_with_analysis(package, origin, policy, limits)[0]
 
 
-def scan_with_analysis(package: Package, origin: str, policy_path: str | None = None,
+def scan_with_analysis(package: Package, origin: str, policy: Policy | None = None,
                        limits: Limits | None = None) -> tuple[ScanResult, Analysis]:
     """The verdict plus the analysis behind it (benchmarks reuse the features)."""
-    limits = limits or Limits.from_policy(policy_path)
-    analysis = analyze(package.files, limits, policy_path)
+    limits = limits or resolve(policy).code.limits
+    analysis = analyze(package.files, limits, policy)
     findings = package.findings + analysis.findings
-    return _combine(analysis, findings, policy_path, origin, package.error), analysis
+    return _combine(analysis, findings, policy, origin, package.error), analysis
 
 
 def scan_files(files: dict[str, str], origin: str = "<event>",
-               policy_path: str | None = None) -> ScanResult:
+               policy: Policy | None = None) -> ScanResult:
     """Scan files given as {relative path: text} (CONTRACT section 3 `project.files`)."""
     try:
         package = Package()
         if not isinstance(files, dict):
             return _failed(origin, "files must map relative paths to text")
-        limits = Limits.from_policy(policy_path)
+        limits = resolve(policy).code.limits
         total = 0
         for count, (raw, text) in enumerate(files.items()):
             if count >= limits.max_members or total > limits.max_total_bytes:
@@ -74,21 +74,21 @@ def scan_files(files: dict[str, str], origin: str = "<event>",
                 text = text.replace("\x00", "")
             total += len(text)
             package.files[name] = text
-        return scan_package(package, origin, policy_path, limits)
+        return scan_package(package, origin, policy, limits)
     except Exception as exc:  # the stream scorer and service must never see an exception
         log.exception("scan_files failed for %s", origin)
         return _failed(origin, f"internal error: {type(exc).__name__}: {exc}")
 
 
-def scan_path(path: str | Path, policy_path: str | None = None) -> ScanResult:
+def scan_path(path: str | Path, policy: Policy | None = None) -> ScanResult:
     """Scan an sdist, wheel, zip or directory. Unreadable input gives `error`, never raises."""
     origin = str(path)
     try:
-        package = read_package(path, Limits.from_policy(policy_path))
+        package = read_package(path, resolve(policy).code.limits)
     except ReadError as exc:
         return _failed(origin, str(exc))
     try:
-        return scan_package(package, origin, policy_path)
+        return scan_package(package, origin, policy)
     except Exception as exc:
         log.exception("scan failed for %s", origin)
         return _failed(origin, f"internal error: {type(exc).__name__}: {exc}")

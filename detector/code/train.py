@@ -35,7 +35,7 @@ from detector.code.analyze import analyze, blend_score, rule_score
 from detector.code.cluster import cluster_ids
 from detector.code.corpus import Sample
 from detector.code.findings import Finding
-from detector.policy import section
+from detector.policy import load_policy
 
 Row = tuple[list[Finding], list[str], float]
 TARGET_FPR = 0.005
@@ -209,8 +209,8 @@ def train(samples: Sequence[Sample], out_dir: Path, cfg: TrainConfig,
                   "folds": cfg.folds, "seed": cfg.seed},
         "config": {"C": cfg.C, "n_hash": cfg.n_hash, "calibration": "sigmoid, grouped inner CV",
                    "cluster_weight_power": cfg.cluster_weight_power,
-                   "rule_blend": float(section("code").get("rule_blend", 0.3)),
-                   "model_prior": float(section("code").get("model_prior", 0.5))},
+                   "rule_blend": load_policy().code.rule_blend,
+                   "model_prior": load_policy().code.model_prior},
         "cv": {name: metrics(y, s, groups) for name, s in cv.items()},
     }
     score = cv["score"]

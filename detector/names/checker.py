@@ -21,7 +21,7 @@ from detector.names.normalize import InvalidName, canonical, skeleton, squashed,
 from detector.names.results import NameMatch, NameResult
 from detector.names.rules import load_rules
 from detector.names.scoring import MatchFeatures, NameScorer, load_scorer
-from detector.policy import section
+from detector.policy import Policy, resolve
 from detector.popular import PopularCorpus, shipped_corpus
 
 _DIGITS = "0123456789"
@@ -213,16 +213,16 @@ class NameChecker:
         ecosystem: str = "pypi",
         allowlist: Allowlist | None = None,
         scorer: NameScorer | None = None,
-        policy_path: str | None = None,
+        policy: Policy | None = None,
     ) -> None:
         self.corpus = corpus if corpus is not None else shipped_corpus()
         self.index = NameIndex.build(self.corpus, load_rules(ecosystem))
         self.allowlist = allowlist if allowlist is not None else load_allowlist()
         self.scorer = scorer if scorer is not None else load_scorer()
-        policy = section("names", policy_path)
-        self.threshold = float(policy["flag_threshold"])
-        self.min_length = int(policy["min_length"])
-        self.popular_rank_ratio = float(policy["popular_rank_ratio"])
+        names = resolve(policy).names
+        self.threshold = names.flag_threshold
+        self.min_length = names.min_length
+        self.popular_rank_ratio = names.popular_rank_ratio
 
     def _admissible(self, query: Query, candidate: Candidate) -> bool:
         target = candidate.target

@@ -18,10 +18,9 @@ would move the clock for every later event. Two clocks exist:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from detector.policy import StreamPolicy
 from detector.stream.events import EventError, format_ts
 
 MINUTE = 60.0
@@ -32,20 +31,15 @@ HOUR = 3600.0
 class TimePolicy:
     """The ``[stream]`` time keys, in seconds."""
 
-    max_future_skew: float = 5 * MINUTE
-    live_window: float = 168 * HOUR
-    max_leap: float = 60 * MINUTE
+    max_future_skew: float
+    live_window: float
+    max_leap: float
 
     @classmethod
-    def from_cfg(cls, cfg: Mapping[str, Any]) -> TimePolicy:
-        policy = cls(max_future_skew=float(cfg["max_future_skew_minutes"]) * MINUTE,
-                     live_window=float(cfg["live_window_hours"]) * HOUR,
-                     max_leap=float(cfg["max_clock_leap_minutes"]) * MINUTE)
-        for name in ("max_future_skew", "live_window", "max_leap"):
-            value = getattr(policy, name)
-            if not (value > 0 and math.isfinite(value)):
-                raise ValueError(f"[stream] time limits must be positive numbers ({name})")
-        return policy
+    def from_cfg(cls, cfg: StreamPolicy) -> TimePolicy:
+        return cls(max_future_skew=cfg.max_future_skew_minutes * MINUTE,
+                   live_window=cfg.live_window_hours * HOUR,
+                   max_leap=cfg.max_clock_leap_minutes * MINUTE)
 
 
 def _span(seconds: float) -> str:

@@ -31,7 +31,8 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from dataclasses import dataclass
-from typing import Any
+
+from detector.policy import CohortsPolicy
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -265,22 +266,22 @@ class SeasonalProfile:
 class CohortTracker:
     """Keeps every cohort key's arrivals and judges each new arrival's surprise."""
 
-    def __init__(self, cfg: dict[str, Any]) -> None:
-        self.windows = [(float(w["minutes"]) * 60, int(w["min_count"])) for w in cfg["windows"]]
+    def __init__(self, cfg: CohortsPolicy) -> None:
+        self.windows = [(w.minutes * 60, w.min_count) for w in cfg.windows]
         self.windows.sort()
         self.long_window = self.windows[-1][0]
         self.long_index = len(self.windows) - 1
         self._spans = tuple(w for w, _ in self.windows)
-        self.threshold = float(cfg["surprise_threshold"])
-        self.min_ratio = float(cfg["min_excess_ratio"])
-        self.prior_count = float(cfg["prior_count"])
-        self.prior_days = float(cfg["prior_days"])
-        self.min_history = float(cfg["min_history_hours"]) * HOUR
-        self.observed = ObservedTime(float(cfg["max_quiet_hours"]) * HOUR)
+        self.threshold = cfg.surprise_threshold
+        self.min_ratio = cfg.min_excess_ratio
+        self.prior_count = cfg.prior_count
+        self.prior_days = cfg.prior_days
+        self.min_history = cfg.min_history_hours * HOUR
+        self.observed = ObservedTime(cfg.max_quiet_hours * HOUR)
         self._warmth: tuple[int, float] = (-1, 0.0)
-        self.decay = math.log(2) / (float(cfg["half_life_days"]) * DAY)
-        self.half_life_days = float(cfg["half_life_days"])
-        self.shrink = float(cfg["seasonal_shrink"])
+        self.decay = math.log(2) / (cfg.half_life_days * DAY)
+        self.half_life_days = cfg.half_life_days
+        self.shrink = cfg.seasonal_shrink
         # Cohort key -> its state; a key seen only once is a Single tuple (see observe).
         # Ordered by latest arrival while time never goes back (see _prune).
         self.keys: dict[str, KeyState | Single] = {}

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from detector.breaker import Breaker, BreakerPolicy, BreakerState
+from detector.breaker import Breaker, BreakerState
 from detector.decision import Signal, code_signal, decide, noisy_or
-from detector.policy import section
+from detector.policy import Policy, resolve
 from detector.resources import data_path
 from detector.stream import accounts as acc_signals
 from detector.stream.campaigns import Campaigns
@@ -43,18 +43,19 @@ from detector.stream.signals import (
     exact_hash,
 )
 from detector.stream.templates import files_hash, name_head, name_shape, shape, text_hash
+from detector.vocab import ScanCode
 
 _SCOPE_PREFIX = {"account.created": "a", "project.created": "p", "release.uploaded": "r"}
 
 
-@lru_cache(maxsize=1)
-def _popular_tokens() -> frozenset[str]:
-    """Top popular project names, for usernames posing as a project's team."""
+@lru_cache(maxsize=2)
+def _popular_tokens(top: int) -> frozenset[str]:
+    """The ``top`` popular project names, for usernames posing as a project's team."""
     names = []
     with open(data_path("popular.tsv"), encoding="utf-8") as handle:
         next(handle, None)
         for i, line in enumerate(handle):
-            if i >= 2000:
+            if i >= top:
                 break
             names.append(line.rstrip("\n").split("\t")[-1].lower())
     return frozenset(names)
@@ -103,30 +104,27 @@ class StreamScorer:
     # pass walks every account held.
     prune_accounts_every: float = 14 * DAY
 
-    def __init__(self, policy_path: str | None = None) -> None:
-        self.cfg = section("stream", policy_path)
-        self.tracker = CohortTracker(self.cfg["cohorts"])
+    def __init__(self, policy: Policy | None = None) -> None:
+        self.policy = policy = resolve(policy)
+        self.cfg = policy.stream
+        self.tracker = CohortTracker(self.cfg.cohorts)
         self.campaign_store = Campaigns()
         self.time = TimePolicy.from_cfg(self.cfg)
         self.clock = StreamClock(self.time.max_leap)
-        self.breaker = Breaker(BreakerPolicy.from_policy(policy_path))
+        self.breaker = Breaker(policy.breaker)
         self.breaker_state = BreakerState()
         self.accounts: dict[str, AccountState] = {}
-        self.policy_path = policy_path
         # CPU spent on name checks and code scans, here or in score_lines' worker.
         self.signal_times = SignalTimes()
-        self.names = NameCache(policy_path, times=self.signal_times)
-        self.code = CodeCache(policy_path, times=self.signal_times)
+        self.names = NameCache(policy, times=self.signal_times)
+        self.code = CodeCache(policy, times=self.signal_times)
         self.findings_for_last_event: list[dict[str, Any]] = []
         self._seen_ids: dict[str, None] = {}  # a dict: 2-4x smaller than a set this size
         self._accounts_pruned_at = -math.inf
         self.last_event_type: str | None = None
         self.last_event_ts: float | None = None
-        self._popular = _popular_tokens()
-        self._broad = frozenset(self.cfg["broad_cohorts"])
-        if self.cfg["scan_code"] not in ("all", "young", "none"):
-            raise ValueError(f"[stream] scan_code must be 'all', 'young' or 'none', "
-                             f"not {self.cfg['scan_code']!r}")
+        self._popular = _popular_tokens(self.cfg.impersonation_top_projects)
+        self._broad = frozenset(self.cfg.broad_cohorts)
 
     # -- public API -------------------------------------------------------------------------
 
@@ -200,13 +198,13 @@ class StreamScorer:
         among its window's arrivals without that event having recreated it first.
         """
         self._accounts_pruned_at = now
-        old = max(30 * DAY, self.cfg["young_account_hours"] * HOUR)
+        old = max(self.cfg.recent_account_days * DAY, self.cfg.young_account_hours * HOUR)
         quiet = now - self.tracker.long_window
         stale = []
         for name, account in self.accounts.items():
             created = account.created
             if created is not None and (now - created <= old or created >= quiet):
-                continue  # most accounts held: created in the last 30 days
+                continue  # most accounts held: created recently
             if (account.score != 0.0 or account.campaign is not None
                     or account.flood_campaign is not None):
                 continue
@@ -267,16 +265,16 @@ class StreamScorer:
             domain = sys.intern(domain)  # one string per domain, not one per account
         account = AccountState(created=ev.ts, domain=domain)
         if domain and acc_signals.is_disposable(domain):
-            signals.append(Signal("disposable-email", cfg["disposable_email"],
+            signals.append(Signal("disposable-email", cfg.disposable_email,
                                   f"throwaway email domain {domain}"))
         machine, why = acc_signals.machine_username_score(ev.username)
-        if machine > 0.05:
-            signals.append(Signal("machine-username", cfg["machine_username"] * machine, why))
+        if machine > cfg.machine_username_min:
+            signals.append(Signal("machine-username", cfg.machine_username * machine, why))
         posing, why = acc_signals.impersonation_score(ev.username, ev.email, self._popular)
         if posing > 0:
-            signals.append(Signal("impersonation", cfg["impersonation"] * posing, why))
+            signals.append(Signal("impersonation", cfg.impersonation * posing, why))
         account.score = noisy_or(s.score for s in signals)
-        account.reasons = tuple(s.reason for s in signals if s.score >= 0.1)
+        account.reasons = tuple(s.reason for s in signals if s.score >= cfg.account_reason_min)
         self.accounts[ev.username] = account
         return account
 
@@ -299,22 +297,22 @@ class StreamScorer:
         cfg = self.cfg
         keys: dict[str, str] = {}
         if account.score > 0:
-            signals.append(Signal("account", cfg["account_carry"] * account.score,
+            signals.append(Signal("account", cfg.account_carry * account.score,
                                   "account: " + "; ".join(account.reasons)
                                   if account.reasons else ""))
         young = (account.created is not None
-                 and ev.ts - account.created <= cfg["young_account_hours"] * HOUR)
+                 and ev.ts - account.created <= cfg.young_account_hours * HOUR)
         if young:
             hours = (ev.ts - account.created) / HOUR
-            signals.append(Signal("young-account", cfg["young_account"],
+            signals.append(Signal("young-account", cfg.young_account,
                                   f"account created {hours:.0f} h earlier"))
             if not account.recent_events and ev.type == "project.created":
                 keys[f"{prefix}|young-first"] = "first projects of accounts under " \
-                                                f"{cfg['young_account_hours']} h old"
+                                                f"{cfg.young_account_hours} h old"
         if ev.project:
             name = self.names.get(ev.project)
             if name.flagged:
-                signals.append(Signal("name", cfg["name_squat"] * name.score, name.reason))
+                signals.append(Signal("name", cfg.name_squat * name.score, name.reason))
                 if name.target:
                     keys[f"{prefix}|target:{name.target}"] = f"typosquats of {name.target!r}"
             if ev.type == "project.created":  # a release's name is not new
@@ -326,8 +324,8 @@ class StreamScorer:
             digest = files_hash(ev.files, ev.project)
             keys[f"{prefix}|files:{digest}"] = f"identical files ({digest})"
             size = sum(len(text.strip()) for text in ev.files.values())
-            if size < 300:
-                signals.append(Signal("empty-project", cfg["empty_project"],
+            if size < cfg.empty_project_chars:
+                signals.append(Signal("empty-project", cfg.empty_project,
                                       f"project files hold only {size} characters"))
             code = self.code.get(ev.files) if self._scan_code(account, ev.ts) else None
             if code is not None:
@@ -344,11 +342,13 @@ class StreamScorer:
 
     def _scan_code(self, account: AccountState, now: float) -> bool:
         """Whether to run the code scanner on this event's files (policy ``scan_code``)."""
-        mode = self.cfg["scan_code"]
-        return mode == "all" or (mode == "young" and self._recently_created(account, now))
+        mode = self.cfg.scan_code
+        return mode == ScanCode.ALL or (mode == ScanCode.YOUNG
+                                        and self._recently_created(account, now))
 
     def _recently_created(self, account: AccountState, now: float) -> bool:
-        return account.created is not None and now - account.created <= 30 * DAY
+        return (account.created is not None
+                and now - account.created <= self.cfg.recent_account_days * DAY)
 
     def _flood(self, ev: Event, account: AccountState, young: bool,
                signals: list[Signal]) -> None:
@@ -364,14 +364,14 @@ class StreamScorer:
             del recent[:200], recent_events[:200]
         if not young:
             return
-        hour = sum(1 for t in recent[-cfg["flood_per_hour"]:] if t >= ev.ts - HOUR)
-        day = sum(1 for t in recent[-cfg["flood_per_day"]:] if t >= ev.ts - DAY)
-        if hour < cfg["flood_per_hour"] and day < cfg["flood_per_day"]:
+        hour = sum(1 for t in recent[-cfg.flood_per_hour:] if t >= ev.ts - HOUR)
+        day = sum(1 for t in recent[-cfg.flood_per_day:] if t >= ev.ts - DAY)
+        if hour < cfg.flood_per_hour and day < cfg.flood_per_day:
             return
         reason = (f"one new account created {hour} projects in 1 h" if
-                  hour >= cfg["flood_per_hour"] else
+                  hour >= cfg.flood_per_hour else
                   f"one new account created {day} projects in 24 h")
-        signals.append(Signal("account-flood", cfg["burst_base"] + 0.2, reason))
+        signals.append(Signal("account-flood", cfg.account_flood, reason))
         if account.flood_campaign is None:
             number = self.campaign_store.new(ev.ts)
             account.flood_campaign = number
@@ -403,33 +403,33 @@ class StreamScorer:
                 # A broad cohort (all young accounts, a whole mail provider) bursting is
                 # evidence, not membership: it holds too many bystanders to link through.
                 signals.append(Signal(
-                    "broad-burst", cfg["broad_burst"],
+                    "broad-burst", cfg.broad_burst,
                     f"{state.description}: {v.count} in {_fmt_window(v.window)} "
                     f"(baseline expects {v.expected:.2f})"))
                 continue
             if v.bursting:
-                fresh = state.campaign is None or ev.ts - state.burst_at > cfg["tail_days"] * DAY
+                fresh = state.campaign is None or ev.ts - state.burst_at > cfg.tail_days * DAY
                 if fresh:
                     state.campaign = store.new(ev.ts)
                     self._adopt_window(state, v, ev.ts)
                 state.burst_at = ev.ts
                 linked.append(state.campaign)
                 traits.append(state.description)
-                strength = cfg["burst_base"] + cfg["burst_per_surprise"] * (v.surprise - threshold)
+                strength = cfg.burst_base + cfg.burst_per_surprise * (v.surprise - threshold)
                 signals.append(Signal(
                     "burst", min(0.95, strength),
                     f"{state.description}: {v.count} in {_fmt_window(v.window)} "
                     f"(baseline expects {v.expected:.2f})"))
             elif (state.campaign is not None
-                  and ev.ts - state.burst_at <= cfg["tail_days"] * DAY
-                  and v.expected_day <= cfg["tail_max_per_day"]):
+                  and ev.ts - state.burst_at <= cfg.tail_days * DAY
+                  and v.expected_day <= cfg.tail_max_per_day):
                 linked.append(state.campaign)
                 traits.append(state.description)
-                signals.append(Signal("campaign-tail", cfg["campaign_member"],
+                signals.append(Signal("campaign-tail", cfg.campaign_member,
                                       f"shares {state.description} with an earlier wave"))
         if warming is not None:
             signals.append(Signal(
-                "burst", cfg["broad_burst"] * warming.warmth,
+                "burst", cfg.broad_burst * warming.warmth,
                 f"{warming.state.description}: {warming.count} in "
                 f"{_fmt_window(warming.window)} (baseline expects {warming.expected:.2f}); "
                 f"damped, baseline warming up"))
@@ -437,7 +437,7 @@ class StreamScorer:
             linked.append(account.campaign)
             if ev.type != "account.created":
                 signals.append(Signal(
-                    "campaign-account", cfg["campaign_member"],
+                    "campaign-account", cfg.campaign_member,
                     f"account belongs to campaign {store.record(account.campaign).id}"))
         if not linked:
             return None, traits
@@ -472,7 +472,7 @@ def _batch_needs(scorer: StreamScorer, items: list[tuple[int, Any, str | None]],
     """
     names: dict[str, None] = {}
     files: dict[str, dict[str, str]] = {}
-    mode = scorer.cfg["scan_code"]
+    mode = scorer.cfg.scan_code
     for _, item, error in items:
         if error is not None or not isinstance(item, dict):
             continue
@@ -487,7 +487,8 @@ def _batch_needs(scorer: StreamScorer, items: list[tuple[int, Any, str | None]],
             if name and name not in scorer.names:
                 names[name] = None
         body = project.get("files")
-        if mode == "none" or (mode == "young" and not _maybe_young(item, username, fresh)):
+        if mode == ScanCode.NONE or (mode == ScanCode.YOUNG and not _maybe_young(
+                item, username, fresh, scorer.cfg.recent_account_days * DAY)):
             continue
         if isinstance(body, dict) and body and all(
                 isinstance(k, str) and isinstance(v, str) for k, v in body.items()):
@@ -497,13 +498,14 @@ def _batch_needs(scorer: StreamScorer, items: list[tuple[int, Any, str | None]],
     return list(names), list(files.items())
 
 
-def _maybe_young(item: dict[str, Any], username: Any, fresh: dict[str, float]) -> bool:
-    """Whether an upload's account was created in the stream within the last 30 days."""
+def _maybe_young(item: dict[str, Any], username: Any, fresh: dict[str, float],
+                 recent: float) -> bool:
+    """Whether an upload's account was created in the stream within ``recent`` seconds."""
     created = fresh.get(username.strip()) if isinstance(username, str) else None
     if created is None:
         return False
     try:
-        return parse_ts(item.get("ts")) - created <= 30 * DAY
+        return parse_ts(item.get("ts")) - created <= recent
     except ValueError:
         return False
 
@@ -563,7 +565,7 @@ def _start_worker() -> Any:
                                initializer=gc.set_threshold, initargs=_GC_PAUSE.saved)
 
 
-def score_lines(lines: Iterable[str], policy_path: str | None = None,
+def score_lines(lines: Iterable[str], policy: Policy | None = None,
                 scorer: StreamScorer | None = None, batch: int = 2000,
                 parallel: bool = True) -> Iterator[dict[str, Any]]:
     """Score JSON Lines text: one output object per non-blank input line, in order.
@@ -575,10 +577,10 @@ def score_lines(lines: Iterable[str], policy_path: str | None = None,
     while this one is scored; they are pure, so the answers do not change (and
     this process never loads the name index or the code model).
     """
-    scorer = scorer or StreamScorer(policy_path)
+    scorer = scorer or StreamScorer(policy)
     queue: deque[tuple[list[tuple[int, Any, str | None]], Any]] = deque()
     worker = None
-    young_only = scorer.cfg["scan_code"] == "young"
+    young_only = scorer.cfg.scan_code == ScanCode.YOUNG
     created: dict[str, float] = {}  # for scan_code = "young" only
     newest = -math.inf
 
@@ -602,7 +604,7 @@ def score_lines(lines: Iterable[str], policy_path: str | None = None,
 
     def note_accounts(items: list[tuple[int, Any, str | None]]) -> None:
         """Creation times of the batch's new accounts (for scan_code = "young"), and
-        only the last 30 days of them: older ones no longer count as young."""
+        only the recent ones: older ones no longer count as young."""
         nonlocal newest
         for _, item, error in items:
             if error is None and isinstance(item, dict) and item.get("type") == "account.created":
@@ -613,7 +615,8 @@ def score_lines(lines: Iterable[str], policy_path: str | None = None,
                         created[username.strip()] = ts = parse_ts(item.get("ts"))
                         newest = max(newest, ts)
         if len(created) > 50_000:
-            stale = [name for name, ts in created.items() if ts < newest - 31 * DAY]
+            stale = [name for name, ts in created.items()
+                     if ts < newest - (scorer.cfg.recent_account_days + 1) * DAY]
             for name in stale:
                 del created[name]
 
@@ -628,7 +631,7 @@ def score_lines(lines: Iterable[str], policy_path: str | None = None,
                 worker = _start_worker()
             if worker is not None:
                 names, files = _batch_needs(scorer, items, created)
-                future = worker.submit(compute_batch, scorer.policy_path, names, files)
+                future = worker.submit(compute_batch, scorer.policy, names, files)
         queue.append((items, future))
         if len(queue) > 1:
             yield from finish(*queue.popleft())

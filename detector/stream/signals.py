@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from detector.policy import Policy, load_policy, resolve
+
 
 @dataclass(frozen=True, slots=True)
 class NameSignal:
@@ -59,12 +61,13 @@ _NO_NAME = NameSignal(0.0, False, None, "")
 
 
 @lru_cache(maxsize=4)
-def _name_checker(policy_path: str | None) -> Any:
+def _name_checker(policy: Policy) -> Any:
     try:
         from detector.names import NameChecker, default_checker
     except ImportError:  # a partial install without the name signal
         return None
-    return default_checker() if policy_path is None else NameChecker(policy_path=policy_path)
+    return default_checker() if policy.names == load_policy().names \
+        else NameChecker(policy=policy)
 
 
 @lru_cache(maxsize=1)
@@ -95,10 +98,10 @@ def _shared(signal: NameSignal) -> NameSignal:
     return _NO_NAME if signal == _NO_NAME else signal
 
 
-def check_names(names: list[str], policy_path: str | None,
+def check_names(names: list[str], policy: Policy | None,
                 times: SignalTimes | None = None) -> dict[str, NameSignal]:
     """The name signal of each name; ``times`` (if given) counts the checks and their CPU."""
-    checker = _name_checker(policy_path)
+    checker = _name_checker(resolve(policy))
     if checker is None or not names:
         return dict.fromkeys(names, _NO_NAME)
     start = time.process_time()
@@ -110,7 +113,7 @@ def check_names(names: list[str], policy_path: str | None,
     return results
 
 
-def scan_files(files: dict[str, str], policy_path: str | None = None,
+def scan_files(files: dict[str, str], policy: Policy | None = None,
                times: SignalTimes | None = None) -> CodeSignal | None:
     """The code signal for an event's files; None when the code scanner is unavailable.
 
@@ -120,7 +123,7 @@ def scan_files(files: dict[str, str], policy_path: str | None = None,
     if scan is None or not files:
         return None
     start = time.process_time()
-    result = scan(files, policy_path=policy_path)
+    result = scan(files, policy=policy)
     if times is not None:
         times.code_scans += 1
         times.code_seconds += time.process_time() - start
@@ -134,22 +137,22 @@ def scan_files(files: dict[str, str], policy_path: str | None = None,
                       getattr(result, "error", None))
 
 
-def compute_batch(policy_path: str | None, names: list[str],
+def compute_batch(policy: Policy | None, names: list[str],
                   files: list[tuple[str, dict[str, str]]]
                   ) -> tuple[dict[str, NameSignal], dict[str, CodeSignal | None], SignalTimes]:
     """Name and code signals for a batch (run in a worker process by ``score_lines``),
     with the CPU they took."""
     times = SignalTimes()
-    return (check_names(names, policy_path, times),
-            {digest: scan_files(f, policy_path, times) for digest, f in files}, times)
+    return (check_names(names, policy, times),
+            {digest: scan_files(f, policy, times) for digest, f in files}, times)
 
 
 class NameCache:
     """Name-signal results by name, bounded."""
 
-    def __init__(self, policy_path: str | None = None, max_size: int = 200_000,
+    def __init__(self, policy: Policy | None = None, max_size: int = 200_000,
                  times: SignalTimes | None = None) -> None:
-        self.policy_path = policy_path
+        self.policy = policy
         self._cache: dict[str, NameSignal] = {}
         self._max = max_size
         self.times = times if times is not None else SignalTimes()
@@ -160,14 +163,14 @@ class NameCache:
     def get(self, name: str) -> NameSignal:
         hit = self._cache.get(name)
         if hit is None:
-            hit = check_names([name], self.policy_path, self.times)[name]
+            hit = check_names([name], self.policy, self.times)[name]
             self.store({name: hit})
         return hit
 
     def prime(self, names: list[str]) -> None:
         todo = list(dict.fromkeys(n for n in names if n not in self._cache))
         if todo:
-            self.store(check_names(todo, self.policy_path, self.times))
+            self.store(check_names(todo, self.policy, self.times))
 
     def store(self, results: dict[str, NameSignal]) -> None:
         if len(self._cache) + len(results) > self._max:
@@ -189,9 +192,9 @@ class CodeCache:
     """Code-scan results keyed by the exact content of the files: identical uploads
     (a release train, a copied payload) are scanned once, with identical answers."""
 
-    def __init__(self, policy_path: str | None = None, max_size: int = 20_000,
+    def __init__(self, policy: Policy | None = None, max_size: int = 20_000,
                  times: SignalTimes | None = None) -> None:
-        self.policy_path = policy_path
+        self.policy = policy
         self._cache: dict[str, CodeSignal | None] = {}
         self._max = max_size
         self.times = times if times is not None else SignalTimes()
@@ -203,7 +206,7 @@ class CodeCache:
         digest = exact_hash(files)
         if digest in self._cache:
             return self._cache[digest]
-        signal = scan_files(files, self.policy_path, self.times)
+        signal = scan_files(files, self.policy, self.times)
         self.store({digest: signal})
         return signal
 

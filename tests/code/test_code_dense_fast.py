@@ -17,6 +17,7 @@ from detector.code.analyze import analyze, operator_density, rule_score
 from detector.code.corpus import CORPUS_FILE_CHARS, read_all
 from detector.code.model import shipped_model
 from detector.code.train import TrainConfig, make_estimator, sample_weights
+from detector.policy import load_policy
 
 
 def _obfuscated_arithmetic(n_bytes: int) -> str:
@@ -78,7 +79,7 @@ def test_number_tables_and_ordinary_code_are_not_dense():
 def test_dense_thresholds_come_from_the_policy(tmp_path):
     policy = tmp_path / "p.toml"
     policy.write_text("[code]\ndense_code_ratio = 0.99\n")
-    found = analyze({"setup.py": _obfuscated_arithmetic(40_000)}, policy_path=str(policy))
+    found = analyze({"setup.py": _obfuscated_arithmetic(40_000)}, policy=load_policy(policy))
     assert "dense-code" not in {f.rule for f in found.findings}
 
 

@@ -20,6 +20,14 @@ from types import ModuleType
 import pytest
 
 from detector.code.limits import Limits
+from detector.policy import load_policy
+
+LIMITS = load_policy().code.limits
+
+
+def with_limits(**changes: int) -> Limits:
+    """The shipped limits with some of them changed."""
+    return LIMITS.model_copy(update=changes)
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "fetch_benign.py"
 
@@ -91,7 +99,7 @@ SDIST = [
 
 
 def test_selects_install_files_and_strips_the_root(fb: ModuleType) -> None:
-    extract = fb.read_install_files(make_tar(SDIST), "demo-1.0.tar.gz", Limits())
+    extract = fb.read_install_files(make_tar(SDIST), "demo-1.0.tar.gz", LIMITS)
     assert sorted(extract.files) == [
         "demo/__init__.py", "pyproject.toml", "setup.cfg", "setup.py",
         "src/other/__init__.py", "tests/__init__.py",
@@ -103,7 +111,7 @@ def test_selects_install_files_and_strips_the_root(fb: ModuleType) -> None:
 
 def test_zip_sdist_reads_the_same_way(fb: ModuleType) -> None:
     data = make_zip({n: d or b"" for n, d, kind in SDIST if kind == "file"})
-    extract = fb.read_install_files(data, "demo-1.0.zip", Limits())
+    extract = fb.read_install_files(data, "demo-1.0.zip", LIMITS)
     assert sorted(extract.files) == [
         "demo/__init__.py", "pyproject.toml", "setup.cfg", "setup.py",
         "src/other/__init__.py", "tests/__init__.py",
@@ -112,7 +120,7 @@ def test_zip_sdist_reads_the_same_way(fb: ModuleType) -> None:
 
 def test_archive_without_a_common_root_keeps_paths(fb: ModuleType) -> None:
     data = make_zip({"setup.py": b"a", "pkg/__init__.py": b"b", "pkg/mod.py": b"c"})
-    assert sorted(fb.read_install_files(data, "x.zip", Limits()).files) == [
+    assert sorted(fb.read_install_files(data, "x.zip", LIMITS).files) == [
         "pkg/__init__.py", "setup.py",
     ]
 
@@ -136,7 +144,7 @@ def test_truncates_large_files_and_names_them(fb: ModuleType) -> None:
     data = make_tar([("demo-1.0/setup.py", big, "file"), ("demo-1.0/demo/__init__.py", big,
                                                         "file"), ("demo-1.0/setup.cfg", b"ok",
                                                                   "file")])
-    extract = fb.read_install_files(data, "demo-1.0.tar.gz", Limits(), max_file_bytes=1000)
+    extract = fb.read_install_files(data, "demo-1.0.tar.gz", LIMITS, max_file_bytes=1000)
     assert len(extract.files["setup.py"]) == 1000
     assert extract.truncated == ["demo/__init__.py", "setup.py"]
     assert extract.files["setup.cfg"] == "ok"
@@ -151,7 +159,7 @@ def test_truncates_large_files_and_names_them(fb: ModuleType) -> None:
 
 def test_bad_utf8_is_replaced_not_fatal(fb: ModuleType) -> None:
     data = make_tar([("demo-1.0/setup.py", b"name = '\xff\xfe'\n", "file")])
-    text = fb.read_install_files(data, "demo-1.0.tar.gz", Limits()).files["setup.py"]
+    text = fb.read_install_files(data, "demo-1.0.tar.gz", LIMITS).files["setup.py"]
     assert text == "name = '\ufffd\ufffd'\n"
 
 
@@ -161,7 +169,7 @@ def test_refuses_path_traversal(fb: ModuleType) -> None:
         ("demo-1.0/../../setup.cfg", b"evil", "file"),
         ("/etc/pyproject.toml", b"evil", "file"),
     ])
-    extract = fb.read_install_files(data, "demo-1.0.tar.gz", Limits())
+    extract = fb.read_install_files(data, "demo-1.0.tar.gz", LIMITS)
     assert "evil" not in extract.files.values()
     assert any("path traversal" in p for p in extract.problems)
     assert sum("path traversal" in p for p in extract.problems) == 2
@@ -175,7 +183,7 @@ def test_refuses_links_and_special_members(fb: ModuleType) -> None:
         ("demo-1.0/pyproject.toml", None, "fifo"),
         ("demo-1.0/demo/__init__.py", b"x", "file"),
     ])
-    extract = fb.read_install_files(data, "demo-1.0.tar.gz", Limits())
+    extract = fb.read_install_files(data, "demo-1.0.tar.gz", LIMITS)
     assert list(extract.files) == ["demo/__init__.py"]
     assert sum("link member" in p for p in extract.problems) == 2
     assert any("special member" in p for p in extract.problems)
@@ -183,7 +191,7 @@ def test_refuses_links_and_special_members(fb: ModuleType) -> None:
 
 def test_refuses_zip_symlinks(fb: ModuleType) -> None:
     data = make_zip({"demo-1.0/demo/__init__.py": b"x"}, {"demo-1.0/setup.py": "/etc/passwd"})
-    extract = fb.read_install_files(data, "demo-1.0.zip", Limits())
+    extract = fb.read_install_files(data, "demo-1.0.zip", LIMITS)
     assert list(extract.files) == ["demo/__init__.py"]
     assert any("link member" in p for p in extract.problems)
 
@@ -191,7 +199,7 @@ def test_refuses_zip_symlinks(fb: ModuleType) -> None:
 def test_duplicate_member_keeps_the_first(fb: ModuleType) -> None:
     data = make_tar([("demo-1.0/setup.py", b"first", "file"),
                      ("demo-1.0/setup.py", b"second", "file")])
-    extract = fb.read_install_files(data, "demo-1.0.tar.gz", Limits())
+    extract = fb.read_install_files(data, "demo-1.0.tar.gz", LIMITS)
     assert extract.files == {"setup.py": "first"}
     assert any("duplicate" in p for p in extract.problems)
 
@@ -199,7 +207,7 @@ def test_duplicate_member_keeps_the_first(fb: ModuleType) -> None:
 def test_member_limit_stops_reading(fb: ModuleType) -> None:
     members = [(f"demo-1.0/m{i}.txt", b"", "file") for i in range(10)]
     data = make_tar([("demo-1.0/setup.py", b"s", "file"), *members])
-    extract = fb.read_install_files(data, "demo-1.0.tar.gz", Limits(max_members=5))
+    extract = fb.read_install_files(data, "demo-1.0.tar.gz", with_limits(max_members=5))
     assert extract.files == {"setup.py": "s"} and extract.stopped
     assert any("more than 5 members" in p for p in extract.problems)
 
@@ -208,7 +216,7 @@ def test_bomb_is_stopped_by_the_ratio_limit(fb: ModuleType) -> None:
     data = make_tar([("demo-1.0/setup.py", b"s", "file"),
                      ("demo-1.0/zeros.bin", b"\0" * 5_000_000, "file"),
                      ("demo-1.0/setup.cfg", b"late", "file")])
-    extract = fb.read_install_files(data, "demo-1.0.tar.gz", Limits())
+    extract = fb.read_install_files(data, "demo-1.0.tar.gz", LIMITS)
     assert "setup.cfg" not in extract.files and extract.stopped
     assert any("compression ratio" in p for p in extract.problems)
 
@@ -219,16 +227,16 @@ def test_big_incompressible_members_do_not_hide_later_files(fb: ModuleType) -> N
     noise = random.Random(0).randbytes(50_000)
     data = make_tar([("demo-1.0/data.bin", noise, "file"), ("demo-1.0/more.bin", noise, "file"),
                      ("demo-1.0/pyproject.toml", b"[project]\n", "file")])
-    extract = fb.read_install_files(data, "demo-1.0.tar.gz", Limits(max_total_bytes=10_000))
+    extract = fb.read_install_files(data, "demo-1.0.tar.gz", with_limits(max_total_bytes=10_000))
     assert extract.files == {"pyproject.toml": "[project]\n"}
     assert not extract.stopped and extract.problems == []
 
 
 def test_garbage_is_unreadable(fb: ModuleType) -> None:
     with pytest.raises(fb.Unreadable):
-        fb.read_install_files(b"this is not an archive at all" * 10, "x-1.tar.gz", Limits())
+        fb.read_install_files(b"this is not an archive at all" * 10, "x-1.tar.gz", LIMITS)
     with pytest.raises(fb.Unreadable):
-        fb.read_install_files(b"PK\x03\x04broken", "x-1.zip", Limits())
+        fb.read_install_files(b"PK\x03\x04broken", "x-1.zip", LIMITS)
 
 
 def test_strip_root_only_for_a_single_wrapping_folder(fb: ModuleType) -> None:
@@ -367,7 +375,7 @@ def test_fetch_one_builds_a_row_from_one_download(fb: ModuleType,
     sdist = make_tar(SDIST)
     fake = FakePyPI(sdist)
     monkeypatch.setattr(fb, "http_get", fake)
-    outcome = fb.fetch_one(fb.Pick("demo", "less_popular", ""), Limits(), 10_000_000, 1_000_000)
+    outcome = fb.fetch_one(fb.Pick("demo", "less_popular", ""), LIMITS, 10_000_000, 1_000_000)
     assert outcome.status == "fetched" and outcome.downloaded == len(sdist)
     assert fake.gets == ["https://pypi.org/simple/demo/", "https://files/demo-1.0.tar.gz"]
     row = outcome.row
@@ -381,17 +389,17 @@ def test_fetch_one_skips_and_counts(fb: ModuleType, monkeypatch: pytest.MonkeyPa
     pick = fb.Pick("demo", "popular", "3")
     big = FakePyPI(make_tar(SDIST), size=50_000_000)
     monkeypatch.setattr(fb, "http_get", big)
-    assert fb.fetch_one(pick, Limits(), 20_000_000, 1_000_000).status == "too_large"
+    assert fb.fetch_one(pick, LIMITS, 20_000_000, 1_000_000).status == "too_large"
     assert len(big.gets) == 1  # skipped from the index's size, never downloaded
     monkeypatch.setattr(fb, "http_get", FakePyPI(make_tar(SDIST), sha="00" * 32))
-    assert fb.fetch_one(pick, Limits(), 20_000_000, 1_000_000).status == "network"
+    assert fb.fetch_one(pick, LIMITS, 20_000_000, 1_000_000).status == "network"
     monkeypatch.setattr(fb, "http_get", FakePyPI(b"not an archive" * 20))
-    assert fb.fetch_one(pick, Limits(), 20_000_000, 1_000_000).status == "unreadable"
+    assert fb.fetch_one(pick, LIMITS, 20_000_000, 1_000_000).status == "unreadable"
     wheels_only = FakePyPI(b"")
     wheels_only.index["files"].pop()
     monkeypatch.setattr(fb, "http_get", wheels_only)
-    assert fb.fetch_one(pick, Limits(), 20_000_000, 1_000_000).status == "no_sdist"
+    assert fb.fetch_one(pick, LIMITS, 20_000_000, 1_000_000).status == "no_sdist"
     crowded = [(f"demo-1.0/m{i}", b"", "file") for i in range(10)]
     monkeypatch.setattr(fb, "http_get", FakePyPI(make_tar([*crowded, *SDIST])))
-    limited = fb.fetch_one(pick, Limits(max_members=5), 20_000_000, 1_000_000)
+    limited = fb.fetch_one(pick, with_limits(max_members=5), 20_000_000, 1_000_000)
     assert limited.status == "limit_hit" and limited.row is None

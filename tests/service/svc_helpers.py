@@ -3,6 +3,7 @@ PostgreSQL, with one token per role, and event builders."""
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 import time
@@ -17,6 +18,7 @@ import httpx
 import pytest
 import uvicorn
 
+from detector.policy import ServicePolicy, load_policy
 from service.app import create_app
 from service.config import ROLES, Settings
 from service.db import make_engine, migrate, session_factory
@@ -152,14 +154,19 @@ def stop_server(running: _Running) -> None:
 
 def _test_policy() -> str:
     """Cohort bursts are normally judged only after days of history; the tests start cold."""
-    from detector.policy import section
-
-    cohorts = section("stream").get("cohorts", {})
-    keys = [k for k in ("warmup_hours", "min_history_hours") if k in cohorts]
-    return "[stream.cohorts]\n" + "".join(f"{k} = 0\n" for k in keys) if keys else ""
+    return "[stream.cohorts]\nmin_history_hours = 0\n"
 
 
 TEST_POLICY = _test_policy()
+
+
+def with_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
+    """``settings`` with some ``[service]`` policy keys (or Settings fields) replaced."""
+    table = {k: v for k, v in overrides.items() if k in ServicePolicy.model_fields}
+    rest = {k: v for k, v in overrides.items() if k not in table}
+    service = settings.policy.service.model_copy(update=table)
+    policy = settings.policy.model_copy(update={"service": service})
+    return dataclasses.replace(settings, policy=policy, **rest)
 
 
 def run_service(kind: str, tmp: Path, policy_text: str = "", **overrides: Any
@@ -170,8 +177,7 @@ def run_service(kind: str, tmp: Path, policy_text: str = "", **overrides: Any
     policy.write_text(TEST_POLICY + policy_text)
     try:
         tokens = add_tokens(database.url)
-        settings = Settings(**{**Settings.load(database.url, str(policy)).__dict__,
-                               **overrides})
+        settings = with_overrides(Settings.load(database.url, load_policy(policy)), overrides)
         url, running = start_server(settings)
         try:
             yield Server(url, database, tokens, settings)

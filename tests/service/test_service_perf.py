@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from svc_helpers import Server, account_event, project_event, run_service
 
+from detector.policy import load_policy
 from service import runtime
 from service.db import checkpoint, make_engine, sqlite_pragmas
 from service.hot import HotRoutes
@@ -271,8 +272,11 @@ def test_group_window_only_while_traffic_is_steady(window_ms: float) -> None:
     from service.ingest import Request
     from service.writer import Writer
 
+    shipped = load_policy()
+    policy = shipped.model_copy(update={
+        "service": shipped.service.model_copy(update={"group_window_ms": window_ms})})
     writer = Writer(None, None, Settings(database_url="sqlite://",  # type: ignore[arg-type]
-                                         group_window_ms=window_ms))
+                                         policy=policy))
     lone, second, third = (Request([], []) for _ in range(3))
     writer.submit(lone)
     threading.Timer(0.05, writer.submit, args=(second,)).start()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from svc_helpers import BAD_SETUP, Server, project_event, run_service
 
+from detector.policy import load_policy
 from detector.stream import StreamScorer
 from detector.stream.events import format_ts
 from service.scoring import Scorer
@@ -33,8 +34,9 @@ def _event(i: int, ts: float, files: bool = True, user: str | None = None) -> di
 def test_a_deferred_scan_decides_exactly_like_an_inline_scan(tmp_path: Path, odd: bool) -> None:
     policy = None
     if odd:
-        policy = str(tmp_path / "policy.toml")
-        Path(policy).write_text(ODD_POLICY)
+        path = tmp_path / "policy.toml"
+        path.write_text(ODD_POLICY)
+        policy = load_policy(path)
     now = time.time()
     event = _event(1, now - 60)
     inline = StreamScorer(policy).process(event)[0]
@@ -98,7 +100,7 @@ def test_the_service_s_deferred_scan_matches_warden_score(odd_server: Server) ->
         while (stored := c.get(f"/v1/events/{event['id']}").json())["pending"]:
             assert time.monotonic() < deadline, "the deferred scan never finished"
             time.sleep(0.2)
-    inline = StreamScorer(server.settings.policy_path).process(event)[0]
+    inline = StreamScorer(server.settings.policy).process(event)[0]
     assert stored["decision"] == inline["decision"] == "review"
     assert stored["score"] == pytest.approx(inline["score"], abs=1e-3)
     assert stored["reasons"] == inline["reasons"]

@@ -8,8 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 from svc_helpers import Server
 
-from detector.policy import section
-
 
 def _ts(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -26,7 +24,7 @@ def test_a_future_event_is_refused_stored_nowhere_and_moves_no_clock(
     projects an hour apart was then blocked as "10 projects in 1 h"."""
     server = fresh_server
     now = datetime.now(UTC).replace(microsecond=0)
-    skew = section("stream", server.settings.policy_path)["max_future_skew_minutes"]
+    skew = server.settings.policy.stream.max_future_skew_minutes
     with server.client("registry") as c:
         account = {"id": "maint-acct", "ts": _ts(now - timedelta(hours=11)),
                    "type": "account.created", "account": {"username": "maintainer"}}

@@ -11,16 +11,15 @@ import pytest
 from detector.breaker import (
     Breaker,
     BreakerError,
-    BreakerPolicy,
     BreakerState,
     Observation,
-    TripRule,
 )
-from detector.policy import PolicyError
+from detector.policy import BreakerPolicy, PolicyError, TripRule, load_policy
 from detector.stream.events import parse_ts
 
 MIN = 60.0
-POLICY = BreakerPolicy(trip_rules=(TripRule(60, 10), TripRule(360, 25)),
+POLICY = BreakerPolicy(trip_rules=(TripRule(window_minutes=60, flagged=10),
+                                   TripRule(window_minutes=360, flagged=25)),
                        auto_trip_minutes=30, reset_window_minutes=60, reset_flagged=2,
                        min_pause_minutes=120, manual_pause_default_minutes=60,
                        manual_pause_max_minutes=600)
@@ -105,8 +104,9 @@ def test_confirmed_trip_neither_lapses_nor_resets_and_expires_at_its_new_expiry(
 
 
 def test_hysteresis_ends_an_unconfirmed_trip_early_only_when_quiet() -> None:
-    policy = BreakerPolicy(trip_rules=(TripRule(60, 10),), auto_trip_minutes=300,
-                           min_pause_minutes=120, reset_window_minutes=60, reset_flagged=2)
+    policy = POLICY.model_copy(update={
+        "trip_rules": (TripRule(window_minutes=60, flagged=10),), "auto_trip_minutes": 300,
+        "min_pause_minutes": 120, "reset_window_minutes": 60, "reset_flagged": 2})
     breaker, state = Breaker(policy), BreakerState()
     _flag(breaker, state, 10, T0, MIN)
     tripped = T0 + 9 * MIN
@@ -195,9 +195,10 @@ def test_policy_file_overrides_the_shipped_table(tmp_path) -> None:
     path = tmp_path / "policy.toml"
     path.write_text("[breaker]\ntrip_rules = [{window_minutes = 30, flagged = 3}]\n"
                     "auto_trip_minutes = 5\n")
-    policy = BreakerPolicy.from_policy(str(path))
-    assert policy.trip_rules == (TripRule(30, 3),) and policy.auto_trip_minutes == 5
-    shipped = BreakerPolicy.from_policy()
+    policy = load_policy(path).breaker
+    assert policy.trip_rules == (TripRule(window_minutes=30, flagged=3),)
+    assert policy.auto_trip_minutes == 5
+    shipped = load_policy().breaker
     assert shipped.trip_rules != policy.trip_rules
     assert policy.min_pause_minutes == shipped.min_pause_minutes
 
@@ -212,7 +213,7 @@ def test_moved_policy_keys_are_refused_with_their_new_place(tmp_path, table: str
     path = tmp_path / "policy.toml"
     path.write_text(f"[{table}]\n{key} = 5\n")
     with pytest.raises(PolicyError, match=r"no longer read") as caught:
-        BreakerPolicy.from_policy(str(path))
+        load_policy(path)
     assert advice in str(caught.value)
 
 
@@ -222,5 +223,5 @@ def test_moved_policy_keys_are_refused_with_their_new_place(tmp_path, table: str
 def test_bad_breaker_policy_is_an_error(tmp_path, text: str) -> None:
     path = tmp_path / "policy.toml"
     path.write_text(text)
-    with pytest.raises(ValueError, match=r"\[breaker\]"):
-        BreakerPolicy.from_policy(str(path))
+    with pytest.raises(PolicyError, match=r"policy key breaker"):
+        load_policy(path)

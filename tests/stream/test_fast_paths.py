@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from detector.policy import section
+from detector.policy import CohortsPolicy, load_policy
 from detector.stream import StreamScorer, score_lines
 from detector.stream.cohorts import (
     DAY,
@@ -36,7 +36,7 @@ class PlainTracker(CohortTracker):
     """The tracker without its shortcuts: every key kept in full, trimmed at every
     arrival, and every key visited when pruning."""
 
-    def __init__(self, cfg: dict[str, Any]) -> None:
+    def __init__(self, cfg: CohortsPolicy) -> None:
         super().__init__(cfg)
         self._compact = False
 
@@ -86,7 +86,7 @@ def _full(tracker: CohortTracker, key: str) -> KeyState:
 def test_tracker_shortcuts_keep_states_and_verdicts_exact(long_stream) -> None:
     observations = _observations(long_stream)
     assert observations[-1][2] - observations[0][2] > 10 * DAY
-    cfg = section("stream")["cohorts"]
+    cfg = load_policy().stream.cohorts
     fast, plain = CohortTracker(cfg), PlainTracker(cfg)
     campaigns = 0
     for scope, keys, ts, account, event_id, distinct in observations:
@@ -111,7 +111,7 @@ def test_tracker_shortcuts_keep_states_and_verdicts_exact(long_stream) -> None:
 
 def test_pruning_drops_keys_that_left_the_window(long_stream) -> None:
     observations = _observations(long_stream)
-    tracker = CohortTracker(section("stream")["cohorts"])
+    tracker = CohortTracker(load_policy().stream.cohorts)
     arrivals: dict[str, list[float]] = {}
     for scope, keys, ts, account, event_id, distinct in observations:
         tracker.observe(scope, keys, ts, account, event_id, distinct)
@@ -133,7 +133,7 @@ def test_pruning_drops_keys_that_left_the_window(long_stream) -> None:
 
 def test_scoring_with_and_without_the_shortcuts_gives_the_same_lines(long_stream) -> None:
     fast, plain = StreamScorer(), StreamScorer()
-    plain.tracker = PlainTracker(plain.cfg["cohorts"])
+    plain.tracker = PlainTracker(plain.cfg.cohorts)
     lines = [json.dumps(e) for e in long_stream]
     got = list(score_lines(lines, scorer=fast))
     want = [out for event in long_stream for out in plain.process(event)]
@@ -204,7 +204,7 @@ def test_stats_count_name_checks_and_code_scans(long_stream, tmp_path) -> None:
                if e.get("project", {}).get("files")}
     stats = {}
     for mode in ("all", "none"):
-        scorer = StreamScorer(_policy(tmp_path, mode))
+        scorer = StreamScorer(load_policy(_policy(tmp_path, mode)))
         list(score_lines(lines, scorer=scorer, parallel=False))
         stats[mode] = scorer.stats()
     assert stats["all"]["code_scans"] == len(uploads) > 0

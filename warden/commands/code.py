@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from warden.commands.common import emit_json, err_console, fail_usage
+from warden.commands.common import emit_json, err_console, fail_usage, policy_or_exit
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 
@@ -22,20 +22,14 @@ def _scan(
 ) -> None:
     """Scan packages for malicious install-time code. Nothing is executed or imported."""
     from detector.code import scan_path
-    from detector.policy import PolicyError, load_policy
 
-    policy_path = str(policy) if policy else None
-    if policy_path:
-        try:
-            load_policy(policy_path)
-        except PolicyError as exc:
-            fail_usage(str(exc))
+    checked = policy_or_exit(policy)
     missing = [p for p in paths if not p.exists() and not p.is_symlink()]
     if missing:
         fail_usage(f"{missing[0]}: no such file or directory")
     results = []
     for path in paths:
-        result = scan_path(path, policy_path=policy_path)
+        result = scan_path(path, policy=checked)
         if json_out:
             emit_json(result.to_dict())
         results.append(result)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rich.console import Console
 
 # Human-readable output goes to stderr so that stdout stays machine-readable.
 err_console = Console(stderr=True)
+
+if TYPE_CHECKING:
+    from detector.policy import Policy
 
 
 def emit_json(obj: Any) -> None:
@@ -21,3 +25,13 @@ def fail_usage(message: str) -> NoReturn:
     """Exit 2 with a one-line message on stderr (bad usage or unreadable input)."""
     sys.stderr.write(f"warden: {message}\n")
     raise SystemExit(2)
+
+
+def policy_or_exit(path: str | Path | None) -> Policy:
+    """The policy of ``--policy FILE`` (the shipped one without it); exit 2 when it is bad."""
+    from detector.policy import PolicyError, load_policy
+
+    try:
+        return load_policy(path)
+    except PolicyError as exc:
+        fail_usage(str(exc))

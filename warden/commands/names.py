@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from warden.commands.common import err_console, fail_usage
+from warden.commands.common import err_console, fail_usage, policy_or_exit
 
 # With more names than this, the table lists only flagged names and errors.
 TABLE_ALL_ROWS = 200
@@ -36,7 +36,6 @@ def check_name_command(
     """Score names by how closely they imitate popular projects."""
     from detector.names import NameChecker
     from detector.names.inputs import NameListError, read_names
-    from detector.policy import PolicyError
 
     if not names and file is None:
         fail_usage("check-name: give NAME arguments or --file FILE")
@@ -45,10 +44,7 @@ def check_name_command(
         if file != "-" and not Path(file).exists():
             fail_usage(f"{file}: no such file")
         sources.append(read_names(file))
-    try:
-        checker = NameChecker(policy_path=policy)
-    except PolicyError as exc:
-        fail_usage(str(exc))
+    checker = NameChecker(policy=policy_or_exit(policy))
     stream = itertools.chain.from_iterable(sources)
     try:
         with _progress(file is not None) as advance:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from warden.commands.common import fail_usage
+from warden.commands.common import fail_usage, policy_or_exit
 
 ROLES_HELP = "registry, moderator, analyst or admin"
 
@@ -48,14 +48,9 @@ def serve(
     """Run the Warden HTTP service (API, moderator pages, metrics) until SIGTERM."""
     import uvicorn
 
-    from detector.policy import PolicyError, load_policy
     from service import logs
 
-    if policy is not None:
-        try:
-            load_policy(policy)
-        except PolicyError as exc:
-            fail_usage(str(exc))
+    policy_or_exit(policy)  # checked here, loaded again by each worker from WARDEN_POLICY
     os.environ["WARDEN_DATABASE_URL"] = _database(database_url)
     if policy is not None:
         os.environ["WARDEN_POLICY"] = policy

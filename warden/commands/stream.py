@@ -12,7 +12,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from warden.commands.common import emit_json, err_console, fail_usage
+from warden.commands.common import emit_json, err_console, fail_usage, policy_or_exit
 
 PolicyOption = Annotated[
     str | None, typer.Option("--policy", help="Policy file laid over the shipped one.")]
@@ -32,13 +32,9 @@ def _open_input(path: str) -> Iterator[TextIO]:
 
 
 def _scorer(policy: str | None) -> Any:
-    from detector.policy import PolicyError
     from detector.stream import StreamScorer
 
-    try:
-        return StreamScorer(policy)
-    except (PolicyError, KeyError, ValueError) as exc:
-        fail_usage(f"{policy}: bad policy ({exc})")
+    return StreamScorer(policy_or_exit(policy))
 
 
 def score_command(
@@ -174,16 +170,14 @@ def replay_command(
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Replay a stream under a policy: breaker pauses per scope and, with labels, their cost."""
-    from detector.policy import PolicyError
     from detector.replay import replay, timeline_text
 
     for path in (events, labels):
         if path is not None and not Path(path).is_file():
             fail_usage(f"{path}: no such file")
+    checked = policy_or_exit(policy)
     try:
-        result = replay(events, policy, labels)
-    except PolicyError as exc:
-        fail_usage(str(exc))
+        result = replay(events, checked, labels)
     except (ValueError, KeyError) as exc:
         fail_usage(f"{labels or policy}: {exc}")
     except UnicodeDecodeError as exc:
