@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from warden.commands.common import emit_json, err_console, fail_usage
+from warden.commands.common import emit_json, err_console, fail_usage, require_extra
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 
@@ -75,7 +75,9 @@ def _train(
     limit: int = typer.Option(0, min=0, help="use at most this many samples per class (0: all)"),
     json_out: bool = typer.Option(False, "--json", help="print the metrics as one JSON line"),
 ) -> None:
-    """Train the code model with grouped cross-validation and write it to models/."""
+    """Train the code model with grouped cross-validation and write it to models/.
+    Needs the [train] extra."""
+    require_extra("train", "sklearn", "scipy")
     from detector.code.corpus import CorpusError, default_corpus, read_all
     from detector.code.train import TrainConfig, train
     from detector.resources import models_path

@@ -21,3 +21,19 @@ def fail_usage(message: str) -> NoReturn:
     """Exit 2 with a one-line message on stderr (bad usage or unreadable input)."""
     sys.stderr.write(f"warden: {message}\n")
     raise SystemExit(2)
+
+
+def require_extra(extra: str, *modules: str) -> None:
+    """Exit 2 naming the install extra when a command's optional libraries are missing
+    (imported here: the command imports them next anyway)."""
+    from importlib import import_module
+
+    missing = []
+    for module in modules:
+        try:
+            import_module(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        fail_usage(f"this command needs the [{extra}] extra ({', '.join(missing)} not installed): "
+                   f"pip install 'warden[{extra}]'")
