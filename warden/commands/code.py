@@ -19,10 +19,20 @@ def _scan(
     policy: Path | None = typer.Option(
         None, "--policy", help="policy file laid over the shipped one"
     ),
+    output_format: str | None = typer.Option(
+        None, "--format", help="text (default), json (as --json) or sarif (SARIF 2.1.0 "
+        "log on stdout, for code-scanning tools)"),
 ) -> None:
     """Scan packages for malicious install-time code. Nothing is executed or imported."""
     from detector.code import scan_path
     from detector.policy import PolicyError, load_policy
+
+    if output_format not in (None, "text", "json", "sarif"):
+        fail_usage(f"--format must be text, json or sarif (got {output_format!r})")
+    if json_out and output_format not in (None, "json"):
+        fail_usage(f"--json and --format {output_format} disagree; give one")
+    json_out = json_out or output_format == "json"
+    sarif_out = output_format == "sarif"
 
     policy_path = str(policy) if policy else None
     if policy_path:
@@ -39,7 +49,11 @@ def _scan(
         if json_out:
             emit_json(result.to_dict())
         results.append(result)
-    if not json_out:
+    if sarif_out:
+        from warden.sarif import to_sarif
+
+        emit_json(to_sarif(results))
+    elif not json_out:
         _print(results)
     unreadable = [r for r in results if r.error and not r.findings and r.score == 0.0]
     if unreadable and len(unreadable) == len(results):
