@@ -1,14 +1,20 @@
-"""The trained code model: feature layout, prediction, and version-checked loading.
+"""The trained code model: feature layout, prediction, and checked loading.
 
 Features per package: for every catalogue rule, the tier-weighted hit count in
 install/import-time files and in other files (log-scaled), the rule score, and
 hashed tokens (resolved call names, imports, file kinds, rule-by-tier pairs),
 scaled to unit length per package.
 
-Loading checks the scikit-learn/numpy/joblib versions the artifact was built
-with. A different scikit-learn minor version follows the `[code]
-model_version_mismatch` policy: "warn" (default: load and warn once) or
-"refuse" (ignore the model; scores fall back to the rule score).
+The artifact ``models/code-model.npz`` holds plain arrays (per calibration fold: the
+logistic regression's coefficients and intercept, the sigmoid calibrator's ``a`` and
+``b``) and a JSON header (format, feature layout, rule ids, build metadata). It is read
+with ``allow_pickle=False``, so loading it cannot run code, and scoring needs numpy and
+mmh3 only: scikit-learn is a training dependency (the ``[train]`` extra, train.py).
+
+Loading refuses an unknown artifact format. An artifact built for another feature
+layout (``FEATURES``) follows the `[code] model_version_mismatch` policy: "warn"
+(default: load and warn) or "refuse" (ignore the model; scores fall back to the rule
+score).
 """
 
 from __future__ import annotations
@@ -18,17 +24,14 @@ import logging
 import math
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import joblib
+import mmh3
 import numpy as np
-import scipy.sparse as sp
-import sklearn
-from sklearn.feature_extraction import FeatureHasher
-from sklearn.preprocessing import normalize
-from sklearn.utils import murmurhash3_32
 
 from detector.code.findings import Finding
 from detector.code.rules import catalogue
@@ -36,89 +39,53 @@ from detector.policy import Policy, resolve
 from detector.resources import models_path
 
 log = logging.getLogger(__name__)
-ARTIFACT = "code-model.joblib"
+ARTIFACT = "code-model.npz"
+FORMAT = 1
+# The feature layout a model was trained on; change it with any change to the features.
+FEATURES = "rule-hits-log1p-hot-cold+rule-score+mmh3-x86_32-seed0-abs-mod-binary-l2"
 HOT = ("install", "import")
 TOKEN_INDEX_CACHE = 200_000
-
-
-class _LinearSigmoid:
-    """A CalibratedClassifierCV of logistic regressions with sigmoid calibrators,
-    unrolled into NumPy arrays so one package costs microseconds, not the
-    milliseconds of scikit-learn's input validation. Same probabilities."""
-
-    def __init__(self, estimator: Any, n_dense: int) -> None:
-        parts = estimator.calibrated_classifiers_
-        self.coef = np.array([c.estimator.coef_[0] for c in parts], dtype=np.float64)
-        self.intercept = np.array([c.estimator.intercept_[0] for c in parts])
-        self.a = np.array([c.calibrators[0].a_ for c in parts], dtype=np.float64)
-        self.b = np.array([c.calibrators[0].b_ for c in parts], dtype=np.float64)
-        self.n_dense = n_dense
-
-    @staticmethod
-    def supports(estimator: Any) -> bool:
-        parts = getattr(estimator, "calibrated_classifiers_", None)
-        return bool(parts) and getattr(estimator, "method", None) == "sigmoid" and all(
-            len(c.calibrators) == 1 and hasattr(c.estimator, "coef_")
-            and c.estimator.coef_.shape[0] == 1 for c in parts
-        ) and list(getattr(estimator, "classes_", [])) == [0, 1]
-
-    def probability(self, dense: np.ndarray, hashed: np.ndarray) -> float:
-        decision = self.intercept + self.coef[:, : self.n_dense] @ dense
-        if len(hashed):
-            # unit length: every distinct bucket holds 1/sqrt(k)
-            decision += self.coef[:, self.n_dense + hashed].sum(axis=1) / math.sqrt(len(hashed))
-        return float(np.mean(1.0 / (1.0 + np.exp(self.a * decision + self.b))))
+ARRAYS = ("coef", "intercept", "a", "b")
 
 
 def library_versions() -> dict[str, str]:
-    return {"scikit-learn": sklearn.__version__, "numpy": np.__version__,
-            "joblib": joblib.__version__, "scipy": __import__("scipy").__version__}
+    """Versions of the libraries that build (scikit-learn, when installed) and read a model,
+    from package metadata: nothing is imported."""
+    found = {}
+    for name in ("scikit-learn", "scipy", "numpy", "mmh3"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
 
 
-class CodeModel:
-    """A calibrated classifier plus the feature layout it was trained on."""
+class ModelVersionError(RuntimeError):
+    """The artifact is unreadable here, or built for other features and the policy refuses it."""
 
-    def __init__(self, estimator: Any, rule_ids: Sequence[str], n_hash: int,
-                 meta: dict[str, Any] | None = None) -> None:
-        self.estimator = estimator
-        self.rule_ids = list(rule_ids)
-        self.n_hash = n_hash
-        self.meta = meta or {}
-        self._hasher = FeatureHasher(n_features=n_hash, input_type="string",
-                                     alternate_sign=False)
-        self._transients()
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        for transient in ("_hasher", "_fast", "_fast_source", "_index", "_token_index"):
-            state.pop(transient, None)
-        return state
+@dataclass
+class FeatureLayout:
+    """How a package's findings and tokens become the model's columns."""
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._hasher = FeatureHasher(n_features=self.n_hash, input_type="string",
-                                     alternate_sign=False)
-        self._transients()
+    rule_ids: list[str]
+    n_hash: int = 2**15
+    _index: dict[str, int] = field(init=False, repr=False)
+    _token_index: dict[str, int] = field(init=False, repr=False, default_factory=dict)
 
-    def _transients(self) -> None:
+    def __post_init__(self) -> None:
         self._index = {r: i for i, r in enumerate(self.rule_ids)}
-        self._token_index: dict[str, int] = {}
-        self._fast_source: Any = None
-        self._fast: _LinearSigmoid | None = None
 
-    def _fast_path(self) -> _LinearSigmoid | None:
-        """The unrolled estimator, rebuilt whenever `estimator` is replaced."""
-        if self._fast_source is not self.estimator:
-            self._fast_source = self.estimator
-            self._fast = (_LinearSigmoid(self.estimator, 2 * len(self.rule_ids) + 1)
-                          if _LinearSigmoid.supports(self.estimator) else None)
-        return self._fast
+    @property
+    def n_dense(self) -> int:
+        return 2 * len(self.rule_ids) + 1
 
     def bucket(self, token: str) -> int:
-        """The FeatureHasher column of a token (signed 32-bit MurmurHash3, seed 0)."""
+        """The hashed column of a token: |signed 32-bit MurmurHash3 (seed 0)| mod n_hash,
+        the same column scikit-learn's FeatureHasher gives (tested)."""
         index = self._token_index.get(token)
         if index is None:
-            index = abs(murmurhash3_32(token, seed=0)) % self.n_hash
+            index = abs(mmh3.hash(token.encode("utf-8", "surrogatepass"), 0)) % self.n_hash
             if len(self._token_index) < TOKEN_INDEX_CACHE:
                 self._token_index[token] = index
         return index
@@ -138,67 +105,111 @@ class CodeModel:
         row = [math.log1p(v) for v in row]
         return [*row, rule_score]
 
-    def vectorize(self, batch: Sequence[tuple[list[Finding], list[str], float]]) -> sp.csr_matrix:
-        dense = np.array([self.dense_row(f, s) for f, _, s in batch], dtype=np.float64)
-        hashed = self._hasher.transform([self.tokens_for(f, t) for f, t, _ in batch])
-        hashed.data = np.minimum(hashed.data, 1.0)
-        # unit length per package: a 3,000-call file must not saturate the logistic
-        hashed = normalize(hashed)
-        return sp.hstack([sp.csr_matrix(dense), hashed], format="csr")
+    def buckets(self, findings: list[Finding], tokens: list[str]) -> np.ndarray:
+        """Distinct hashed columns of a package (each holds 1/sqrt(k) after scaling)."""
+        return np.array(sorted({self.bucket(t) for t in self.tokens_for(findings, tokens)}),
+                        dtype=np.intp)
 
-    def predict_many(self, batch: Sequence[tuple[list[Finding], list[str], float]]) -> np.ndarray:
-        return self.estimator.predict_proba(self.vectorize(batch))[:, 1]
+
+class CodeModel:
+    """A calibrated ensemble of logistic regressions (one per calibration fold) as arrays.
+
+    Probability = mean over folds of 1 / (1 + exp(a * (w . x + c) + b)), the formula of
+    scikit-learn's CalibratedClassifierCV with sigmoid calibration.
+    """
+
+    def __init__(self, layout: FeatureLayout, coef: np.ndarray, intercept: np.ndarray,
+                 a: np.ndarray, b: np.ndarray, meta: dict[str, Any] | None = None,
+                 features: str = FEATURES) -> None:
+        self.layout = layout
+        self.coef = np.asarray(coef, dtype=np.float64)
+        self.intercept = np.asarray(intercept, dtype=np.float64)
+        self.a = np.asarray(a, dtype=np.float64)
+        self.b = np.asarray(b, dtype=np.float64)
+        self.meta = meta or {}
+        self.features = features
+        folds = self.coef.shape[0] if self.coef.ndim == 2 else -1
+        width = layout.n_dense + layout.n_hash
+        if self.coef.shape != (folds, width) or folds < 1 or any(
+            v.shape != (folds,) for v in (self.intercept, self.a, self.b)
+        ):
+            raise ValueError(f"model arrays do not match the layout ({folds} folds x {width})")
+
+    @property
+    def rule_ids(self) -> list[str]:
+        return self.layout.rule_ids
+
+    @property
+    def n_hash(self) -> int:
+        return self.layout.n_hash
+
+    def bucket(self, token: str) -> int:
+        return self.layout.bucket(token)
+
+    def probability(self, dense: np.ndarray, hashed: np.ndarray) -> float:
+        decision = self.intercept + self.coef[:, : self.layout.n_dense] @ dense
+        if len(hashed):
+            # unit length: every distinct bucket holds 1/sqrt(k)
+            columns = self.coef[:, self.layout.n_dense + hashed]
+            decision += columns.sum(axis=1) / math.sqrt(len(hashed))
+        return float(np.mean(1.0 / (1.0 + np.exp(self.a * decision + self.b))))
 
     def predict(self, findings: list[Finding], tokens: list[str], rule_score: float) -> float:
-        """One package's probability: the NumPy fast path when the estimator allows it."""
-        fast = self._fast_path()
-        if fast is None:
-            return float(self.predict_many([(findings, tokens, rule_score)])[0])
-        dense = np.array(self.dense_row(findings, rule_score), dtype=np.float64)
-        buckets = np.array(sorted({self.bucket(t) for t in self.tokens_for(findings, tokens)}),
-                           dtype=np.intp)
-        return fast.probability(dense, buckets)
+        """One package's probability of being malicious (microseconds, NumPy only)."""
+        dense = np.array(self.layout.dense_row(findings, rule_score), dtype=np.float64)
+        return self.probability(dense, self.layout.buckets(findings, tokens))
 
+    def predict_many(self, batch: Sequence[tuple[list[Finding], list[str], float]]) -> np.ndarray:
+        return np.array([self.predict(*row) for row in batch], dtype=np.float64)
 
-def new_model(estimator: Any, n_hash: int = 2**15) -> CodeModel:
-    return CodeModel(estimator, list(catalogue()), n_hash)
+    def header(self) -> dict[str, Any]:
+        return {"format": FORMAT, "features": self.features, "rule_ids": self.rule_ids,
+                "n_hash": self.n_hash, "n_dense": self.layout.n_dense, "meta": self.meta}
 
 
 def save(model: CodeModel, path: Path) -> None:
-    model.meta.setdefault("versions", library_versions())
-    joblib.dump(model, path, compress=3)
+    """Write the arrays and a JSON header (UTF-8 bytes) to one compressed ``.npz``."""
+    header = np.frombuffer(json.dumps(model.header(), sort_keys=True).encode(), dtype=np.uint8)
+    with open(path, "wb") as handle:
+        np.savez_compressed(handle, header=header, coef=model.coef, intercept=model.intercept,
+                            a=model.a, b=model.b)
 
 
-class ModelVersionError(RuntimeError):
-    """The artifact was built with another scikit-learn and the policy refuses it."""
+def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in ("header", *ARRAYS)}
+    except (KeyError, ValueError, OSError, EOFError) as exc:
+        raise ModelVersionError(f"{path.name} is not a Warden code model: {exc}") from exc
+    try:
+        header = json.loads(arrays.pop("header").tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelVersionError(f"{path.name}: unreadable header: {exc}") from exc
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        found = header.get("format") if isinstance(header, dict) else None
+        raise ModelVersionError(f"{path.name} has format {found!r}; this Warden reads {FORMAT}")
+    return header, arrays
 
 
 def load(path: Path, policy: Policy | None = None) -> CodeModel:
-    """Load an artifact, checking library versions against the policy."""
+    """Load an artifact (no pickle), checking its format and feature layout against the policy."""
     return _load(path, resolve(policy).code.model_version_mismatch)
 
 
 def _load(path: Path, mode: str) -> CodeModel:
-    sidecar = path.with_suffix(".json")
-    built = {}
-    if sidecar.is_file():
-        built = json.loads(sidecar.read_text()).get("versions", {})
-    here = library_versions()
-
-    def minor(v: str) -> str:
-        return ".".join(v.split(".")[:2])
-
-    if built and minor(built.get("scikit-learn", "")) != minor(here["scikit-learn"]):
-        message = (f"{path.name} was built with scikit-learn {built.get('scikit-learn')}, "
-                   f"this is {here['scikit-learn']}")
+    header, arrays = _read(path)
+    features = header.get("features")
+    if features != FEATURES:
+        message = f"{path.name} was built for features {features!r}, this is {FEATURES!r}"
         if mode == "refuse":
             raise ModelVersionError(message)
         warnings.warn(message + "; loading anyway (policy: warn)", stacklevel=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = joblib.load(path)
-    if not isinstance(model, CodeModel):
-        raise ModelVersionError(f"{path.name} does not hold a Warden code model")
+    try:
+        layout = FeatureLayout([str(r) for r in header["rule_ids"]], int(header["n_hash"]))
+        model = CodeModel(layout, meta=header.get("meta") or {}, features=str(features),
+                          **arrays)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelVersionError(f"{path.name}: {exc}") from exc
     if model.rule_ids != list(catalogue()):
         log.warning("%s: rule catalogue changed since training; unknown rules are ignored",
                     path.name)
@@ -218,7 +229,6 @@ def _shipped_model(mismatch: str) -> CodeModel | None:
         return None
     try:
         return _load(path, mismatch)
-    except (ModelVersionError, OSError, EOFError, ValueError, AttributeError,
-            ModuleNotFoundError) as exc:
+    except (ModelVersionError, OSError) as exc:
         log.warning("code model not used: %s", exc)
         return None

@@ -4,6 +4,10 @@ fit the final calibrated model and write the artifact, metrics JSON and model ca
 Evaluation: StratifiedGroupKFold over near-duplicate clusters (cluster.py), so
 copies of one payload never sit on both sides of a fold; inside each training
 fold the classifier is calibrated (sigmoid) on grouped inner folds too.
+
+Needs the `[train]` extra (scikit-learn, scipy). The fitted estimator is exported to
+plain arrays (model.py) and the export is checked against scikit-learn's own
+probabilities on every training package before anything is written.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
@@ -29,16 +34,20 @@ from sklearn.metrics import (
     roc_curve,
 )
 from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.preprocessing import normalize
 
 from detector.code import model as model_mod
 from detector.code.analyze import analyze, blend_score, rule_score
 from detector.code.cluster import cluster_ids
 from detector.code.corpus import Sample
 from detector.code.findings import Finding
+from detector.code.rules import catalogue
 from detector.policy import load_policy
 
 Row = tuple[list[Finding], list[str], float]
 TARGET_FPR = 0.005
+# The exported arrays must give scikit-learn's probabilities to within rounding.
+EXPORT_TOLERANCE = 1e-9
 
 
 @dataclass
@@ -72,6 +81,52 @@ def featurize(samples: Sequence[Sample], jobs: int = 1,
             if tick:
                 tick()
         return rows
+
+
+def new_layout(n_hash: int = 2**15) -> model_mod.FeatureLayout:
+    return model_mod.FeatureLayout(list(catalogue()), n_hash)
+
+
+def vectorize(layout: model_mod.FeatureLayout, rows: Sequence[Row]) -> sp.csr_matrix:
+    """The design matrix: dense rule columns, then hashed tokens (binary, unit length per
+    package: a 3,000-call file must not saturate the logistic)."""
+    dense = np.array([layout.dense_row(f, s) for f, _, s in rows], dtype=np.float64)
+    indptr, indices = [0], []
+    for findings, tokens, _ in rows:
+        columns = layout.buckets(findings, tokens)
+        indices.append(columns)
+        indptr.append(indptr[-1] + len(columns))
+    flat = np.concatenate(indices) if indices else np.zeros(0, dtype=np.intp)
+    hashed = sp.csr_matrix((np.ones(len(flat)), flat, indptr),
+                           shape=(len(rows), layout.n_hash))
+    return sp.hstack([sp.csr_matrix(dense), normalize(hashed)], format="csr")
+
+
+def export(estimator: CalibratedClassifierCV, layout: model_mod.FeatureLayout,
+           meta: dict[str, Any] | None = None) -> model_mod.CodeModel:
+    """The fitted estimator as arrays: one logistic regression and sigmoid per fold."""
+    parts = getattr(estimator, "calibrated_classifiers_", None)
+    if not parts or estimator.method != "sigmoid" or list(estimator.classes_) != [0, 1] or any(
+        len(c.calibrators) != 1 or c.estimator.coef_.shape[0] != 1 for c in parts
+    ):
+        raise ValueError("only a binary sigmoid-calibrated linear model can be exported")
+    return model_mod.CodeModel(
+        layout,
+        coef=np.array([c.estimator.coef_[0] for c in parts]),
+        intercept=np.array([c.estimator.intercept_[0] for c in parts]),
+        a=np.array([c.calibrators[0].a_ for c in parts]),
+        b=np.array([c.calibrators[0].b_ for c in parts]),
+        meta=meta,
+    )
+
+
+def export_difference(model: model_mod.CodeModel, estimator: CalibratedClassifierCV,
+                      rows: Sequence[Row]) -> float:
+    """Largest |exported - scikit-learn| probability over ``rows``."""
+    if not rows:
+        return 0.0
+    reference = estimator.predict_proba(vectorize(model.layout, rows))[:, 1]
+    return float(np.max(np.abs(model.predict_many(rows) - reference)))
 
 
 def sample_weights(y: np.ndarray, groups: np.ndarray, power: float) -> np.ndarray:
@@ -132,8 +187,7 @@ def _curve_points(x: np.ndarray, yv: np.ndarray, t: np.ndarray, n: int = 200) ->
 def cross_validate(rows: list[Row], y: np.ndarray, groups: np.ndarray, cfg: TrainConfig,
                    tick: Callable[[], None] | None = None) -> dict[str, np.ndarray]:
     """Out-of-fold model, rule and blended scores."""
-    template = model_mod.new_model(None, cfg.n_hash)
-    X = template.vectorize(rows)
+    X = vectorize(new_layout(cfg.n_hash), rows)
     rules = np.array([r[2] for r in rows])
     oof = np.zeros(len(y))
     splitter = StratifiedGroupKFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
@@ -155,13 +209,12 @@ def top_features(model: model_mod.CodeModel, rows: list[Row], k: int = 25) -> li
     frequent ones, so a coefficient is never pinned on a token that merely shares
     the bucket.
     """
-    coefs = np.mean([c.estimator.coef_[0] for c in model.estimator.calibrated_classifiers_],
-                    axis=0)
+    coefs = np.mean(model.coef, axis=0)
     names = [f"{r}|{side}" for r in model.rule_ids for side in ("hot", "cold")] + ["rule_score"]
     n_dense = len(names)
     frequency: Counter[str] = Counter()
     for findings, tokens, _ in rows:
-        frequency.update(model.tokens_for(findings, tokens))
+        frequency.update(model.layout.tokens_for(findings, tokens))
     buckets: dict[int, list[str]] = {}
     for token, _ in frequency.most_common():
         buckets.setdefault(model.bucket(token), []).append(token)
@@ -228,20 +281,30 @@ def train(samples: Sequence[Sample], out_dir: Path, cfg: TrainConfig,
         "pr": {"columns": ["recall", "precision", "threshold"],
                "points": _curve_points(rec[::-1], prec[::-1], pr_t[::-1])},
     }
-    final = model_mod.new_model(None, cfg.n_hash)
-    X = final.vectorize(rows)
-    final.estimator = make_estimator(groups, y, cfg).fit(
-        X, y, sample_weight=sample_weights(y, groups, cfg.cluster_weight_power))
-    report["top_features"] = top_features(final, rows)
+    layout = new_layout(cfg.n_hash)
+    estimator = make_estimator(groups, y, cfg).fit(
+        vectorize(layout, rows), y,
+        sample_weight=sample_weights(y, groups, cfg.cluster_weight_power))
     report["versions"] = model_mod.library_versions()
+    final = export(estimator, layout, {"versions": report["versions"],
+                                       "created": report["created"],
+                                       "threshold_at_0.5pct_fpr": cv_threshold(report)})
+    difference = export_difference(final, estimator, rows)
+    if difference > EXPORT_TOLERANCE:
+        raise RuntimeError(f"exported model differs from scikit-learn by {difference:.3g}")
+    report["export"] = {"artifact": model_mod.ARTIFACT, "format": model_mod.FORMAT,
+                        "packages_compared": len(rows), "max_abs_difference": difference}
+    report["top_features"] = top_features(final, rows)
     report["train_seconds"] = round(time.time() - started, 1)
-    final.meta = {"versions": report["versions"], "created": report["created"],
-                  "threshold_at_0.5pct_fpr": report["cv"]["score"]["threshold"]}
     out_dir.mkdir(parents=True, exist_ok=True)
     model_mod.save(final, out_dir / model_mod.ARTIFACT)
     (out_dir / "code-model.json").write_text(json.dumps(report, indent=1) + "\n")
     (out_dir / "code-model.md").write_text(model_card(report))
     return report
+
+
+def cv_threshold(report: dict[str, Any]) -> float:
+    return float(report["cv"]["score"]["threshold"])
 
 
 def model_card(r: dict[str, Any]) -> str:
@@ -263,7 +326,11 @@ def model_card(r: dict[str, Any]) -> str:
     feats = "\n".join(f"| `{f['feature']}` | {f['coefficient']:+.3f} |"
                       for f in r["top_features"][:15])
     versions = ", ".join(f"{k} {v}" for k, v in r["versions"].items())
-    return f"""# Code model card (`models/code-model.joblib`)
+    exported = r.get("export")
+    check = (f"On {exported['packages_compared']} corpus packages its probabilities "
+             f"differ from scikit-learn's by at most {exported['max_abs_difference']:.2g} "
+             f"(training refuses to write above {EXPORT_TOLERANCE:g}).") if exported else ""
+    return f"""# Code model card (`models/code-model.npz`)
 
 Built {r['created']} by `warden train` in {r['train_seconds']} s. Metrics, ROC and PR
 curve points, confusion matrix and top features: `models/code-model.json`.
@@ -321,8 +388,15 @@ keep them in check, but read single token coefficients as corpus statistics, not
 | --- | --- |
 {feats}
 
+## Artifact
+`code-model.npz`: per calibration fold, the logistic regression's coefficients and
+intercept and the sigmoid's two parameters, plus a JSON header (format, feature layout,
+rule ids, hash buckets). No pickle: it loads with `numpy.load(allow_pickle=False)` and
+scores with NumPy and mmh3, without scikit-learn. {check}
+
 ## Library versions
-{versions}. Loading compares the scikit-learn minor version: the `[code]
-model_version_mismatch` policy decides between "warn" (default) and "refuse" (the
-score falls back to the rule score).
+Built with {versions}. The artifact depends on none of them: loading checks its
+format and feature layout, and the `[code] model_version_mismatch` policy decides
+between "warn" (default) and "refuse" (the score falls back to the rule score) when the
+layout differs.
 """

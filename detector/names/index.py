@@ -10,12 +10,13 @@ with a few dozen dictionary lookups.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import pickle
 import tempfile
+import zipfile
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,9 @@ from detector.popular import PopularCorpus
 # Popular names at least this long are also indexed two deletions deep (for DL-2 queries).
 DL2_MIN_TARGET_LENGTH = 6
 # Bump when the layout of the cached deletion table changes.
-_INDEX_FORMAT = 4
+_INDEX_FORMAT = 5
+# The str -> names tables of the index, stored in the cache's JSON header.
+_GROUPS = ("squashed", "skeletons", "word_sets", "cores", "word_prefixes")
 
 
 def _group(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
@@ -102,15 +105,11 @@ class NameIndex:
             + "\n".join(f"{name}:{corpus.ranks[name]}" for name in names).encode()
         ).hexdigest()[:24]
         directory = _cache_dir()
-        path = directory / f"names-index-{digest}.pickle" if directory else None
+        path = directory / f"names-index-{digest}.npz" if directory else None
         if path is not None and path.is_file():
-            try:
-                with open(path, "rb") as handle:
-                    cached = pickle.load(handle)
-                if isinstance(cached, cls):
-                    return replace(cached, corpus=corpus, rules=rules)
-            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
-                pass  # a damaged or stale cache file is rebuilt below
+            cached = _read_cache(path, corpus, rules)
+            if cached is not None:
+                return cached
         index = cls._build(names, corpus, rules)
         if path is not None:
             _write_cache(path, index)
@@ -237,11 +236,48 @@ def _fingerprint(rules: NameRules) -> str:
 
 
 def _write_cache(path: Path, index: NameIndex) -> None:
+    """Arrays plus a JSON header in one ``.npz``: reading it back runs no code (no pickle)."""
+    header = {"format": _INDEX_FORMAT, "names": index.names, "entries": index.entries,
+              "family_size": index.family_size,
+              **{group: getattr(index, group) for group in _GROUPS}}
+    arrays = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
+    for length, (keys, ids) in index.delete_tables.items():
+        arrays[f"keys_{length}"], arrays[f"ids_{length}"] = keys, ids
+        arrays[f"filter_{length}"] = index.delete_filters[length]
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".pickle")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
         with os.fdopen(fd, "wb") as handle:
-            pickle.dump(index, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            np.savez(handle, **arrays)
         os.replace(tmp, path)
     except OSError:
-        pass  # no writable cache: build again next time
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        # no writable cache: build again next time
+
+
+def _read_cache(path: Path, corpus: PopularCorpus, rules: NameRules) -> NameIndex | None:
+    """The cached index, or None when the file is damaged or of another format."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+        header = json.loads(arrays.pop("header").tobytes().decode())
+        if header.get("format") != _INDEX_FORMAT:
+            return None
+        lengths = sorted(int(name.removeprefix("keys_")) for name in arrays
+                         if name.startswith("keys_"))
+        return NameIndex(
+            corpus=corpus,
+            rules=rules,
+            names=tuple(header["names"]),
+            entries=tuple(header["entries"]),
+            delete_tables={n: (arrays[f"keys_{n}"], arrays[f"ids_{n}"]) for n in lengths},
+            delete_filters={n: arrays[f"filter_{n}"] for n in lengths},
+            family_size={str(k): int(v) for k, v in header["family_size"].items()},
+            **{group: {str(k): tuple(v) for k, v in header[group].items()}
+               for group in _GROUPS},
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError,
+            zipfile.BadZipFile):
+        return None  # a damaged or stale cache file is rebuilt by the caller

