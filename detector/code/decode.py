@@ -16,9 +16,11 @@ import re
 import zlib
 from collections import Counter
 
+from detector.code.regex import compile_pattern
+
 MAX_OUTPUT = 1_000_000
-B64_RUN = re.compile(r"^[A-Za-z0-9+/=_\-\s]+$")
-HEX_RUN = re.compile(r"^(?:[0-9a-fA-F]{2}\s*)+$")
+B64_RUN = compile_pattern(r"^[A-Za-z0-9+/=_\-\s]+$")
+HEX_RUN = compile_pattern(r"^(?:[0-9a-fA-F]{2}\s*)+$")
 
 
 def entropy(text: str, sample: int = 4096) -> float:

@@ -7,11 +7,11 @@ expression is depth-bounded, so hostile nesting costs an exception, not a crash.
 from __future__ import annotations
 
 import ast
-import re
 from dataclasses import dataclass, field
 
 from detector.code import decode
 from detector.code.findings import Finding, clip_evidence
+from detector.code.regex import compile_pattern
 from detector.code.rules import rule
 
 MAX_DEPTH = 60
@@ -62,15 +62,17 @@ INSTALL_COMMANDS = {"install", "develop", "egg_info", "easy_install", "bdist_egg
                     "install_scripts"}
 COMMAND_CLASSES = INSTALL_COMMANDS | {"build_py", "build_ext", "build", "sdist", "bdist_wheel",
                                      "build_clib", "bdist"}
-SECRET_ENV = re.compile(r"(?i)(TOKEN|SECRET|PASSW|API_?KEY|AUTH|CREDENTIAL|AWS_|PRIVATE|WEBHOOK)")
-IDENTITY_ENV = re.compile(r"(?i)^(USER|USERNAME|LOGNAME|COMPUTERNAME|HOSTNAME|USERDOMAIN)$")
-DOWNLOAD_CMD = re.compile(
+SECRET_ENV = compile_pattern(
+    r"(?i)(TOKEN|SECRET|PASSW|API_?KEY|AUTH|CREDENTIAL|AWS_|PRIVATE|WEBHOOK)")
+IDENTITY_ENV = compile_pattern(r"(?i)^(USER|USERNAME|LOGNAME|COMPUTERNAME|HOSTNAME|USERDOMAIN)$")
+DOWNLOAD_CMD = compile_pattern(
     r"(?i)(\b(curl|wget|certutil|bitsadmin|Invoke-WebRequest|iwr|Start-BitsTransfer|"
     r"DownloadFile|DownloadString)\b|\|\s*(ba|z)?sh\b|\|\s*python)"
 )
-PIP_CMD = re.compile(r"(?i)\bpip3?(\.exe)?\s+install\b|-m\s+pip\s+install|\bpip\b.*\binstall\b")
-SYSINFO_CMD = re.compile(r"(?i)^\s*(whoami|hostname|uname|systeminfo|id)\b")
-CHMOD_EXEC = re.compile(r"(?i)chmod\s+(\+x|[0-7]?7[0-7]{2})")
+PIP_CMD = compile_pattern(
+    r"(?i)\bpip3?(\.exe)?\s+install\b|-m\s+pip\s+install|\bpip\b.*\binstall\b")
+SYSINFO_CMD = compile_pattern(r"(?i)^\s*(whoami|hostname|uname|systeminfo|id)\b")
+CHMOD_EXEC = compile_pattern(r"(?i)chmod\s+(\+x|[0-7]?7[0-7]{2})")
 
 
 @dataclass
