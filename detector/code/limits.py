@@ -17,6 +17,7 @@ class Limits:
     dense_parse_bytes: int = 16_384
     max_text_scan_bytes: int = 2_000_000
     max_decode_depth: int = 2
+    max_header_bytes: int = 65_536
 
     @classmethod
     def from_policy(cls, policy_path: str | None = None) -> Limits:

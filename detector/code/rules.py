@@ -28,6 +28,7 @@ class Rule:
     hints: tuple[str, ...] = ()
     fallback: Pattern | None = None
     fallback_hints: tuple[str, ...] = ()
+    decisive: bool = False  # one finding flags the package (see data/code_rules.toml)
 
 
 def _hints(spec: dict, key: str) -> tuple[str, ...]:
@@ -51,6 +52,7 @@ def catalogue() -> dict[str, Rule]:
             _hints(spec, "hints"),
             compile_pattern(spec["fallback"]) if spec.get("fallback") else None,
             _hints(spec, "fallback_hints"),
+            bool(spec.get("decisive", False)),
         )
     return rules
 
