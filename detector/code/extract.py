@@ -65,6 +65,7 @@ class _Entry:
     data: bytes | None = None  # text members only (read while walking: streams stay linear)
     target: str | None = None  # link target as stored
     head: bytes = b""
+    reader: Callable[[int], bytes] | None = None  # while the archive is open
 
 
 class _Stop(Exception):
@@ -137,7 +138,25 @@ class _Walk:
             data = reader(self.limits.max_file_bytes + 1)
             self.read_bytes += len(data)
             return _Entry("file", data=data)
-        return _Entry("file", head=reader(SNIFF_BYTES) if size >= SNIFF_BYTES else b"")
+        return _Entry("file", head=reader(SNIFF_BYTES) if size >= SNIFF_BYTES else b"",
+                      reader=reader)
+
+    def read_link_targets(self) -> None:
+        """Links may name any file (a `setup.py` linking to `README`): read the targets
+        that were only sniffed, while the archive is still open."""
+        resolver = _Resolver(self.index)
+        for name, entry in list(self.index.items()):
+            if entry.kind not in ("symlink", "hardlink"):
+                continue
+            real, _ = resolver.resolve(name)
+            target = self.index.get(real) if real else None  # None: a folder
+            if target is None or target.data is not None or target.reader is None:
+                continue
+            data = target.reader(self.limits.max_file_bytes + 1)
+            self.read_bytes += len(data)
+            if self.read_bytes > self.limits.max_total_bytes:
+                raise _Stop(f"more than {self.limits.max_total_bytes} decompressed bytes")
+            target.data = data
 
 
 def _walk_tar(tar: tarfile.TarFile, walk: _Walk) -> None:
@@ -161,6 +180,7 @@ def _walk_tar(tar: tarfile.TarFile, walk: _Walk) -> None:
             walk.put(name, walk.file(name, member.size, reader))
         else:
             walk.put(name, _Entry("special", target=f"type {member.type!r}"))
+    walk.read_link_targets()
 
 
 def _check_zip_directory(handle, limits: Limits) -> None:
@@ -210,6 +230,7 @@ def _walk_zip(archive: zipfile.ZipFile, walk: _Walk) -> None:
                 NotImplementedError, EOFError) as exc:
             walk.package.problem("archive-unreadable", name, str(exc),
                                  f"{name}: unreadable ({exc})")
+    walk.read_link_targets()
 
 
 def _walk_dir(root: Path, walk: _Walk) -> None:
@@ -233,6 +254,7 @@ def _walk_dir(root: Path, walk: _Walk) -> None:
                 walk.put(name, walk.file(name, info.st_size, reader))
             else:
                 walk.put(name, _Entry("special", target=f"mode {oct(info.st_mode)}"))
+    walk.read_link_targets()
 
 
 class _Resolver:
@@ -240,6 +262,18 @@ class _Resolver:
 
     def __init__(self, index: dict[str, _Entry]) -> None:
         self.index = index
+        # the package's root: its single top folder when it has one (an sdist's
+        # `name-version/`, a wheel's only package), else the archive's root
+        tops = {name.split("/", 1)[0] for name in index}
+        single = len(tops) == 1 and all("/" in n or index[n].kind == "dir" for n in index)
+        self.root = next(iter(tops)) + "/" if single else ""
+        # folders exist by implication too (tar and zip often omit their members)
+        self.dirs = {name.rsplit("/", 1)[0] for name in index if "/" in name}
+        self.dirs |= {name for name, entry in index.items() if entry.kind == "dir"}
+        for name in list(self.dirs):
+            while "/" in name:
+                name = name.rsplit("/", 1)[0]
+                self.dirs.add(name)
 
     def resolve(self, name: str) -> tuple[str | None, str]:
         """(final name of a regular file or folder, or None; why not)."""
@@ -256,12 +290,12 @@ class _Resolver:
                 name = "/".join([target, *parts[i:]]).strip("/")
                 break
             else:
-                return (name, "") if name in self.index else (None, "missing")
+                known = name in self.index or name in self.dirs
+                return (name, "") if known else (None, "missing")
         return None, "loop"
 
-    @staticmethod
-    def link_target(name: str, entry: _Entry) -> str | None:
-        """The archive path a link points at, or None when it leaves the archive."""
+    def link_target(self, name: str, entry: _Entry) -> str | None:
+        """The archive path a link points at, or None when it leaves the package."""
         raw = entry.target or ""
         if raw.startswith("/") or (len(raw) > 1 and raw[1] == ":"):
             return None
@@ -269,6 +303,8 @@ class _Resolver:
         base = posixpath.dirname(name) if entry.kind == "symlink" else ""
         joined = posixpath.normpath(posixpath.join(base, raw.replace("\\", "/")))
         if joined == ".." or joined.startswith("../") or joined.startswith("/"):
+            return None
+        if self.root and not (joined + "/").startswith(self.root):
             return None
         return "" if joined == "." else joined
 
@@ -295,7 +331,7 @@ def _collect(walk: _Walk, package: Package) -> dict[str, bytes]:
                             + (f" ({why} target)" if why else ""))
             if real is None:
                 continue
-            if index[real].kind == "dir":
+            if real in resolver.dirs:
                 prefix = real + "/"
                 aliases += [(name + "/" + other[len(prefix):], other)
                             for other in index if other.startswith(prefix)]
@@ -316,9 +352,10 @@ def _collect(walk: _Walk, package: Package) -> dict[str, bytes]:
 
 
 def _strip_common_root(names: list[str]) -> str:
-    """sdists wrap everything in `name-version/`: the prefix to drop, or ''."""
+    """sdists wrap everything in `name-version/`: the prefix to drop, or ''. A folder
+    without `-` is an import package (a wheel's only package): kept."""
     tops = {k.split("/", 1)[0] for k in names}
-    if names and len(tops) == 1 and all("/" in k for k in names):
+    if names and len(tops) == 1 and all("/" in k for k in names) and "-" in next(iter(tops)):
         return next(iter(tops)) + "/"
     return ""
 
