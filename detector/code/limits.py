@@ -18,6 +18,10 @@ class Limits:
     max_text_scan_bytes: int = 2_000_000
     max_decode_depth: int = 2
     max_header_bytes: int = 65_536
+    max_parse_units: int = 100_000
+    scan_cpu_seconds: float = 1.5
+    fold_bytes: int = 4_000_000
+    decode_bytes: int = 1_000_000
 
     @classmethod
     def from_policy(cls, policy_path: str | None = None) -> Limits:

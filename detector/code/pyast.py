@@ -10,6 +10,7 @@ import ast
 from dataclasses import dataclass, field
 
 from detector.code import decode
+from detector.code.budget import Budget, unlimited
 from detector.code.findings import Finding, clip_evidence
 from detector.code.regex import compile_pattern
 from detector.code.rules import rule
@@ -116,11 +117,22 @@ def qualified(node: ast.AST, aliases: dict[str, str]) -> str | None:
 class Folder:
     """Constant folding of string expressions, bounded in depth and size."""
 
-    def __init__(self, consts: dict[str, str], aliases: dict[str, str]) -> None:
+    def __init__(self, consts: dict[str, str], aliases: dict[str, str],
+                 budget: Budget | None = None) -> None:
         self.consts = consts
         self.aliases = aliases
+        self.budget = budget or unlimited()
 
     def fold(self, node: ast.AST, depth: int = 0) -> str | None:
+        if depth == 0:
+            self.budget.check()
+            out = self._fold(node, 0)
+            if out is not None and type(node) not in (ast.Constant, ast.Name):
+                self.budget.fold(len(out))  # strings this pass built and keeps
+            return out
+        return self._fold(node, depth)
+
+    def _fold(self, node: ast.AST, depth: int) -> str | None:
         if depth > MAX_DEPTH:
             return None
         if isinstance(node, ast.Constant):
@@ -143,7 +155,7 @@ class Folder:
                     out.append(value.value)
                 elif isinstance(value, ast.FormattedValue):
                     out.append(self.fold(value.value, depth + 1) or "{}")
-            return "".join(out)
+            return _join("", out)
         if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
             step = node.slice.step
             if isinstance(step, ast.UnaryOp) and isinstance(step.op, ast.USub):
@@ -166,9 +178,15 @@ class Folder:
             sep = self.fold(func.value, depth + 1)
             items = self._items(node.args[0], depth + 1)
             if sep is not None and items is not None:
-                return sep.join(items)[:MAX_FOLD]
+                return _join(sep, items)
             return None
-        if isinstance(func, ast.Attribute) and func.attr in ("decode", "encode", "strip"):
+        if isinstance(func, ast.Attribute) and func.attr in ("decode", "encode"):
+            inner = self.fold(func.value, depth + 1)
+            codec = self.fold(node.args[0], depth + 1) if node.args else None
+            if inner is not None and codec and func.attr == "decode":
+                return decode.text_codec(inner.encode("latin-1", "replace"), codec)
+            return inner
+        if isinstance(func, ast.Attribute) and func.attr == "strip":
             return self.fold(func.value, depth + 1)
         name = qualified(func, self.aliases) or ""
         last = name.rsplit(".", 1)[-1]
@@ -176,6 +194,8 @@ class Folder:
             inner = self.fold(node.args[0], depth + 1)
             if inner is not None:
                 out = decode.decode_literal(last, inner.encode("latin-1", "replace"))
+                if out is not None:
+                    self.budget.decode(len(out))
                 return out.decode("latin-1") if out is not None else None
         if name in ("bytes", "bytearray", "str") and node.args:
             return self._items_to_text(node.args[0], depth + 1)
@@ -213,6 +233,13 @@ class Folder:
             if codes and len(codes) == len(node.elts):
                 return "".join(chr(c % 256) for c in codes)
         return self.fold(node, depth)
+
+
+def _join(sep: str, items: list[str]) -> str | None:
+    """`sep.join(items)` unless the result would pass MAX_FOLD (checked before building)."""
+    if sum(map(len, items)) + len(sep) * max(len(items) - 1, 0) > MAX_FOLD:
+        return None
+    return sep.join(items)
 
 
 def flatten(tree: ast.AST) -> list[ast.AST]:
@@ -262,14 +289,19 @@ def collect_aliases(nodes: list[ast.AST]) -> dict[str, str]:
 class FileScan:
     """Walks one parsed file once and collects evidence."""
 
-    def __init__(self, name: str, nodes: list[ast.AST], tier: str, rescan) -> None:
+    def __init__(self, name: str, nodes: list[ast.AST], tier: str, rescan,
+                 budget: Budget | None = None) -> None:
         self.name, self.nodes, self.tier = name, nodes, tier
         self.rescan = rescan  # callback(text, line) -> list[Finding] for decoded payloads
+        self.budget = budget or unlimited()
         self.ev = Evidence()
         self.aliases = collect_aliases(nodes)
         self.consts: dict[str, str] = {}
         self.tainted: dict[str, str] = {}
-        self.folder = Folder(self.consts, self.aliases)
+        self.folder = Folder(self.consts, self.aliases, self.budget)
+        # operands of a `+` chain: only the whole chain is folded (once), not each prefix
+        self.inner_adds = {id(side) for n in nodes if type(n) is ast.BinOp
+                           and isinstance(n.op, ast.Add) for side in (n.left, n.right)}
         self.flags: dict[str, int] = {}
 
     def add(self, rule_id: str, node: ast.AST | int | None, evidence: str) -> None:
@@ -297,7 +329,9 @@ class FileScan:
             ast.Attribute: self._attribute, ast.BinOp: self._folded,
             ast.JoinedStr: self._folded, ast.Subscript: self._subscript,
         }
-        for node in self.nodes:
+        for count, node in enumerate(self.nodes):
+            if not count & 1023:
+                self.budget.check()
             handler = dispatch.get(type(node))
             if handler is not None:
                 handler(node)
@@ -305,6 +339,8 @@ class FileScan:
 
     def _folded(self, node: ast.AST) -> None:
         if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.Add):
+            return
+        if id(node) in self.inner_adds:
             return
         folded = self.folder.fold(node)
         if folded and len(folded) >= 8:
@@ -501,6 +537,8 @@ class FileScan:
             return
         else:
             out = decode.decode_literal(last, payload.encode("latin-1", "replace"))
+        if out:
+            self.budget.decode(len(out))
         if out and decode.looks_textual(out):
             inner = self.rescan(out.decode("latin-1"), node.lineno)
             if inner:
@@ -592,6 +630,8 @@ class FileScan:
             self.add("high-entropy-literal", node,
                      f"{len(text)} chars, entropy {ent:.2f}: {compact[:60]}")
             out = decode.unwrap_blob(text)
+            if out:
+                self.budget.decode(len(out))
             if out and decode.looks_textual(out):
                 inner = self.rescan(out.decode("latin-1"), node.lineno)
                 if inner:
