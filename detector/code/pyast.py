@@ -49,9 +49,15 @@ SENSITIVE_MODULES = {"os", "subprocess", "builtins", "__builtin__", "base64", "z
 SYSINFO = {"socket.gethostname", "platform.node", "platform.uname", "getpass.getuser",
            "os.getlogin", "os.uname", "socket.getfqdn", "platform.platform", "os.getuid",
            "uuid.getnode", "socket.gethostbyname_ex"}
-CLIPBOARD_PREFIX = ("pyperclip.", "win32clipboard.", "clipboard.", "pandas.read_clipboard")
+CLIPBOARD_PREFIX = ("pyperclip.", "win32clipboard.", "clipboard.", "pandas.read_clipboard",
+                    "PIL.ImageGrab.grabclipboard", "ImageGrab.grabclipboard")
 SCREEN_KEYS = ("PIL.ImageGrab.", "ImageGrab.", "pyautogui.screenshot", "mss.", "pyscreenshot.",
-               "pynput.keyboard.", "keyboard.hook", "keyboard.on_press", "pyHook.", "d3dshot.")
+               "pynput.keyboard.", "keyboard.hook", "keyboard.on_press", "pyHook.", "d3dshot.",
+               "pyscreeze.", "dxcam.", "pyautogui.screenshot")
+CLIPBOARD_ATTRS = {"GetClipboardData", "OpenClipboard", "clipboard_get"}
+SCREEN_ATTRS = {"GetAsyncKeyState", "SetWindowsHookExA", "SetWindowsHookExW", "BitBlt",
+                "CGWindowListCreateImage"}
+NAMESPACES = {"__builtins__", "builtins", "builtins.__dict__", "__builtins__.__dict__"}
 INJECTION_ATTRS = {"WriteProcessMemory", "CreateRemoteThread", "VirtualAllocEx",
                    "NtCreateThreadEx", "RtlMoveMemory", "VirtualProtect"}
 STEAL_ATTRS = {"CryptUnprotectData", "browser_cookie3", "win32crypt"}
@@ -347,10 +353,13 @@ class FileScan:
             self.ev.strings.append((getattr(node, "lineno", 0), folded))
 
     def _assignments(self) -> None:
+        self.dicts: dict[str, ast.AST] = {}
         for node in self.nodes:
             if type(node) is ast.Assign and len(node.targets) == 1 and \
                     isinstance(node.targets[0], ast.Name):
                 target = node.targets[0].id
+                if isinstance(node.value, ast.Dict | ast.Call):
+                    self.dicts[target] = node.value
                 value = self.folder.fold(node.value)
                 if value is not None:
                     self.consts[target] = value
@@ -385,7 +394,25 @@ class FileScan:
                     kind = "local-file"
         return kind
 
+    def _namespace_get(self, node: ast.Call) -> bool:
+        """`vars(__builtins__).get('eval')`, `__builtins__.get('exec')`, `globals().get(..)`:
+        a builtin looked up by name in a namespace dict."""
+        func = node.func
+        if not (isinstance(func, ast.Attribute) and func.attr in ("get", "__getitem__")
+                and node.args):
+            return False
+        owner = func.value
+        namespace = qualified(owner, self.aliases) in NAMESPACES or (
+            isinstance(owner, ast.Call)
+            and qualified(owner.func, self.aliases) in ("vars", "globals", "locals"))
+        if namespace and self.folder.fold(node.args[0]) in EXEC_NAMES:
+            self.add("getattr-obfuscation", node, self.source(node))
+            return True
+        return False
+
     def _call(self, node: ast.Call) -> None:
+        if self._namespace_get(node):
+            return
         name = qualified(node.func, self.aliases)
         if name is None:
             if isinstance(node.func, ast.Call):
@@ -393,6 +420,8 @@ class FileScan:
             return
         self.ev.tokens.append("c:" + ".".join(name.split(".")[:3]))
         last = name.rsplit(".", 1)[-1]
+        if name in ("__pyarmor__", "__pyarmor_enter__") or last == "pyarmor_runtime":
+            self.add("obfuscator-marker", node, self.source(node))
         if name in EXEC_FUNCS:
             self._exec(node, name)
         elif name in SPAWN or name.startswith(SPAWN_PREFIX):
@@ -420,6 +449,8 @@ class FileScan:
             self.flags.setdefault("namespace", node.lineno)
         if any(kw.arg == "cmdclass" for kw in node.keywords):
             self._cmdclass(node)
+        elif any(kw.arg is None for kw in node.keywords):  # setup(**kwargs)
+            self._cmdclass_in_kwargs(node)
 
     def _exec(self, node: ast.Call, name: str) -> None:
         if not node.args:
@@ -443,8 +474,26 @@ class FileScan:
             else:
                 self.add("exec-dynamic", node, text)
 
+    def _inline_code(self, node: ast.Call) -> None:
+        """`[sys.executable, "-c", b64decode(...)]`: an interpreter handed decoded code."""
+        first = node.args[0] if node.args else None
+        if not isinstance(first, ast.List | ast.Tuple):
+            return
+        elts = first.elts[:50]
+        for i, elt in enumerate(elts[:-1]):
+            if self.folder.fold(elt) != "-c":
+                continue
+            code = elts[i + 1]
+            if self._kind(code) == "decode":
+                self.add("decode-exec", node, self.source(node))
+            folded = self.folder.fold(code)
+            if folded:
+                self.ev.findings += self.rescan(folded, node.lineno)
+            return
+
     def _spawn(self, node: ast.Call, name: str) -> None:
         self.add("process-spawn", node, self.source(node))
+        self._inline_code(node)
         command = self._command(node)
         if not command:
             return
@@ -515,6 +564,13 @@ class FileScan:
             return
         attr = self.folder.fold(node.args[1])
         target = qualified(node.args[0], self.aliases) or ""
+        owner = node.args[0]
+        if isinstance(owner, ast.Subscript) and \
+                qualified(owner.value, self.aliases) == "sys.modules" and \
+                attr in EXEC_NAMES | SENSITIVE_MODULES:
+            # getattr(sys.modules[__name__], "ctypes"): a module reached by name
+            self.add("getattr-obfuscation", node, self.source(node))
+            return
         computed = not isinstance(node.args[1], ast.Constant)
         risky_target = target.split(".")[0] in SENSITIVE_MODULES | {"__builtins__"}
         if attr in EXEC_NAMES and (computed or risky_target):
@@ -551,6 +607,9 @@ class FileScan:
             if kw.arg != "cmdclass":
                 continue
             keys: list[str] = []
+            value = kw.value
+            if isinstance(value, ast.Name) and value.id in self.dicts:
+                kw = ast.keyword(arg="cmdclass", value=self.dicts[value.id])
             if isinstance(kw.value, ast.Dict):
                 keys = [k.value for k in kw.value.keys
                         if isinstance(k, ast.Constant) and isinstance(k.value, str)]
@@ -564,6 +623,24 @@ class FileScan:
             elif built or not isinstance(kw.value, ast.Dict):
                 self.add("build-command-override", node, "cmdclass overrides " +
                          (", ".join(built) or self.source(kw.value)))
+
+    def _cmdclass_in_kwargs(self, node: ast.Call) -> None:
+        """`setup(**{"cmdclass": {...}})` or `setup(**kw)` with kw a dict naming cmdclass."""
+        for kw in node.keywords:
+            if kw.arg is not None:
+                continue
+            mapping = self.dicts.get(kw.value.id) if isinstance(kw.value, ast.Name) else kw.value
+            if isinstance(mapping, ast.Dict):
+                pairs = [(k.value, v) for k, v in zip(mapping.keys, mapping.values, strict=True)
+                         if isinstance(k, ast.Constant)]
+            elif isinstance(mapping, ast.Call):
+                pairs = [(k.arg, k.value) for k in mapping.keywords if k.arg]
+            else:
+                continue
+            for key, value in pairs:
+                if key == "cmdclass":
+                    self._cmdclass(ast.Call(func=node.func, args=[], keywords=[
+                        ast.keyword(arg="cmdclass", value=value)], lineno=node.lineno))
 
     def _class(self, node: ast.ClassDef) -> None:
         for base in node.bases:
@@ -583,6 +660,8 @@ class FileScan:
         mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
         for mod in mods:
             self.ev.tokens.append("i:" + ".".join(mod.split(".")[:2]))
+            if mod.split(".")[0] == "pytransform" or mod.startswith("pyarmor_runtime"):
+                self.add("obfuscator-marker", node, f"import {mod} (PyArmor runtime)")
             network = mod in NETWORK_MODULES or mod.split(".")[0] in ("requests", "httpx")
             if network and "network-import" not in self.flags:
                 self.add("network-import", node, f"import {mod}")
@@ -603,6 +682,10 @@ class FileScan:
             self.add("credential-file", node, self.source(node))
         elif attr in HIDDEN_ATTRS:
             self.add("hidden-process", node, self.source(node))
+        elif attr in CLIPBOARD_ATTRS:
+            self.add("clipboard-access", node, self.source(node))
+        elif attr in SCREEN_ATTRS:
+            self.add("screen-or-keys", node, self.source(node))
         elif attr in ("dup2",) and qualified(node.value, self.aliases) == "os":
             self.flags.setdefault("dup2", node.lineno)
         elif attr == "connect":
