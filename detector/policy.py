@@ -97,6 +97,11 @@ class CodeLimits(Table):
     dense_parse_bytes: NonNegativeCount
     max_text_scan_bytes: NonNegativeCount
     max_decode_depth: NonNegativeCount
+    max_header_bytes: Count
+    max_parse_units: Count
+    scan_cpu_seconds: Positive
+    fold_bytes: Count
+    decode_bytes: Count
 
 
 class CodePolicy(Table):

@@ -23,15 +23,13 @@ only when there is nothing else, yanked files never. Like the shared corpus, a p
 whose newest release ships only wheels falls back to its newest release with an sdist.
 
 Each sdist is downloaded once, into memory, checked against the index's sha256 and read
-with ``tarfile``/``zipfile`` from a ``BytesIO``, under the project's archive limits
-(``detector.code.limits.Limits``) and path rules (``detector.code.archive.safe_name``):
-no ``extractall``, links/devices/``..``/absolute paths refused, nothing written to disk,
-and nothing from a package is ever executed, imported, installed or built. (Not
-``read_package``: it needs a path, reads every ``.py`` and decodes bad UTF-8 as latin-1.)
-As in ``read_package``, ``max_total_bytes`` bounds the bytes actually read and the ratio
-bounds the walk; an sdist whose walk a limit cuts short (over ``max_members`` members, or
-a bomb) is dropped and counted, since its later members, often ``pyproject.toml``, were
-never seen.
+by the project's one archive reader, ``detector.code.extract.read_package`` (bytes in,
+nothing written to disk, extraction semantics: the last duplicate wins, links resolve
+inside the package, links outside it and devices are findings), under the project's
+archive limits (``detector.code.limits.Limits``). Nothing from a package is ever
+executed, imported, installed or built. An sdist whose walk a limit cuts short (over
+``max_members`` members, or a bomb) is dropped and counted, since its later members,
+often ``pyproject.toml``, were never seen.
 
 Kept files (paths relative to the sdist root, the ``name-version/`` folder stripped):
 ``setup.py``, ``setup.cfg``, ``pyproject.toml`` and every ``<top>/__init__.py`` and
@@ -54,20 +52,16 @@ import csv
 import gzip
 import hashlib
 import http.client
-import io
 import json
 import os
 import random
 import re
-import stat
 import sys
-import tarfile
 import threading
 import time
-import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,7 +82,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from detector.code.archive import safe_name
+from detector.code.archive import ReadError
+from detector.code.extract import read_package
 from detector.code.limits import Limits
 from detector.policy import load_policy
 
@@ -307,124 +302,12 @@ class Unreadable(Exception):
     """Not a readable tar or zip archive."""
 
 
-class _Stop(Exception):
-    """An archive-wide limit was hit: keep what was admitted, stop reading."""
-
-
 @dataclass
 class Extract:
     files: dict[str, str] = field(default_factory=dict)
     truncated: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     stopped: bool = False  # a limit cut the walk short: later members were never seen
-
-
-Reader = Callable[[int], bytes]
-
-
-class _Gate:
-    """Admits archive members under the limits: safe names, no duplicates, bounded totals."""
-
-    def __init__(self, limits: Limits, problems: list[str], compressed: int) -> None:
-        self.limits, self.problems = limits, problems
-        self.compressed = max(compressed, 1)
-        self.members = 0
-        self.declared = 0
-        self.stopped = False
-        self.seen: set[str] = set()
-
-    def name(self, raw: str) -> str | None:
-        self.members += 1
-        if self.members > self.limits.max_members:
-            raise _Stop(f"more than {self.limits.max_members} members")
-        name = safe_name(raw)
-        if name is None:
-            self.problems.append(f"path traversal in {raw!r}")
-            return None
-        if name in self.seen:
-            self.problems.append(f"duplicate member {name!r}")
-            return None
-        self.seen.add(name)
-        return name
-
-    def stop(self, reason: object) -> None:
-        self.stopped = True
-        self.problems.append(f"{reason} (reading stopped)")
-
-    def ratio(self, size: int) -> None:
-        """Walking a compressed tar inflates every member: bound that by the ratio, as
-        read_package does. (max_total_bytes bounds what is *read*, see _select.)"""
-        self.declared += size
-        if self.declared > 1_000_000 and self.declared / self.compressed > self.limits.max_ratio:
-            raise _Stop(f"compression ratio over {self.limits.max_ratio:g}")
-
-
-def _tar_members(tar: tarfile.TarFile, gate: _Gate) -> dict[str, Reader]:
-    readers: dict[str, Reader] = {}
-    try:
-        for member in tar:
-            name = gate.name(member.name)
-            if name is None:
-                continue
-            if member.issym() or member.islnk():
-                gate.problems.append(f"link member {name!r}")
-                continue
-            if member.isdir():
-                continue
-            if not member.isfile():
-                gate.problems.append(f"special member {name!r}")
-                continue
-            gate.ratio(member.size)
-            readers[name] = _tar_reader(tar, member)
-    except _Stop as stop:
-        gate.stop(stop)
-    except (tarfile.TarError, EOFError, OSError, zlib.error, ValueError) as exc:
-        if not readers:
-            raise Unreadable(f"not a readable tar archive ({exc})") from exc
-        gate.problems.append(f"corrupt archive ({exc})")
-    return readers
-
-
-def _tar_reader(tar: tarfile.TarFile, member: tarfile.TarInfo) -> Reader:
-    def read(limit: int) -> bytes:
-        handle = tar.extractfile(member)  # a file object over the in-memory archive
-        return handle.read(limit) if handle else b""
-
-    return read
-
-
-def _zip_members(archive: zipfile.ZipFile, gate: _Gate) -> dict[str, Reader]:
-    readers: dict[str, Reader] = {}
-    try:
-        for info in archive.infolist():
-            name = gate.name(info.filename)
-            if name is None:
-                continue
-            mode = info.external_attr >> 16
-            if stat.S_ISLNK(mode):
-                gate.problems.append(f"link member {name!r}")
-                continue
-            if info.is_dir():
-                continue
-            if stat.S_IFMT(mode) and not stat.S_ISREG(mode):
-                gate.problems.append(f"special member {name!r}")
-                continue
-            ratio = info.file_size / max(info.compress_size, 1)
-            if ratio > gate.limits.max_ratio and info.file_size > 1_000_000:
-                gate.problems.append(f"{name}: compression ratio {ratio:.0f} (bomb)")
-                continue
-            readers[name] = _zip_reader(archive, info)
-    except _Stop as stop:
-        gate.stop(stop)
-    return readers
-
-
-def _zip_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Reader:
-    def read(limit: int) -> bytes:
-        with archive.open(info) as handle:
-            return handle.read(limit)
-
-    return read
 
 
 def strip_root(names: Iterable[str]) -> dict[str, str]:
@@ -448,47 +331,29 @@ def is_install_file(path: str) -> bool:
     return len(parts) == 3 and parts[0] == "src" and parts[2] == "__init__.py"
 
 
-def _select(readers: dict[str, Reader], gate: _Gate, max_file_bytes: int,
-            extract: Extract) -> None:
-    total = 0
-    for path, member in sorted(strip_root(readers).items()):
-        if not is_install_file(path):
-            continue
-        if total > gate.limits.max_total_bytes:
-            gate.stop(f"more than {gate.limits.max_total_bytes} bytes read")
-            break
-        try:
-            data = readers[member](max_file_bytes + 1)
-        except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, zlib.error,
-                ValueError, RuntimeError, NotImplementedError) as exc:
-            extract.problems.append(f"{path}: unreadable ({exc})")
-            continue
-        total += len(data)
-        if len(data) > max_file_bytes:
-            data = data[:max_file_bytes]
-            extract.truncated.append(path)
-        extract.files[path] = data.decode("utf-8", errors="replace")
-
-
 def read_install_files(
     data: bytes, filename: str, limits: Limits, max_file_bytes: int = 1_000_000
 ) -> Extract:
-    """Install-time files of an in-memory sdist; raises Unreadable when it cannot be opened."""
-    extract = Extract()
-    buffer = io.BytesIO(data)
-    gate = _Gate(limits, extract.problems, len(data))
+    """Install-time files of an in-memory sdist, read by the project's one archive reader
+    (``detector.code.extract.read_package``: extraction semantics, links resolved,
+    limits); raises Unreadable when it cannot be opened."""
     try:
-        if filename.lower().endswith(".zip") or zipfile.is_zipfile(buffer):
-            with zipfile.ZipFile(buffer) as archive:
-                _select(_zip_members(archive, gate), gate, max_file_bytes, extract)
-        else:
-            buffer.seek(0)
-            with tarfile.open(fileobj=buffer, mode="r:*") as tar:
-                _select(_tar_members(tar, gate), gate, max_file_bytes, extract)
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, zlib.error,
-            ValueError) as exc:
-        raise Unreadable(str(exc) or type(exc).__name__) from exc
-    extract.stopped = gate.stopped
+        package = read_package(data, limits, filename=filename, select=is_install_file)
+    except ReadError as exc:
+        raise Unreadable(str(exc)) from exc
+    problems = list(dict.fromkeys(package.errors)) + [
+        f"{f.rule}: {f.evidence}" for f in package.findings if f.rule != "non-utf8"]
+    extract = Extract(problems=problems, stopped=package.stopped)
+    bad_utf8 = {f.file for f in package.findings if f.rule == "non-utf8"}
+    for path in sorted(package.files):
+        text = package.files[path]
+        if path in bad_utf8:  # read_package keeps such bytes as latin-1
+            text = text.encode("latin-1").decode("utf-8", errors="replace")
+        if len(text.encode("utf-8", errors="replace")) > max_file_bytes:
+            text = text.encode("utf-8", errors="replace")[:max_file_bytes].decode(
+                "utf-8", errors="replace")
+            extract.truncated.append(path)
+        extract.files[path] = text
     return extract
 
 

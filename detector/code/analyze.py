@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from detector.code import reach as reach_mod
+from detector.code.budget import Budget, BudgetExceeded
 from detector.code.findings import SEVERITIES, Finding, clip_evidence
 from detector.code.limits import Limits
 from detector.code.pyast import FileScan, flatten
@@ -26,6 +27,7 @@ MAX_FINDINGS_PER_RULE_FILE = 5
 # Characters counted by `operator_density`: brackets and operators, not commas or
 # digits (a table of numbers is data, not obfuscation).
 OPERATOR_CHARS = "()[]{}+-*/%<>=^|&~"
+PARSE_UNIT_CHARS = "\n;,=()[]{}+-*/.:"
 
 
 @dataclass
@@ -63,9 +65,18 @@ class DenseCode:
         return value if value >= self.ratio else None
 
 
+def parse_units(text: str) -> int:
+    """What `ast.parse` will cost, in punctuation and line breaks (about 2-10 us each;
+    str.count runs at C speed). The largest file of ~10,000 in this project's own
+    virtualenv (pandas' frame.py) has 73,000; 1 MB of `x=1;` has 500,000 and takes the
+    parser 2 s that nothing can interrupt."""
+    return sum(text.count(c) for c in PARSE_UNIT_CHARS)
+
+
 def parse(text: str, limits: Limits) -> list[ast.AST] | None:
-    """The flattened AST, or None when the file does not parse (or is too large, too deep)."""
-    if len(text) > limits.max_parse_bytes:
+    """The flattened AST, or None when the file does not parse (or is too large, too deep,
+    or too costly to parse: the parse guard)."""
+    if len(text) > limits.max_parse_bytes or parse_units(text) > limits.max_parse_units:
         return None
     try:
         with warnings.catch_warnings():
@@ -76,8 +87,9 @@ def parse(text: str, limits: Limits) -> list[ast.AST] | None:
 
 
 class _Analyzer:
-    def __init__(self, limits: Limits, policy: Policy) -> None:
+    def __init__(self, limits: Limits, policy: Policy, budget: Budget) -> None:
         self.limits = limits
+        self.budget = budget
         self.max_hits = policy.code.max_hits_per_rule_file
 
     def python(self, name: str, text: str, tier: str, tree: list[ast.AST] | None, depth: int,
@@ -86,6 +98,7 @@ class _Analyzer:
         def rescan(payload: str, line: int) -> list[Finding]:
             if depth >= self.limits.max_decode_depth:
                 return []
+            self.budget.check()  # re-parsing decoded payloads counts against the package
             inner_tree = parse(payload, self.limits)
             found, _, _ = self.python(name, payload, tier, inner_tree, depth + 1, line)
             return found
@@ -96,7 +109,7 @@ class _Analyzer:
             parsed = False
         else:
             try:
-                scan = FileScan(name, tree, tier, rescan)
+                scan = FileScan(name, tree, tier, rescan, self.budget)
                 ev = scan.run()
                 extra = scan_strings(name, tier, ev.strings, self.limits.max_text_scan_bytes,
                                      self.max_hits)
@@ -128,13 +141,16 @@ def analyze(files: dict[str, str], limits: Limits | None = None,
     """Findings for a package given as {relative path: text}."""
     policy = resolve(policy)
     limits = limits or policy.code.limits
-    worker = _Analyzer(limits, policy)
+    budget = Budget.from_limits(limits)
+    worker = _Analyzer(limits, policy, budget)
     dense_code = DenseCode.from_policy(policy)
     result = Analysis(n_files=len(files))
     trees: dict[str, list[ast.AST] | None] = {}
     dense: dict[str, float] = {}
     capped: set[str] = set()  # dense files past the parse cap
     for name, text in files.items():
+        if budget.check_quietly():
+            break  # parsing alone used the budget: the loop below reports it
         if name.lower().endswith(PY_SUFFIXES):
             density = dense_code.density(text)
             if density is not None:
@@ -151,7 +167,23 @@ def analyze(files: dict[str, str], limits: Limits | None = None,
     except (RecursionError, MemoryError):
         reach = reach_mod.Reach()
     result.tiers = dict(reach.tiers)
+    try:
+        _scan_files(files, trees, dense, capped, reach, worker, limits, result)
+    except BudgetExceeded as exc:
+        result.findings.append(Finding(
+            "scan-budget-exceeded", exc.file or "<package>", None,
+            rule("scan-budget-exceeded").severity,
+            clip_evidence(f"{exc} (in {exc.file}; scan stopped, findings so far kept)"),
+            reach.tier(exc.file)))
+    return result
+
+
+def _scan_files(files: dict[str, str], trees: dict[str, list[ast.AST] | None],
+                dense: dict[str, float], capped: set[str], reach: reach_mod.Reach,
+                worker: _Analyzer, limits: Limits, result: Analysis) -> None:
     for name in sorted(files):
+        worker.budget.current = name
+        worker.budget.check()
         text = files[name]
         tier = reach.tier(name)
         lower = name.lower()
@@ -166,7 +198,9 @@ def analyze(files: dict[str, str], limits: Limits | None = None,
                                      f"{len(text) / 1024:.0f} KiB, {dense[name]:.0%} brackets "
                                      f"and operators{skipped}", tier))
             if not parsed and name not in capped:
-                why = "too large to parse" if len(text) > limits.max_parse_bytes else "syntax"
+                why = ("too large to parse" if len(text) > limits.max_parse_bytes else
+                       "too costly to parse" if parse_units(text) > limits.max_parse_units
+                       else "syntax")
                 found.append(Finding("unparsable-python", name, None,
                                      rule("unparsable-python").severity,
                                      f"{why}; text rules only", tier))
@@ -187,7 +221,6 @@ def analyze(files: dict[str, str], limits: Limits | None = None,
         result.tokens += [f"{group}|{t}" for t in tokens]
         result.tokens.append(f"file|{PurePosixPath(name).suffix}|{tier}")
         result.findings += _dedupe(found)
-    return result
 
 
 def _dedupe(found: list[Finding]) -> list[Finding]:

@@ -16,9 +16,11 @@ import re
 import zlib
 from collections import Counter
 
+from detector.code.regex import compile_pattern
+
 MAX_OUTPUT = 1_000_000
-B64_RUN = re.compile(r"^[A-Za-z0-9+/=_\-\s]+$")
-HEX_RUN = re.compile(r"^(?:[0-9a-fA-F]{2}\s*)+$")
+B64_RUN = compile_pattern(r"^[A-Za-z0-9+/=_\-\s]+$")
+HEX_RUN = compile_pattern(r"^(?:[0-9a-fA-F]{2}\s*)+$")
 
 
 def entropy(text: str, sample: int = 4096) -> float:
@@ -112,7 +114,23 @@ def codecs_decode(data: bytes, encoding: str) -> bytes | None:
         return _try(binascii.unhexlify, data)
     if enc in ("zlib", "zip", "zlib_codec"):
         return _inflate(data)
-    return None
+    text = text_codec(data, encoding)
+    return text.encode("utf-8") if text is not None else None
+
+
+def text_codec(data: bytes, encoding: str) -> str | None:
+    """`data.decode(encoding)` for any text codec Python knows (cp1026, utf-16, rot13 ...),
+    capped; None for unknown or binary codecs and undecodable data."""
+    try:
+        info = codecs.lookup(encoding)
+    except (LookupError, TypeError, ValueError):
+        return None
+    if not getattr(info, "_is_text_encoding", True) or len(data) > MAX_OUTPUT:
+        return None
+    try:
+        return data.decode(info.name)
+    except (UnicodeError, ValueError, LookupError):
+        return None
 
 
 def unwrap_blob(text: str) -> bytes | None:

@@ -7,11 +7,12 @@ expression is depth-bounded, so hostile nesting costs an exception, not a crash.
 from __future__ import annotations
 
 import ast
-import re
 from dataclasses import dataclass, field
 
 from detector.code import decode
+from detector.code.budget import Budget, unlimited
 from detector.code.findings import Finding, clip_evidence
+from detector.code.regex import compile_pattern
 from detector.code.rules import rule
 
 MAX_DEPTH = 60
@@ -48,9 +49,15 @@ SENSITIVE_MODULES = {"os", "subprocess", "builtins", "__builtin__", "base64", "z
 SYSINFO = {"socket.gethostname", "platform.node", "platform.uname", "getpass.getuser",
            "os.getlogin", "os.uname", "socket.getfqdn", "platform.platform", "os.getuid",
            "uuid.getnode", "socket.gethostbyname_ex"}
-CLIPBOARD_PREFIX = ("pyperclip.", "win32clipboard.", "clipboard.", "pandas.read_clipboard")
+CLIPBOARD_PREFIX = ("pyperclip.", "win32clipboard.", "clipboard.", "pandas.read_clipboard",
+                    "PIL.ImageGrab.grabclipboard", "ImageGrab.grabclipboard")
 SCREEN_KEYS = ("PIL.ImageGrab.", "ImageGrab.", "pyautogui.screenshot", "mss.", "pyscreenshot.",
-               "pynput.keyboard.", "keyboard.hook", "keyboard.on_press", "pyHook.", "d3dshot.")
+               "pynput.keyboard.", "keyboard.hook", "keyboard.on_press", "pyHook.", "d3dshot.",
+               "pyscreeze.", "dxcam.", "pyautogui.screenshot")
+CLIPBOARD_ATTRS = {"GetClipboardData", "OpenClipboard", "clipboard_get"}
+SCREEN_ATTRS = {"GetAsyncKeyState", "SetWindowsHookExA", "SetWindowsHookExW", "BitBlt",
+                "CGWindowListCreateImage"}
+NAMESPACES = {"__builtins__", "builtins", "builtins.__dict__", "__builtins__.__dict__"}
 INJECTION_ATTRS = {"WriteProcessMemory", "CreateRemoteThread", "VirtualAllocEx",
                    "NtCreateThreadEx", "RtlMoveMemory", "VirtualProtect"}
 STEAL_ATTRS = {"CryptUnprotectData", "browser_cookie3", "win32crypt"}
@@ -62,15 +69,17 @@ INSTALL_COMMANDS = {"install", "develop", "egg_info", "easy_install", "bdist_egg
                     "install_scripts"}
 COMMAND_CLASSES = INSTALL_COMMANDS | {"build_py", "build_ext", "build", "sdist", "bdist_wheel",
                                      "build_clib", "bdist"}
-SECRET_ENV = re.compile(r"(?i)(TOKEN|SECRET|PASSW|API_?KEY|AUTH|CREDENTIAL|AWS_|PRIVATE|WEBHOOK)")
-IDENTITY_ENV = re.compile(r"(?i)^(USER|USERNAME|LOGNAME|COMPUTERNAME|HOSTNAME|USERDOMAIN)$")
-DOWNLOAD_CMD = re.compile(
+SECRET_ENV = compile_pattern(
+    r"(?i)(TOKEN|SECRET|PASSW|API_?KEY|AUTH|CREDENTIAL|AWS_|PRIVATE|WEBHOOK)")
+IDENTITY_ENV = compile_pattern(r"(?i)^(USER|USERNAME|LOGNAME|COMPUTERNAME|HOSTNAME|USERDOMAIN)$")
+DOWNLOAD_CMD = compile_pattern(
     r"(?i)(\b(curl|wget|certutil|bitsadmin|Invoke-WebRequest|iwr|Start-BitsTransfer|"
     r"DownloadFile|DownloadString)\b|\|\s*(ba|z)?sh\b|\|\s*python)"
 )
-PIP_CMD = re.compile(r"(?i)\bpip3?(\.exe)?\s+install\b|-m\s+pip\s+install|\bpip\b.*\binstall\b")
-SYSINFO_CMD = re.compile(r"(?i)^\s*(whoami|hostname|uname|systeminfo|id)\b")
-CHMOD_EXEC = re.compile(r"(?i)chmod\s+(\+x|[0-7]?7[0-7]{2})")
+PIP_CMD = compile_pattern(
+    r"(?i)\bpip3?(\.exe)?\s+install\b|-m\s+pip\s+install|\bpip\b.*\binstall\b")
+SYSINFO_CMD = compile_pattern(r"(?i)^\s*(whoami|hostname|uname|systeminfo|id)\b")
+CHMOD_EXEC = compile_pattern(r"(?i)chmod\s+(\+x|[0-7]?7[0-7]{2})")
 
 
 @dataclass
@@ -114,11 +123,22 @@ def qualified(node: ast.AST, aliases: dict[str, str]) -> str | None:
 class Folder:
     """Constant folding of string expressions, bounded in depth and size."""
 
-    def __init__(self, consts: dict[str, str], aliases: dict[str, str]) -> None:
+    def __init__(self, consts: dict[str, str], aliases: dict[str, str],
+                 budget: Budget | None = None) -> None:
         self.consts = consts
         self.aliases = aliases
+        self.budget = budget or unlimited()
 
     def fold(self, node: ast.AST, depth: int = 0) -> str | None:
+        if depth == 0:
+            self.budget.check()
+            out = self._fold(node, 0)
+            if out is not None and type(node) not in (ast.Constant, ast.Name):
+                self.budget.fold(len(out))  # strings this pass built and keeps
+            return out
+        return self._fold(node, depth)
+
+    def _fold(self, node: ast.AST, depth: int) -> str | None:
         if depth > MAX_DEPTH:
             return None
         if isinstance(node, ast.Constant):
@@ -141,7 +161,7 @@ class Folder:
                     out.append(value.value)
                 elif isinstance(value, ast.FormattedValue):
                     out.append(self.fold(value.value, depth + 1) or "{}")
-            return "".join(out)
+            return _join("", out)
         if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
             step = node.slice.step
             if isinstance(step, ast.UnaryOp) and isinstance(step.op, ast.USub):
@@ -164,9 +184,15 @@ class Folder:
             sep = self.fold(func.value, depth + 1)
             items = self._items(node.args[0], depth + 1)
             if sep is not None and items is not None:
-                return sep.join(items)[:MAX_FOLD]
+                return _join(sep, items)
             return None
-        if isinstance(func, ast.Attribute) and func.attr in ("decode", "encode", "strip"):
+        if isinstance(func, ast.Attribute) and func.attr in ("decode", "encode"):
+            inner = self.fold(func.value, depth + 1)
+            codec = self.fold(node.args[0], depth + 1) if node.args else None
+            if inner is not None and codec and func.attr == "decode":
+                return decode.text_codec(inner.encode("latin-1", "replace"), codec)
+            return inner
+        if isinstance(func, ast.Attribute) and func.attr == "strip":
             return self.fold(func.value, depth + 1)
         name = qualified(func, self.aliases) or ""
         last = name.rsplit(".", 1)[-1]
@@ -174,6 +200,8 @@ class Folder:
             inner = self.fold(node.args[0], depth + 1)
             if inner is not None:
                 out = decode.decode_literal(last, inner.encode("latin-1", "replace"))
+                if out is not None:
+                    self.budget.decode(len(out))
                 return out.decode("latin-1") if out is not None else None
         if name in ("bytes", "bytearray", "str") and node.args:
             return self._items_to_text(node.args[0], depth + 1)
@@ -211,6 +239,13 @@ class Folder:
             if codes and len(codes) == len(node.elts):
                 return "".join(chr(c % 256) for c in codes)
         return self.fold(node, depth)
+
+
+def _join(sep: str, items: list[str]) -> str | None:
+    """`sep.join(items)` unless the result would pass MAX_FOLD (checked before building)."""
+    if sum(map(len, items)) + len(sep) * max(len(items) - 1, 0) > MAX_FOLD:
+        return None
+    return sep.join(items)
 
 
 def flatten(tree: ast.AST) -> list[ast.AST]:
@@ -260,14 +295,19 @@ def collect_aliases(nodes: list[ast.AST]) -> dict[str, str]:
 class FileScan:
     """Walks one parsed file once and collects evidence."""
 
-    def __init__(self, name: str, nodes: list[ast.AST], tier: str, rescan) -> None:
+    def __init__(self, name: str, nodes: list[ast.AST], tier: str, rescan,
+                 budget: Budget | None = None) -> None:
         self.name, self.nodes, self.tier = name, nodes, tier
         self.rescan = rescan  # callback(text, line) -> list[Finding] for decoded payloads
+        self.budget = budget or unlimited()
         self.ev = Evidence()
         self.aliases = collect_aliases(nodes)
         self.consts: dict[str, str] = {}
         self.tainted: dict[str, str] = {}
-        self.folder = Folder(self.consts, self.aliases)
+        self.folder = Folder(self.consts, self.aliases, self.budget)
+        # operands of a `+` chain: only the whole chain is folded (once), not each prefix
+        self.inner_adds = {id(side) for n in nodes if type(n) is ast.BinOp
+                           and isinstance(n.op, ast.Add) for side in (n.left, n.right)}
         self.flags: dict[str, int] = {}
 
     def add(self, rule_id: str, node: ast.AST | int | None, evidence: str) -> None:
@@ -295,7 +335,9 @@ class FileScan:
             ast.Attribute: self._attribute, ast.BinOp: self._folded,
             ast.JoinedStr: self._folded, ast.Subscript: self._subscript,
         }
-        for node in self.nodes:
+        for count, node in enumerate(self.nodes):
+            if not count & 1023:
+                self.budget.check()
             handler = dispatch.get(type(node))
             if handler is not None:
                 handler(node)
@@ -304,15 +346,20 @@ class FileScan:
     def _folded(self, node: ast.AST) -> None:
         if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.Add):
             return
+        if id(node) in self.inner_adds:
+            return
         folded = self.folder.fold(node)
         if folded and len(folded) >= 8:
             self.ev.strings.append((getattr(node, "lineno", 0), folded))
 
     def _assignments(self) -> None:
+        self.dicts: dict[str, ast.AST] = {}
         for node in self.nodes:
             if type(node) is ast.Assign and len(node.targets) == 1 and \
                     isinstance(node.targets[0], ast.Name):
                 target = node.targets[0].id
+                if isinstance(node.value, ast.Dict | ast.Call):
+                    self.dicts[target] = node.value
                 value = self.folder.fold(node.value)
                 if value is not None:
                     self.consts[target] = value
@@ -347,7 +394,25 @@ class FileScan:
                     kind = "local-file"
         return kind
 
+    def _namespace_get(self, node: ast.Call) -> bool:
+        """`vars(__builtins__).get('eval')`, `__builtins__.get('exec')`, `globals().get(..)`:
+        a builtin looked up by name in a namespace dict."""
+        func = node.func
+        if not (isinstance(func, ast.Attribute) and func.attr in ("get", "__getitem__")
+                and node.args):
+            return False
+        owner = func.value
+        namespace = qualified(owner, self.aliases) in NAMESPACES or (
+            isinstance(owner, ast.Call)
+            and qualified(owner.func, self.aliases) in ("vars", "globals", "locals"))
+        if namespace and self.folder.fold(node.args[0]) in EXEC_NAMES:
+            self.add("getattr-obfuscation", node, self.source(node))
+            return True
+        return False
+
     def _call(self, node: ast.Call) -> None:
+        if self._namespace_get(node):
+            return
         name = qualified(node.func, self.aliases)
         if name is None:
             if isinstance(node.func, ast.Call):
@@ -355,6 +420,8 @@ class FileScan:
             return
         self.ev.tokens.append("c:" + ".".join(name.split(".")[:3]))
         last = name.rsplit(".", 1)[-1]
+        if name in ("__pyarmor__", "__pyarmor_enter__") or last == "pyarmor_runtime":
+            self.add("obfuscator-marker", node, self.source(node))
         if name in EXEC_FUNCS:
             self._exec(node, name)
         elif name in SPAWN or name.startswith(SPAWN_PREFIX):
@@ -382,6 +449,8 @@ class FileScan:
             self.flags.setdefault("namespace", node.lineno)
         if any(kw.arg == "cmdclass" for kw in node.keywords):
             self._cmdclass(node)
+        elif any(kw.arg is None for kw in node.keywords):  # setup(**kwargs)
+            self._cmdclass_in_kwargs(node)
 
     def _exec(self, node: ast.Call, name: str) -> None:
         if not node.args:
@@ -405,8 +474,26 @@ class FileScan:
             else:
                 self.add("exec-dynamic", node, text)
 
+    def _inline_code(self, node: ast.Call) -> None:
+        """`[sys.executable, "-c", b64decode(...)]`: an interpreter handed decoded code."""
+        first = node.args[0] if node.args else None
+        if not isinstance(first, ast.List | ast.Tuple):
+            return
+        elts = first.elts[:50]
+        for i, elt in enumerate(elts[:-1]):
+            if self.folder.fold(elt) != "-c":
+                continue
+            code = elts[i + 1]
+            if self._kind(code) == "decode":
+                self.add("decode-exec", node, self.source(node))
+            folded = self.folder.fold(code)
+            if folded:
+                self.ev.findings += self.rescan(folded, node.lineno)
+            return
+
     def _spawn(self, node: ast.Call, name: str) -> None:
         self.add("process-spawn", node, self.source(node))
+        self._inline_code(node)
         command = self._command(node)
         if not command:
             return
@@ -477,6 +564,13 @@ class FileScan:
             return
         attr = self.folder.fold(node.args[1])
         target = qualified(node.args[0], self.aliases) or ""
+        owner = node.args[0]
+        if isinstance(owner, ast.Subscript) and \
+                qualified(owner.value, self.aliases) == "sys.modules" and \
+                attr in EXEC_NAMES | SENSITIVE_MODULES:
+            # getattr(sys.modules[__name__], "ctypes"): a module reached by name
+            self.add("getattr-obfuscation", node, self.source(node))
+            return
         computed = not isinstance(node.args[1], ast.Constant)
         risky_target = target.split(".")[0] in SENSITIVE_MODULES | {"__builtins__"}
         if attr in EXEC_NAMES and (computed or risky_target):
@@ -499,6 +593,8 @@ class FileScan:
             return
         else:
             out = decode.decode_literal(last, payload.encode("latin-1", "replace"))
+        if out:
+            self.budget.decode(len(out))
         if out and decode.looks_textual(out):
             inner = self.rescan(out.decode("latin-1"), node.lineno)
             if inner:
@@ -511,6 +607,9 @@ class FileScan:
             if kw.arg != "cmdclass":
                 continue
             keys: list[str] = []
+            value = kw.value
+            if isinstance(value, ast.Name) and value.id in self.dicts:
+                kw = ast.keyword(arg="cmdclass", value=self.dicts[value.id])
             if isinstance(kw.value, ast.Dict):
                 keys = [k.value for k in kw.value.keys
                         if isinstance(k, ast.Constant) and isinstance(k.value, str)]
@@ -524,6 +623,24 @@ class FileScan:
             elif built or not isinstance(kw.value, ast.Dict):
                 self.add("build-command-override", node, "cmdclass overrides " +
                          (", ".join(built) or self.source(kw.value)))
+
+    def _cmdclass_in_kwargs(self, node: ast.Call) -> None:
+        """`setup(**{"cmdclass": {...}})` or `setup(**kw)` with kw a dict naming cmdclass."""
+        for kw in node.keywords:
+            if kw.arg is not None:
+                continue
+            mapping = self.dicts.get(kw.value.id) if isinstance(kw.value, ast.Name) else kw.value
+            if isinstance(mapping, ast.Dict):
+                pairs = [(k.value, v) for k, v in zip(mapping.keys, mapping.values, strict=True)
+                         if isinstance(k, ast.Constant)]
+            elif isinstance(mapping, ast.Call):
+                pairs = [(k.arg, k.value) for k in mapping.keywords if k.arg]
+            else:
+                continue
+            for key, value in pairs:
+                if key == "cmdclass":
+                    self._cmdclass(ast.Call(func=node.func, args=[], keywords=[
+                        ast.keyword(arg="cmdclass", value=value)], lineno=node.lineno))
 
     def _class(self, node: ast.ClassDef) -> None:
         for base in node.bases:
@@ -543,6 +660,8 @@ class FileScan:
         mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
         for mod in mods:
             self.ev.tokens.append("i:" + ".".join(mod.split(".")[:2]))
+            if mod.split(".")[0] == "pytransform" or mod.startswith("pyarmor_runtime"):
+                self.add("obfuscator-marker", node, f"import {mod} (PyArmor runtime)")
             network = mod in NETWORK_MODULES or mod.split(".")[0] in ("requests", "httpx")
             if network and "network-import" not in self.flags:
                 self.add("network-import", node, f"import {mod}")
@@ -563,6 +682,10 @@ class FileScan:
             self.add("credential-file", node, self.source(node))
         elif attr in HIDDEN_ATTRS:
             self.add("hidden-process", node, self.source(node))
+        elif attr in CLIPBOARD_ATTRS:
+            self.add("clipboard-access", node, self.source(node))
+        elif attr in SCREEN_ATTRS:
+            self.add("screen-or-keys", node, self.source(node))
         elif attr in ("dup2",) and qualified(node.value, self.aliases) == "os":
             self.flags.setdefault("dup2", node.lineno)
         elif attr == "connect":
@@ -590,6 +713,8 @@ class FileScan:
             self.add("high-entropy-literal", node,
                      f"{len(text)} chars, entropy {ent:.2f}: {compact[:60]}")
             out = decode.unwrap_blob(text)
+            if out:
+                self.budget.decode(len(out))
             if out and decode.looks_textual(out):
                 inner = self.rescan(out.decode("latin-1"), node.lineno)
                 if inner:

@@ -11,6 +11,7 @@ examples are still scanned but weigh far less.
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 import tomllib
 from collections.abc import Iterable
@@ -20,6 +21,8 @@ from pathlib import PurePosixPath
 TEST_PARTS = {"test", "tests", "testing", "doc", "docs", "example", "examples", "benchmarks",
               "bench", "demo", "demos", "sample", "samples"}
 TIER_ORDER = ("install", "import", "other", "test")
+CFG_CMDCLASS = re.compile(r"cmdclass\s*=")
+CFG_TARGET = re.compile(r"=\s*([A-Za-z_][\w.]*)")
 
 
 @dataclass
@@ -133,9 +136,13 @@ def _hatch_hooks(hatch: dict) -> list[str]:
 def _setup_cfg_entries(text: str) -> list[tuple[str, str]]:
     """cmdclass targets declared in setup.cfg (`install = mypkg.cmds:Install`)."""
     out = []
-    match = re.search(r"(?ms)^cmdclass\s*=\s*(.*?)(?=^\S|\Z)", text)
-    if match:
-        for target in re.findall(r"=\s*([A-Za-z_][\w.]*)", match.group(1)):
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if CFG_CMDCLASS.match(line)), None)
+    if start is not None:
+        # the key's value: the rest of its line and the indented lines under it
+        block = [lines[start].split("=", 1)[1]]
+        block += itertools.takewhile(lambda line: not line[:1].strip(), lines[start + 1:])
+        for target in CFG_TARGET.findall("\n".join(block)):
             module = target.rsplit(".", 1)[0] if "." in target else target
             out.append((module, "cmdclass in setup.cfg"))
     return out

@@ -6,10 +6,12 @@ import logging
 from pathlib import Path
 
 from detector.code.analyze import Analysis, analyze, blend_score, order, rule_score
-from detector.code.archive import Package, ReadError, read_package, safe_name
+from detector.code.archive import Package, ReadError, safe_name
+from detector.code.extract import read_package
 from detector.code.findings import Finding, ScanResult
 from detector.code.limits import Limits
 from detector.code.model import shipped_model
+from detector.code.rules import catalogue
 from detector.policy import Policy, resolve
 
 log = logging.getLogger(__name__)
@@ -22,10 +24,14 @@ def _combine(analysis: Analysis, findings: list[Finding], policy: Policy | None,
     model = shipped_model(policy)
     model_p = model.predict(findings, analysis.tokens, rules) if model is not None else None
     score = blend_score(rules, model_p, policy)
+    threshold = policy.code.flag_threshold
+    catalogue_ = catalogue()
+    if any(catalogue_[f.rule].decisive for f in findings if f.rule in catalogue_):
+        score = max(score, threshold)  # hostile packaging or a scan cut short: review it
     return ScanResult(
         path=path,
         score=score,
-        flagged=score >= policy.code.flag_threshold,
+        flagged=score >= threshold,
         findings=order(findings),
         error=error,
         rule_score=rules,

@@ -12,48 +12,19 @@ import ahocorasick
 
 from detector.code import decode
 from detector.code.findings import Finding, clip_evidence
-from detector.code.rules import Rule, pattern_rules, rule
-
-# Regex approximations of AST rules for files that do not parse (Python 2, truncated,
-# dense): (rule id, hints, pattern). A pattern runs only when one of its hints occurs
-# in the lower-cased text: every match contains a hint, and finding hints (one
-# Aho-Corasick pass) is far cheaper than a regex scan of a large file.
-FALLBACK: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
-    ("process-spawn", ("os.system", "os.popen", "subprocess.", "os.exec", "os.spawn",
-                       "pty.spawn"), re.compile(
-        r"\b(os\.system|os\.popen|subprocess\.\w+|os\.exec\w+|os\.spawn\w+|pty\.spawn)\s*\(")),
-    ("shell-download-exec", ("curl", "wget", "certutil", "bitsadmin", "invoke-webrequest"),
-     re.compile(
-        r"(?i)(os\.system|os\.popen|subprocess\.\w+|call|Popen)\s*\([^\n]{0,300}"
-        r"\b(curl|wget|certutil|bitsadmin|Invoke-WebRequest)\b")),
-    ("network-call", ("requests.", "urlopen", "urlretrieve", "socket.socket", "http.client.",
-                      "httpx."), re.compile(
-        r"\b(requests\.(get|post|put|request|Session)|urlopen|urlretrieve|"
-        r"socket\.socket|http\.client\.HTTPS?Connection|httpx\.\w+)\s*\(")),
-    ("decode-exec", ("exec", "eval"), re.compile(
-        r"\b(exec|eval)\s*\(\s*[^\n]{0,200}?(b64decode|b32decode|b85decode|decompress|"
-        r"marshal\.loads|fromhex|unhexlify|codecs\.decode|\[::-1\]|chr\()")),
-    ("exec-dynamic", ("exec", "eval"), re.compile(r"\b(exec|eval)\s*\(\s*[A-Za-z_]")),
-    ("sysinfo-collect", ("gethostname", "getuser", "getlogin", "platform.node",
-                         "platform.uname"), re.compile(
-        r"\b(gethostname|getuser|getlogin|platform\.node|platform\.uname)\s*\(")),
-    ("env-secrets", ("os.environ",), re.compile(r"\bos\.environ\b(?!\s*\[|\s*\.get)")),
-    ("dynamic-import", ("__import__",), re.compile(r"\b__import__\s*\(\s*[^'\")]")),
-    ("getattr-obfuscation", ("getattr",), re.compile(
-        r"getattr\s*\([^\n]{0,80},\s*['\"](exec|eval|system|__import__|compile)['\"]")),
-    ("install-command-override", ("cmdclass", "install", "develop", "egg_info", "build_py"),
-     re.compile(
-        r"\bclass\s+\w+\s*\(\s*(install|develop|egg_info|build_py)\s*\)|cmdclass\s*=")),
-)
+from detector.code.regex import compile_pattern
+from detector.code.rules import Rule, fallback_rules, pattern_rules, rule
 
 
 @lru_cache(maxsize=1)
 def _hint_automaton() -> ahocorasick.Automaton:
-    """Every hint of the catalogue's patterns and of FALLBACK, lower-cased, in one
-    Aho-Corasick automaton: one pass over a text finds them all."""
+    """Every hint of the catalogue's patterns and fallbacks, lower-cased, in one
+    Aho-Corasick automaton: one pass over a text finds them all. A pattern runs only
+    when one of its hints occurs in the lower-cased text: every match contains a hint,
+    and finding hints is far cheaper than a regex scan of a large file."""
     automaton = ahocorasick.Automaton()
     hints = {h for r in pattern_rules() for h in r.hints}
-    hints |= {h for _, group, _ in FALLBACK for h in group}
+    hints |= {h for r in fallback_rules() for h in r.fallback_hints}
     for hint in hints:
         automaton.add_word(hint, hint)
     automaton.make_automaton()
@@ -65,7 +36,7 @@ def hints_in(lowered: str) -> set[str]:
     return {hint for _, hint in _hint_automaton().iter(lowered)}
 
 
-LONG_B64 = re.compile(r"[A-Za-z0-9+/]{200,}={0,2}")
+LONG_B64 = compile_pattern(r"[A-Za-z0-9+/]{200,}={0,2}")
 # Addresses a package may name for good reasons: local, private and well-known resolvers.
 # (Documentation ranges stay "public" so defanged fixtures behave like real addresses.)
 LOCAL_NETS = tuple(ipaddress.ip_network(n) for n in (
@@ -146,14 +117,14 @@ def scan_raw(name: str, tier: str, text: str, limit: int, max_hits: int) -> list
         pos = text.find(f.evidence[:40].rstrip("."))
         f.line = line_of(pos) if pos >= 0 else None
     present = hints_in(text.lower())
-    for rule_id, hints, pattern in FALLBACK:
+    for r in fallback_rules():
         # lower-case hints: a superset of the case-sensitive patterns' candidates
-        if present.isdisjoint(hints):
+        if present.isdisjoint(r.fallback_hints):
             continue
-        for hits, match in enumerate(pattern.finditer(text)):
+        for hits, match in enumerate(r.fallback.finditer(text)):
             if hits >= max_hits:
                 break
-            out.append(Finding(rule_id, name, line_of(match.start()), rule(rule_id).severity,
+            out.append(Finding(r.id, name, line_of(match.start()), r.severity,
                                clip_evidence(match.group(0)), tier))
     for hits, match in enumerate(LONG_B64.finditer(text)):
         if hits >= max_hits:

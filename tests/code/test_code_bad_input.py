@@ -86,7 +86,7 @@ def test_tar_path_traversal_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["tar", "zip", "dir"])
-def test_symlinks_are_skipped(tmp_path, kind):
+def test_links_outside_the_package_flag_it_unread(tmp_path, kind):
     secret = tmp_path / "outside.py"
     secret.write_text(PAYLOAD)
     if kind == "tar":
@@ -107,8 +107,8 @@ def test_symlinks_are_skipped(tmp_path, kind):
         os.symlink(secret, path / "link.py")
         os.symlink(tmp_path, path / "linkdir")
     result = scan_path(path)
-    assert result.error and "link" in result.error
-    assert "archive-link" in rules(result)
+    assert result.error and "outside the package" in result.error
+    assert "archive-link-outside" in rules(result) and result.flagged
     assert "shell-download-exec" not in rules(result)  # the link target was never read
 
 
@@ -127,8 +127,9 @@ def test_duplicate_member_names(tmp_path):
         archive.writestr("setup.py", "x = 1\n")
         archive.writestr("setup.py", PAYLOAD)
     result = scan_path(path)
-    assert "archive-duplicate-name" in rules(result)
+    assert "archive-duplicate-code" in rules(result) and result.flagged
     assert "duplicate" in result.error
+    assert "shell-download-exec" in rules(result)  # the last copy is the one extracted
 
 
 @pytest.mark.parametrize(

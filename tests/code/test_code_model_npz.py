@@ -23,6 +23,7 @@ from detector.code.train import (
     sample_weights,
     vectorize,
 )
+from detector.policy import load_policy
 from detector.resources import models_path
 
 
@@ -137,7 +138,7 @@ def test_other_feature_layout_warns_or_refuses(fitted, tmp_path):
     refuse = tmp_path / "refuse.toml"
     refuse.write_text('[code]\nmodel_version_mismatch = "refuse"\n')
     with pytest.raises(model_mod.ModelVersionError, match="an older layout"):
-        model_mod.load(path, policy_path=str(refuse))
+        model_mod.load(path, policy=load_policy(refuse))
 
 
 def test_arrays_must_match_the_layout(fitted):

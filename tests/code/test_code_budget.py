@@ -1,0 +1,114 @@
+"""Every scan has a budget (issue 18 item 5): no pattern backtracks, hostile files cost
+bounded CPU and memory, and hitting a budget is a decisive finding, never a hang."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+import tracemalloc
+import zlib
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from detector.code.pyast import DOWNLOAD_CMD, PIP_CMD
+from detector.code.rules import catalogue
+from detector.code.scan import scan_files
+from detector.code.textscan import LONG_B64
+from detector.policy import load_policy
+
+PATTERNS = [(f"{r.id}:{kind}", p) for r in catalogue().values()
+            for kind, p in (("pattern", r.pattern), ("fallback", r.fallback)) if p is not None]
+PATTERNS += [("pyast:download", DOWNLOAD_CMD), ("pyast:pip", PIP_CMD), ("textscan:b64", LONG_B64)]
+
+
+def _prefixes(pattern: str) -> list[str]:
+    """Adversarial seeds: the literal runs of the pattern (its own 'prefixes'), plus
+    separators that keep a backtracking engine guessing."""
+    words = [w for w in re.split(r"[\\()|\[\]{}?*+^$]+", pattern) if len(w) >= 2]
+    return [*words[:6], "-nc ", "a" * 3, "\\x41", "http://a.", " ", "/"]
+
+
+@pytest.mark.parametrize(("label", "compiled"), PATTERNS, ids=[p[0] for p in PATTERNS])
+def test_every_pattern_is_linear_on_1mb_of_its_own_prefix(label, compiled):
+    for seed in _prefixes(compiled.pattern):
+        text = (seed * (1_000_000 // len(seed) + 1))[:1_000_000]
+        start = time.perf_counter()
+        for hits, _ in enumerate(compiled.finditer(text)):  # as the scanner: a few hits
+            if hits >= 3:
+                break
+        assert time.perf_counter() - start < 0.1, (label, seed)
+
+
+def test_reverse_shell_bait_that_froze_the_server_is_fast():
+    start = time.process_time()
+    result = scan_files({"setup.py": "x = '" + "-nc " * 250_000 + "'\n"})
+    assert time.process_time() - start < 1.0 and result.error is None
+
+
+def _measure(files: dict[str, str]):
+    tracemalloc.start()
+    start = time.process_time()
+    result = scan_files(files)
+    cpu = time.process_time() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return result, cpu, peak
+
+
+HOSTILE = {
+    "string doubling": "a = 'AAAAAAAA'\n" + "".join(
+        f"a{i + 1} = a{i} + a{i}\n".replace("a0 ", "a ") for i in range(3000)),
+    "join of a big constant": "b = '" + "B" * 100_000 + "'\nc = ''.join([" + ",".join(
+        ["b"] * 5000) + "])\n",
+    "f-string of a big constant": "b = '" + "B" * 100_000 + "'\nc = f'" + "{b}" * 5000 + "'\n",
+    "zlib bomb re-parsed": "import zlib\nexec(zlib.decompress(" + repr(
+        zlib.compress(b"x=1;" * 2_000_000)) + "))\n",
+    "tiny statements": "x=1;" * 250_000,
+    "deep nesting": "x = " + "(" * 5000 + "1" + ")" * 5000 + "\n",
+    "nested base64": "import base64\n" + "".join(
+        f"exec(base64.b64decode({base64.b64encode(b'import os;' * 20_000)!r}))\n"
+        for _ in range(40)),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_file_is_bounded(name):
+    result, cpu, peak = _measure({"setup.py": HOSTILE[name]})
+    assert cpu < 2.0, f"{name}: {cpu:.2f} s"
+    assert peak < 256 << 20, f"{name}: {peak / 1e6:.0f} MB"
+    assert result.error is None or "internal error" not in result.error
+
+
+def test_budget_hit_is_a_decisive_finding_with_evidence(tmp_path):
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[code.limits]\nfold_bytes = 1000\n")
+    files = {"setup.py": "a = 'x' * 1\nb = '" + "y" * 600 + "'\nc = b + b\nd = c + b\n"}
+    result = scan_files(files, policy=load_policy(policy))
+    hits = [f for f in result.findings if f.rule == "scan-budget-exceeded"]
+    assert hits and "folded" in hits[0].evidence and hits[0].file == "setup.py"
+    assert result.flagged  # never a silent allow
+
+
+def test_decode_budget(tmp_path):
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[code.limits]\ndecode_bytes = 5000\n")
+    payload = base64.b64encode(b"print('hello world')\n" * 500).decode()
+    files = {"pkg/__init__.py": f"import base64\nx = base64.b64decode({payload!r})\n"}
+    result = scan_files(files, policy=load_policy(policy))
+    assert "scan-budget-exceeded" in {f.rule for f in result.findings} and result.flagged
+    # the shipped 1 MB budget leaves this ordinary decode alone
+    assert "scan-budget-exceeded" not in {f.rule for f in scan_files(files).findings}
+
+
+code_text = st.text(alphabet=st.sampled_from(list("ab+()[]'\"=,.;:\n\\x0 *")), max_size=4000)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=code_text, repeat=st.integers(1, 200))
+def test_generated_hostile_files_stay_within_budget(body, repeat):
+    result, cpu, peak = _measure({"setup.py": body * repeat, "pkg/__init__.py": body})
+    assert cpu < 2.0 and peak < 256 << 20
+    assert result.error is None or "internal error" not in result.error
