@@ -44,6 +44,18 @@ class Settings:
     # serve POST /v1/events and GET /v1/registration-status outside FastAPI's routing
     # (service.hot); False only to compare the two in tests
     hot_routes: bool = True
+    # the front door (service.security, service.sessions, service.ratelimit)
+    max_json_depth: int = 32
+    session_idle_minutes: float = 30
+    session_absolute_hours: float = 12
+    # `limits` storage: memory:// (one replica) or redis://host:port (shared by every
+    # replica); the environment variable WARDEN_RATELIMIT_STORAGE overrides it
+    ratelimit_storage: str = "memory://"
+    limit_failed_auth: str = "30/minute"
+    limit_logins: str = "10/minute"
+    limit_reads: str = "1200/minute"
+    # events waiting for the writer beyond which POST /v1/events answers 503 + Retry-After
+    max_queued_events: int = 20_000
 
     @classmethod
     def load(cls, database_url_: str | None = None, policy_path: str | None = None) -> Settings:
@@ -51,4 +63,7 @@ class Settings:
         synchronous = os.environ.get("WARDEN_SQLITE_SYNCHRONOUS")
         if synchronous:  # "full" for commits that survive a power loss too
             table = {**table, "sqlite_synchronous": synchronous.lower()}
+        storage = os.environ.get("WARDEN_RATELIMIT_STORAGE")
+        if storage:  # redis://... where the deployment has it
+            table = {**table, "ratelimit_storage": storage}
         return cls(database_url=database_url(database_url_), policy_path=policy_path, **table)
