@@ -34,16 +34,12 @@ class Limits:
         url = settings.ratelimit_storage
         if not url.startswith("async+"):
             url = "async+" + url
-        self._limiter = MovingWindowRateLimiter(storage_from_string(url))
+        # redis-py's asyncio client (the `limits[redis]` extra) rather than coredis
+        options = {"implementation": "redispy"} if "redis" in url.split("://")[0] else {}
+        self._limiter = MovingWindowRateLimiter(storage_from_string(url, **options))
         self.failed_auth = parse(settings.limit_failed_auth)
         self.logins = parse(settings.limit_logins)
         self.reads = parse(settings.limit_reads)
-
-    async def over(self, item: RateLimitItem, key: str) -> Refusal | None:
-        """Whether `key` has used up `item` already (without counting this request)."""
-        if await self._limiter.test(item, key):
-            return None
-        return await self._refusal(item, key)
 
     async def hit(self, item: RateLimitItem, key: str) -> Refusal | None:
         """Count one request of `key`; a Refusal when that is over the limit."""

@@ -6,7 +6,7 @@ In order, for each HTTP request:
    and `/ui/...` a page session (`service.sessions`), except the log-in page, the static
    stylesheet, and the ops and schema routes (which read no body). A request that fails
    gets its 401 (API) or a redirect to the log-in page (pages) at the cost of one token
-   look-up; a client address with too many failures gets 429 without even that.
+   look-up; a client address with too many failures gets 429 instead.
    The principal is left in the ASGI scope for the routes (`auth.require`).
 3. Rate limits (`service.ratelimit`): page log-ins per address, moderator and analyst
    reads per token. Registry event posts are never limited.
@@ -169,10 +169,8 @@ class FrontDoor:
         cache = self.rt.tokens
         principal = cache.peek(token) if token else None
         if principal is None and token:
-            refusal = await self.limits.over(self.limits.failed_auth, _client(scope))
-            if refusal is not None:  # a guesser: not even a look-up
-                await _too_many(send, refusal)
-                return False
+            # looked up even for an address over its failure limit: a valid token behind
+            # the same address (a registry behind a NAT) must never be refused
             principal = await run_in_threadpool(cache.lookup, token)
         if principal is None:
             await self._failed(scope, send, ui=False)
@@ -184,10 +182,6 @@ class FrontDoor:
         sid = _cookie(scope, sessions.COOKIE)
         info = None
         if sid:
-            refusal = await self.limits.over(self.limits.failed_auth, _client(scope))
-            if refusal is not None:
-                await _too_many(send, refusal)
-                return False
             info = await run_in_threadpool(sessions.lookup, self.rt.sessions, sid,
                                            self.lifetimes)
         if info is None:

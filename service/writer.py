@@ -57,7 +57,7 @@ class Writer:
         self._conn: Connection | None = None
         self._window = settings.group_window_ms / 1000
         self._last_take = -math.inf
-        # events submitted and not yet taken into a group: bounded by max_queued_events,
+        # events submitted and not yet answered: bounded by max_queued_events,
         # beyond which submit refuses (backpressure) rather than queueing without bound
         self._limit = settings.max_queued_events
         self._queued = 0
@@ -106,9 +106,11 @@ class Writer:
                 break
             jobs.append(job)
             size += len(job.request.events)
-        with self._count_lock:
-            self._queued -= size
         return jobs, False
+
+    def _done(self, jobs: list[_Job]) -> None:
+        with self._count_lock:
+            self._queued -= sum(len(job.request.events) for job in jobs)
 
     def _connection(self) -> Connection:
         """The writer's own connection, kept between groups (no pool checkout, no
@@ -149,10 +151,12 @@ class Writer:
                     self._drop_connection()
                     self.last_write = time.monotonic()
                     log.exception("group commit failed")
+                    self._done(jobs)
                     for job in jobs:
                         job.future.set_exception(exc)
                     continue
                 self.last_write = time.monotonic()
+                self._done(jobs)
                 for job, result in zip(jobs, results, strict=True):
                     if isinstance(result, Exception):
                         job.future.set_exception(result)
