@@ -75,6 +75,14 @@ class ServicePolicy(Table):
     token_cache_seconds: NonNegative
     sqlite_synchronous: Literal["normal", "full"]
     group_window_ms: NonNegative
+    max_queued_events: Count
+    max_json_depth: Count
+    session_idle_minutes: Positive
+    session_absolute_hours: Positive
+    ratelimit_storage: str
+    limit_failed_auth: str
+    limit_logins: str
+    limit_reads: str
 
 
 class CodeTiers(Table):

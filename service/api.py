@@ -15,7 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from service import actions, auth, breaker, ingest, queue
+from service import actions, auth, breaker, ingest, queue, sessions
 from service.config import ROLES, Settings
 from service.db import now
 from service.models import Token
@@ -43,9 +43,10 @@ from service.schemas import (
 )
 from service.scoring import ScoringError
 from service.tokens import Principal, issue_token
+from service.writer import Overloaded
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422)
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)
 }
 router = APIRouter(prefix="/v1", responses=ERRORS)
 ScopePath = Annotated[Scope, Path(description="account.created, project.created or "
@@ -114,7 +115,11 @@ async def events_answer(rt: Runtime, body: bytes) -> bytes:
     this one and `service.hot`, call this)."""
     events, raws, single = parse_events(body, rt.settings)
     try:
-        result = await asyncio.wrap_future(rt.writer.submit(ingest.Request(events, raws)))
+        future = rt.writer.submit(ingest.Request(events, raws))  # may raise Overloaded
+        result = await asyncio.wrap_future(future)
+    except Overloaded as exc:
+        raise HTTPException(503, str(exc), headers={"Retry-After": str(exc.retry_after)}
+                            ) from None
     except ingest.ReplayConflict as exc:
         raise HTTPException(409, str(exc)) from None
     except ScoringError as exc:
@@ -310,6 +315,7 @@ def revoke_token(request: Request, token_id: Annotated[int, Path(ge=1, le=2**31 
             raise HTTPException(404, f"no token with id {token_id}")
         if row.revoked_at is None:
             row.revoked_at = now()
+            sessions.revoke_for_token(session, row.id)
             session.commit()
         rt.tokens.forget()
         return _token_out(row)

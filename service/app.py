@@ -1,4 +1,4 @@
-"""The FastAPI application: API, pages, health, metrics, body limit and error shapes."""
+"""The FastAPI application: API, pages, health, metrics, the front door and error shapes."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,56 +23,7 @@ from service.config import Settings
 from service.hot import HotRoutes
 from service.logs import log
 from service.runtime import Runtime
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-class BodyLimit:
-    """Refuses bodies over `limit` bytes with 413, whether announced or streamed."""
-
-    def __init__(self, app: ASGIApp, limit: int = 8_388_608) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if b"%00" in scope.get("raw_path", b"") or b"%00" in scope.get("query_string", b""):
-            response = JSONResponse({"detail": "NUL characters are not allowed in URLs"}, 400)
-            await response({"type": "http"}, _no_receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
-            return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise BodyTooLarge
-            return message
-
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started |= message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted, tracked)
-        except BodyTooLarge:
-            if not started:
-                await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        response = JSONResponse({"detail": f"request body exceeds {self.limit} bytes"}, 413)
-        await response({"type": "http"}, _no_receive, send)
+from service.security import FrontDoor
 
 
 class Observe:
@@ -119,10 +71,6 @@ class Observe:
                                            "status": status, "ms": round(elapsed * 1000, 2)})
 
 
-async def _no_receive() -> Message:
-    return {"type": "http.disconnect"}
-
-
 def _location(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body",)]
     out = ""
@@ -163,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runtime = rt
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.mount("/ui/static", StaticFiles(directory=pages.STATIC), name="static")
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -207,9 +156,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def metrics() -> Response:
         return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    if settings.hot_routes:  # innermost: body limit, metrics and logs still apply
+    if settings.hot_routes:  # innermost: the front door, metrics and logs still apply
         app.add_middleware(HotRoutes, runtime=rt)
-    app.add_middleware(BodyLimit, limit=settings.service.max_body_bytes)
+    app.add_middleware(FrontDoor, runtime=rt)
     app.add_middleware(Observe, runtime=rt)
     return app
 

@@ -30,10 +30,17 @@ class Settings:
     # serve POST /v1/events and GET /v1/registration-status outside FastAPI's routing
     # (service.hot); False only to compare the two in tests
     hot_routes: bool = True
+    # WARDEN_RATELIMIT_STORAGE, when set: overrides [service] ratelimit_storage
+    ratelimit_storage_override: str | None = None
 
     @property
     def service(self) -> ServicePolicy:
         return self.policy.service
+
+    @property
+    def ratelimit_storage(self) -> str:
+        """`limits` storage: memory:// (one replica) or redis://host:port (every replica)."""
+        return self.ratelimit_storage_override or self.policy.service.ratelimit_storage
 
     @property
     def sqlite_synchronous(self) -> str:
@@ -44,5 +51,7 @@ class Settings:
     @classmethod
     def load(cls, database_url_: str | None = None, policy: Policy | None = None) -> Settings:
         synchronous = os.environ.get("WARDEN_SQLITE_SYNCHRONOUS")
+        storage = os.environ.get("WARDEN_RATELIMIT_STORAGE")  # redis://... where deployed
         return cls(database_url=database_url(database_url_), policy=resolve(policy),
-                   synchronous_override=synchronous.lower() if synchronous else None)
+                   synchronous_override=synchronous.lower() if synchronous else None,
+                   ratelimit_storage_override=storage or None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -78,6 +79,7 @@ def make_engine(url: str, sqlite_synchronous: str = "normal",
         return create_engine(parsed, pool_size=10, max_overflow=10, pool_pre_ping=True)
     if backend == "sqlite":
         pragmas = sqlite_pragmas(sqlite_synchronous, sqlite_autocheckpoint)
+        private_file(parsed.database)
         # LIFO: the few pooled connections in use stay warm (the writer keeps its own)
         engine = create_engine(parsed, pool_use_lifo=True,
                                connect_args={"check_same_thread": False, "timeout": 10})
@@ -92,6 +94,23 @@ def make_engine(url: str, sqlite_synchronous: str = "normal",
         return engine
     raise DatabaseURLError(
         f"unsupported database {backend!r} in {url!r} (use sqlite or postgresql)")
+
+
+def private_file(database: str | None) -> None:
+    """Create a SQLite database file readable by its owner only (0600) before SQLite
+    creates it with the umask's permissions; its -wal and -shm files copy that mode.
+    An existing file is left as it is."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.exists():
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:  # another replica won the race
+        pass
+    except OSError:  # a missing directory: let SQLite report it as it would
+        pass
 
 
 def checkpoint(engine: Engine) -> tuple[int, int, int] | None:

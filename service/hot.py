@@ -2,13 +2,14 @@
 routing, dependency solving and request/response objects.
 
 `POST /v1/events` and `GET /v1/registration-status` run through the same functions as
-their FastAPI routes (`auth.authorize`, `api.events_answer`, `api.status_answer`) and
+their FastAPI routes (`auth.caller`, `api.events_answer`, `api.status_answer`) and
 answer the same bytes, status codes and headers; the routes stay for the OpenAPI schema
 and for anything this layer does not take (other methods, trailing slashes). Profiling
 the server under load showed FastAPI's per-request machinery (route matching over every
 route, dependency solving, exception and exit-stack middleware, Request and Response
 objects) costing about as much CPU as storing the event. This layer sits inside
-`BodyLimit` and `Observe`, so body limits, metrics and logs are unchanged.
+`service.security.FrontDoor` and `Observe`, so authentication, body limits, headers,
+metrics and logs are the same as for every route.
 """
 
 from __future__ import annotations
@@ -24,16 +25,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from service import api, auth
 from service.runtime import Runtime
 
-Handler = Callable[[Runtime, str, Receive], Awaitable[bytes]]
+Handler = Callable[[Runtime, Scope, Receive], Awaitable[bytes]]
 
 
-async def _events(rt: Runtime, authorization: str, receive: Receive) -> bytes:
-    await auth.authorize(rt.tokens, authorization, auth.EVENTS_WRITE)
+async def _events(rt: Runtime, scope: Scope, receive: Receive) -> bytes:
+    await auth.caller(scope, rt.tokens, auth.EVENTS_WRITE)
     return await api.events_answer(rt, await _body(receive))
 
 
-async def _status(rt: Runtime, authorization: str, receive: Receive) -> bytes:
-    await auth.authorize(rt.tokens, authorization, auth.STATUS_READ)
+async def _status(rt: Runtime, scope: Scope, receive: Receive) -> bytes:
+    await auth.caller(scope, rt.tokens, auth.STATUS_READ)
     return await api.status_answer(rt)
 
 
@@ -76,13 +77,8 @@ class HotRoutes:
             await self.app(scope, receive, send)
             return
         scope["route"] = self._routes[key]  # type: ignore[index]
-        authorization = ""
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value.decode("latin-1")
-                break
         try:
-            body = await handler(self.rt, authorization, receive)
+            body = await handler(self.rt, scope, receive)
         except HTTPException as exc:  # the same shape as the app's HTTPException handler
             await JSONResponse({"detail": exc.detail}, exc.status_code,
                                headers=exc.headers)(scope, receive, send)

@@ -95,3 +95,17 @@ class BreakerAudit(Base):
     reason: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime | None]
     previous_state: Mapped[str] = mapped_column(String(10))
+
+
+class UiSession(Base):
+    """A moderator page session (service.sessions): only the SHA-256 of its id is stored."""
+
+    __tablename__ = "ui_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id"), index=True)
+    csrf_key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

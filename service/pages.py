@@ -1,4 +1,5 @@
-"""Moderator pages: server-rendered Jinja2, a cookie session, forms that post and redirect."""
+"""Moderator pages: server-rendered Jinja2, a server-side session, forms that post (with a
+CSRF token) and redirect."""
 
 from __future__ import annotations
 
@@ -12,13 +13,19 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from service import actions, auth, breaker, ingest, queue
+from service import actions, auth, breaker, csrf, ingest, queue, sessions
 from service.config import SCOPES, VERDICTS
 from service.evidence import annotate_files, collect_findings
+from service.security import local_path
 from service.tokens import Principal
 
-templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
-router = APIRouter(prefix="/ui", include_in_schema=False)
+HERE = Path(__file__).resolve().parent
+STATIC = str(HERE / "static")
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.globals["csrf_field"] = csrf.csrf_field
+# Who may open a page is settled by the front door (service.security) before routing;
+# every state-changing page request is checked for its CSRF token here.
+router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(csrf.protect)])
 
 
 class LoginRequired(HTTPException):
@@ -27,10 +34,8 @@ class LoginRequired(HTTPException):
 
 
 async def _session(request: Request) -> Principal:
-    token = request.cookies.get(auth.COOKIE)
-    if not token:
-        raise LoginRequired
-    principal = await auth.principal_for(request, token)
+    """The session's principal, which the front door put in the scope."""
+    principal = request.scope.get(auth.PRINCIPAL)
     if principal is None:
         raise LoginRequired
     return principal
@@ -52,6 +57,9 @@ Reader = Annotated[Principal, Depends(viewer(*auth.PAGES_READ))]
 def error_page(request: Request, status: int, message: str) -> Response:
     if status == 401:
         return RedirectResponse(f"/ui/login?next={quote(request.url.path)}", 303)
+    if status == 403 and request.scope.get(csrf.SESSION_SCOPE_KEY) is None \
+            and request.url.path == "/ui/login":
+        return _login_page(request, "/ui/queue", message, 403)
     return templates.TemplateResponse(request, "error.html", {"message": message, "who": None},
                                       status_code=status)
 
@@ -82,31 +90,50 @@ async def home() -> RedirectResponse:
     return _back("/ui/queue")
 
 
+def _login_page(request: Request, next: str, error: str = "", status: int = 200
+                ) -> Response:
+    token = csrf.new_login_token()
+    response = templates.TemplateResponse(request, "login.html", {
+        "who": None, "next": local_path(next, "/ui/queue"), "error": error,
+        csrf.FIELD: token}, status_code=status)
+    response.set_cookie(csrf.LOGIN_COOKIE, token, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https", path="/ui/login")
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, next: str = "/ui/queue", error: str = "") -> Response:
-    return templates.TemplateResponse(request, "login.html", {
-        "who": None, "next": next if next.startswith("/ui") else "/ui/queue", "error": error})
+    return _login_page(request, next, error)
 
 
 @router.post("/login")
 async def login(request: Request, token: Annotated[str, Form()],
                 next: Annotated[str, Form()] = "/ui/queue") -> Response:
+    """A new server-side session for a valid token (a new id at every log-in); the
+    cookie carries only that id."""
     principal = await auth.principal_for(request, token.strip())
     if principal is None or principal.role not in auth.PAGES_READ:
         why = "unknown token" if principal is None else \
             f"role {principal.role!r} cannot use the moderator pages"
-        return templates.TemplateResponse(request, "login.html", {
-            "who": None, "next": "/ui/queue", "error": why}, status_code=401)
-    response = _back(next if next.startswith("/ui") else "/ui/queue")
-    response.set_cookie(auth.COOKIE, token.strip(), httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", max_age=12 * 3600)
+        return _login_page(request, next, why, 401)
+    rt = request.app.state.runtime
+    life = sessions.Lifetimes.of(rt.settings)
+    sid = await run_in_threadpool(sessions.open_session, rt.sessions, principal, life)
+    response = _back(local_path(next, "/ui/queue"))
+    response.set_cookie(sessions.COOKIE, sid, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https", path="/ui")
+    response.delete_cookie(csrf.LOGIN_COOKIE, path="/ui/login")
     return response
 
 
 @router.post("/logout")
-async def logout() -> Response:
+async def logout(request: Request) -> Response:
+    info = request.scope.get(csrf.SESSION_SCOPE_KEY)
+    if info is not None:
+        await run_in_threadpool(sessions.revoke, request.app.state.runtime.sessions,
+                                info.id_hash)
     response = _back("/ui/login")
-    response.delete_cookie(auth.COOKIE)
+    response.delete_cookie(sessions.COOKIE, path="/ui")
     return response
 
 
@@ -185,7 +212,7 @@ def breaker_page(request: Request, who: Reader) -> Response:
 
 async def _change(request: Request, action: Any, *args: Any) -> Response:
     await run_in_threadpool(_act, action, request.app.state.runtime, *args)
-    return _back(request.headers.get("x-return-to") or "/ui/breaker")
+    return _back(local_path(request.headers.get("x-return-to"), "/ui/breaker"))
 
 
 @router.post("/breaker/{scope}/pause")

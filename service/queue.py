@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -12,6 +12,12 @@ from sqlalchemy.orm import Session
 
 from service.db import now, utc
 from service.models import Event, Verdict
+
+
+def as_utc(value: datetime) -> datetime:
+    """A filter time in UTC: SQLite stores times as UTC text and compares text, so an
+    offset left on the value would be ignored there (naive values are taken as UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class NotFound(LookupError):
@@ -49,9 +55,9 @@ def _filtered(f: QueueFilter) -> Select[tuple[Event]]:
     if f.campaign:
         query = query.where(Event.campaign == f.campaign)
     if f.since:
-        query = query.where(Event.ts >= f.since)
+        query = query.where(Event.ts >= as_utc(f.since))
     if f.until:
-        query = query.where(Event.ts <= f.until)
+        query = query.where(Event.ts <= as_utc(f.until))
     if f.min_score is not None:
         query = query.where(Event.score >= f.min_score)
     if f.type:
@@ -134,7 +140,7 @@ def export_labelled(session: Session, since: datetime | None = None) -> list[dic
     """Every event with a verdict, as labelled data for retraining (latest verdict wins)."""
     query = select(Event).where(Event.verdict.is_not(None)).order_by(Event.verdict_at, Event.id)
     if since:
-        query = query.where(Event.verdict_at >= since)
+        query = query.where(Event.verdict_at >= as_utc(since))
     return [
         {"id": r.id, "label": r.verdict, "verdict_by": r.verdict_by,
          "verdict_at": utc(r.verdict_at).isoformat(), "score": r.score, "decision": r.decision,

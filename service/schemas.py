@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from service.tokens import NAME_MAX
+
 Scope = Literal["account.created", "project.created", "release.uploaded"]
 Role = Literal["registry", "moderator", "analyst", "admin"]
 VerdictName = Literal["malicious", "benign", "needs-info"]
@@ -56,10 +58,16 @@ class ProjectIn(_Strict):
     files: dict[str, str] | None = None
 
 
+# Event ids must be usable in a URL path segment as they are (GET /v1/events/{id}, the
+# verdict routes, the pages): letters, digits and . _ : - , at most 128.
+EVENT_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+
+
 class EventIn(_Strict):
     """One registry event (CONTRACT §3)."""
 
-    id: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    id: str = Field(min_length=1, max_length=128, pattern=EVENT_ID_PATTERN,
+                    description="letters, digits and . _ : - (1 to 128)")
     ts: datetime
     type: Scope
     account: AccountIn
@@ -177,7 +185,7 @@ class CampaignOut(BaseModel):
 
 class TokenIn(_Checked):
     role: Role
-    name: str = Field(default="", max_length=200)
+    name: str = Field(default="", max_length=NAME_MAX)
 
 
 class TokenOut(BaseModel):

@@ -16,6 +16,10 @@ from service.db import now
 from service.models import Token
 
 PREFIX = "wdn_"
+# An actor ("role:name") is stored in String(200) columns (verdicts, breaker audit):
+# the longest role and the colon leave 190 characters; names are bounded well inside.
+NAME_MAX = 150
+ACTOR_MAX = 200
 
 
 class TokenError(ValueError):
@@ -32,7 +36,7 @@ class Principal:
 
     @property
     def actor(self) -> str:
-        return f"{self.role}:{self.name}"
+        return f"{self.role}:{self.name}"[:ACTOR_MAX]  # older tokens may have longer names
 
 
 def digest(token: str) -> str:
@@ -44,8 +48,8 @@ def issue_token(session: Session, role: str, name: str = "",
     """Store a new token of `role`; returns its only plain-text copy and the stored row."""
     if role not in ROLES:
         raise TokenError(f"unknown role {role!r} (choose one of {', '.join(ROLES)})")
-    if len(name) > 200:
-        raise TokenError("token name is longer than 200 characters")
+    if len(name) > NAME_MAX:
+        raise TokenError(f"token name is longer than {NAME_MAX} characters")
     token = PREFIX + secrets.token_urlsafe(32)
     row = Token(name=name or role, role=role, token_hash=digest(token), created_at=now(),
                 created_by=created_by)

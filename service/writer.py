@@ -32,6 +32,16 @@ MAX_GROUP_EVENTS = 2000
 STEADY_GAP = 10
 
 
+class Overloaded(Exception):
+    """The writer's queue is full: the request was not taken (send it again later)."""
+
+    def __init__(self, queued: int, retry_after: int = 1) -> None:
+        super().__init__(f"the service is overloaded ({queued} events waiting to be "
+                         f"stored); nothing of this request was taken, send it again "
+                         f"after {retry_after} s")
+        self.retry_after = retry_after
+
+
 @dataclass
 class _Job:
     request: Request
@@ -47,6 +57,11 @@ class Writer:
         self._conn: Connection | None = None
         self._window = settings.service.group_window_ms / 1000
         self._last_take = -math.inf
+        # events submitted and not yet answered: bounded by max_queued_events,
+        # beyond which submit refuses (backpressure) rather than queueing without bound
+        self._limit = settings.service.max_queued_events
+        self._queued = 0
+        self._count_lock = threading.Lock()
 
     def start(self) -> None:
         self._thread.start()
@@ -56,6 +71,13 @@ class Writer:
         self._thread.join(timeout=30)
 
     def submit(self, request: Request) -> Future[Ingested]:
+        """Queue `request`; raises Overloaded (nothing taken) when the queue is full. A
+        request larger than the whole limit still goes in when the queue is empty."""
+        size = len(request.events)
+        with self._count_lock:
+            if self._queued and self._queued + size > self._limit:
+                raise Overloaded(self._queued)
+            self._queued += size
         job = _Job(request)
         self._queue.put(job)
         return job.future
@@ -85,6 +107,10 @@ class Writer:
             jobs.append(job)
             size += len(job.request.events)
         return jobs, False
+
+    def _done(self, jobs: list[_Job]) -> None:
+        with self._count_lock:
+            self._queued -= sum(len(job.request.events) for job in jobs)
 
     def _connection(self) -> Connection:
         """The writer's own connection, kept between groups (no pool checkout, no
@@ -125,10 +151,12 @@ class Writer:
                     self._drop_connection()
                     self.last_write = time.monotonic()
                     log.exception("group commit failed")
+                    self._done(jobs)
                     for job in jobs:
                         job.future.set_exception(exc)
                     continue
                 self.last_write = time.monotonic()
+                self._done(jobs)
                 for job, result in zip(jobs, results, strict=True):
                     if isinstance(result, Exception):
                         job.future.set_exception(result)

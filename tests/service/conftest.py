@@ -15,7 +15,10 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     """One shared server per backend; tests use unique event ids."""
     yield from run_service(request.param, tmp_path_factory.mktemp("svc"),
                            async_files_bytes=4096, max_body_bytes=256 * 1024,
-                           max_batch_events=50)
+                           max_batch_events=50,
+                           # every test here calls from 127.0.0.1, many to see their 401s
+                           # (the limits themselves: test_security_limits.py)
+                           limit_failed_auth="100000/minute")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -4,6 +4,7 @@ PostgreSQL, with one token per role, and event builders."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import socket
 import threading
 import time
@@ -186,6 +187,22 @@ def run_service(kind: str, tmp: Path, policy_text: str = "", **overrides: Any
     finally:
         if database.drop:
             database.drop()
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
+def csrf_token(client: httpx.Client, page: str) -> str:
+    """The CSRF token in the forms of `page` (as a browser would submit it)."""
+    found = CSRF_FIELD.search(client.get(page).text)
+    assert found, f"no CSRF field on {page}"
+    return found.group(1)
+
+
+def login_pages(client: httpx.Client, token: str, next_: str = "/ui/queue") -> httpx.Response:
+    """Log `client` in to the pages as a browser does: open the log-in form, post it."""
+    csrf = csrf_token(client, "/ui/login")
+    return client.post("/ui/login", data={"token": token, "next": next_, "csrf_token": csrf})
 
 
 def account_event(server: Server, username: str | None = None, **account: Any) -> dict[str, Any]:

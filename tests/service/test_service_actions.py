@@ -11,7 +11,7 @@ from datetime import datetime
 
 import httpx
 from sqlalchemy import select
-from svc_helpers import BAD_SETUP, Server, project_event, wave
+from svc_helpers import BAD_SETUP, Server, login_pages, project_event, wave
 
 from service.db import make_engine, session_factory
 from service.models import Verdict
@@ -23,7 +23,7 @@ HIDDEN = re.compile(r'<input[^>]*type="hidden"[^>]*>')
 def _pages(server: Server, role: str) -> Iterator[httpx.Client]:
     """A browser-like client logged in to the pages with `role`'s token."""
     with httpx.Client(base_url=server.url, timeout=30, follow_redirects=False) as client:
-        r = client.post("/ui/login", data={"token": server.tokens[role], "next": "/ui/queue"})
+        r = login_pages(client, server.tokens[role])
         assert r.status_code == 303, r.text
         yield client
 
@@ -104,7 +104,7 @@ def test_pages_and_api_make_identical_breaker_changes(fresh_server: Server) -> N
 
 def test_pages_and_api_refuse_the_same_input_alike(fresh_server: Server) -> None:
     server = fresh_server
-    too_long = "x" * (server.settings.max_reason_chars + 1)
+    too_long = "x" * (server.settings.service.max_reason_chars + 1)
     with server.client("moderator") as c:
         api = c.post("/v1/breaker/project.created/pause",
                      json={"reason": too_long, "expires_in_minutes": 5})
@@ -114,14 +114,14 @@ def test_pages_and_api_refuse_the_same_input_alike(fresh_server: Server) -> None
         blank = _form(page, "/ui/breaker", "/ui/breaker/project.created/resume",
                       {"reason": "   "})
     assert api.status_code == form.status_code == 422
-    assert f"at most {server.settings.max_reason_chars} characters" in api.json()["detail"]
-    assert f"at most {server.settings.max_reason_chars} characters" in form.text
+    assert f"at most {server.settings.service.max_reason_chars} characters" in api.json()["detail"]
+    assert f"at most {server.settings.service.max_reason_chars} characters" in form.text
     assert blank.status_code == 422 and "reason is required" in blank.text
     with server.client("analyst") as c:
         api = c.post("/v1/breaker/project.created/pause", json={"reason": "analyst"})
     with _pages(server, "analyst") as page:
-        form = page.post("/ui/breaker/project.created/pause",
-                         data={"reason": "analyst", "expires_in_minutes": "5"})
+        form = _form(page, "/ui/breaker", "/ui/breaker/project.created/pause",
+                     {"reason": "analyst", "expires_in_minutes": "5"})
     assert api.status_code == form.status_code == 403
     assert "analyst" in api.json()["detail"] and "analyst" in form.text
     assert _audit(server, "project.created") == []
