@@ -30,6 +30,8 @@ MOVED = {
     "service.manual_pause_max_minutes": "[breaker] manual_pause_max_minutes",
     "service.max_future_minutes": "[stream] max_future_skew_minutes",
     "service.max_past_days": "[stream] live_window_hours",
+    "service.rebuild_hours": "[service] checkpoint_events (a start now replays every "
+                             "event after the newest stored checkpoint)",
     "breaker.expire_hours": "[breaker] auto_trip_minutes (automatic trips) and "
                             "manual_pause_max_minutes (any other pause)",
 }

@@ -31,7 +31,9 @@ class Settings:
     # longest moderator reason or verdict note (service.actions); the breaker's pause
     # limits are in [breaker] and the event time limits in [stream] (the detector's)
     max_reason_chars: int = 2000
-    rebuild_hours: float = 48
+    # a replica stores a checkpoint of the stream state every this many events of the log
+    # (service.stream_log); a start replays the log after the newest one
+    checkpoint_events: int = 20_000
     status_cache_seconds: float = 1.0
     token_cache_seconds: float = 5.0
     # SQLite only: "normal" (durable when the process dies; see service.db.sqlite_pragmas)
