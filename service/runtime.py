@@ -11,7 +11,6 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from detector.stream import checkpoint
 from service import actions, breaker, ingest, scoring, stream_log, worker
 from service.config import SCOPES, Settings
 from service.db import at_head, make_engine, migrate, session_factory, utc
@@ -107,7 +106,7 @@ class Runtime:
     def stored_state(self) -> scoring.Loaded:
         """What the detector's state is reset to: the newest stored checkpoint."""
         with self.engine.connect() as connection:
-            return stream_log.newest_checkpoint(connection, checkpoint.VERSION)
+            return stream_log.newest_checkpoint(connection, scoring.CHECKPOINT_VERSION)
 
     def catch_up(self) -> int:
         """Replay the log after the scorer's position outside any group (at start, and
@@ -141,7 +140,7 @@ class Runtime:
                 return False
             seq, state = scorer.encode()
             try:
-                stored = stream_log.save_checkpoint(connection, seq, checkpoint.VERSION,
+                stored = stream_log.save_checkpoint(connection, seq, scoring.CHECKPOINT_VERSION,
                                                     state)
             except IntegrityError:  # another replica stored the same position first
                 stored = False

@@ -45,6 +45,10 @@ from service.logs import log
 Loaded = tuple[int, bytes] | None
 
 
+# the checkpoint format this build writes and reads (detector.stream.checkpoint)
+CHECKPOINT_VERSION = checkpoint.VERSION
+
+
 class ScoringError(ValueError):
     """The detector refused an event (the message says why)."""
 
