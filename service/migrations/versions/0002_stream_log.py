@@ -22,10 +22,11 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("events") as batch:
         batch.add_column(sa.Column("seq", sa.BigInteger, nullable=True))
+    # one pass (UPDATE ... FROM: PostgreSQL, SQLite 3.33+)
     op.execute(
-        "UPDATE events SET seq = (SELECT n FROM (SELECT id, ROW_NUMBER() OVER "
+        "UPDATE events SET seq = ordered.n FROM (SELECT id, ROW_NUMBER() OVER "
         "(ORDER BY ts, received_at, id) AS n FROM events) AS ordered "
-        "WHERE ordered.id = events.id)")
+        "WHERE ordered.id = events.id")
     op.create_index("ix_events_seq", "events", ["seq"], unique=True)
     op.create_table(
         "scorer_checkpoints",
