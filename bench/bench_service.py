@@ -16,14 +16,19 @@ Figures printed (stdout), one per line:
 * registration-status checks: `wrk` over 32 connections: rate, p99;
 * server RSS after the event loads, and peak RSS (VmHWM) over the whole run;
 * schemathesis: cases sent to every operation of the OpenAPI schema, and 5xx answers;
-* durability: 8 senders, SIGKILL after 5 s, restart; acknowledged vs stored vs lost.
+* durability: 8 senders, SIGKILL after 5 s, restart; acknowledged vs stored vs lost;
+* scale (``--scale``, PostgreSQL): the open loop at --scale-rate (500/s) over 1 and then
+  3 replicas on one database (one wrk per replica, each offered its share: a round-robin
+  balancer), answered rate and p99 of each and their ratio; then failover: one replica
+  under load is killed (SIGKILL) and the time to the next decision answered by another
+  replica, and the time a restarted replica takes to be ready (checkpoint + replay).
 
 Without wrk (Debian package `wrk`), threaded Python generators, closed and open loop, are
 used instead (and the output says so).
 
 Usage: ``.venv/bin/python bench/bench_service.py [--database-url URL] [--seconds 20]
 [--rates 500,750] [--open-connections 64] [--status-seconds 10] [--examples 60]
-[--skip-fuzz] [--skip-kill]``
+[--skip-fuzz] [--skip-kill] [--scale [--scale-rate 500] [--replicas 1,3]]``
 """
 
 from __future__ import annotations
@@ -402,6 +407,109 @@ def wrk_status(url: str, token: str, connections: int, seconds: int) -> dict[str
                  url + "/v1/registration-status"], seconds)
 
 
+def _merge(runs: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    latencies = sorted(lat for run in runs for _, lat in run["timeline"])
+    return {"rate": sum(run["answered"] for run in runs) / seconds,
+            "errors": sum(run["errors"] for run in runs),
+            "p50": _percentile(latencies, 0.50), "p99": _percentile(latencies, 0.99),
+            "max": max(latencies, default=float("nan"))}
+
+
+def _share(outcome: list[dict[str, Any]], i: int, url: str, token: str, rate: float,
+           connections: int, seconds: int, tmp: Path, prefix: str, base: int) -> None:
+    """One replica's share of the open loop (run in a thread, one wrk each)."""
+    outcome[i] = open_loop_events(url, token, rate, connections, seconds, tmp, prefix, base)
+
+
+def scale(database_url: str, tmp: Path, rate: float, seconds: int, connections: int,
+          counts: list[int]) -> None:
+    """Open-loop events over 1 and N replicas on one database; then failover."""
+    tokens = tokens_for(database_url)
+    base = int(time.time()) - int(6.5 * 86_400)
+    results: dict[int, dict[str, Any]] = {}
+    for count in counts:
+        servers = [ServerProcess(database_url, tmp / f"scale{count}.log") for _ in range(count)]
+        try:
+            for server in servers:
+                warm = [json.dumps(e).encode()
+                        for e in make_events(f"sw{count}p{server.port}", 100, base)]
+                python_load(server.url, tokens["registry"], warm, 2, "/v1/events", "POST")
+            base += 86_400
+            cpu = [server.cpu_seconds() for server in servers]
+            outcome: list[dict[str, Any]] = [{} for _ in servers]
+
+            threads = [threading.Thread(target=_share, args=(
+                outcome, i, server.url, tokens["registry"], rate / count,
+                max(1, connections // count), seconds, tmp, f"s{count}r{i}", base + i * 7))
+                for i, server in enumerate(servers)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            busy = sum(server.cpu_seconds() - c for server, c in zip(servers, cpu, strict=True))
+            merged = results[count] = _merge(outcome, seconds)
+            tag = f"scale: {count} replica(s), {rate:g}/s offered"
+            figure(f"{tag}: answered (/s)", f"{merged['rate']:.0f}")
+            figure(f"{tag}: latency p50 / p99 / max (ms)",
+                   " / ".join(f"{merged[q] * 1000:.1f}" for q in ("p50", "p99", "max")))
+            figure(f"{tag}: server CPU, all replicas (share of one core)",
+                   f"{busy / seconds:.0%}")
+            figure(f"{tag}: errors", str(merged["errors"]))
+            figure(f"{tag}: machine load average at the end", f"{os.getloadavg()[0]:.1f}")
+        finally:
+            for server in servers:
+                server.stop()
+    if len(counts) >= 2:
+        one, many = results[counts[0]], results[counts[-1]]
+        figure(f"scale: {counts[-1]} vs {counts[0]} replica(s): answered ratio / p99 ratio",
+               f"{many['rate'] / one['rate']:.2f} / {many['p99'] / one['p99']:.2f}")
+    failover(database_url, tmp, tokens)
+
+
+def failover(database_url: str, tmp: Path, tokens: dict[str, str]) -> None:
+    """Two replicas; 4 senders load the first; SIGKILL it; time to the next decision
+    answered by the second, then a restart of the first until ready."""
+    first = ServerProcess(database_url, tmp / "failover.log")
+    second = ServerProcess(database_url, tmp / "failover.log")
+    stop = threading.Event()
+    headers = {"Authorization": f"Bearer {tokens['registry']}"}
+
+    def sender(prefix: str) -> None:
+        with httpx.Client(base_url=first.url, headers=headers, timeout=10) as client:
+            for event in make_events(prefix, 20_000, time.time() - 10_500):
+                if stop.is_set():
+                    return
+                try:
+                    client.post("/v1/events", json=event)
+                except httpx.HTTPError:
+                    return
+
+    threads = [threading.Thread(target=sender, args=(f"fo{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(3)
+    probe = make_events("probe", 2, time.time() - 60)[0]
+    os.kill(first.proc.pid, signal.SIGKILL)
+    killed = time.monotonic()
+    answer = httpx.post(second.url + "/v1/events", json=probe, headers=headers, timeout=60)
+    took = time.monotonic() - killed
+    first.proc.wait()
+    stop.set()
+    for thread in threads:
+        thread.join()
+    figure("failover: SIGKILL of a loaded replica to the next decision by another (ms)",
+           f"{took * 1000:.0f} (status {answer.status_code})")
+    started = time.monotonic()
+    restarted = ServerProcess(database_url, tmp / "failover.log")
+    ready = httpx.get(restarted.url + "/readyz", timeout=5).json()
+    figure("failover: restart of the killed replica until ready (s)",
+           f"{time.monotonic() - started:.1f} ({ready.get('rebuilt_events')} events replayed "
+           "after the newest checkpoint)")
+    restarted.stop()
+    second.stop()
+    first.stop()
+
+
 def durability(database_url: str, tmp: Path) -> None:
     """Load, SIGKILL, restart, compare acknowledged ids with stored ids."""
     from sqlalchemy import select
@@ -500,6 +608,11 @@ def main() -> None:
                         help="connections the open-loop load may use")
     parser.add_argument("--skip-fuzz", action="store_true")
     parser.add_argument("--skip-kill", action="store_true")
+    parser.add_argument("--scale", action="store_true",
+                        help="only the scale figures: 1 vs N replicas, failover")
+    parser.add_argument("--scale-rate", type=float, default=500.0)
+    parser.add_argument("--replicas", type=lambda v: [int(x) for x in v.split(",")],
+                        default=[1, 3])
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="warden-bench-"))
@@ -509,6 +622,11 @@ def main() -> None:
     figure("load generator", "wrk -t1 (separate process)" if has_wrk else
            "python threads (wrk not installed)")
     figure("machine load average at start", f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    if args.scale:
+        scale(database_url, tmp, args.scale_rate, args.seconds, args.open_connections,
+              args.replicas)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     tokens = tokens_for(database_url)
     server = ServerProcess(database_url, tmp / "server.log")
     try:

@@ -41,6 +41,8 @@ MOVED = {
     "service.manual_pause_max_minutes": "[breaker] manual_pause_max_minutes",
     "service.max_future_minutes": "[stream] max_future_skew_minutes",
     "service.max_past_days": "[stream] live_window_hours",
+    "service.rebuild_hours": "[service] checkpoint_events (a start now replays every "
+                             "event after the newest stored checkpoint)",
     "breaker.expire_hours": "[breaker] auto_trip_minutes (automatic trips) and "
                             "manual_pause_max_minutes (any other pause)",
 }
@@ -70,7 +72,7 @@ class ServicePolicy(Table):
     max_batch_events: Count
     async_files_bytes: NonNegativeCount
     max_reason_chars: Count
-    rebuild_hours: NonNegative
+    checkpoint_events: Count
     status_cache_seconds: NonNegative
     token_cache_seconds: NonNegative
     sqlite_synchronous: Literal["normal", "full"]

@@ -6,6 +6,12 @@ replicas because the event id is the primary key: a racing insert loses and
 the stored decision is returned instead. The detector's state moves with the
 transaction: if it fails after events were scored, the state is rebuilt from the
 database before the next group (``Scorer.transaction``), so a retry is scored once.
+
+Every replica scores on the same state: the group takes the stream lock and replays what
+the others stored first (``service.stream_log``). When an event pulls earlier events
+into its campaign (a flood's first projects, a burst window's arrivals) or merges two
+campaigns, their stored rows are relabelled in the same transaction, so a campaign
+verdict reaches exactly its events.
 """
 
 from __future__ import annotations
@@ -18,15 +24,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from service import breaker, scoring
+from service import breaker, scoring, stream_log
 from service.config import Settings
-from service.db import now, utc
+from service.db import utc
 from service.logs import log
 from service.models import Event
 from service.schemas import EventIn
@@ -98,7 +104,7 @@ def signal_names(decision: dict[str, Any]) -> list[str]:
 
 
 def _row(raw: dict[str, Any], event: EventIn, digest: str, decision: dict[str, Any],
-         pending: bool, received: datetime) -> dict[str, Any]:
+         pending: bool, received: datetime, seq: int | None = None) -> dict[str, Any]:
     """The `events` row of a scored event, as column values (no ORM object: the group
     commit inserts them with one Core statement)."""
     core = {"id", "score", "decision", "reasons", "campaign"}
@@ -113,6 +119,7 @@ def _row(raw: dict[str, Any], event: EventIn, digest: str, decision: dict[str, A
         "campaign": decision.get("campaign"), "signals": " ".join(signals),
         "detail": {k: v for k, v in decision.items() if k not in core},
         "pending": pending, "verdict": None, "verdict_at": None, "verdict_by": None,
+        "seq": seq,
     }
 
 
@@ -162,6 +169,9 @@ class _Group:
         self.stored = stored
         self.fresh: dict[str, dict[str, Any]] = {}
         self.changes: list[dict[str, Any]] = []
+        # campaign relabels of stored events, in order: ("move", event id, campaign) or
+        # ("rename", old campaign, new campaign)
+        self.relabels: list[tuple[str, str, str]] = []
 
 
 def _stored(connection: Connection, ids: set[str]) -> dict[str, Mapping[str, Any]]:
@@ -198,8 +208,9 @@ def _check(group: _Group, scorer: Scorer, request: Request, clock: float
 
 def _score(group: _Group, scorer: Scorer, settings: Settings, request: Request,
            digests: list[str], known: dict[str, Mapping[str, Any]], clock: float) -> list[str]:
-    """Score the request's new events into the group; returns their ids."""
-    received = now()
+    """Score the request's new events into the group; returns their ids. ``received`` is
+    the group's server clock: a replay scores the event at it again."""
+    received = datetime.fromtimestamp(clock, UTC)
     added: list[str] = []
     try:
         for event, raw, digest in zip(request.events, request.raws, digests, strict=True):
@@ -215,8 +226,10 @@ def _score(group: _Group, scorer: Scorer, settings: Settings, request: Request,
                 raise DetectorFailure(f"the detector failed on event {event.id!r} "
                                       f"({type(exc).__name__}); nothing was stored") from exc
             group.fresh[event.id] = _row(raw, event, digest, outcome.decision, pending,
-                                         received)
+                                         received, outcome.seq)
             group.changes.extend(outcome.breaker)
+            group.relabels.extend(("move", e, c) for e, c in outcome.moved.items())
+            group.relabels.extend(("rename", o, n) for o, n in outcome.renamed.items())
             added.append(event.id)
     except (scoring.ScoringError, DetectorFailure):
         for event_id in added:  # nothing of a refused request is stored
@@ -225,6 +238,18 @@ def _score(group: _Group, scorer: Scorer, settings: Settings, request: Request,
             scorer.stale = True
         raise
     return added
+
+
+_EV = Event.__table__
+
+
+def _relabel(connection: Connection, relabels: list[tuple[str, str, str]]) -> None:
+    """Apply the group's campaign relabels to the stored events (rare: bursts only)."""
+    for kind, old, new in relabels:
+        if kind == "move":
+            connection.execute(update(_EV).where(_EV.c.id == old).values(campaign=new))
+        else:
+            connection.execute(update(_EV).where(_EV.c.campaign == old).values(campaign=new))
 
 
 def ingest_group(connection: Connection, scorer: Scorer, settings: Settings,
@@ -237,14 +262,23 @@ def ingest_group(connection: Connection, scorer: Scorer, settings: Settings,
     transaction only when the detector changed the breaker. The detector's state is held
     from the first event scored to the commit (``Scorer.transaction``)."""
     scorer.ensure_fresh()
-    clock = time.time()  # the server clock every event of the group is checked against
     with scorer.transaction(), connection.begin():
         try:
-            stored = _stored(connection, {e.id for r in requests for e in r.events})
+            stream_log.take_turn(connection)
         except DBAPIError as exc:
             if exc.connection_invalidated:
                 raise StaleConnection(str(exc)) from exc
             raise
+        replayed = scorer.catch_up(
+            (seq, scored_form(raw, settings), utc(received).timestamp())
+            for seq, raw, received in stream_log.events_after(connection, scorer.seq))
+        if replayed:  # the stored breaker is the truth (moderators' actions included)
+            with Session(bind=connection) as session:
+                scorer.adopt(breaker.controls(session))
+        # the server clock every event of the group is checked against (taken with the
+        # lock: the log's clocks never go back)
+        clock = time.time()
+        stored = _stored(connection, {e.id for r in requests for e in r.events})
         group = _Group(stored)
         scorer.prime([raw for r in requests for e, raw in zip(r.events, r.raws, strict=True)
                       if e.id not in group.stored])
@@ -257,6 +291,7 @@ def ingest_group(connection: Connection, scorer: Scorer, settings: Settings,
             except (ReplayConflict, scoring.ScoringError, DetectorFailure) as exc:
                 outcomes.append(exc)
         inserted = _insert(connection, list(group.fresh.values()))
+        _relabel(connection, group.relabels)
         changes: list[str] = []
         if group.changes:
             with Session(bind=connection) as session:
@@ -283,15 +318,6 @@ def ingest_group(connection: Connection, scorer: Scorer, settings: Settings,
         results.append(Ingested([_answer_values(rows[e.id]) for e in request.events], new,
                                 changes))
     return results
-
-
-def stored_payloads(session: Session, since: datetime, settings: Settings
-                    ) -> list[dict[str, Any]]:
-    """Events received since `since` as the detector scored them (`scored_form`), oldest
-    event time first (for a rebuild)."""
-    query = (select(Event.payload).where(Event.received_at >= since)
-             .order_by(Event.ts, Event.received_at, Event.id))
-    return [scored_form(raw, settings) for raw in session.scalars(query)]
 
 
 def to_out(row: Event) -> dict[str, Any]:

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -37,6 +48,8 @@ class Event(Base):
     verdict: Mapped[str | None] = mapped_column(String(20), index=True)
     verdict_at: Mapped[datetime | None]
     verdict_by: Mapped[str | None] = mapped_column(String(200))
+    # the event's place in the one stream every replica scores (service.stream_log)
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True, index=True)
 
 
 class Verdict(Base):
@@ -109,3 +122,24 @@ class UiSession(Base):
     last_seen_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class ScorerCheckpoint(Base):
+    """The detector's whole stream state after the event at log position ``seq``
+    (``detector.stream.checkpoint``: versioned JSON, zlib-compressed)."""
+
+    __tablename__ = "scorer_checkpoints"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class StreamLock(Base):
+    """One row: SQLite writers lock it to score in turn (PostgreSQL uses an advisory lock)."""
+
+    __tablename__ = "stream_lock"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    turns: Mapped[int] = mapped_column(BigInteger)

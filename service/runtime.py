@@ -6,14 +6,15 @@ import gc
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import actions, breaker, ingest, scoring, worker
+from service import actions, breaker, ingest, scoring, stream_log, worker
 from service.config import SCOPES, Settings
-from service.db import at_head, checkpoint, make_engine, migrate, now, session_factory
+from service.db import at_head, make_engine, migrate, session_factory, utc
+from service.db import checkpoint as wal_checkpoint
 from service.logs import log
 from service.metrics import Metrics
 from service.scoring import Scorer
@@ -87,7 +88,8 @@ class Runtime:
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.writer = Writer(self.engine, self.scorer, self.settings)
+        self.writer = Writer(self.engine, self.scorer, self.settings,
+                             after_group=self._checkpoint_if_due)
         self.scorer.loader = self.stored_state
 
     @classmethod
@@ -102,18 +104,57 @@ class Runtime:
                    breaker.StatusCache(sessions, settings.service.status_cache_seconds), Metrics())
 
     def stored_state(self) -> scoring.Loaded:
-        """What the detector's state is rebuilt from: the events received in the last
-        `rebuild_hours` (as they were scored) and the stored breaker state."""
-        since = now() - timedelta(hours=self.settings.service.rebuild_hours)
+        """What the detector's state is reset to: the newest stored checkpoint."""
+        with self.engine.connect() as connection:
+            return stream_log.newest_checkpoint(connection, scoring.CHECKPOINT_VERSION)
+
+    def catch_up(self) -> int:
+        """Replay the log after the scorer's position outside any group (at start, and
+        every second from the sweeper, so a replica that receives little keeps up), then
+        take the stored breaker state."""
+        self.scorer.ensure_fresh()
+        with self.engine.connect() as connection:
+            count = self.scorer.catch_up(
+                (seq, ingest.scored_form(raw, self.settings), utc(received).timestamp())
+                for seq, raw, received in stream_log.events_after(connection,
+                                                                  self.scorer.seq))
         with self.sessions() as session:
-            return (ingest.stored_payloads(session, since, self.settings),
-                    breaker.controls(session))
+            self.scorer.adopt(breaker.controls(session))
+        return count
+
+    def save_checkpoint(self, force: bool = False) -> bool:
+        """Store a checkpoint of the stream state when ``checkpoint_events`` events were
+        scored since the newest one stored (by any replica), or whenever ``force`` and
+        the state is ahead of it."""
+        scorer = self.scorer
+        due = scorer.seq - scorer.checkpointed
+        if due <= 0 or (not force and due < self.settings.service.checkpoint_events):
+            return False
+        with self.engine.connect() as connection:
+            scorer.checkpointed = max(scorer.checkpointed,
+                                      stream_log.newest_checkpoint_seq(connection))
+            connection.rollback()
+            if scorer.seq - scorer.checkpointed <= 0 or (
+                    not force and scorer.seq - scorer.checkpointed
+                    < self.settings.service.checkpoint_events):
+                return False
+            seq, state = scorer.encode()
+            try:
+                stored = stream_log.save_checkpoint(connection, seq, scoring.CHECKPOINT_VERSION,
+                                                    state)
+            except IntegrityError:  # another replica stored the same position first
+                stored = False
+        scorer.checkpointed = max(scorer.checkpointed, seq)
+        if stored:
+            log.info("scorer checkpoint stored", extra={"seq": seq, "bytes": len(state)})
+        return stored
 
     def start(self) -> None:
         """Migrate, rebuild the stream state from stored events, start the background threads."""
         migrate(self.engine)
         self.scorer.warm_up()
-        self.rebuilt = self.scorer.rebuild(*self.stored_state())
+        self.scorer.reset(self.stored_state())
+        self.rebuilt = self.catch_up()
         log.info("service started", extra={"rebuilt_events": self.rebuilt,
                                            "database": self.engine.url.get_backend_name()})
         self._sweep_once()
@@ -147,11 +188,21 @@ class Runtime:
             gc.collect()
             self._last_full_gc = time.monotonic()
 
+    def _checkpoint_if_due(self) -> None:
+        try:
+            self.save_checkpoint()
+        except Exception:  # a checkpoint is an optimisation: the log is the truth
+            log.exception("storing a scorer checkpoint failed")
+
     def stop(self) -> None:
         self.ready = False
         self._stop.set()
         self._wake.set()
         self.writer.stop()
+        try:
+            self.save_checkpoint(force=True)  # a restart then replays nothing
+        except Exception:
+            log.exception("storing a scorer checkpoint at shutdown failed")
         for thread in self._threads:
             thread.join(timeout=10)
         self.engine.dispose()
@@ -180,6 +231,10 @@ class Runtime:
     def _sweep(self) -> None:
         while not self._stop.wait(SWEEP_SECONDS):
             try:
+                self.catch_up()
+            except Exception:
+                log.exception("catching up with the stream log failed")
+            try:
                 self._sweep_once()
             except Exception:
                 log.exception("breaker sweep failed")
@@ -188,7 +243,7 @@ class Runtime:
     def _checkpoint(self) -> None:
         while not self._stop.wait(CHECKPOINT_SECONDS):
             try:
-                checkpoint(self.engine)
+                wal_checkpoint(self.engine)
             except Exception:
                 log.exception("WAL checkpoint failed")
 

@@ -6,12 +6,17 @@ events outside the accepted time range are refused, late ones are scored at the 
 time seen; see ``detector.stream.clock``), and drives its breaker with the moderators'
 actions and the sweeper (``service.actions``).
 
+The state is the state after a prefix of the one stream every replica scores
+(``service.stream_log``): ``seq`` is the log position it has seen. A group commit replays
+the log after it (``catch_up``) before scoring its own events, numbered from there.
+
 The state is committed with the events, or rolled back with them. Everything that
 changes it runs inside ``transaction()`` (one lock): the writer's whole group commit,
 an action, a sweep. When a transaction fails after the state moved (the database
 refused the commit, the detector raised half-way), the state is marked stale and is
-rebuilt from what the database holds (``rebuild``, via ``loader``) before anything else
-is scored, exactly as at start: so a retried event is scored once, never twice.
+reset to the newest stored checkpoint (``reset``, via ``loader``) before anything else
+is scored; the next group replays the log from there, exactly as at start: so a retried
+event is scored once, never twice.
 
 Events whose files are too big to scan before answering are scored without their files
 first; ``complete`` later adds the code signal through the detector's own decision
@@ -23,21 +28,25 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from detector.breaker import Breaker, BreakerState
 from detector.decision import Signal, code_signal, decide, stricter
 from detector.policy import Policy, resolve
-from detector.stream import StreamScorer
+from detector.stream import StreamScorer, checkpoint
 from detector.stream.clock import check_event_time
 from detector.stream.events import EventError, parse_event
 from detector.stream.signals import check_names, scan_files
+from service.logs import log
 
-# What a rebuild needs: the stored events to replay (oldest first) and every scope's
-# stored breaker control state.
-Loaded = tuple[Iterable[dict[str, Any]], Mapping[str, Mapping[str, Any]]]
+# What a reset needs: the newest stored checkpoint (log position, state), if any.
+Loaded = tuple[int, bytes] | None
+
+
+# the checkpoint format this build writes and reads (detector.stream.checkpoint)
+CHECKPOINT_VERSION = checkpoint.VERSION
 
 
 class ScoringError(ValueError):
@@ -50,6 +59,11 @@ class Outcome:
 
     decision: dict[str, Any]
     breaker: list[dict[str, Any]] = field(default_factory=list)
+    seq: int = 0  # the event's log position
+    # earlier events that joined a campaign (event id -> campaign id), campaign ids merged
+    # into another (old -> new): see StreamScorer.relabels
+    moved: dict[str, str] = field(default_factory=dict)
+    renamed: dict[str, str] = field(default_factory=dict)
 
 
 class Scorer:
@@ -63,6 +77,10 @@ class Scorer:
         self.stale = False
         self._moved = False  # an event was scored in the current transaction
         self.loader: Callable[[], Loaded] | None = None
+        self.seq = 0  # the log position the committed state has seen
+        self._head = 0  # ... and the state in the current transaction
+        self.checkpointed = 0  # the newest checkpoint this replica knows is stored
+        self._in_transaction = False
 
     # -- the state and its lock -----------------------------------------------------------
 
@@ -72,12 +90,17 @@ class Scorer:
         leaves the state marked stale (to be rebuilt from the database)."""
         with self._lock:
             self._moved = False
+            self._head = self.seq
+            self._in_transaction = True
             try:
                 yield self
             except BaseException:
                 if self._moved:
                     self.stale = True
                 raise
+            finally:
+                self._in_transaction = False
+            self.seq = self._head
 
     @contextmanager
     def locked(self) -> Iterator[Scorer]:
@@ -86,11 +109,63 @@ class Scorer:
             yield self
 
     def ensure_fresh(self) -> None:
-        """Rebuild a stale state from the database (``loader``) before it is used."""
+        """Reset a stale state to the newest stored checkpoint (``loader``) before it is
+        used; the next ``catch_up`` replays the log after it."""
         with self._lock:
             if self.stale and self.loader is not None:
-                events, stored = self.loader()
-                self.rebuild(events, stored)
+                self.reset(self.loader())
+
+    def reset(self, loaded: Loaded) -> None:
+        """The state of a stored checkpoint (or the empty state at log position 0, when
+        there is none or it is of another version). The name and code caches are kept
+        (they are pure)."""
+        with self._lock:
+            fresh = None
+            if loaded is not None:
+                try:
+                    fresh = checkpoint.decode(loaded[1], self._policy)
+                except checkpoint.CheckpointError as exc:
+                    log.warning("scorer checkpoint refused; replaying the whole log",
+                                extra={"error": str(exc)})
+            if fresh is None:
+                fresh, seq = StreamScorer(self._policy), 0
+            else:
+                seq = loaded[0] if loaded is not None else 0
+                self.checkpointed = max(self.checkpointed, seq)
+            old = self._stream
+            fresh.names, fresh.code = old.names, old.code
+            fresh.signal_times = old.signal_times
+            self._stream = fresh
+            self.seq = self._head = seq
+            self.stale = False
+
+    def catch_up(self, events: Iterable[tuple[int, dict[str, Any], float]]) -> int:
+        """Replay the log after ``seq``: (seq, the event as it was scored, the server
+        clock it was scored at). Their answers and breaker transitions were stored by
+        whoever scored them first; only the state moves here. Returns how many."""
+        count = 0
+        with self._lock:
+            stream = self._stream
+            try:
+                for seq, event, clock in events:
+                    if seq <= self._head:
+                        continue  # read before another caller moved the state past it
+                    self._moved = True
+                    with suppress(EventError):  # refused when first scored too: not stored
+                        stream.process(event, clock)
+                    self._head = seq
+                    count += 1
+            except BaseException:
+                self.stale = True  # half-way through (the database failed): reset
+                raise
+            if not self._in_transaction:
+                self.seq = self._head
+        return count
+
+    def encode(self) -> tuple[int, bytes]:
+        """(log position, checkpoint) of the committed state."""
+        with self._lock:
+            return self.seq, checkpoint.encode(self._stream)
 
     @property
     def breaker(self) -> Breaker:
@@ -140,8 +215,12 @@ class Scorer:
                 lines = self._stream.process(event, time.time() if now is None else now)
             except EventError as exc:
                 raise ScoringError(str(exc)) from None
+            self._head += 1
+            moved, renamed = self._stream.relabels()
+            seq = self._head
         decision = next(line for line in lines if "breaker" not in line)
-        return Outcome(decision, [line["breaker"] for line in lines if "breaker" in line])
+        return Outcome(decision, [line["breaker"] for line in lines if "breaker" in line],
+                       seq, moved, renamed)
 
     def complete(self, decision: dict[str, Any], files: dict[str, str]) -> dict[str, Any]:
         """Fold a deferred code scan into a decision made without the files.
@@ -170,24 +249,13 @@ class Scorer:
     def rebuild(self, events: Iterable[dict[str, Any]],
                 stored: Mapping[str, Mapping[str, Any]] | None = None,
                 now: float | None = None) -> int:
-        """A fresh state from stored events (oldest first) and the stored breaker state:
-        at start, and after a failed transaction. The name and code caches are kept
-        (they are pure). Transitions the replay produces are not re-applied: the stored
-        breaker state is the truth, and is adopted last."""
+        """A fresh state from events (oldest first, all at the server clock ``now``) and
+        the stored breaker state. Transitions the replay produces are not re-applied: the
+        stored breaker state is the truth, and is adopted last."""
         now = time.time() if now is None else now
         with self._lock:
-            old = self._stream
-            self._stream = StreamScorer(self._policy)
-            self._stream.names, self._stream.code = old.names, old.code
-            self._stream.signal_times = old.signal_times
-            count = 0
-            for event in events:
-                try:
-                    self._stream.process(event, now)
-                except EventError:
-                    continue
-                count += 1
+            self.reset(None)
+            count = self.catch_up((i, event, now) for i, event in enumerate(events, 1))
             if stored:
                 self.adopt(stored)
-            self.stale = False
         return count

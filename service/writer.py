@@ -17,6 +17,7 @@ import math
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -49,8 +50,10 @@ class _Job:
 
 
 class Writer:
-    def __init__(self, engine: Engine, scorer: Scorer, settings: Settings) -> None:
+    def __init__(self, engine: Engine, scorer: Scorer, settings: Settings,
+                 after_group: Callable[[], None] | None = None) -> None:
         self._engine, self._scorer, self._settings = engine, scorer, settings
+        self._after_group = after_group  # run by the writer after each group's answers
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="event-writer", daemon=True)
         self.last_write = time.monotonic()  # when the last group was committed (or failed)
@@ -162,6 +165,8 @@ class Writer:
                         job.future.set_exception(result)
                     else:
                         job.future.set_result(result)
+                if self._after_group is not None:
+                    self._after_group()
         finally:
             if self._conn is not None:
                 self._conn.close()

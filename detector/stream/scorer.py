@@ -122,6 +122,7 @@ class StreamScorer:
         self._seen_ids: dict[str, None] = {}  # a dict: 2-4x smaller than a set this size
         self._accounts_pruned_at = -math.inf
         self.last_event_type: str | None = None
+        self.last_event_id: str | None = None
         self.last_event_ts: float | None = None
         self._popular = _popular_tokens(self.cfg.impersonation_top_projects)
         self._broad = frozenset(self.cfg.broad_cohorts)
@@ -156,6 +157,9 @@ class StreamScorer:
             ev.ts = clock.place(ev.ts)
         self._seen_ids[ev.id] = None
         self.last_event_type, self.last_event_ts = ev.type, ev.ts
+        self.last_event_id = ev.id
+        self.campaign_store.moved.clear()
+        self.campaign_store.merged.clear()
         decision = self._score(ev)
         transitions = self.breaker.advance_one(self.breaker_state, ev.type, ev.ts,
                                                decision["decision"] != "allow",
@@ -175,6 +179,23 @@ class StreamScorer:
             if isinstance(name, str) and name.strip():
                 names.append(name.strip())
         self.names.prime(names)
+
+    def relabels(self) -> tuple[dict[str, str], dict[str, str]]:
+        """What the last ``process`` changed in campaigns other than its own event's:
+        earlier events that joined a campaign (event id -> campaign id: a flood's first
+        events, a burst window's arrivals) and campaign ids merged into another
+        (old id -> surviving id). A service that stored earlier answers relabels them."""
+        store = self.campaign_store
+        current = self.last_event_id
+        moved = {event_id: store.record(number).id for event_id, number in store.moved.items()
+                 if event_id != current}
+        renamed = {}
+        for number in store.merged:
+            old = store.name_of(number)
+            new = store.record(number).id
+            if old != new:
+                renamed[old] = new
+        return moved, renamed
 
     def campaigns(self, max_members: int | None = None) -> list[dict[str, Any]]:
         """Every campaign so far, oldest first."""
@@ -373,7 +394,7 @@ class StreamScorer:
                   f"one new account created {day} projects in 24 h")
         signals.append(Signal("account-flood", cfg.account_flood, reason))
         if account.flood_campaign is None:
-            number = self.campaign_store.new(ev.ts)
+            number = self.campaign_store.new(ev.ts, ev.id)
             account.flood_campaign = number
             for event_id in recent_events[:-1]:
                 self.campaign_store.add_member(number, ev.ts, event_id, ev.username,
@@ -410,7 +431,7 @@ class StreamScorer:
             if v.bursting:
                 fresh = state.campaign is None or ev.ts - state.burst_at > cfg.tail_days * DAY
                 if fresh:
-                    state.campaign = store.new(ev.ts)
+                    state.campaign = store.new(ev.ts, ev.id)
                     self._adopt_window(state, v, ev.ts)
                 state.burst_at = ev.ts
                 linked.append(state.campaign)

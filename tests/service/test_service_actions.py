@@ -129,7 +129,10 @@ def test_pages_and_api_refuse_the_same_input_alike(fresh_server: Server) -> None
 
 def test_pages_and_api_record_identical_verdicts(fresh_server: Server) -> None:
     server = fresh_server
-    one, two = (project_event(server, f"reqeusts-verdict{i}", files={"setup.py": BAD_SETUP})
+    # two flagged events outside the wave's campaign (their own name and hook URL: the
+    # wave's burst adopts every earlier event sharing its name target or its files)
+    one, two = (project_event(server, f"verdictcheck{i}", files={
+        "setup.py": BAD_SETUP.replace("payload.example", f"v{i}.example")})
                 for i in range(2))
     with server.client("registry") as c:
         assert c.post("/v1/events", json=[one, two]).status_code == 200
