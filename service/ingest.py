@@ -252,6 +252,16 @@ def _relabel(connection: Connection, relabels: list[tuple[str, str, str]]) -> No
             connection.execute(update(_EV).where(_EV.c.campaign == old).values(campaign=new))
 
 
+def _catch_up(connection: Connection, scorer: Scorer, settings: Settings) -> None:
+    """Replay what the other replicas stored after this one's log position."""
+    replayed = scorer.catch_up(
+        (seq, scored_form(raw, settings), utc(received).timestamp())
+        for seq, raw, received in stream_log.events_after(connection, scorer.seq))
+    if replayed:  # the stored breaker is the truth (moderators' actions included)
+        with Session(bind=connection) as session:
+            scorer.adopt(breaker.controls(session))
+
+
 def ingest_group(connection: Connection, scorer: Scorer, settings: Settings,
                  requests: list[Request]) -> list[Ingested | Exception]:
     """Answer several requests with one commit (group commit); each answer is either the
@@ -262,6 +272,15 @@ def ingest_group(connection: Connection, scorer: Scorer, settings: Settings,
     transaction only when the detector changed the breaker. The detector's state is held
     from the first event scored to the commit (``Scorer.transaction``)."""
     scorer.ensure_fresh()
+    # Most of what the other replicas stored can be replayed before taking the lock (the
+    # log only grows at its head); under it only what they committed meanwhile.
+    with connection.begin():
+        try:
+            _catch_up(connection, scorer, settings)
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise StaleConnection(str(exc)) from exc
+            raise
     with scorer.transaction(), connection.begin():
         try:
             stream_log.take_turn(connection)
@@ -269,12 +288,7 @@ def ingest_group(connection: Connection, scorer: Scorer, settings: Settings,
             if exc.connection_invalidated:
                 raise StaleConnection(str(exc)) from exc
             raise
-        replayed = scorer.catch_up(
-            (seq, scored_form(raw, settings), utc(received).timestamp())
-            for seq, raw, received in stream_log.events_after(connection, scorer.seq))
-        if replayed:  # the stored breaker is the truth (moderators' actions included)
-            with Session(bind=connection) as session:
-                scorer.adopt(breaker.controls(session))
+        _catch_up(connection, scorer, settings)
         # the server clock every event of the group is checked against (taken with the
         # lock: the log's clocks never go back)
         clock = time.time()

@@ -49,6 +49,17 @@ Loaded = tuple[int, bytes] | None
 CHECKPOINT_VERSION = checkpoint.VERSION
 
 
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 class ScoringError(ValueError):
     """The detector refused an event (the message says why)."""
 
@@ -147,14 +158,18 @@ class Scorer:
         with self._lock:
             stream = self._stream
             try:
-                for seq, event, clock in events:
-                    if seq <= self._head:
-                        continue  # read before another caller moved the state past it
-                    self._moved = True
-                    with suppress(EventError):  # refused when first scored too: not stored
-                        stream.process(event, clock)
-                    self._head = seq
-                    count += 1
+                for batch in _batches(events, 500):
+                    # their project names checked in one batch first (a quarter of the
+                    # cost of one check each; pure, so the state is the same)
+                    stream.prime_names(event for seq, event, _ in batch if seq > self._head)
+                    for seq, event, clock in batch:
+                        if seq <= self._head:
+                            continue  # read before another caller moved the state past it
+                        self._moved = True
+                        with suppress(EventError):  # refused when first scored: not stored
+                            stream.process(event, clock)
+                        self._head = seq
+                        count += 1
             except BaseException:
                 self.stale = True  # half-way through (the database failed): reset
                 raise
