@@ -170,9 +170,10 @@ def campaign_summary(session: Session, campaign: str) -> dict[str, Any]:
 class WavePlan:
     """What a wave verdict will do (or did): which members get it, which are left out.
 
-    ``kept``: members with a malicious or benign verdict of their own, never overwritten;
-    ``excluded``: members the moderator left out; ``replaced``: members whose
-    ``needs-info`` the wave verdict replaces (said so before confirming)."""
+    ``kept``: members with a malicious or benign verdict of their own, never overwritten
+    (chosen or not); ``excluded``: the other members the moderator left out;
+    ``replaced``: members whose ``needs-info`` the wave verdict replaces (said so before
+    confirming)."""
 
     campaign: str
     verdict: str
@@ -194,19 +195,18 @@ def plan_wave(rows: list[Event], campaign: str, verdict: str,
     """Split a campaign's events for one verdict: ``members`` (default: all) minus
     ``exclude``; ids that are not members of the campaign are reported, not recorded."""
     ids = {r.id for r in rows}
-    chosen = ids if members is None else set(members)
-    excluded = set(exclude) | (ids - chosen)
-    plan = WavePlan(campaign, verdict, [], {}, sorted(excluded & ids), [],
-                    sorted((chosen | set(exclude)) - ids))
+    chosen = (ids if members is None else set(members)) - set(exclude)
+    plan = WavePlan(campaign, verdict, [], {}, [], [],
+                    sorted((set(members or ()) | set(exclude)) - ids))
     for row in rows:
-        if row.id in excluded or row.id not in chosen:
-            continue
         if row.verdict in DECIDED:
             plan.kept[row.id] = row.verdict
-            continue
-        if row.verdict == "needs-info":
-            plan.replaced.append(row.id)
-        plan.apply.append(row.id)
+        elif row.id not in chosen:
+            plan.excluded.append(row.id)
+        else:
+            if row.verdict == "needs-info":
+                plan.replaced.append(row.id)
+            plan.apply.append(row.id)
     return plan
 
 
