@@ -124,6 +124,9 @@ def simulate_command(
         help="Baseline releases a day.", min=0)] = 150.0,
     files_share: Annotated[float, typer.Option(
         help="Share of baseline projects whose files are included.", min=0, max=1)] = 0.3,
+    id_prefix: Annotated[str, typer.Option(
+        help="Put before every event id (e.g. 'sim-20261204-'), so that streams sent to "
+             "one service never share ids.")] = "",
 ) -> None:
     """Generate a seeded PyPI-like registration stream with labelled campaigns."""
     from detector.stream.simulate import CAMPAIGN_KINDS, SimConfig, simulate
@@ -148,6 +151,9 @@ def simulate_command(
                     first_campaign_day=first_campaign_day, releases_per_day=releases_per_day,
                     files_share=files_share)
     events, truth = simulate(cfg)
+    if id_prefix:
+        for row in (*events, *truth):
+            row["id"] = id_prefix + row["id"]
     _write_jsonl(out, events)
     if labels:
         _write_jsonl(labels, truth)
