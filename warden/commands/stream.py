@@ -12,7 +12,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from warden.commands.common import emit_json, err_console, fail_usage
+from warden.commands.common import err_console, fail_usage
 
 PolicyOption = Annotated[
     str | None, typer.Option("--policy", help="Policy file laid over the shipped one.")]
@@ -178,26 +178,48 @@ def replay_command(
     labels: Annotated[str | None, typer.Option(
         "--labels", help="Ground truth (JSON Lines with id and campaign).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    compare: Annotated[str | None, typer.Option(
+        "--compare", help="A second policy file: both replays side by side.")] = None,
+    out: Annotated[str | None, typer.Option(
+        "--out", help="Write the report to this file instead of stdout.")] = None,
 ) -> None:
-    """Replay a stream under a policy: breaker pauses per scope and, with labels, their cost."""
-    from detector.policy import PolicyError
-    from detector.replay import replay, timeline_text
+    """Replay a stream under a policy: breaker pauses per scope and, with labels, their cost.
 
-    for path in (events, labels):
+    The report goes to stdout (or --out); --compare POLICY replays the stream under a
+    second policy too and shows the two side by side."""
+    from detector.policy import PolicyError
+    from detector.replay import compare_text, replay, timeline_text
+
+    for path in (events, labels, compare):
         if path is not None and not Path(path).is_file():
             fail_usage(f"{path}: no such file")
-    try:
-        result = replay(events, policy, labels)
-    except PolicyError as exc:
-        fail_usage(str(exc))
-    except (ValueError, KeyError) as exc:
-        fail_usage(f"{labels or policy}: {exc}")
-    except UnicodeDecodeError as exc:
-        fail_usage(f"{events}: not UTF-8 text ({exc.reason})")
-    if json_output:
-        emit_json(result)
+
+    def run(policy_path: str | None) -> dict[str, Any]:
+        try:
+            return replay(events, policy_path, labels)
+        except PolicyError as exc:
+            fail_usage(str(exc))
+        except (ValueError, KeyError) as exc:
+            fail_usage(f"{labels or policy_path}: {exc}")
+        except UnicodeDecodeError as exc:
+            fail_usage(f"{events}: not UTF-8 text ({exc.reason})")
+
+    result = run(policy)
+    if compare is None:
+        text = json.dumps(result, ensure_ascii=False) if json_output else timeline_text(result)
     else:
-        err_console.print(timeline_text(result))
+        other = run(compare)
+        names = (Path(policy).name if policy else "shipped", Path(compare).name)
+        text = (json.dumps({"policies": list(names), "results": [result, other]},
+                           ensure_ascii=False)
+                if json_output else compare_text(result, other, names))
+    if out is None:
+        sys.stdout.write(text + "\n")
+        return
+    try:
+        Path(out).write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        fail_usage(f"{out}: cannot write ({exc.strerror})")
 
 
 def register(app: typer.Typer) -> None:
