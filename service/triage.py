@@ -138,12 +138,17 @@ def grouped(session: Session, f: QueueFilter) -> tuple[int, list[Group]]:
     """One page of the queue with each campaign folded into one row (its members that
     match the filter), and the total number of rows over all pages."""
     where = conditions(f)
+    # A campaign with one matching member is shown as that item: a wave row for one
+    # event would only cost the moderator a page.
     waves = (select(literal("campaign").label("kind"), Event.campaign.label("key"),
                     func.max(Event.score).label("score"), func.max(Event.ts).label("ts"))
-             .where(*where, Event.campaign.is_not(None)).group_by(Event.campaign))
+             .where(*where, Event.campaign.is_not(None)).group_by(Event.campaign)
+             .having(func.count() > 1))
+    alone = (select(Event.campaign).where(*where, Event.campaign.is_not(None))
+             .group_by(Event.campaign).having(func.count() == 1))
     lone = (select(literal("item").label("kind"), Event.id.label("key"),
                    Event.score.label("score"), Event.ts.label("ts"))
-            .where(*where, Event.campaign.is_(None)))
+            .where(*where, Event.campaign.is_(None) | Event.campaign.in_(alone)))
     rows = union_all(waves, lone).subquery()
     total = session.scalar(select(func.count()).select_from(rows)) or 0
     keys = [rows.c.ts.desc(), rows.c.score.desc()] if f.sort == "time" else \
