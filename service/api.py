@@ -320,6 +320,53 @@ def post_undo(request: Request, batch: Annotated[str, Path(max_length=40)], body
     return done.__dict__
 
 
+class _Page:
+    """`since`, `until`, `limit`, `offset` of the analysts' listings."""
+
+    def __init__(self, since: datetime | None = None, until: datetime | None = None,
+                 limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+                 offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0) -> None:
+        self.since, self.until, self.limit, self.offset = since, until, limit, offset
+
+
+PageQuery = Annotated[_Page, Depends(_Page)]
+Analyst = Annotated[Principal, Depends(auth.require(*auth.QUEUE_READ))]
+
+
+def _listing(request: Request, response: Response, page: _Page, total: int,
+             rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    _paged(request, response, total, queue.QueueFilter(limit=page.limit, offset=page.offset))
+    return rows
+
+
+@router.get("/decisions", summary="Every stored decision, oldest first (for analysts; "
+                                  "`warden export decisions`); paged like the queue")
+def list_decisions(request: Request, response: Response, who: Analyst, page: PageQuery
+                   ) -> list[dict[str, Any]]:
+    with runtime(request).sessions() as session:
+        total, rows = queue.decisions_page(session, page.since, page.until, page.limit,
+                                           page.offset)
+    return _listing(request, response, page, total, rows)
+
+
+@router.get("/verdicts", summary="The verdict trail, undos included, oldest first "
+                                 "(`warden export verdicts`); paged like the queue")
+def list_verdicts(request: Request, response: Response, who: Analyst, page: PageQuery
+                  ) -> list[dict[str, Any]]:
+    with runtime(request).sessions() as session:
+        total, rows = queue.verdicts_page(session, page.since, page.limit, page.offset)
+    return _listing(request, response, page, total, rows)
+
+
+@router.get("/campaigns", summary="One row per campaign with its decision and verdict "
+                                  "counts (`warden export campaigns`); paged like the queue")
+def list_campaigns(request: Request, response: Response, who: Analyst, page: PageQuery
+                   ) -> list[dict[str, Any]]:
+    with runtime(request).sessions() as session:
+        total, rows = queue.campaigns_page(session, page.since, page.limit, page.offset)
+    return _listing(request, response, page, total, rows)
+
+
 @router.get("/verdicts/export", summary="Labelled events as JSON Lines, for retraining",
             response_class=Response,
             responses={200: {"content": {"application/x-ndjson": {}}}})

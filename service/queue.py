@@ -303,3 +303,73 @@ def batch_summary(session: Session, batch: str) -> dict[str, Any] | None:
             "events": len(rows), "campaign": rows[0].campaign, "undoes": rows[0].undoes,
             "verdicts": dict(Counter(r.verdict or "none" for r in rows)),
             "undone": bool(undone_batches(session, [batch]))}
+
+
+def decisions_page(session: Session, since: datetime | None, until: datetime | None,
+                   limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+    """Every stored decision (any decision, verdict or not), oldest first, for analysts."""
+    where = []
+    if since:
+        where.append(Event.ts >= since)
+    if until:
+        where.append(Event.ts <= until)
+    total = session.scalar(select(func.count()).select_from(Event).where(*where)) or 0
+    rows = session.scalars(select(Event).where(*where).order_by(Event.ts, Event.id)
+                           .limit(limit).offset(offset))
+    return total, [
+        {"id": r.id, "type": r.type, "ts": utc(r.ts), "received_at": utc(r.received_at),
+         "username": r.username, "project": r.project, "score": r.score,
+         "decision": r.decision, "campaign": r.campaign, "signals": r.signals.split(),
+         "pending": r.pending, "verdict": r.verdict, "verdict_at": utc(r.verdict_at),
+         "verdict_by": r.verdict_by, "verdict_source": r.verdict_source}
+        for r in rows]
+
+
+def verdicts_page(session: Session, since: datetime | None, limit: int, offset: int
+                  ) -> tuple[int, list[dict[str, Any]]]:
+    """The verdict trail (every row, undos included), oldest first, with each event's
+    decision and time, so time to verdict and overturned blocks can be computed."""
+    where = [Verdict.at >= since] if since else []
+    total = session.scalar(select(func.count()).select_from(Verdict).where(*where)) or 0
+    query = (select(Verdict, Event.decision, Event.score, Event.ts, Event.type,
+                    Event.signals)
+             .join(Event, Event.id == Verdict.event_id).where(*where)
+             .order_by(Verdict.id).limit(limit).offset(offset))
+    return total, [
+        {"event_id": v.event_id, "verdict": v.verdict, "previous": v.previous,
+         "source": v.source, "batch": v.batch, "undoes": v.undoes, "actor": v.actor,
+         "at": utc(v.at), "campaign": v.campaign, "note": v.note, "decision": decision,
+         "score": score, "event_ts": utc(ts), "type": type_, "signals": signals.split()}
+        for v, decision, score, ts, type_, signals in session.execute(query)]
+
+
+def campaigns_page(session: Session, since: datetime | None, limit: int, offset: int
+                   ) -> tuple[int, list[dict[str, Any]]]:
+    """One row per campaign: size, time span, top score, decision and verdict counts."""
+    where = [Event.campaign.is_not(None)] + ([Event.ts >= since] if since else [])
+    grouped = (select(Event.campaign, func.count().label("events"),
+                      func.min(Event.ts).label("first_ts"), func.max(Event.ts).label("last_ts"),
+                      func.max(Event.score).label("max_score"),
+                      func.count(func.distinct(Event.username)).label("accounts"))
+               .where(*where).group_by(Event.campaign))
+    total = session.scalar(select(func.count()).select_from(grouped.subquery())) or 0
+    page = list(session.execute(grouped.order_by(func.min(Event.ts), Event.campaign)
+                                .limit(limit).offset(offset)))
+    names = [r.campaign for r in page]
+    mix: dict[str, Counter[str]] = {n: Counter() for n in names}
+    if names:
+        for campaign, decision, verdict, count in session.execute(
+                select(Event.campaign, Event.decision, Event.verdict, func.count())
+                .where(Event.campaign.in_(names))
+                .group_by(Event.campaign, Event.decision, Event.verdict)):
+            mix[campaign][f"decision_{decision}"] += count
+            mix[campaign][f"verdict_{verdict or 'none'}"] += count
+    return total, [
+        {"campaign": r.campaign, "events": r.events, "accounts": r.accounts,
+         "first_ts": utc(r.first_ts), "last_ts": utc(r.last_ts), "max_score": r.max_score,
+         **{key: mix[r.campaign].get(key, 0) for key in EXPORT_COUNTS}}
+        for r in page]
+
+
+EXPORT_COUNTS = ("decision_allow", "decision_review", "decision_block", "verdict_malicious",
+                 "verdict_benign", "verdict_needs-info", "verdict_none")

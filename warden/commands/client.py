@@ -1,4 +1,5 @@
-"""`warden send`: a file of events to a running service, in batches, with retries."""
+"""`warden send` (a file of events to a running service, in batches, with retries) and
+`warden export` (its decisions, verdicts and campaigns to Parquet)."""
 
 from __future__ import annotations
 
@@ -95,5 +96,48 @@ def send(
     emit_json(summary.to_dict())
 
 
+def export(
+    kinds: Annotated[list[str], typer.Argument(help="decisions, verdicts and/or campaigns.")],
+    out: Annotated[Path, typer.Option(help="Folder for KIND.parquet (created if needed).")],
+    url: Annotated[str, typer.Option(help="The service's base URL; default $WARDEN_URL or "
+                                          f"{DEFAULT_URL}.")] = "",
+    token_file: Annotated[Path | None, typer.Option(
+        "--token-file", help="File whose first line is an analyst or moderator token; "
+                             "default $WARDEN_TOKEN.")] = None,
+    since: Annotated[str | None, typer.Option(
+        help="Only rows from this time on (ISO 8601; event time for decisions and "
+             "campaigns, verdict time for verdicts).")] = None,
+) -> None:
+    """Export the service's decisions, verdicts (the whole trail, undos included) or
+    campaigns to Parquet for notebooks; prints one JSON line per file written."""
+    from datetime import datetime
+
+    from warden.client import ClientError
+    from warden.exports import KINDS
+    from warden.exports import export as export_kind
+
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        fail_usage(f"unknown export {unknown[0]!r} (expected {', '.join(KINDS)})")
+    url = url or os.environ.get("WARDEN_URL") or DEFAULT_URL
+    when = None
+    if since:
+        try:
+            when = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            fail_usage(f"--since: not an ISO 8601 time: {since!r}")
+    token = read_token(token_file)
+    for kind in dict.fromkeys(kinds):
+        try:
+            path, count = export_kind(url, token, kind, out, when)
+        except ClientError as exc:
+            err_console.print(f"warden: {exc}")
+            raise SystemExit(1) from None
+        except OSError as exc:
+            fail_usage(f"{out}: cannot write ({exc.strerror})")
+        emit_json({"kind": kind, "rows": count, "path": str(path)})
+
+
 def register(app: typer.Typer) -> None:
     app.command("send")(send)
+    app.command("export")(export)
