@@ -30,10 +30,15 @@ DECISIONS = ("review", "block", "allow")
 QUEUE_COOKIE = "warden_queue"  # the last queue filter, for the header's Queue link
 
 
-def when(value: datetime | None) -> Markup:
+def when(value: datetime | str | None) -> Markup:
     """One time format everywhere: relative, with the absolute UTC time on hover."""
-    if value is None:
+    if not value:
         return Markup("")
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return Markup("{}").format(value)
     value = utc(value).astimezone(UTC)  # type: ignore[union-attr]
     absolute = value.strftime("%Y-%m-%d %H:%M:%S UTC")
     seconds = (datetime.now(UTC) - value).total_seconds()
@@ -41,7 +46,7 @@ def when(value: datetime | None) -> Markup:
     if seconds < 60:
         text = "just now"
     else:
-        text = triage.age_text(seconds) + (" ahead" if ahead else " ago")
+        text = ("in " + triage.age_text(seconds)) if ahead else triage.age_text(seconds) + " ago"
     return Markup('<time datetime="{}" title="{}">{}</time>').format(
         value.isoformat(), absolute, text)
 

@@ -145,7 +145,10 @@ def test_pagination_and_filters_that_survive(browser, fresh_server: Server  # no
     _submit(driver, driver.find_element(By.ID, "back-to-queue"))
     assert Select(driver.find_element(By.ID, "f-signal")).first_selected_option \
         .get_attribute("value") == "code"
-    assert "&#39;" not in driver.page_source.split("detail-json")[-1]
+    driver.get(driver.find_element(By.CSS_SELECTOR, "#queue tr.item a.item-link")
+               .get_attribute("href"))
+    detail = driver.find_element(By.ID, "detail-json").get_attribute("textContent")
+    assert "reason" in detail and "\\u0027" not in detail  # readable JSON
 
 
 def test_wave_verdict_excludes_confirms_and_undoes(browser, fresh_server: Server  # noqa: F811
