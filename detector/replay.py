@@ -166,4 +166,31 @@ def timeline_text(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["format_ts", "read_labels", "replay", "timeline_text"]
+def figures(result: dict[str, Any]) -> dict[str, Any]:
+    """The figures two replays are compared on."""
+    out: dict[str, Any] = {"events": result["events"], "errors": result["errors"]}
+    for decision, count in sorted(result["decisions"].items()):
+        out[f"decision {decision}"] = count
+    out["pauses"] = len(result["timeline"])
+    out["paused hours"] = round(sum(p["hours"] or 0 for p in result["timeline"]), 2)
+    for key in ("false_trips", "campaign_events_let_through", "legitimate_events_held"):
+        if key in result:
+            out[key.replace("_", " ")] = result[key]
+    return out
+
+
+def compare_text(first: dict[str, Any], second: dict[str, Any], names: tuple[str, str]
+                 ) -> str:
+    """Two replays side by side: one line per figure, then each timeline."""
+    a, b = figures(first), figures(second)
+    keys = list(dict.fromkeys([*a, *b]))
+    width = max(len(k) for k in keys) + 2
+    col = max(12, *(len(n) for n in names)) + 2
+    lines = [f"{'':<{width}}{names[0]:>{col}}{names[1]:>{col}}"]
+    lines += [f"{k:<{width}}{a.get(k, '-')!s:>{col}}{b.get(k, '-')!s:>{col}}" for k in keys]
+    for name, result in zip(names, (first, second), strict=True):
+        lines += ["", f"{name}:", timeline_text(result)]
+    return "\n".join(lines)
+
+
+__all__ = ["compare_text", "figures", "format_ts", "read_labels", "replay", "timeline_text"]

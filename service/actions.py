@@ -9,8 +9,8 @@ makes the change with its audit row, and counts its metric:
 * ``pause``, ``resume``, ``confirm``: the detector's breaker decides the transition on
   the live breaker state (``detector.breaker.Breaker``); ``service.breaker.persist``
   stores it and its audit row; ``warden_breaker_changes_total{action}``.
-* ``verdict``, ``wave_verdict``: one verdict row per event (``service.queue``);
-  ``warden_verdicts_total{verdict}``.
+* ``verdict``, ``wave_verdict``, ``undo``: one verdict row per event, one batch per
+  action (``service.queue``); ``warden_verdicts_total{verdict}`` (``undo`` for undos).
 * ``sweep`` is the system's own action (no role): lapses, resets and expiries that are
   due, and adopting what other replicas decided.
 """
@@ -176,14 +176,60 @@ def verdict(rt: Runtime, who: Principal, event_id: str, verdict: Any, note: Any 
     return record
 
 
-def wave_verdict(rt: Runtime, who: Principal, campaign: str, verdict: Any, note: Any = ""
-                 ) -> int:
-    """One verdict on every event of a campaign; returns how many."""
+def _ids(value: Any, what: str) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple, set)) or not all(isinstance(v, str) for v in value):
+        raise Invalid(f"{what} must be a list of event ids")
+    return list(value)
+
+
+def wave_verdict(rt: Runtime, who: Principal, campaign: str, verdict: Any, note: Any = "",
+                 members: Any = None, exclude: Any = (), dry_run: bool = False
+                 ) -> queue.WavePlan:
+    """One verdict on the chosen members of a campaign (default: all of them) minus
+    ``exclude``, as one undoable batch. A member's own malicious or benign verdict is
+    never overwritten (it is reported as kept); ``dry_run`` returns the plan only, for
+    the confirmation. Ids that are not members of the campaign are refused."""
     verdict, note = _verdict_args(rt, who, verdict, note)
-    count = _in_queue(rt, lambda session: queue.campaign_verdict(session, campaign, verdict,
-                                                                 note, who.actor))
-    rt.metrics.verdicts.labels(verdict).inc(count)
-    return count
+    members, exclude = _ids(members, "members"), _ids(exclude, "exclude") or []
+
+    def work(session: Session) -> queue.WavePlan:
+        plan = queue.campaign_verdict(session, campaign, verdict, note, who.actor,
+                                      members, exclude, dry_run=True)
+        if plan.unknown:
+            raise Invalid(f"not members of campaign {campaign!r}: "
+                          f"{', '.join(plan.unknown[:5])}")
+        if dry_run:
+            return plan
+        if not plan.apply:
+            raise Invalid("no member left to record the verdict on "
+                          f"({plan.counts()['kept']} keep their own verdict, "
+                          f"{plan.counts()['excluded']} excluded)")
+        return queue.campaign_verdict(session, campaign, verdict, note, who.actor,
+                                      members, exclude)
+
+    plan = _in_queue(rt, work)
+    if not dry_run:
+        rt.metrics.verdicts.labels(verdict).inc(len(plan.apply))
+    return plan
+
+
+def undo(rt: Runtime, who: Principal, batch: str, note: Any = "") -> queue.Undone:
+    """Take back one verdict batch (a single verdict or a wave verdict): each event gets
+    its previous verdict again, recorded in the trail as an undo batch."""
+    _role(who, auth.VERDICT_WRITE)
+    note = _text(rt, note, "note", required=False)
+
+    def work(session: Session) -> queue.Undone:
+        try:
+            return queue.undo_batch(session, batch, note, who.actor)
+        except queue.AlreadyDone as exc:
+            raise Conflict(str(exc)) from None
+
+    done = _in_queue(rt, work)
+    rt.metrics.verdicts.labels("undo").inc(done.restored)
+    return done
 
 
 def sweep(rt: Runtime) -> dict[str, dict[str, Any]]:

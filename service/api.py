@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -15,10 +15,11 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from service import actions, auth, breaker, ingest, queue, sessions
+from service import actions, auth, breaker, ingest, queue, sessions, triage
 from service.config import ROLES, Settings
 from service.db import now
 from service.models import Token
+from service.queue_status import QueueStatus
 from service.runtime import Runtime
 from service.schemas import (
     AuditEntry,
@@ -31,14 +32,19 @@ from service.schemas import (
     EventOut,
     NewTokenOut,
     PauseIn,
+    QueueGroup,
     QueueItem,
     ResumeIn,
     Scope,
     ScopeStatus,
     TokenIn,
     TokenOut,
+    UndoIn,
+    UndoOut,
     VerdictIn,
+    VerdictName,
     VerdictOut,
+    WaveVerdictIn,
     has_nul,
 )
 from service.scoring import ScoringError
@@ -223,11 +229,7 @@ def breaker_audit(request: Request,
         ]
 
 
-@router.get("/queue", response_model=list[QueueItem],
-            summary="Items awaiting a verdict, highest score first")
-def get_queue(
-    request: Request,
-    who: Annotated[Principal, Depends(auth.require(*auth.QUEUE_READ))],
+def _queue_filter(
     decision: Decision | None = None,
     signal: Annotated[str | None, Query(max_length=200)] = None,
     campaign: Annotated[str | None, Query(max_length=200)] = None,
@@ -235,14 +237,53 @@ def get_queue(
     until: datetime | None = None,
     min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
     type: Scope | None = None,
-    status: Annotated[str, Query(pattern="^(open|decided|all)$")] = "open",
+    status: QueueStatus = QueueStatus.OPEN,
+    verdict: VerdictName | Literal["none"] | None = None,
+    sort: Literal["score", "time"] = "score",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> Any:
-    f = queue.QueueFilter(decision, signal, campaign, since, until, min_score, type, status,
-                          limit, offset)
+) -> queue.QueueFilter:
+    return queue.QueueFilter(decision, signal, campaign, since, until, min_score, type, status,
+                             limit, offset, verdict, sort)
+
+
+def _paged(request: Request, response: Response, total: int, f: queue.QueueFilter) -> None:
+    """`X-Total-Count` and an RFC 8288 `Link` header (next, prev) for a page."""
+    response.headers["X-Total-Count"] = str(total)
+    links = []
+    if f.offset + f.limit < total:
+        links.append((f.offset + f.limit, "next"))
+    if f.offset > 0:
+        links.append((max(0, f.offset - f.limit), "prev"))
+    if links:
+        response.headers["Link"] = ", ".join(
+            f'<{request.url.include_query_params(offset=o, limit=f.limit)}>; rel="{rel}"'
+            for o, rel in links)
+
+
+QueueQuery = Annotated[queue.QueueFilter, Depends(_queue_filter)]
+
+
+@router.get("/queue", response_model=list[QueueItem],
+            summary="Items awaiting a verdict, highest score first (`sort=time`: newest); "
+                    "`X-Total-Count` and `Link` headers page through them")
+def get_queue(request: Request, response: Response,
+              who: Annotated[Principal, Depends(auth.require(*auth.QUEUE_READ))],
+              f: QueueQuery) -> Any:
     with runtime(request).sessions() as session:
+        _paged(request, response, queue.count_queue(session, f), f)
         return [queue.item(row) for row in queue.list_queue(session, f)]
+
+
+@router.get("/queue/groups", response_model=list[QueueGroup],
+            summary="The queue with each campaign folded into one row; lone items as rows")
+def get_queue_groups(request: Request, response: Response,
+                     who: Annotated[Principal, Depends(auth.require(*auth.QUEUE_READ))],
+                     f: QueueQuery) -> Any:
+    with runtime(request).sessions() as session:
+        total, groups = triage.grouped(session, f)
+    _paged(request, response, total, f)
+    return [g.to_dict() for g in groups]
 
 
 @router.post("/queue/{event_id}/verdict", response_model=VerdictOut,
@@ -250,7 +291,7 @@ def get_queue(
 def post_verdict(request: Request, event_id: str, body: VerdictIn, who: Caller) -> Any:
     record = _act(actions.verdict, runtime(request), who, event_id, body.verdict, body.note)
     return {"event_id": record.event_id, "verdict": record.verdict, "note": record.note,
-            "actor": record.actor, "at": record.at, "campaign": None}
+            "actor": record.actor, "at": record.at, "campaign": None, "batch": record.batch}
 
 
 @router.get("/campaigns/{campaign}", response_model=CampaignOut,
@@ -265,12 +306,70 @@ def get_campaign(request: Request, campaign: str,
 
 
 @router.post("/campaigns/{campaign}/verdict", response_model=CampaignVerdictOut,
-             summary="One verdict for the whole wave")
-def post_campaign_verdict(request: Request, campaign: str, body: VerdictIn,
+             summary="One verdict for the chosen members of a wave (never overwriting a "
+                     "member's own malicious or benign verdict); `dry_run` to preview")
+def post_campaign_verdict(request: Request, campaign: str, body: WaveVerdictIn,
                           who: Caller) -> Any:
-    count = _act(actions.wave_verdict, runtime(request), who, campaign, body.verdict,
-                 body.note)
-    return {"campaign": campaign, "verdict": body.verdict, "events": count}
+    plan = _act(actions.wave_verdict, runtime(request), who, campaign, body.verdict,
+                body.note, body.members, body.exclude, body.dry_run)
+    return {"campaign": campaign, "verdict": body.verdict, "events": len(plan.apply),
+            "batch": plan.batch, "recorded": [] if body.dry_run else plan.apply,
+            "kept": plan.kept, "excluded": plan.excluded, "replaced": plan.replaced}
+
+
+@router.post("/verdicts/{batch}/undo", response_model=UndoOut,
+             summary="Undo one verdict batch: each event gets its previous verdict back")
+def post_undo(request: Request, batch: Annotated[str, Path(max_length=40)], body: UndoIn,
+              who: Caller) -> Any:
+    done = _act(actions.undo, runtime(request), who, batch, body.note)
+    return done.__dict__
+
+
+class _Page:
+    """`since`, `until`, `limit`, `offset` of the analysts' listings."""
+
+    def __init__(self, since: datetime | None = None, until: datetime | None = None,
+                 limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+                 offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0) -> None:
+        self.since, self.until, self.limit, self.offset = since, until, limit, offset
+
+
+PageQuery = Annotated[_Page, Depends(_Page)]
+Analyst = Annotated[Principal, Depends(auth.require(*auth.QUEUE_READ))]
+
+
+def _listing(request: Request, response: Response, page: _Page, total: int,
+             rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    _paged(request, response, total, queue.QueueFilter(limit=page.limit, offset=page.offset))
+    return rows
+
+
+@router.get("/decisions", summary="Every stored decision, oldest first (for analysts; "
+                                  "`warden export decisions`); paged like the queue")
+def list_decisions(request: Request, response: Response, who: Analyst, page: PageQuery
+                   ) -> list[dict[str, Any]]:
+    with runtime(request).sessions() as session:
+        total, rows = queue.decisions_page(session, page.since, page.until, page.limit,
+                                           page.offset)
+    return _listing(request, response, page, total, rows)
+
+
+@router.get("/verdicts", summary="The verdict trail, undos included, oldest first "
+                                 "(`warden export verdicts`); paged like the queue")
+def list_verdicts(request: Request, response: Response, who: Analyst, page: PageQuery
+                  ) -> list[dict[str, Any]]:
+    with runtime(request).sessions() as session:
+        total, rows = queue.verdicts_page(session, page.since, page.limit, page.offset)
+    return _listing(request, response, page, total, rows)
+
+
+@router.get("/campaigns", summary="One row per campaign with its decision and verdict "
+                                  "counts (`warden export campaigns`); paged like the queue")
+def list_campaigns(request: Request, response: Response, who: Analyst, page: PageQuery
+                   ) -> list[dict[str, Any]]:
+    with runtime(request).sessions() as session:
+        total, rows = queue.campaigns_page(session, page.since, page.limit, page.offset)
+    return _listing(request, response, page, total, rows)
 
 
 @router.get("/verdicts/export", summary="Labelled events as JSON Lines, for retraining",

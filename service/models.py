@@ -50,20 +50,29 @@ class Event(Base):
     verdict_by: Mapped[str | None] = mapped_column(String(200))
     # the event's place in the one stream every replica scores (service.stream_log)
     seq: Mapped[int | None] = mapped_column(BigInteger, unique=True, index=True)
+    verdict_source: Mapped[str | None] = mapped_column(String(10))  # VerdictSource
+    verdict_batch: Mapped[str | None] = mapped_column(String(40))
 
 
 class Verdict(Base):
-    """Every verdict a moderator recorded (append-only; the latest is copied onto the event)."""
+    """Every verdict a moderator recorded (append-only; the latest is copied onto the event).
+
+    Each verdict action is one ``batch``; undoing it appends rows (``source`` undo,
+    ``undoes`` the batch) that put back each event's ``previous`` verdict (None: none)."""
 
     __tablename__ = "verdicts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), index=True)
-    verdict: Mapped[str] = mapped_column(String(20))
+    verdict: Mapped[str | None] = mapped_column(String(20))
     note: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime]
     campaign: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(10), default="single")  # VerdictSource
+    batch: Mapped[str | None] = mapped_column(String(40), index=True)
+    previous: Mapped[str | None] = mapped_column(String(20))
+    undoes: Mapped[str | None] = mapped_column(String(40), index=True)
 
 
 class Token(Base):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -113,6 +113,23 @@ class QueueItem(BaseModel):
     verdict: VerdictName | None
 
 
+class QueueGroup(BaseModel):
+    """One row of the grouped queue: a campaign (its members that match the filter) or
+    a lone item (``campaign`` None, ``item`` set)."""
+
+    kind: Literal["campaign", "item"]
+    campaign: str | None
+    size: int
+    first_ts: datetime
+    last_ts: datetime
+    max_score: float
+    decisions: dict[str, int]
+    verdicts: dict[str, int]
+    traits: list[str]
+    top_target: str | None
+    item: QueueItem | None
+
+
 # Reasons, notes and pause lengths are validated by `service.actions` (one set of limits
 # from the policy for the API and the pages alike), not here.
 _REASON = "required; at most `[service] max_reason_chars` characters (2,000 shipped)"
@@ -162,12 +179,42 @@ class VerdictOut(BaseModel):
     actor: str
     at: datetime
     campaign: str | None
+    batch: str | None = Field(default=None, description="undo it with "
+                                                         "`POST /v1/verdicts/{batch}/undo`")
+
+
+class WaveVerdictIn(VerdictIn):
+    members: list[Annotated[str, Field(max_length=200)]] | None = Field(
+        default=None, max_length=100_000,
+        description="the members to judge (default: every event of the campaign)")
+    exclude: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=100_000, description="members left out")
+    dry_run: bool = Field(default=False, description="only say what would be recorded")
 
 
 class CampaignVerdictOut(BaseModel):
     campaign: str
     verdict: VerdictName
-    events: int
+    events: int = Field(description="events the verdict was (or would be) recorded on")
+    batch: str | None = Field(default=None, description="None on a dry run")
+    recorded: list[str] = Field(default_factory=list)
+    kept: dict[str, VerdictName] = Field(
+        default_factory=dict, description="members keeping their own verdict (never "
+                                          "overwritten by a wave verdict)")
+    excluded: list[str] = Field(default_factory=list)
+    replaced: list[str] = Field(default_factory=list,
+                                description="members whose needs-info this replaces")
+
+
+class UndoIn(_Checked):
+    note: str = ""
+
+
+class UndoOut(BaseModel):
+    batch: str
+    undo_batch: str
+    restored: int
+    superseded: list[str] = Field(description="events judged again since: left as they are")
 
 
 class CampaignOut(BaseModel):

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "warden.commands.code",
     "warden.commands.backfill",
     "warden.commands.service",
+    "warden.commands.client",
     "warden.commands.stream",
 )
 

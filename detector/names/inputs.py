@@ -49,8 +49,9 @@ def name_in_line(line: str, column: int | None) -> str:
 def read_names(path: str) -> Iterator[str]:
     """Every name in ``path`` (``-`` for stdin), in order.
 
-    A first line with tabs and a ``name`` column marks a TSV; otherwise each line is one
-    name. Lines are stripped of surrounding whitespace and a trailing CR; blank lines are
+    A first line with tabs and a ``name`` column marks a TSV (tabs without one are a
+    NameListError: no name can hold a tab); otherwise each line is one name. Lines are
+    stripped of surrounding whitespace and a trailing CR; blank lines are
     kept as empty names so that output lines stay aligned with input lines. Undecodable
     bytes become U+FFFD, which the name check then reports as an error for that name.
     """
@@ -63,6 +64,10 @@ def read_names(path: str) -> Iterator[str]:
         if not first:
             return
         column = name_column(first)
+        if column is None and "\t" in first:
+            header = ", ".join(repr(c.strip()) for c in first.rstrip("\r\n").split("\t"))
+            raise NameListError(f"{path}: the first line has tabs but no 'name' column (a "
+                                f"TSV needs a header naming it; found {header})")
         if column is None:
             yield name_in_line(first, None)
         try:

@@ -88,10 +88,10 @@ def test_moderator_flow(browser, fresh_server: Server) -> None:  # type: ignore[
     _login(driver, server, "moderator")
     assert driver.current_url.endswith("/ui/queue")
     links = driver.find_elements(By.CLASS_NAME, "item-link")
-    assert event["id"] in [a.text for a in links]
+    assert "reqeusts" in [a.text for a in links]  # the project's name links to its page
 
     # item detail: the evidence is highlighted on the line it came from
-    _submit(driver, next(a for a in links if a.text == event["id"]))
+    _submit(driver, next(a for a in links if event["id"] in a.get_attribute("href")))
     assert driver.find_element(By.ID, "decision").text.startswith(("review", "block"))
     marks = [m.text for m in driver.find_elements(By.CSS_SELECTOR, "mark.evidence")]
     assert any("payload.example" in m for m in marks)
@@ -102,6 +102,8 @@ def test_moderator_flow(browser, fresh_server: Server) -> None:  # type: ignore[
     driver.find_element(By.CSS_SELECTOR, "input[name=verdict][value=malicious]").click()
     driver.find_element(By.ID, "note").send_keys("pipes a download into sh")
     _submit(driver, driver.find_element(By.ID, "record-verdict"))
+    assert "/ui/queue" in driver.current_url  # nothing left to judge: back to the queue
+    driver.get(f"{server.url}/ui/items/{event['id']}")
     assert driver.find_element(By.ID, "verdict").text == "malicious"
     assert "pipes a download into sh" in driver.find_element(By.ID, "history").text
     with server.client("analyst") as c:
@@ -144,9 +146,10 @@ def test_campaign_page_gives_one_verdict(browser, fresh_server: Server  # type: 
     driver.get(f"{server.url}/ui/campaigns/{campaign}")
     assert "events" in driver.find_element(By.ID, "campaign-summary").text
     driver.find_element(By.CSS_SELECTOR, "input[name=verdict][value=malicious]").click()
-    _submit(driver, driver.find_element(By.ID, "record-campaign-verdict"))
+    _submit(driver, driver.find_element(By.ID, "review-campaign-verdict"))
+    _submit(driver, driver.find_element(By.ID, "confirm-wave"))
     cells = [td.text for td in driver.find_elements(By.CSS_SELECTOR, "td.verdict")]
-    assert cells and all(v == "malicious" for v in cells)
+    assert cells and all(v.startswith("malicious") for v in cells)
 
 
 def test_analyst_reads_but_cannot_act(browser, fresh_server: Server  # type: ignore[no-untyped-def]

@@ -113,7 +113,10 @@ def test_replay_human_output_and_missing_labels(stream_files, tmp_path) -> None:
     short = tmp_path / "short.jsonl"
     short.write_text("".join(events.read_text().splitlines(keepends=True)[:500]))
     done = _run("replay", str(short))
-    assert done.returncode == 0 and "events" in done.stderr and done.stdout == ""
+    assert done.returncode == 0 and "events" in done.stdout
+    report = tmp_path / "report.txt"
+    done = _run("replay", str(short), "--out", str(report))
+    assert done.returncode == 0 and done.stdout == "" and "events" in report.read_text()
     done = _run("replay", str(events), "--labels", str(tmp_path / "none.jsonl"))
     assert done.returncode == 2 and "none.jsonl" in done.stderr
 
@@ -123,3 +126,25 @@ def test_replay_bad_labels_exit_2(stream_files, tmp_path) -> None:
     labels.write_text("not json\n")
     done = _run("replay", str(stream_files[0]), "--labels", str(labels))
     assert done.returncode == 2 and "labels line 1" in done.stderr
+
+
+def test_replay_compares_two_policies_side_by_side(stream_files, tmp_path) -> None:
+    events, labels = stream_files
+    quiet = tmp_path / "quiet.jsonl"
+    quiet.write_text("".join(events.read_text().splitlines(keepends=True)[:2500]))
+    loose = tmp_path / "loose.toml"
+    loose.write_text("[stream]\nreview_threshold = 0.1\n\n[breaker]\n"
+                     "trip_rules = [{window_minutes = 60, flagged = 2}]\n")
+    done = _run("replay", str(quiet), "--labels", str(labels), "--compare", str(loose),
+                "--json")
+    assert done.returncode == 0, done.stderr
+    both = json.loads(done.stdout)
+    assert both["policies"] == ["shipped", "loose.toml"]
+    shipped, trigger_happy = both["results"]
+    assert trigger_happy["false_trips"] > shipped["false_trips"]
+    text = _run("replay", str(quiet), "--labels", str(labels), "--compare", str(loose))
+    header, *rows = text.stdout.splitlines()
+    assert header.split() == ["shipped", "loose.toml"]
+    pauses = next(r for r in rows if r.startswith("pauses"))
+    assert pauses.split()[1:] == [str(len(shipped["timeline"])),
+                                  str(len(trigger_happy["timeline"]))]

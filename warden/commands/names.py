@@ -122,15 +122,30 @@ def refresh_command(
     dest: Annotated[
         str | None, typer.Option(help="Where to write (default: the shipped data/popular.tsv).")
     ] = None,
+    force: Annotated[bool, typer.Option(
+        help="Replace the list even when the new one is less than half its size.")] = False,
 ) -> None:
-    """Replace the shipped popular-projects list from a newer one (offline: reads a local file)."""
+    """Replace the shipped popular-projects list from a newer one (offline: reads a local file).
+
+    A new list less than half the size of the current one is most likely the wrong file:
+    it is written only after a yes at the terminal, or with --force (exit 2 otherwise)."""
     from detector.popular import SHIPPED_POPULAR, CorpusError, read_corpus, write_corpus
 
     try:
         corpus = read_corpus(source)
     except CorpusError as exc:
         fail_usage(str(exc))
-    written = write_corpus(corpus, dest or SHIPPED_POPULAR)
+    target = dest or SHIPPED_POPULAR
+    try:
+        current = len(read_corpus(target)) if Path(target).exists() else 0
+    except CorpusError:
+        current = 0  # an unreadable current list: nothing to protect
+    if len(corpus) * 2 < current and not force:
+        question = (f"{source} has {len(corpus)} projects, less than half of the "
+                    f"{current} in {target}")
+        if not (sys.stdin.isatty() and typer.confirm(f"{question}. Replace it?")):
+            fail_usage(f"{question}; not replaced (use --force to replace it anyway)")
+    written = write_corpus(corpus, target)
     err_console.print(f"wrote {len(corpus)} popular projects ({corpus.version}) to {written}")
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from warden.commands.common import emit_json, err_console, fail_usage, policy_or_exit
+from warden.commands.common import err_console, fail_usage, policy_or_exit
 
 PolicyOption = Annotated[
     str | None, typer.Option("--policy", help="Policy file laid over the shipped one.")]
@@ -120,6 +120,9 @@ def simulate_command(
         help="Baseline releases a day.", min=0)] = 150.0,
     files_share: Annotated[float, typer.Option(
         help="Share of baseline projects whose files are included.", min=0, max=1)] = 0.3,
+    id_prefix: Annotated[str, typer.Option(
+        help="Put before every event id (e.g. 'sim-20261204-'), so that streams sent to "
+             "one service never share ids.")] = "",
 ) -> None:
     """Generate a seeded PyPI-like registration stream with labelled campaigns."""
     from detector.stream.simulate import CAMPAIGN_KINDS, SimConfig, simulate
@@ -144,6 +147,9 @@ def simulate_command(
                     first_campaign_day=first_campaign_day, releases_per_day=releases_per_day,
                     files_share=files_share)
     events, truth = simulate(cfg)
+    if id_prefix:
+        for row in (*events, *truth):
+            row["id"] = id_prefix + row["id"]
     _write_jsonl(out, events)
     if labels:
         _write_jsonl(labels, truth)
@@ -168,24 +174,45 @@ def replay_command(
     labels: Annotated[str | None, typer.Option(
         "--labels", help="Ground truth (JSON Lines with id and campaign).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    compare: Annotated[str | None, typer.Option(
+        "--compare", help="A second policy file: both replays side by side.")] = None,
+    out: Annotated[str | None, typer.Option(
+        "--out", help="Write the report to this file instead of stdout.")] = None,
 ) -> None:
-    """Replay a stream under a policy: breaker pauses per scope and, with labels, their cost."""
-    from detector.replay import replay, timeline_text
+    """Replay a stream under a policy: breaker pauses per scope and, with labels, their cost.
 
-    for path in (events, labels):
+    The report goes to stdout (or --out); --compare POLICY replays the stream under a
+    second policy too and shows the two side by side."""
+    from detector.replay import compare_text, replay, timeline_text
+
+    for path in (events, labels, compare):
         if path is not None and not Path(path).is_file():
             fail_usage(f"{path}: no such file")
-    checked = policy_or_exit(policy)
-    try:
-        result = replay(events, checked, labels)
-    except (ValueError, KeyError) as exc:
-        fail_usage(f"{labels or policy}: {exc}")
-    except UnicodeDecodeError as exc:
-        fail_usage(f"{events}: not UTF-8 text ({exc.reason})")
-    if json_output:
-        emit_json(result)
+
+    def run(policy_path: str | None) -> dict[str, Any]:
+        try:
+            return replay(events, policy_or_exit(policy_path), labels)
+        except (ValueError, KeyError) as exc:
+            fail_usage(f"{labels or policy_path}: {exc}")
+        except UnicodeDecodeError as exc:
+            fail_usage(f"{events}: not UTF-8 text ({exc.reason})")
+
+    result = run(policy)
+    if compare is None:
+        text = json.dumps(result, ensure_ascii=False) if json_output else timeline_text(result)
     else:
-        err_console.print(timeline_text(result))
+        other = run(compare)
+        names = (Path(policy).name if policy else "shipped", Path(compare).name)
+        text = (json.dumps({"policies": list(names), "results": [result, other]},
+                           ensure_ascii=False)
+                if json_output else compare_text(result, other, names))
+    if out is None:
+        sys.stdout.write(text + "\n")
+        return
+    try:
+        Path(out).write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        fail_usage(f"{out}: cannot write ({exc.strerror})")
 
 
 def register(app: typer.Typer) -> None:
