@@ -8,6 +8,7 @@ from fastapi import HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from service.tokens import Principal, TokenCache
+from service.vocab import Role
 
 # Documented in the OpenAPI schema by service.app (a FastAPI security dependency would cost
 # a measurable share of each request).
@@ -16,15 +17,15 @@ SECURITY_SCHEME = {"bearer": {"type": "http", "scheme": "bearer",
 COOKIE = "warden_session"
 
 # Who may call what: every endpoint names its roles here and nowhere else.
-EVENTS_WRITE = ("registry",)
-EVENTS_READ = ("moderator", "analyst")
-STATUS_READ = ("registry", "moderator", "analyst", "admin")
-BREAKER_WRITE = ("moderator",)
-BREAKER_READ = ("moderator", "analyst")
-QUEUE_READ = ("moderator", "analyst")
-VERDICT_WRITE = ("moderator",)
-TOKENS_ADMIN = ("admin",)
-PAGES_READ = ("moderator", "analyst")
+EVENTS_WRITE = (Role.REGISTRY,)
+EVENTS_READ = (Role.MODERATOR, Role.ANALYST)
+STATUS_READ = tuple(Role)
+BREAKER_WRITE = (Role.MODERATOR,)
+BREAKER_READ = (Role.MODERATOR, Role.ANALYST)
+QUEUE_READ = (Role.MODERATOR, Role.ANALYST)
+VERDICT_WRITE = (Role.MODERATOR,)
+TOKENS_ADMIN = (Role.ADMIN,)
+PAGES_READ = (Role.MODERATOR, Role.ANALYST)
 
 
 def bearer_token(request: Request) -> str | None:

@@ -12,10 +12,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from detector.vocab import Decision, Scope, values
 from service import actions, auth, breaker, ingest, queue
-from service.config import SCOPES, VERDICTS
 from service.evidence import annotate_files, collect_findings
 from service.tokens import Principal
+from service.vocab import Verdict
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -60,7 +61,7 @@ def _render(request: Request, name: str, who: Principal, **context: Any) -> HTML
     status = request.app.state.runtime.status.get()
     paused = {s: v for s, v in status.items() if v["state"] == "paused"}
     return templates.TemplateResponse(request, name, {
-        "who": who, "paused": paused, "scopes": SCOPES, "verdicts": VERDICTS,
+        "who": who, "paused": paused, "scopes": values(Scope), "verdicts": values(Verdict),
         "can_act": who.role in auth.VERDICT_WRITE, **context})
 
 
@@ -123,8 +124,7 @@ def _parse_time(value: str) -> datetime | None:
 def queue_page(request: Request, who: Reader, decision: str = "", signal: str = "",
                campaign: str = "", status: str = "open", since: str = "",
                until: str = "") -> Response:
-    if decision not in ("", "allow", "review", "block") or status not in ("open", "decided",
-                                                                          "all"):
+    if decision not in ("", *values(Decision)) or status not in ("open", "decided", "all"):
         raise HTTPException(400, "unknown decision or status filter")
     f = queue.QueueFilter(decision or None, signal or None, campaign or None,
                           _parse_time(since), _parse_time(until), None, None, status, 200, 0)

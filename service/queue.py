@@ -34,7 +34,7 @@ class QueueFilter:
     offset: int = 0
 
 
-def _filtered(f: QueueFilter) -> Select[tuple[Event]]:
+def _filtered(f: QueueFilter) -> Select[Event]:
     query = select(Event)
     if f.decision:
         query = query.where(Event.decision == f.decision)
@@ -137,7 +137,8 @@ def export_labelled(session: Session, since: datetime | None = None) -> list[dic
         query = query.where(Event.verdict_at >= since)
     return [
         {"id": r.id, "label": r.verdict, "verdict_by": r.verdict_by,
-         "verdict_at": utc(r.verdict_at).isoformat(), "score": r.score, "decision": r.decision,
+         "verdict_at": r.verdict_at and utc(r.verdict_at).isoformat(), "score": r.score,
+         "decision": r.decision,
          "campaign": r.campaign, "event": r.payload}
         for r in session.scalars(query)
     ]

@@ -11,8 +11,9 @@ from datetime import timedelta
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from detector.vocab import Scope
 from service import actions, breaker, ingest, scoring, worker
-from service.config import SCOPES, Settings
+from service.config import Settings
 from service.db import at_head, checkpoint, make_engine, migrate, now, session_factory
 from service.logs import log
 from service.metrics import Metrics
@@ -174,7 +175,7 @@ class Runtime:
         """Store the breaker's lapses and expiries that are due, take what other replicas
         stored (`actions.sweep`), and refresh the breaker gauges."""
         state = actions.sweep(self)
-        for scope in SCOPES:
+        for scope in Scope:
             self.metrics.breaker.labels(scope).set(state[scope]["state"] == "paused")
 
     def _sweep(self) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-Scope = Literal["account.created", "project.created", "release.uploaded"]
-Role = Literal["registry", "moderator", "analyst", "admin"]
-VerdictName = Literal["malicious", "benign", "needs-info"]
-Decision = Literal["allow", "review", "block"]
+from detector.stream.schema import AccountIn, EventIn, ProjectIn, Strict
+from detector.vocab import Decision
+from service.vocab import Role
+from service.vocab import Verdict as VerdictName
+
+__all__ = ["AccountIn", "EventIn", "ProjectIn"]  # the event schema is the detector's
 
 
 def has_nul(value: Any) -> bool:
@@ -24,13 +26,7 @@ def has_nul(value: Any) -> bool:
     return False
 
 
-class _Strict(BaseModel):
-    """Unknown fields are refused so that a typo never passes silently."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class _Checked(_Strict):
+class _Checked(Strict):
     """A request body model that also refuses NUL characters (events are checked once, on
     their raw JSON, in `service.api.parse_events`)."""
 
@@ -40,30 +36,6 @@ class _Checked(_Strict):
         if has_nul(data):
             raise ValueError("text must not contain NUL characters")
         return data
-
-
-class AccountIn(_Strict):
-    username: str = Field(min_length=1, max_length=200, pattern=r"\S")
-    email: str | None = Field(default=None, max_length=320)
-    ip: str | None = Field(default=None, max_length=64)
-    user_agent: str | None = Field(default=None, max_length=1000)
-
-
-class ProjectIn(_Strict):
-    name: str | None = Field(default=None, max_length=200)
-    summary: str | None = Field(default=None, max_length=10_000)
-    version: str | int | float | None = None
-    files: dict[str, str] | None = None
-
-
-class EventIn(_Strict):
-    """One registry event (CONTRACT §3)."""
-
-    id: str = Field(min_length=1, max_length=200, pattern=r"\S")
-    ts: datetime
-    type: Scope
-    account: AccountIn
-    project: ProjectIn | None = None
 
 
 class DecisionOut(BaseModel):

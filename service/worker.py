@@ -39,7 +39,7 @@ def scan_pending(sessions: sessionmaker[Session], scorer: Scorer,
                         detail={k: v for k, v in merged.items() if k not in core},
                         pending=False)
                 .execution_options(synchronize_session=False))
-            done += result.rowcount
+            done += result.rowcount  # type: ignore[attr-defined]  # a CursorResult
         session.commit()
         left = session.scalar(select(func.count()).where(Event.pending)) or 0
     return done, left

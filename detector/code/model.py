@@ -56,7 +56,7 @@ class _LinearSigmoid:
 
     @staticmethod
     def supports(estimator: Any) -> bool:
-        parts = getattr(estimator, "calibrated_classifiers_", None)
+        parts = getattr(estimator, "calibrated_classifiers_", None) or []
         return bool(parts) and getattr(estimator, "method", None) == "sigmoid" and all(
             len(c.calibrators) == 1 and hasattr(c.estimator, "coef_")
             and c.estimator.coef_.shape[0] == 1 for c in parts

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from detector.code import decode
 from detector.code.findings import Finding, clip_evidence
@@ -289,7 +291,7 @@ class FileScan:
     # --- passes -------------------------------------------------------------
     def run(self) -> Evidence:
         self._assignments()
-        dispatch = {
+        dispatch: dict[type[ast.AST], Callable[[Any], None]] = {
             ast.Call: self._call, ast.Constant: self._constant, ast.Import: self._import,
             ast.ImportFrom: self._import, ast.ClassDef: self._class,
             ast.Attribute: self._attribute, ast.BinOp: self._folded,

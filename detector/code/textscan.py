@@ -116,7 +116,7 @@ def scan_strings(name: str, tier: str, strings: list[tuple[int, str]], limit: in
         if r.hints and present.isdisjoint(r.hints):
             continue
         hits = 0
-        for match in r.pattern.finditer(blob):
+        for match in r.pattern.finditer(blob) if r.pattern is not None else ():
             if not _accept(r, match):
                 continue
             idx = bisect.bisect_right(starts, match.start()) - 1

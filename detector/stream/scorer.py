@@ -43,9 +43,10 @@ from detector.stream.signals import (
     exact_hash,
 )
 from detector.stream.templates import files_hash, name_head, name_shape, shape, text_hash
-from detector.vocab import ScanCode
+from detector.vocab import EventType, ScanCode
 
-_SCOPE_PREFIX = {"account.created": "a", "project.created": "p", "release.uploaded": "r"}
+_SCOPE_PREFIX: dict[str, str] = {EventType.ACCOUNT: "a", EventType.PROJECT: "p",
+                                 EventType.RELEASE: "r"}
 
 
 @lru_cache(maxsize=2)
@@ -225,10 +226,11 @@ class StreamScorer:
             keys = self._account_keys(ev, account)
             distinct = False
         else:
-            account = self.accounts.get(ev.username)
-            if account is None:
+            known = self.accounts.get(ev.username)
+            if known is None:
                 # Created before the stream began: age unknown, treated as established.
-                account = self.accounts[ev.username] = AccountState()
+                known = self.accounts[ev.username] = AccountState()
+            account = known
             keys = self._project_signals(ev, account, signals, prefix)
             distinct = True
         verdicts = self.tracker.observe(prefix, keys, ev.ts, ev.username, ev.id, distinct)
@@ -303,6 +305,7 @@ class StreamScorer:
         young = (account.created is not None
                  and ev.ts - account.created <= cfg.young_account_hours * HOUR)
         if young:
+            assert account.created is not None
             hours = (ev.ts - account.created) / HOUR
             signals.append(Signal("young-account", cfg.young_account,
                                   f"account created {hours:.0f} h earlier"))
@@ -413,6 +416,7 @@ class StreamScorer:
                     state.campaign = store.new(ev.ts)
                     self._adopt_window(state, v, ev.ts)
                 state.burst_at = ev.ts
+                assert state.campaign is not None
                 linked.append(state.campaign)
                 traits.append(state.description)
                 strength = cfg.burst_base + cfg.burst_per_surprise * (v.surprise - threshold)
@@ -561,8 +565,9 @@ def _start_worker() -> Any:
     except ValueError:
         return None
     # The worker keeps the process's own collection thresholds (see _FullCollectionsPaused).
-    return ProcessPoolExecutor(max_workers=1, mp_context=context,
-                               initializer=gc.set_threshold, initargs=_GC_PAUSE.saved)
+    return ProcessPoolExecutor(
+        max_workers=1, mp_context=context,
+        initializer=gc.set_threshold, initargs=_GC_PAUSE.saved)  # type: ignore[arg-type]
 
 
 def score_lines(lines: Iterable[str], policy: Policy | None = None,

@@ -104,7 +104,7 @@ def test_pages_and_api_make_identical_breaker_changes(fresh_server: Server) -> N
 
 def test_pages_and_api_refuse_the_same_input_alike(fresh_server: Server) -> None:
     server = fresh_server
-    too_long = "x" * (server.settings.max_reason_chars + 1)
+    too_long = "x" * (server.settings.service.max_reason_chars + 1)
     with server.client("moderator") as c:
         api = c.post("/v1/breaker/project.created/pause",
                      json={"reason": too_long, "expires_in_minutes": 5})
@@ -114,8 +114,8 @@ def test_pages_and_api_refuse_the_same_input_alike(fresh_server: Server) -> None
         blank = _form(page, "/ui/breaker", "/ui/breaker/project.created/resume",
                       {"reason": "   "})
     assert api.status_code == form.status_code == 422
-    assert f"at most {server.settings.max_reason_chars} characters" in api.json()["detail"]
-    assert f"at most {server.settings.max_reason_chars} characters" in form.text
+    assert f"at most {server.settings.service.max_reason_chars} characters" in api.json()["detail"]
+    assert f"at most {server.settings.service.max_reason_chars} characters" in form.text
     assert blank.status_code == 422 and "reason is required" in blank.text
     with server.client("analyst") as c:
         api = c.post("/v1/breaker/project.created/pause", json={"reason": "analyst"})

@@ -95,7 +95,7 @@ def test_manual_pause_and_resume(fresh_server: Server) -> None:
 
 
 def test_pause_needs_a_reason_and_a_sane_expiry(fresh_server: Server) -> None:
-    limit = fresh_server.settings.max_reason_chars
+    limit = fresh_server.settings.service.max_reason_chars
     with fresh_server.client("moderator") as c:
         assert c.post("/v1/breaker/project.created/pause", json={}).status_code == 422
         r = c.post("/v1/breaker/project.created/pause", json={"reason": "   "})

@@ -140,7 +140,7 @@ def test_oversized_body_is_413(server: Server) -> None:
 
 
 def test_batch_over_the_limit_is_413(server: Server) -> None:
-    events = [account_event(server) for _ in range(server.settings.max_batch_events + 1)]
+    events = [account_event(server) for _ in range(server.settings.service.max_batch_events + 1)]
     with server.client("registry") as c:
         r = c.post("/v1/events", json=events)
     assert r.status_code == 413

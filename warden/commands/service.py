@@ -9,9 +9,11 @@ from typing import Annotated
 
 import typer
 
+from detector.vocab import values
+from service.vocab import Role
 from warden.commands.common import fail_usage, policy_or_exit
 
-ROLES_HELP = "registry, moderator, analyst or admin"
+ROLES_HELP = ", ".join(values(Role)[:-1]) + f" or {values(Role)[-1]}"
 
 
 def _database(url: str | None) -> str:
@@ -75,11 +77,10 @@ def token_create(
     ] = None,
 ) -> None:
     """Create a token with ROLE and print it (only it) on stdout; only its hash is stored."""
-    from service.config import ROLES
     from service.db import make_engine, session_factory
     from service.tokens import create_token
 
-    if role not in ROLES:
+    if role not in values(Role):
         fail_usage(f"--role: unknown role {role!r} (choose {ROLES_HELP})")
     if len(name) > 200:
         fail_usage("--name: longer than 200 characters")
