@@ -75,6 +75,7 @@ class ServicePolicy(Table):
     token_cache_seconds: NonNegative
     sqlite_synchronous: Literal["normal", "full"]
     group_window_ms: NonNegative
+    scan_claim_seconds: Positive
 
 
 class CodeTiers(Table):

@@ -37,6 +37,9 @@ class Event(Base):
     verdict: Mapped[str | None] = mapped_column(String(20), index=True)
     verdict_at: Mapped[datetime | None]
     verdict_by: Mapped[str | None] = mapped_column(String(200))
+    # a pending code scan taken by a replica (SQLite; PostgreSQL locks the row instead)
+    scan_claimed_by: Mapped[str | None] = mapped_column(String(200))
+    scan_claimed_at: Mapped[datetime | None]
 
 
 class Verdict(Base):
