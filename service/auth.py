@@ -28,11 +28,6 @@ TOKENS_ADMIN = (Role.ADMIN,)
 PAGES_READ = (Role.MODERATOR, Role.ANALYST)
 
 
-def bearer_token(request: Request) -> str | None:
-    """The token of an `Authorization: Bearer TOKEN` header, if any."""
-    return token_of(request.headers.get("authorization", ""))
-
-
 def token_of(authorization: str) -> str | None:
     """The token of an `Authorization` header's value, if it is `Bearer TOKEN`."""
     scheme, _, token = authorization.partition(" ")
