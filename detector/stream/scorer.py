@@ -29,7 +29,7 @@ from typing import Any
 from detector.breaker import Breaker, BreakerState
 from detector.decision import Signal, code_signal, decide, noisy_or
 from detector.policy import Policy, resolve
-from detector.resources import data_path
+from detector.popular import shipped_corpus
 from detector.stream import accounts as acc_signals
 from detector.stream.campaigns import Campaigns
 from detector.stream.clock import StreamClock, TimePolicy, check_event_time
@@ -52,14 +52,7 @@ _SCOPE_PREFIX: dict[str, str] = {EventType.ACCOUNT: "a", EventType.PROJECT: "p",
 @lru_cache(maxsize=2)
 def _popular_tokens(top: int) -> frozenset[str]:
     """The ``top`` popular project names, for usernames posing as a project's team."""
-    names = []
-    with open(data_path("popular.tsv"), encoding="utf-8") as handle:
-        next(handle, None)
-        for i, line in enumerate(handle):
-            if i >= top:
-                break
-            names.append(line.rstrip("\n").split("\t")[-1].lower())
-    return frozenset(names)
+    return frozenset(shipped_corpus().top(top))
 
 
 @dataclass(slots=True)
