@@ -42,6 +42,8 @@ demo: setup
 
 test: setup-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest -q
 
 bench: setup

@@ -56,9 +56,9 @@ from rich.console import Console
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from service.config import ROLES  # noqa: E402
 from service.db import make_engine, migrate, session_factory  # noqa: E402
 from service.tokens import create_token  # noqa: E402
+from service.vocab import Role  # noqa: E402
 
 console = Console(stderr=True)
 DOMAINS = ["gmail.com", "example.org", "proton.me", "outlook.com"]
@@ -80,7 +80,7 @@ def tokens_for(url: str) -> dict[str, str]:
     engine = make_engine(url)
     migrate(engine)
     with session_factory(engine)() as session:
-        tokens = {role: create_token(session, role, f"bench-{role}") for role in ROLES}
+        tokens = {role: create_token(session, role, f"bench-{role}") for role in Role}
     engine.dispose()
     return tokens
 

@@ -139,15 +139,15 @@ def main() -> None:
     with session_factory(engine)() as session:
         tokens = {r: create_token(session, r, f"bench-{r}") for r in ("registry", "moderator")}
     engine.dispose()
-    policy = tmp / "policy.toml"
-    from detector.policy import section
+    policy = tmp / "overlay.toml"
+    from detector.policy import load_policy
 
-    cohorts = section("stream").get("cohorts", {})  # judge bursts at once, as the tests do
-    cold = [k for k in ("warmup_hours", "min_history_hours") if k in cohorts]
+    cohorts = load_policy().stream.cohorts  # judge bursts at once, as the tests do
+    cold = [k for k in ("warmup_hours", "min_history_hours") if hasattr(cohorts, k)]
     policy.write_text("[stream.cohorts]\n" + "".join(f"{k} = 0\n" for k in cold) if cold
                       else "")
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(Settings.load(url_db, str(policy))),
+    server = uvicorn.Server(uvicorn.Config(create_app(Settings.load(url_db, load_policy(policy))),
                                            host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

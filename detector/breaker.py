@@ -37,14 +37,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detector.policy import BreakerPolicy, resolve
-from detector.stream.events import EVENT_TYPES, format_ts, parse_ts
+from detector.timestamps import format_ts, parse_ts
+from detector.vocab import Scope, values
 
-SCOPES = EVENT_TYPES
-_NOUNS = {
-    "account.created": "new accounts",
-    "project.created": "new projects",
-    "release.uploaded": "uploads",
-}
+SCOPES = values(Scope)
+_NOUNS: dict[str, str] = {Scope.ACCOUNT: "new accounts", Scope.PROJECT: "new projects",
+                          Scope.RELEASE: "uploads"}
 AUTOMATIC, MANUAL = "automatic", "manual"
 # The control fields another process persists (``ScopeState.control`` less counting_from).
 PERSISTED = ("state", "kind", "confirmed", "since", "expires_at", "reason", "actor")

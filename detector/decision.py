@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from detector.policy import StreamPolicy
+from detector.vocab import Decision as Level
+from detector.vocab import values
 
-DECISIONS = ("allow", "review", "block")
+DECISIONS = values(Level)  # mildest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +51,11 @@ class Decision:
 class ScoredCode(Protocol):
     """What the code signal needs from a scan (``detector.stream.signals.CodeSignal``)."""
 
-    score: float
-    reason: str
+    @property
+    def score(self) -> float: ...
+
+    @property
+    def reason(self) -> str: ...
 
 
 def noisy_or(scores: Iterable[float]) -> float:
@@ -63,8 +68,8 @@ def noisy_or(scores: Iterable[float]) -> float:
 def level(score: float, cfg: StreamPolicy) -> str:
     """allow, review or block for a score, by the policy's thresholds."""
     if score >= cfg.block_threshold:
-        return "block"
-    return "review" if score >= cfg.review_threshold else "allow"
+        return Level.BLOCK
+    return Level.REVIEW if score >= cfg.review_threshold else Level.ALLOW
 
 
 def decide(signals: Iterable[Signal], cfg: StreamPolicy, campaign: bool = False

@@ -85,6 +85,7 @@ class ServicePolicy(Table):
     limit_failed_auth: str
     limit_logins: str
     limit_reads: str
+    scan_claim_seconds: Positive
 
 
 class CodeTiers(Table):

@@ -59,6 +59,11 @@ class PopularCorpus:
     def rank(self, name: str) -> int | None:
         return self.ranks.get(name)
 
+    def top(self, n: int | None = None) -> list[str]:
+        """Names by rank, most popular first (the first ``n`` of them when given)."""
+        ordered = sorted(self.ranks, key=self.ranks.__getitem__)
+        return ordered if n is None else ordered[:n]
+
     def __contains__(self, name: object) -> bool:
         return name in self.ranks
 

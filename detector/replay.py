@@ -91,6 +91,7 @@ def replay(events: Iterable[dict[str, Any]] | Iterable[str] | str | PathLike[str
         if truth is None:
             continue
         scope, ts = scorer.last_event_type, scorer.last_event_ts
+        assert scope is not None and ts is not None  # an event was scored
         is_campaign = truth.get(out["id"]) is not None
         paused = scorer.breaker_state.scopes[scope].state == "paused"
         if out["decision"] != "allow":

@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy.orm import Session
 
 from detector.breaker import Breaker, BreakerError, BreakerState
+from detector.vocab import Scope, values
 from service import auth, queue
 from service import breaker as stored
-from service.config import SCOPES, VERDICTS
 from service.models import Verdict
 from service.tokens import Principal
+from service.vocab import Verdict as VerdictName
 
 if TYPE_CHECKING:
     from service.runtime import Runtime
@@ -83,8 +84,9 @@ def _text(rt: Runtime, value: Any, what: str, required: bool = True) -> str:
 
 
 def _scope(scope: str) -> str:
-    if scope not in SCOPES:
-        raise NotFound(f"unknown scope {scope!r} (expected one of {', '.join(SCOPES)})")
+    if scope not in values(Scope):
+        raise NotFound(f"unknown scope {scope!r} "
+                       f"(expected one of {', '.join(values(Scope))})")
     return scope
 
 
@@ -153,8 +155,9 @@ def confirm(rt: Runtime, who: Principal, scope: str, reason: Any,
 
 def _verdict_args(rt: Runtime, who: Principal, verdict: Any, note: Any) -> tuple[str, str]:
     _role(who, auth.VERDICT_WRITE)
-    if verdict not in VERDICTS:
-        raise Invalid(f"unknown verdict {verdict!r} (expected one of {', '.join(VERDICTS)})")
+    if verdict not in values(VerdictName):
+        raise Invalid(f"unknown verdict {verdict!r} "
+                      f"(expected one of {', '.join(values(VerdictName))})")
     return verdict, _text(rt, note, "note", required=False)
 
 

@@ -15,8 +15,9 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from detector.vocab import Scope
 from service import actions, auth, breaker, ingest, queue, sessions, triage
-from service.config import ROLES, Settings
+from service.config import Settings
 from service.db import now
 from service.models import Token
 from service.queue_status import QueueStatus
@@ -35,7 +36,6 @@ from service.schemas import (
     QueueGroup,
     QueueItem,
     ResumeIn,
-    Scope,
     ScopeStatus,
     TokenIn,
     TokenOut,
@@ -49,6 +49,7 @@ from service.schemas import (
 )
 from service.scoring import ScoringError
 from service.tokens import Principal, issue_token
+from service.vocab import Role
 from service.writer import Overloaded
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -59,7 +60,7 @@ ScopePath = Annotated[Scope, Path(description="account.created, project.created 
                                               "release.uploaded")]
 # Moderators' actions authenticate here and are authorised by `service.actions`, the one
 # place that checks their roles (for the pages too).
-Caller = Annotated[Principal, Depends(auth.require(*ROLES))]
+Caller = Annotated[Principal, Depends(auth.require(*Role))]
 
 
 def runtime(request: Request) -> Runtime:

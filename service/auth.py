@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from fastapi import HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from service.tokens import Principal, TokenCache
+from service.vocab import Role
 
 PRINCIPAL = "warden.principal"  # where the front door leaves the authenticated caller
 # Documented in the OpenAPI schema by service.app (a FastAPI security dependency would cost
@@ -17,20 +18,15 @@ SECURITY_SCHEME = {"bearer": {"type": "http", "scheme": "bearer",
                               "description": "A token from `warden token create`."}}
 
 # Who may call what: every endpoint names its roles here and nowhere else.
-EVENTS_WRITE = ("registry",)
-EVENTS_READ = ("moderator", "analyst")
-STATUS_READ = ("registry", "moderator", "analyst", "admin")
-BREAKER_WRITE = ("moderator",)
-BREAKER_READ = ("moderator", "analyst")
-QUEUE_READ = ("moderator", "analyst")
-VERDICT_WRITE = ("moderator",)
-TOKENS_ADMIN = ("admin",)
-PAGES_READ = ("moderator", "analyst")
-
-
-def bearer_token(request: Request) -> str | None:
-    """The token of an `Authorization: Bearer TOKEN` header, if any."""
-    return token_of(request.headers.get("authorization", ""))
+EVENTS_WRITE = (Role.REGISTRY,)
+EVENTS_READ = (Role.MODERATOR, Role.ANALYST)
+STATUS_READ = tuple(Role)
+BREAKER_WRITE = (Role.MODERATOR,)
+BREAKER_READ = (Role.MODERATOR, Role.ANALYST)
+QUEUE_READ = (Role.MODERATOR, Role.ANALYST)
+VERDICT_WRITE = (Role.MODERATOR,)
+TOKENS_ADMIN = (Role.ADMIN,)
+PAGES_READ = (Role.MODERATOR, Role.ANALYST)
 
 
 def token_of(authorization: str) -> str | None:
@@ -73,7 +69,7 @@ def admit(principal: Principal, roles: tuple[str, ...]) -> Principal:
     return principal
 
 
-async def caller(scope: dict[str, Any], cache: TokenCache, roles: tuple[str, ...]
+async def caller(scope: MutableMapping[str, Any], cache: TokenCache, roles: tuple[str, ...]
                  ) -> Principal:
     """The caller the front door authenticated (`service.security`), checked for `roles`;
     an app without the front door (none is served so) looks the header up itself."""

@@ -21,14 +21,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from detector.breaker import AUTOMATIC
 from detector.stream.events import format_ts, parse_ts
-from service.config import SCOPES
+from detector.vocab import Scope, values
 from service.db import now, utc
 from service.models import BreakerAudit, BreakerState
 
-SCOPE_NOUNS = {
-    "account.created": "New account registration",
-    "project.created": "New project registration",
-    "release.uploaded": "Uploading releases",
+SCOPES = values(Scope)
+SCOPE_NOUNS: dict[str, str] = {
+    Scope.ACCOUNT: "New account registration",
+    Scope.PROJECT: "New project registration",
+    Scope.RELEASE: "Uploading releases",
 }
 
 
@@ -85,7 +86,7 @@ def persist(session: Session, transition: dict[str, Any]) -> bool:
         query = query.where(guard)
     result = session.execute(query.values(**values).execution_options(
         synchronize_session=False))
-    if result.rowcount != 1:
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult
         return False
     session.add(BreakerAudit(
         at=at, scope=transition["scope"], action=transition["action"],

@@ -8,9 +8,6 @@ from dataclasses import dataclass, field
 from detector.policy import Policy, ServicePolicy, load_policy, resolve
 
 DEFAULT_DATABASE_URL = "sqlite:///warden.db"
-SCOPES = ("account.created", "project.created", "release.uploaded")
-ROLES = ("registry", "moderator", "analyst", "admin")
-VERDICTS = ("malicious", "benign", "needs-info")
 
 
 def database_url(explicit: str | None = None) -> str:

@@ -36,7 +36,7 @@ def token_for(info: SessionInfo) -> str:
 def valid(info: SessionInfo, token: str) -> bool:
     try:
         value = URLSafeTimedSerializer(info.csrf_key, salt=_SALT).loads(
-            token, max_age=info.absolute_seconds)
+            token, max_age=int(info.absolute_seconds))
     except BadSignature:
         return False
     return value == info.id_hash[:16]

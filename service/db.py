@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import overload
 
 from alembic import command
 from alembic.config import Config
@@ -28,6 +29,10 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def utc(value: datetime) -> datetime: ...
+@overload
+def utc(value: None) -> None: ...
 def utc(value: datetime | None) -> datetime | None:
     """SQLite hands datetimes back without a zone; they were stored as UTC."""
     if value is None or value.tzinfo is not None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -135,7 +135,7 @@ def scored_form(raw: dict[str, Any], settings: Settings) -> dict[str, Any]:
     return _strip_files(raw) if files_size(raw) > settings.service.async_files_bytes else raw
 
 
-_EVENTS = Event.__table__
+_EVENTS: Table = Event.__table__  # type: ignore[assignment]
 # Built once: a statement built per call costs more than the query itself (SQLAlchemy
 # compiles it, or at least derives its cache key, every time).
 _STORED = select(*(_EVENTS.c[name] for name in ("id", "payload_hash", "score", "decision",
@@ -240,7 +240,7 @@ def _score(group: _Group, scorer: Scorer, settings: Settings, request: Request,
     return added
 
 
-_EV = Event.__table__
+_EV: Table = Event.__table__  # type: ignore[assignment]
 
 
 def _relabel(connection: Connection, relabels: list[tuple[str, str, str]]) -> None:

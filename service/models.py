@@ -52,6 +52,9 @@ class Event(Base):
     seq: Mapped[int | None] = mapped_column(BigInteger, unique=True, index=True)
     verdict_source: Mapped[str | None] = mapped_column(String(10))  # VerdictSource
     verdict_batch: Mapped[str | None] = mapped_column(String(40))
+    # a pending code scan taken by a replica (SQLite; PostgreSQL locks the row instead)
+    scan_claimed_by: Mapped[str | None] = mapped_column(String(200))
+    scan_claimed_at: Mapped[datetime | None]
 
 
 class Verdict(Base):

@@ -16,14 +16,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from detector.vocab import Decision, Scope, values
 from service import actions, auth, breaker, csrf, ingest, queue, sessions, triage
-from service.config import SCOPES, VERDICTS
 from service.db import utc
 from service.evidence import annotate_files, collect_findings
 from service.queue_status import QueueStatus
 from service.security import local_path
 from service.signal_labels import SIGNAL_LABELS
 from service.tokens import Principal
+from service.vocab import Verdict
 
 HERE = Path(__file__).resolve().parent
 STATIC = str(HERE / "static")
@@ -32,7 +33,7 @@ templates.env.globals["csrf_field"] = csrf.csrf_field
 # Who may open a page is settled by the front door (service.security) before routing;
 # every state-changing page request is checked for its CSRF token here.
 router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[Depends(csrf.protect)])
-DECISIONS = ("review", "block", "allow")
+DECISIONS = (Decision.REVIEW, Decision.BLOCK, Decision.ALLOW)
 QUEUE_COOKIE = "warden_queue"  # the last queue filter, for the header's Queue link
 
 
@@ -107,7 +108,7 @@ def _render(request: Request, name: str, who: Principal, **context: Any) -> HTML
     paused = {s: v for s, v in status.items() if v["state"] == "paused"}
     last_queue = request.cookies.get(QUEUE_COOKIE, "")
     return templates.TemplateResponse(request, name, {
-        "who": who, "paused": paused, "scopes": SCOPES, "verdicts": VERDICTS,
+        "who": who, "paused": paused, "scopes": values(Scope), "verdicts": values(Verdict),
         "can_act": who.role in auth.VERDICT_WRITE,
         "queue_link": _queue_url(_queue_query(dict(parse_qsl(last_queue)))), **context})
 
@@ -224,11 +225,11 @@ def _filter_from(params: Mapping[str, str]) -> tuple[queue.QueueFilter, dict[str
         signal=_choice(g("signal", ""), SIGNAL_LABELS, "signal"),
         campaign=g("campaign") or None,
         since=_parse_time(g("since", "")), until=_parse_time(g("until", "")),
-        min_score=min_score, type=_choice(g("type", ""), SCOPES, "type"),
+        min_score=min_score, type=_choice(g("type", ""), values(Scope), "type"),
         status=_choice(g("status", ""), [s.value for s in QueueStatus], "status")
         or QueueStatus.OPEN,
         limit=per, offset=(page - 1) * per,
-        verdict=_choice(g("verdict", ""), (*VERDICTS, "none"), "verdict"),
+        verdict=_choice(g("verdict", ""), (*values(Verdict), "none"), "verdict"),
         sort=_choice(g("sort", ""), ("score", "time"), "sort") or "score")
     view = {"group": _choice(g("group", ""), ("campaign", "none"), "grouping") or "campaign",
             "page": page, "per": per}

@@ -85,7 +85,7 @@ def conditions(f: QueueFilter) -> list[Any]:
     return where
 
 
-def _filtered(f: QueueFilter) -> Select[tuple[Event]]:
+def _filtered(f: QueueFilter) -> Select[Any]:
     return select(Event).where(*conditions(f))
 
 
@@ -279,7 +279,8 @@ def export_labelled(session: Session, since: datetime | None = None) -> list[dic
         query = query.where(Event.verdict_at >= as_utc(since))
     return [
         {"id": r.id, "label": r.verdict, "verdict_by": r.verdict_by,
-         "verdict_at": utc(r.verdict_at).isoformat(), "verdict_source": r.verdict_source,
+         "verdict_at": r.verdict_at and utc(r.verdict_at).isoformat(),
+         "verdict_source": r.verdict_source,
          "verdict_batch": r.verdict_batch, "score": r.score, "decision": r.decision,
          "campaign": r.campaign, "event": r.payload}
         for r in session.scalars(query)
@@ -368,6 +369,8 @@ def campaigns_page(session: Session, since: datetime | None, limit: int, offset:
                 select(Event.campaign, Event.decision, Event.verdict, func.count())
                 .where(Event.campaign.in_(names))
                 .group_by(Event.campaign, Event.decision, Event.verdict)):
+            if campaign is None:
+                continue
             mix[campaign][f"decision_{decision}"] += count
             mix[campaign][f"verdict_{verdict or 'none'}"] += count
     return total, [

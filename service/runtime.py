@@ -11,8 +11,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from detector.vocab import Scope
 from service import actions, breaker, ingest, scoring, stream_log, worker
-from service.config import SCOPES, Settings
+from service.config import Settings
 from service.db import at_head, make_engine, migrate, session_factory, utc
 from service.db import checkpoint as wal_checkpoint
 from service.logs import log
@@ -225,7 +226,7 @@ class Runtime:
         """Store the breaker's lapses and expiries that are due, take what other replicas
         stored (`actions.sweep`), and refresh the breaker gauges."""
         state = actions.sweep(self)
-        for scope in SCOPES:
+        for scope in Scope:
             self.metrics.breaker.labels(scope).set(state[scope]["state"] == "paused")
 
     def _sweep(self) -> None:

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
+from detector.stream.schema import AccountIn, EventIn, ProjectIn, Strict
+from detector.vocab import Decision
 from service.tokens import NAME_MAX
+from service.vocab import Role
+from service.vocab import Verdict as VerdictName
 
-Scope = Literal["account.created", "project.created", "release.uploaded"]
-Role = Literal["registry", "moderator", "analyst", "admin"]
-VerdictName = Literal["malicious", "benign", "needs-info"]
-Decision = Literal["allow", "review", "block"]
+__all__ = ["AccountIn", "EventIn", "ProjectIn"]  # the event schema is the detector's
 
 
 def has_nul(value: Any) -> bool:
@@ -26,13 +27,7 @@ def has_nul(value: Any) -> bool:
     return False
 
 
-class _Strict(BaseModel):
-    """Unknown fields are refused so that a typo never passes silently."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class _Checked(_Strict):
+class _Checked(Strict):
     """A request body model that also refuses NUL characters (events are checked once, on
     their raw JSON, in `service.api.parse_events`)."""
 
@@ -42,36 +37,6 @@ class _Checked(_Strict):
         if has_nul(data):
             raise ValueError("text must not contain NUL characters")
         return data
-
-
-class AccountIn(_Strict):
-    username: str = Field(min_length=1, max_length=200, pattern=r"\S")
-    email: str | None = Field(default=None, max_length=320)
-    ip: str | None = Field(default=None, max_length=64)
-    user_agent: str | None = Field(default=None, max_length=1000)
-
-
-class ProjectIn(_Strict):
-    name: str | None = Field(default=None, max_length=200)
-    summary: str | None = Field(default=None, max_length=10_000)
-    version: str | int | float | None = None
-    files: dict[str, str] | None = None
-
-
-# Event ids must be usable in a URL path segment as they are (GET /v1/events/{id}, the
-# verdict routes, the pages): letters, digits and . _ : - , at most 128.
-EVENT_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
-
-
-class EventIn(_Strict):
-    """One registry event (CONTRACT §3)."""
-
-    id: str = Field(min_length=1, max_length=128, pattern=EVENT_ID_PATTERN,
-                    description="letters, digits and . _ : - (1 to 128)")
-    ts: datetime
-    type: Scope
-    account: AccountIn
-    project: ProjectIn | None = None
 
 
 class DecisionOut(BaseModel):

@@ -218,7 +218,8 @@ class FrontDoor:
         await self._streamed(scope, receive, send)
 
     async def _read(self, receive: Receive) -> bytes | None:
-        chunks, seen = [], 0
+        chunks: list[bytes] = []
+        seen = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":

@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, text, update
 
 from service.db import now
 from service.models import Event, ScorerCheckpoint, StreamLock
@@ -45,11 +45,11 @@ PG_STREAM_LOCK = 7_301_202_612
 KEEP_CHECKPOINTS = 2
 REPLAY_BATCH = 2000
 
-_EVENTS = Event.__table__
+_EVENTS: Table = Event.__table__  # type: ignore[assignment]
 _AFTER = (select(_EVENTS.c.seq, _EVENTS.c.payload, _EVENTS.c.received_at)
           .where(_EVENTS.c.seq > bindparam("after")).order_by(_EVENTS.c.seq)
           .limit(bindparam("limit")))
-_TURN = update(StreamLock.__table__).where(StreamLock.__table__.c.id == 1).values(
+_TURN = update(StreamLock.__table__).where(StreamLock.__table__.c.id == 1).values(  # type: ignore[arg-type]
     turns=StreamLock.__table__.c.turns + 1)
 
 
@@ -101,10 +101,10 @@ def save_checkpoint(connection: Connection, seq: int, version: int, state: bytes
     with connection.begin():
         if connection.execute(select(table.c.seq).where(table.c.seq >= seq)).first():
             return False  # another replica stored one as new: nothing to add
-        connection.execute(insert(table).values(seq=seq, version=version,
+        connection.execute(insert(table).values(seq=seq, version=version,  # type: ignore[arg-type]
                                                 created_at=now(), state=state))
         keep = [int(s) for s in connection.execute(
             select(table.c.seq).order_by(table.c.seq.desc()).limit(KEEP_CHECKPOINTS)
         ).scalars()]
-        connection.execute(delete(table).where(table.c.seq < min(keep)))
+        connection.execute(delete(table).where(table.c.seq < min(keep)))  # type: ignore[arg-type]
     return True

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.config import ROLES
+from detector.vocab import values
 from service.db import now
 from service.models import Token
+from service.vocab import Role
 
 PREFIX = "wdn_"
 # An actor ("role:name") is stored in String(200) columns (verdicts, breaker audit):
@@ -46,8 +47,8 @@ def digest(token: str) -> str:
 def issue_token(session: Session, role: str, name: str = "",
                 created_by: str = "cli") -> tuple[str, Token]:
     """Store a new token of `role`; returns its only plain-text copy and the stored row."""
-    if role not in ROLES:
-        raise TokenError(f"unknown role {role!r} (choose one of {', '.join(ROLES)})")
+    if role not in values(Role):
+        raise TokenError(f"unknown role {role!r} (choose one of {', '.join(values(Role))})")
     if len(name) > NAME_MAX:
         raise TokenError(f"token name is longer than {NAME_MAX} characters")
     token = PREFIX + secrets.token_urlsafe(32)

@@ -1,15 +1,28 @@
 """Background code scans for events whose files were too big to scan before answering.
 
-Pending events live in the database (not in memory), so a restart or another
-replica picks up whatever was left unscanned.
+Pending events live in the database (not in memory), so a restart or another replica
+picks up whatever was left unscanned. Each replica claims the rows it scans, so no two
+replicas scan the same event:
+
+* PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED`` in the scanning transaction; the
+  row locks end with it, so a replica that dies mid-scan frees its rows at once;
+* SQLite (one writer at a time, no row locks): an ``UPDATE`` marks the rows with the
+  replica's name and the time (``scan_claimed_by``, ``scan_claimed_at``) and is
+  committed before scanning; a claim older than ``[service] scan_claim_seconds`` is
+  taken over.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+import os
+import socket
+from datetime import timedelta
+
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
+from service.db import now
 from service.ingest import signal_names
 from service.models import Event
 from service.scoring import Scorer
@@ -17,12 +30,41 @@ from service.scoring import Scorer
 BATCH = 4
 
 
-def scan_pending(sessions: sessionmaker[Session], scorer: Scorer,
-                 settings: Settings) -> tuple[int, int]:
-    """Scan up to BATCH pending events; returns (scanned, still pending)."""
+def process_claimer() -> str:
+    """This replica's name on its claims (host and process id)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim(session: Session, claimer: str, lease_seconds: float, limit: int = BATCH
+          ) -> list[Event]:
+    """Up to ``limit`` pending events, oldest first, that no other replica is scanning.
+
+    On PostgreSQL the rows stay locked until ``session`` commits or rolls back; on
+    SQLite the claim is committed here.
+    """
+    oldest_first = select(Event).where(Event.pending).order_by(Event.received_at)
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        query = oldest_first.limit(limit).with_for_update(skip_locked=True)
+        return list(session.scalars(query))
+    taken = now()
+    free = or_(Event.scan_claimed_at.is_(None),
+               Event.scan_claimed_at < taken - timedelta(seconds=lease_seconds))
+    ids = select(Event.id).where(Event.pending, free).order_by(Event.received_at).limit(limit)
+    session.execute(update(Event).where(Event.id.in_(ids.scalar_subquery()))
+                    .values(scan_claimed_by=claimer, scan_claimed_at=taken)
+                    .execution_options(synchronize_session=False))
+    session.commit()
+    return list(session.scalars(oldest_first.where(Event.scan_claimed_by == claimer,
+                                                   Event.scan_claimed_at == taken)))
+
+
+def scan_pending(sessions: sessionmaker[Session], scorer: Scorer, settings: Settings,
+                 claimer: str | None = None) -> tuple[int, int]:
+    """Claim and scan up to BATCH pending events; returns (scanned, still pending)."""
     with sessions() as session:
-        rows = list(session.scalars(
-            select(Event).where(Event.pending).order_by(Event.received_at).limit(BATCH)))
+        rows = claim(session, claimer or process_claimer(),
+                     settings.service.scan_claim_seconds)
         done = 0
         for row in rows:
             decision = {"id": row.id, "score": row.score, "decision": row.decision,
@@ -30,7 +72,8 @@ def scan_pending(sessions: sessionmaker[Session], scorer: Scorer,
             files = (row.payload.get("project") or {}).get("files") or {}
             merged = scorer.complete(decision, files)
             core = {"id", "score", "decision", "reasons", "campaign"}
-            # Only the first replica to finish writes (the row must still be pending).
+            # Written only while still pending (a claim that outlived its lease may have
+            # been finished by another replica meanwhile).
             result = session.execute(
                 update(Event).where(Event.id == row.id, Event.pending)
                 .values(score=float(merged["score"]), decision=str(merged["decision"]),
@@ -39,7 +82,7 @@ def scan_pending(sessions: sessionmaker[Session], scorer: Scorer,
                         detail={k: v for k, v in merged.items() if k not in core},
                         pending=False)
                 .execution_options(synchronize_session=False))
-            done += result.rowcount
+            done += result.rowcount  # type: ignore[attr-defined]  # a CursorResult
         session.commit()
         left = session.scalar(select(func.count()).where(Event.pending)) or 0
     return done, left

@@ -25,6 +25,5 @@ def test_example_overlay_loads_and_differs(path: Path) -> None:
 def test_the_stricter_example_is_stricter() -> None:
     shipped = load_policy(None)
     stricter = load_policy(str(EXAMPLES[0].with_name("stricter.toml")))
-    assert stricter["stream"]["review_threshold"] < shipped["stream"]["review_threshold"]
-    assert stricter["breaker"]["trip_rules"][0]["flagged"] < \
-        shipped["breaker"]["trip_rules"][0]["flagged"]
+    assert stricter.stream.review_threshold < shipped.stream.review_threshold
+    assert stricter.breaker.trip_rules[0].flagged < shipped.breaker.trip_rules[0].flagged

@@ -26,13 +26,15 @@ def _start(database_url: str, policy: str | None) -> tuple[str, Any, threading.T
 
     import uvicorn
 
+    from detector.policy import load_policy
     from service.app import create_app
     from service.config import Settings
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(Settings.load(database_url, policy)),
+    settings = Settings.load(database_url, load_policy(policy))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings),
                                            host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -82,7 +84,7 @@ def script_verdicts(url: str, moderator: str, truth: dict[str, str | None]) -> C
 
 def build(out_dir: Path, days: int = 5, seed: int = 3) -> dict[str, Any]:
     """Run the whole demo into ``out_dir`` (decisions, verdicts, campaigns .parquet)."""
-    from detector.policy import section
+    from detector.policy import load_policy
     from detector.stream.simulate import SimConfig, simulate
     from service.db import make_engine, migrate, session_factory
     from service.tokens import create_token
@@ -97,9 +99,9 @@ def build(out_dir: Path, days: int = 5, seed: int = 3) -> dict[str, Any]:
         tokens = {r: create_token(session, r, f"demo-{r}")
                   for r in ("registry", "moderator", "analyst")}
     engine.dispose()
-    cohorts = section("stream").get("cohorts", {})
-    cold = [k for k in ("warmup_hours", "min_history_hours") if k in cohorts]
-    policy = work / "policy.toml"
+    cohorts = load_policy().stream.cohorts
+    cold = [k for k in ("warmup_hours", "min_history_hours") if hasattr(cohorts, k)]
+    policy = work / "overlay.toml"
     policy.write_text("[stream.cohorts]\n" + "".join(f"{k} = 0\n" for k in cold) if cold
                       else "")
     start = (datetime.now(UTC) - timedelta(days=days, hours=1)).replace(minute=0, second=0,

@@ -119,7 +119,7 @@ def _text_lines(path: Path) -> Iterator[tuple[int, str, str | None]]:
                 text = chunk.decode("utf-8", errors="replace")
                 error = f"line {number}: not valid UTF-8"
         else:
-            text, error = chunk, None
+            text, error = str(chunk), None
         yield number, text.removesuffix("\r"), error
 
 

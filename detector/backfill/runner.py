@@ -137,7 +137,8 @@ def _plan(kind: str, items: Sequence[Item], out: Path, size: int, policy: Policy
         "kind": kind, "fingerprint": fingerprint(items), "rows": len(items),
         "partition_size": size, "partitions": len(parts), "policy": _policy_digest(policy),
     })
-    todo, done = [], []
+    todo: list[Partition] = []
+    done: list[Partition] = []
     for part in parts:
         finished = finished_rows(out, part.index, len(part)) is not None
         (done if finished else todo).append(part)

@@ -244,7 +244,7 @@ def rule_score(findings: list[Finding], policy: Policy | None = None) -> float:
     per-file cap), so ten `cmdclass` entries do not outweigh one decode-exec.
     """
     table = resolve(policy).code
-    tiers = {Tier.INSTALL: table.tiers.install, Tier.IMPORT: table.tiers.import_,
+    tiers: dict[str, float] = {Tier.INSTALL: table.tiers.install, Tier.IMPORT: table.tiers.import_,
              Tier.OTHER: table.tiers.other, Tier.TEST: table.tiers.test}
     cap = table.max_hits_per_rule_file
     rules = catalogue()

@@ -186,12 +186,12 @@ def _walk_tar(tar: tarfile.TarFile, walk: _Walk) -> None:
 
 def _check_zip_directory(handle, limits: Limits) -> None:
     """Refuse a central directory over the limits before zipfile parses all of it."""
-    end = zipfile._EndRecData(handle)  # the end-of-central-directory record
+    end = zipfile._EndRecData(handle)  # type: ignore[attr-defined] # the end-of-central-directory record
     if end is None:
         return  # zipfile itself will refuse it
     # zipfile parses the whole directory at open: bound its bytes (names and extra
     # fields of max_members members at about 1 KiB each); the walk bounds the count
-    size = end[zipfile._ECD_SIZE]
+    size = end[zipfile._ECD_SIZE]  # type: ignore[attr-defined]
     if size > limits.max_members * 1024:
         raise _Stop(f"{size}-byte zip directory (limit {limits.max_members * 1024})")
 
@@ -370,7 +370,7 @@ def _open(source: Path | bytes, filename: str, walk: _Walk) -> None:
         _walk_dir(source, walk)
         return
     else:
-        handle = open(source, "rb")  # noqa: SIM115 (closed below)
+        handle = open(source, "rb")  # type: ignore[assignment]  # noqa: SIM115 (closed below)
     with handle:
         if lower.endswith((".whl", ".zip", ".egg")) or zipfile.is_zipfile(handle):
             _check_zip_directory(handle, walk.limits)

@@ -7,7 +7,9 @@ expression is depth-bounded, so hostile nesting costs an exception, not a crash.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from detector.code import decode
 from detector.code.budget import Budget, unlimited
@@ -329,7 +331,7 @@ class FileScan:
     # --- passes -------------------------------------------------------------
     def run(self) -> Evidence:
         self._assignments()
-        dispatch = {
+        dispatch: dict[type[ast.AST], Callable[[Any], None]] = {
             ast.Call: self._call, ast.Constant: self._constant, ast.Import: self._import,
             ast.ImportFrom: self._import, ast.ClassDef: self._class,
             ast.Attribute: self._attribute, ast.BinOp: self._folded,
@@ -609,7 +611,7 @@ class FileScan:
             keys: list[str] = []
             value = kw.value
             if isinstance(value, ast.Name) and value.id in self.dicts:
-                kw = ast.keyword(arg="cmdclass", value=self.dicts[value.id])
+                kw = ast.keyword(arg="cmdclass", value=self.dicts[value.id])  # type: ignore[call-overload]
             if isinstance(kw.value, ast.Dict):
                 keys = [k.value for k in kw.value.keys
                         if isinstance(k, ast.Constant) and isinstance(k.value, str)]

@@ -18,9 +18,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from detector.vocab import Tier, values
+
 TEST_PARTS = {"test", "tests", "testing", "doc", "docs", "example", "examples", "benchmarks",
               "bench", "demo", "demos", "sample", "samples"}
-TIER_ORDER = ("install", "import", "other", "test")
+TIER_ORDER = values(Tier)  # most dangerous first
 CFG_CMDCLASS = re.compile(r"cmdclass\s*=")
 CFG_TARGET = re.compile(r"=\s*([A-Za-z_][\w.]*)")
 

@@ -87,7 +87,7 @@ def scan_strings(name: str, tier: str, strings: list[tuple[int, str]], limit: in
         if r.hints and present.isdisjoint(r.hints):
             continue
         hits = 0
-        for match in r.pattern.finditer(blob):
+        for match in r.pattern.finditer(blob) if r.pattern is not None else ():
             if not _accept(r, match):
                 continue
             idx = bisect.bisect_right(starts, match.start()) - 1
@@ -119,7 +119,7 @@ def scan_raw(name: str, tier: str, text: str, limit: int, max_hits: int) -> list
     present = hints_in(text.lower())
     for r in fallback_rules():
         # lower-case hints: a superset of the case-sensitive patterns' candidates
-        if present.isdisjoint(r.fallback_hints):
+        if r.fallback is None or present.isdisjoint(r.fallback_hints):
             continue
         for hits, match in enumerate(r.fallback.finditer(text)):
             if hits >= max_hits:

@@ -23,10 +23,11 @@ from detector.names.rules import load_rules
 from detector.names.scoring import MatchFeatures, NameScorer, load_scorer
 from detector.policy import Policy, resolve
 from detector.popular import PopularCorpus, shipped_corpus
+from detector.vocab import NameKind
 
 _DIGITS = "0123456789"
 # Kinds that say only "close"; a named typo kind reaching the same target is preferred.
-_GENERIC_KINDS = ("extra-character", "substitution", "edit-distance-2")
+_GENERIC_KINDS = (NameKind.EXTRA_CHARACTER, NameKind.SUBSTITUTION, NameKind.EDIT_DISTANCE_2)
 # Queries at least this long are matched up to Damerau-Levenshtein 2; shorter ones up to 1.
 DL2_MIN_NAME_LENGTH = 8
 # Below this length only named typo kinds count, not a bare one-character difference.
@@ -336,23 +337,23 @@ class NameChecker:
         return matches
 
 
-_KIND_PHRASES = {
-    "swapped-characters": "one adjacent swap away from",
-    "repeated-character": "a doubled letter away from",
-    "omitted-character": "one left-out character away from",
-    "extra-character": "one inserted character away from",
-    "keyboard-typo": "one neighbouring-key typo away from",
-    "homoglyph": "a look-alike spelling of",
-    "bit-flip": "one flipped bit away from",
-    "substitution": "one changed character away from",
-    "digit-change": "one changed digit away from",
-    "edit-distance-2": "two edits away from",
-    "separator": "the same letters, other separators, as",
-    "word-reorder": "the words of",
-    "affix": "an affixed form of",
-    "plural": "the plural/singular of",
-    "version-suffix": "a version-numbered form of",
-    "dropped-words": "a shortened form of",
+_KIND_PHRASES: dict[str, str] = {
+    NameKind.SWAPPED_CHARACTERS: "one adjacent swap away from",
+    NameKind.REPEATED_CHARACTER: "a doubled letter away from",
+    NameKind.OMITTED_CHARACTER: "one left-out character away from",
+    NameKind.EXTRA_CHARACTER: "one inserted character away from",
+    NameKind.KEYBOARD_TYPO: "one neighbouring-key typo away from",
+    NameKind.HOMOGLYPH: "a look-alike spelling of",
+    NameKind.BIT_FLIP: "one flipped bit away from",
+    NameKind.SUBSTITUTION: "one changed character away from",
+    NameKind.DIGIT_CHANGE: "one changed digit away from",
+    NameKind.EDIT_DISTANCE_2: "two edits away from",
+    NameKind.SEPARATOR: "the same letters, other separators, as",
+    NameKind.WORD_REORDER: "the words of",
+    NameKind.AFFIX: "an affixed form of",
+    NameKind.PLURAL: "the plural/singular of",
+    NameKind.VERSION_SUFFIX: "a version-numbered form of",
+    NameKind.DROPPED_WORDS: "a shortened form of",
 }
 
 

@@ -18,7 +18,7 @@ def _open_text(path: str) -> IO[str]:
     if path == "-":
         return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
     try:
-        handle: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by read_names
+        handle: io.BufferedReader = open(path, "rb")  # noqa: SIM115 - closed by read_names
     except OSError as exc:
         raise NameListError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     if Path(path).is_dir():

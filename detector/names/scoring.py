@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from detector.resources import data_path
+from detector.vocab import NameKind
 
 SHIPPED_WEIGHTS = data_path("name_weights.json")
 
@@ -57,16 +58,10 @@ class MatchFeatures:
 
 _LENGTH_BINS = (3, 4, 5, 6, 7, 9, 12)
 _RANK_BINS = (30, 100, 300, 1000, 3000, 10000)
-_TYPO_KINDS = frozenset(
-    {
-        "swapped-characters",
-        "repeated-character",
-        "omitted-character",
-        "keyboard-typo",
-        "homoglyph",
-        "bit-flip",
-    }
-)
+_TYPO_KINDS = frozenset({
+    NameKind.SWAPPED_CHARACTERS, NameKind.REPEATED_CHARACTER, NameKind.OMITTED_CHARACTER,
+    NameKind.KEYBOARD_TYPO, NameKind.HOMOGLYPH, NameKind.BIT_FLIP,
+})
 
 
 def _bin(value: int, edges: tuple[int, ...]) -> str:

@@ -14,6 +14,7 @@ from functools import lru_cache
 from itertools import repeat
 from operator import add
 
+from detector.popular import shipped_corpus
 from detector.resources import data_path
 
 _WORD_SPLIT = re.compile(r"[^a-z0-9]+")
@@ -82,16 +83,12 @@ def _bigram_model() -> tuple[dict[str, float], float]:
     """
     counts: Counter[str] = Counter()
     firsts: Counter[str] = Counter()
-    path = data_path("popular.tsv")
-    with open(path, encoding="utf-8") as handle:
-        next(handle, None)
-        for line in handle:
-            name = line.rstrip("\n").split("\t")[-1].lower()
-            for run in _LETTER_RUNS.findall(name):
-                token = f"^{run}$"
-                for i in range(len(token) - 1):
-                    counts[token[i:i + 2]] += 1
-                    firsts[token[i]] += 1
+    for name in shipped_corpus().top():
+        for run in _LETTER_RUNS.findall(name):
+            token = f"^{run}$"
+            for i in range(len(token) - 1):
+                counts[token[i:i + 2]] += 1
+                firsts[token[i]] += 1
     alphabet = 28
     logp = {bigram: math.log((n + 1) / (firsts[bigram[0]] + alphabet))
             for bigram, n in counts.items()}

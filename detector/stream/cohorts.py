@@ -8,7 +8,13 @@ expected count in a window is the key's baseline rate, scaled by the scope's
 hour-of-week profile (daily and weekly seasonality); the surprise of the
 observed count is ``-log10 P(X >= n)`` under the Gamma-Poisson (negative
 binomial) predictive of that history (``predictive_surprise``), which judges a
-key with little history behind it gently and a well-known one sharply.
+key with little history behind it gently and a well-known one sharply. The tail is
+bounded from the first term's geometric ratio, so the surprise is never above the
+exact one and within 3% of it where bursts are decided (tested against
+``scipy.special.betainc`` on a grid). A key bursts in a window when its count reaches
+the window's ``min_count``, is at least ``min_excess_ratio`` times what the baseline
+expects, and its surprise reaches ``surprise_threshold``; the window with the
+highest surprise is the verdict.
 
 Why a count model rather than CUSUM/EWMA: most cohort keys are rare (a new file
 hash, a new username template), so the question is "how unlikely are n

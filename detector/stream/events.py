@@ -7,10 +7,14 @@ problem becomes an ``EventError`` with a message a person can act on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-EVENT_TYPES = ("account.created", "project.created", "release.uploaded")
+from detector.timestamps import format_ts, parse_ts
+from detector.vocab import EventType, values
+
+__all__ = ["EVENT_TYPES", "Event", "EventError", "format_ts", "parse_event", "parse_ts"]
+
+EVENT_TYPES = values(EventType)
 
 
 class EventError(ValueError):
@@ -37,24 +41,6 @@ class Event:
     summary: str | None = None
     version: str | None = None
     files: dict[str, str] = field(default_factory=dict)
-
-
-def parse_ts(value: Any) -> float:
-    """Seconds since the epoch from an ISO 8601 timestamp (naive means UTC)."""
-    if not isinstance(value, str):
-        raise ValueError(f"'ts' must be an ISO 8601 string, not {type(value).__name__}")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"'ts' is not an ISO 8601 timestamp: {value!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
-def format_ts(seconds: float) -> str:
-    """ISO 8601 UTC with a ``Z`` suffix, to the second."""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _optional_str(obj: dict[str, Any], key: str, where: str) -> str | None:
@@ -90,7 +76,8 @@ def _parse_fields(raw: dict[str, Any]) -> Event:
         raise ValueError(
             f"unknown event type {kind!r} (expected one of {', '.join(EVENT_TYPES)})"
         )
-    ts = parse_ts(ts_text)
+    ts = parse_ts(ts_text)  # raises unless ts_text is a str
+    assert isinstance(ts_text, str)
     account = raw.get("account")
     if not isinstance(account, dict):
         raise ValueError("missing field 'account.username'" if account is None

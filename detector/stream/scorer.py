@@ -29,7 +29,7 @@ from typing import Any
 from detector.breaker import Breaker, BreakerState
 from detector.decision import Signal, code_signal, decide, noisy_or
 from detector.policy import Policy, resolve
-from detector.resources import data_path
+from detector.popular import shipped_corpus
 from detector.stream import accounts as acc_signals
 from detector.stream.campaigns import Campaigns
 from detector.stream.clock import StreamClock, TimePolicy, check_event_time
@@ -43,22 +43,16 @@ from detector.stream.signals import (
     exact_hash,
 )
 from detector.stream.templates import files_hash, name_head, name_shape, shape, text_hash
-from detector.vocab import ScanCode
+from detector.vocab import EventType, ScanCode
 
-_SCOPE_PREFIX = {"account.created": "a", "project.created": "p", "release.uploaded": "r"}
+_SCOPE_PREFIX: dict[str, str] = {EventType.ACCOUNT: "a", EventType.PROJECT: "p",
+                                 EventType.RELEASE: "r"}
 
 
 @lru_cache(maxsize=2)
 def _popular_tokens(top: int) -> frozenset[str]:
     """The ``top`` popular project names, for usernames posing as a project's team."""
-    names = []
-    with open(data_path("popular.tsv"), encoding="utf-8") as handle:
-        next(handle, None)
-        for i, line in enumerate(handle):
-            if i >= top:
-                break
-            names.append(line.rstrip("\n").split("\t")[-1].lower())
-    return frozenset(names)
+    return frozenset(shipped_corpus().top(top))
 
 
 @dataclass(slots=True)
@@ -246,10 +240,11 @@ class StreamScorer:
             keys = self._account_keys(ev, account)
             distinct = False
         else:
-            account = self.accounts.get(ev.username)
-            if account is None:
+            known = self.accounts.get(ev.username)
+            if known is None:
                 # Created before the stream began: age unknown, treated as established.
-                account = self.accounts[ev.username] = AccountState()
+                known = self.accounts[ev.username] = AccountState()
+            account = known
             keys = self._project_signals(ev, account, signals, prefix)
             distinct = True
         verdicts = self.tracker.observe(prefix, keys, ev.ts, ev.username, ev.id, distinct)
@@ -324,6 +319,7 @@ class StreamScorer:
         young = (account.created is not None
                  and ev.ts - account.created <= cfg.young_account_hours * HOUR)
         if young:
+            assert account.created is not None
             hours = (ev.ts - account.created) / HOUR
             signals.append(Signal("young-account", cfg.young_account,
                                   f"account created {hours:.0f} h earlier"))
@@ -434,6 +430,7 @@ class StreamScorer:
                     state.campaign = store.new(ev.ts, ev.id)
                     self._adopt_window(state, v, ev.ts)
                 state.burst_at = ev.ts
+                assert state.campaign is not None
                 linked.append(state.campaign)
                 traits.append(state.description)
                 strength = cfg.burst_base + cfg.burst_per_surprise * (v.surprise - threshold)
@@ -582,8 +579,9 @@ def _start_worker() -> Any:
     except ValueError:
         return None
     # The worker keeps the process's own collection thresholds (see _FullCollectionsPaused).
-    return ProcessPoolExecutor(max_workers=1, mp_context=context,
-                               initializer=gc.set_threshold, initargs=_GC_PAUSE.saved)
+    return ProcessPoolExecutor(
+        max_workers=1, mp_context=context,
+        initializer=gc.set_threshold, initargs=_GC_PAUSE.saved)  # type: ignore[arg-type]
 
 
 def score_lines(lines: Iterable[str], policy: Policy | None = None,

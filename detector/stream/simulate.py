@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from detector.resources import data_path
+from detector.popular import shipped_corpus
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -160,14 +160,7 @@ class SimConfig:
 
 
 def _load_popular(limit: int = 1500) -> list[str]:
-    names = []
-    with open(data_path("popular.tsv"), encoding="utf-8") as handle:
-        next(handle, None)
-        for line in handle:
-            names.append(line.rstrip("\n").split("\t")[-1])
-            if len(names) >= limit:
-                break
-    return names
+    return shipped_corpus().top(limit)
 
 
 def season(ts: float) -> float:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from svc_helpers import free_port
 from svc_procs import REPO, wait_ready
 
+from detector.policy import load_policy
 from detector.stream import StreamScorer
 from detector.stream.events import format_ts, parse_ts
 from service.db import make_engine, session_factory
@@ -96,7 +97,7 @@ def shift_to_now(events: list[dict[str, Any]], end_before: float = 120.0
 def reference(events: list[dict[str, Any]], policy: Path) -> dict[str, dict[str, Any]]:
     """What one uninterrupted detector answers, with the campaign each event ends in
     (relabels applied, as the service stores them)."""
-    scorer = StreamScorer(str(policy))
+    scorer = StreamScorer(load_policy(policy))
     now = time.time()
     out: dict[str, dict[str, Any]] = {}
     for event in events:

@@ -21,9 +21,10 @@ import uvicorn
 
 from detector.policy import ServicePolicy, load_policy
 from service.app import create_app
-from service.config import ROLES, Settings
+from service.config import Settings
 from service.db import make_engine, migrate, session_factory
 from service.tokens import create_token
+from service.vocab import Role
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -122,7 +123,7 @@ def add_tokens(url: str) -> dict[str, str]:
     engine = make_engine(url)
     migrate(engine)
     with session_factory(engine)() as session:
-        tokens = {role: create_token(session, role, f"test-{role}") for role in ROLES}
+        tokens = {role: create_token(session, role, f"test-{role}") for role in Role}
     engine.dispose()
     return tokens
 

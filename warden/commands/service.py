@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from typing import Annotated
 
 import typer
 
+from detector.vocab import values
+from service.vocab import Role
 from warden.commands.common import fail_usage, policy_or_exit
 
-ROLES_HELP = "registry, moderator, analyst or admin"
+ROLES_HELP = ", ".join(values(Role)[:-1]) + f" or {values(Role)[-1]}"
 
 
 def _database(url: str | None) -> str:
@@ -42,13 +46,15 @@ def serve(
     policy: Annotated[str | None, typer.Option(help="Policy file laid over the shipped one.")
                       ] = None,
     workers: Annotated[int, typer.Option(help="Worker processes (each keeps its own stream "
-                                              "state; see docs/service.md).", min=1)] = 1,
+                                              "state, metrics are summed over all; see "
+                                              "docs/service.md).", min=1)] = 1,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Run the Warden HTTP service (API, moderator pages, metrics) until SIGTERM."""
     import uvicorn
 
     from service import logs
+    from service.metrics import MULTIPROCESS_DIR
 
     policy_or_exit(policy)  # checked here, loaded again by each worker from WARDEN_POLICY
     os.environ["WARDEN_DATABASE_URL"] = _database(database_url)
@@ -58,9 +64,18 @@ def serve(
     # uvicorn shuts down gracefully on SIGTERM and then re-raises the signal; this handler
     # turns that final re-raise into a clean exit status 0.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run("service.app:app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_config=None, log_level=log_level,
-                access_log=False, timeout_graceful_shutdown=10)
+    metrics_dir = None
+    if workers > 1 and not os.environ.get(MULTIPROCESS_DIR):
+        # set before the workers start (and import prometheus_client): see service.metrics
+        metrics_dir = tempfile.mkdtemp(prefix="warden-metrics-")
+        os.environ[MULTIPROCESS_DIR] = metrics_dir
+    try:
+        uvicorn.run("service.app:app_from_env", factory=True, host=host, port=port,
+                    workers=workers, log_config=None, log_level=log_level,
+                    access_log=False, timeout_graceful_shutdown=10)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 token_app = typer.Typer(help="API tokens for the service.", no_args_is_help=True)
@@ -75,11 +90,10 @@ def token_create(
     ] = None,
 ) -> None:
     """Create a token with ROLE and print it (only it) on stdout; only its hash is stored."""
-    from service.config import ROLES
     from service.db import make_engine, session_factory
     from service.tokens import create_token
 
-    if role not in ROLES:
+    if role not in values(Role):
         fail_usage(f"--role: unknown role {role!r} (choose {ROLES_HELP})")
     if len(name) > 200:
         fail_usage("--name: longer than 200 characters")
