@@ -45,4 +45,4 @@ test: setup-test
 	$(VENV)/bin/python -m pytest -q
 
 bench: setup
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py $(BENCH_ARGS)
