@@ -24,7 +24,8 @@ setup: $(STAMP)
 # Re-resolve uv.lock from pyproject.toml and export the hash-pinned install files.
 # Add `--upgrade` via LOCK_ARGS=--upgrade to move every pin to the newest release.
 lock:
-	@test -x $(UV) || $(PY) -m pip install --quiet --require-hashes -r requirements/tools.txt
+	@test -x $(UV) || (python3 -m venv $(VENV) && \
+	  $(PY) -m pip install --quiet --require-hashes -r requirements/tools.txt)
 	$(UV) lock $(LOCK_ARGS)
 	$(UV) export --frozen --quiet --format requirements-txt --no-emit-project --no-dev \
 	  -o requirements/runtime.txt
@@ -47,4 +48,4 @@ test: setup-test
 	$(VENV)/bin/python -m pytest -q
 
 bench: setup
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py $(BENCH_ARGS)

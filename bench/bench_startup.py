@@ -7,7 +7,11 @@ plots need. With ``--install`` it also builds a throw-away virtualenv from
 ``requirements/runtime.txt`` plus the project without dependencies (the runtime
 install, no extras) and prints its package count and megabytes.
 
-    .venv/bin/python bench/bench_startup.py [--runs 10] [--install]
+    .venv/bin/python bench/bench_startup.py [--runs 10] [--install] [--baseline DIR]
+
+``--baseline DIR`` also times a checkout of another commit (``git archive REF | tar -x
+-C DIR``) with this interpreter and its libraries, runs alternating with the current
+tree's so both see the same load. (The "before" figures in docs/install.md: commit 92ab55e.)
 """
 
 from __future__ import annotations
@@ -41,16 +45,31 @@ def tiny_sdist(folder: Path) -> Path:
     return path
 
 
-def time_scans(sdist: Path, runs: int) -> list[float]:
-    times = []
+# `warden scan` from the code under a given folder (the folder first on sys.path)
+FROM_TREE = ("import sys; root = sys.argv.pop(1); sys.path.insert(0, root); "
+             "from warden.cli import main; import detector; "
+             "assert detector.__file__.startswith(root), detector.__file__; main()")
+
+
+def scan_command(sdist: Path, tree: Path | None) -> list[str]:
+    if tree is None:
+        return [str(WARDEN), "scan", str(sdist), "--json"]
+    return [sys.executable, "-c", FROM_TREE, str(tree), "scan", str(sdist), "--json"]
+
+
+def time_scans(sdist: Path, runs: int, trees: tuple[Path | None, ...] = (None,),
+               ) -> list[list[float]]:
+    """Wall times per tree, the trees' runs interleaved."""
+    times: list[list[float]] = [[] for _ in trees]
     for _ in range(runs):
-        started = time.perf_counter()
-        proc = subprocess.run([str(WARDEN), "scan", str(sdist), "--json"],
-                              capture_output=True, text=True, check=False)
-        times.append(time.perf_counter() - started)
-        if proc.returncode != 0:
-            raise SystemExit(f"warden scan failed: {proc.stderr}")
-        json.loads(proc.stdout.splitlines()[0])
+        for slot, tree in enumerate(trees):
+            started = time.perf_counter()
+            proc = subprocess.run(scan_command(sdist, tree), capture_output=True, text=True,
+                                  check=False, cwd=sdist.parent)
+            times[slot].append(time.perf_counter() - started)
+            if proc.returncode != 0:
+                raise SystemExit(f"warden scan failed: {proc.stderr}")
+            json.loads(proc.stdout.splitlines()[0])
     return times
 
 
@@ -88,15 +107,21 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--install", action="store_true",
                         help="also measure a fresh runtime install (slow, uses the index)")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="a checkout of another commit to time alternately")
     args = parser.parse_args()
     os.environ.setdefault("WARDEN_CACHE_DIR", "")
+    trees: tuple[Path | None, ...] = (None,) if args.baseline is None else (
+        args.baseline.resolve(), REPO)
     with tempfile.TemporaryDirectory() as tmp:
         sdist = tiny_sdist(Path(tmp))
-        time_scans(sdist, 1)  # warm the file cache
-        times = time_scans(sdist, args.runs)
+        time_scans(sdist, 1, trees)  # warm the file cache
+        timings = time_scans(sdist, args.runs, trees)
         heavy = heavy_imports(sdist)
-    print(f"one-file `warden scan` wall time over {args.runs} runs: "
-          f"min {min(times):.2f} s, median {statistics.median(times):.2f} s")
+    for tree, times in zip(trees, timings, strict=True):
+        label = "" if tree is None else f" ({'baseline' if tree != REPO else 'this tree'})"
+        print(f"one-file `warden scan` wall time over {args.runs} runs{label}: "
+              f"min {min(times):.2f} s, median {statistics.median(times):.2f} s")
     print(f"training/backfill/plot modules imported by a scan: {heavy[0] if heavy else '?'}")
     if args.install:
         count, megabytes = install_size()

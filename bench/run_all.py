@@ -1,11 +1,13 @@
-"""Run every benchmark and print its figures (`make bench`).
+"""`make bench`: run every benchmark script in bench/ in turn and print their figures.
 
-Each bench runs as its own process (its timings and peak memory are its own), one
-after the other, with short settings by default so the whole run takes minutes; pass
-``--full`` for each bench's own defaults (the figures quoted in the docs). A bench that
-needs ``../shared`` says so and is counted as skipped when it is absent.
+Each script runs in its own process with this interpreter, its output passed through
+as it comes; a summary at the end lists each script's exit status and wall time. A
+script that needs ../shared exits 2 without it and is reported as skipped. ``--quick``
+passes each script its short settings (fewer runs, smaller loads); ``--only`` and
+``--skip`` pick scripts by name (``names``, ``scan``, ``stream``, ``service``,
+``backfill``, ``startup``).
 
-    .venv/bin/python bench/run_all.py [--full] [--only names scan ...]
+    .venv/bin/python bench/run_all.py [--quick] [--only names,startup] [--skip service]
 """
 
 from __future__ import annotations
@@ -17,38 +19,50 @@ import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-# name: (script, short arguments)
-BENCHES: dict[str, tuple[str, list[str]]] = {
-    "names": ("bench_names.py", ["--quick"]),
-    "scan": ("bench_scan.py", ["--limit", "200", "--folds", "3"]),
-    "stream": ("bench_stream.py", ["--seeds", "1", "--days", "30", "--skip-year"]),
-    "backfill": ("bench_backfill.py", ["--sdists", "100"]),
-    "service": ("bench_service.py", ["--seconds", "5", "--status-seconds", "3",
-                                     "--skip-fuzz", "--skip-kill"]),
+# name -> (full arguments, quick arguments); in the order they run
+SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
+    "startup": ([], ["--runs", "3"]),
+    "names": ([], ["--quick"]),
+    "scan": ([], ["--limit", "400", "--folds", "3"]),
+    "stream": ([], ["--seeds", "1", "--skip-year"]),
+    "service": ([], ["--seconds", "5", "--status-seconds", "3", "--skip-fuzz",
+                     "--skip-kill"]),
+    "backfill": ([], ["--sdists", "100"]),
 }
-MISSING_INPUT = 2  # the benches' exit status when ../shared (their input) is absent
+
+
+def _names(value: str) -> list[str]:
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(SCRIPTS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown benchmark(s): {', '.join(unknown)}; "
+                                         f"known: {', '.join(SCRIPTS)}")
+    return names
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true", help="each bench's own defaults")
-    parser.add_argument("--only", nargs="*", choices=sorted(BENCHES), default=None)
+    parser.add_argument("--quick", action="store_true", help="short settings for each script")
+    parser.add_argument("--only", type=_names, default=None, help="comma-separated names")
+    parser.add_argument("--skip", type=_names, default=[], help="comma-separated names")
     args = parser.parse_args()
-    failed, skipped = [], []
-    for name in args.only or BENCHES:
-        script, short = BENCHES[name]
-        command = [sys.executable, str(BENCH / script), *([] if args.full else short)]
-        print(f"== {name}: {' '.join(command[1:])}", flush=True)
+    chosen = [n for n in (args.only or SCRIPTS) if n not in args.skip]
+    summary = []
+    for name in chosen:
+        full, quick = SCRIPTS[name]
+        command = [sys.executable, str(BENCH / f"bench_{name}.py"), *(quick if args.quick
+                                                                        else full)]
+        print(f"\n=== bench_{name}.py {' '.join(command[2:])}", flush=True)
         started = time.perf_counter()
-        status = subprocess.run(command, cwd=BENCH.parent).returncode
-        print(f"== {name}: exit {status} after {time.perf_counter() - started:.0f} s\n",
-              flush=True)
-        if status == MISSING_INPUT:
-            skipped.append(name)
-        elif status != 0:
-            failed.append(name)
-    print(f"benches failed: {failed or 'none'}; skipped (input absent): {skipped or 'none'}")
-    return 1 if failed else 0
+        code = subprocess.run(command, check=False).returncode
+        seconds = time.perf_counter() - started
+        status = {0: "ok", 2: "skipped (needs ../shared or a tool; see above)"}.get(
+            code, f"failed (exit {code})")
+        summary.append((name, status, seconds))
+    print("\n=== summary")
+    for name, status, seconds in summary:
+        print(f"bench_{name}.py  {seconds:7.1f} s  {status}")
+    return 1 if any(status.startswith("failed") for _, status, _ in summary) else 0
 
 
 if __name__ == "__main__":

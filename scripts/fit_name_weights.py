@@ -11,6 +11,8 @@ intercept is then moved so that the policy threshold (0.5) flags at most the cho
 of the negatives.
 
     python scripts/fit_name_weights.py [--shared ../shared] [--alert-rate 0.0025]
+
+Needs the `[train]` extra (scikit-learn).
 """
 
 from __future__ import annotations
