@@ -44,6 +44,12 @@ class Settings:
     # serve POST /v1/events and GET /v1/registration-status outside FastAPI's routing
     # (service.hot); False only to compare the two in tests
     hot_routes: bool = True
+    # deferred code scans run in a worker process (detector.code.isolated): killed past
+    # this wall time or address-space size; an event whose scan failed this many times
+    # is decided without it (review, with the reason) instead of being retried forever
+    scan_wall_seconds: float = 20.0
+    scan_memory_bytes: int = 1_500_000_000
+    scan_max_attempts: int = 3
 
     @classmethod
     def load(cls, database_url_: str | None = None, policy_path: str | None = None) -> Settings:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from detector.code.isolated import IsolatedScanner
 from service import actions, breaker, ingest, scoring, worker
 from service.config import SCOPES, Settings
 from service.db import at_head, checkpoint, make_engine, migrate, now, session_factory
@@ -85,9 +86,12 @@ class Runtime:
     _stop: threading.Event = field(default_factory=threading.Event)
     _wake: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
+    # deferred code scans run in its worker process (started at the first one)
+    scanner: IsolatedScanner = field(init=False)
 
     def __post_init__(self) -> None:
         self.writer = Writer(self.engine, self.scorer, self.settings)
+        self.scanner = worker.make_scanner(self.settings)
         self.scorer.loader = self.stored_state
 
     @classmethod
@@ -154,6 +158,7 @@ class Runtime:
         self.writer.stop()
         for thread in self._threads:
             thread.join(timeout=10)
+        self.scanner.close()
         self.engine.dispose()
         if self._gc_taken:  # an app embedded in a longer-lived process (tests)
             _GC.release()
@@ -195,7 +200,8 @@ class Runtime:
     def _scan(self) -> None:
         while not self._stop.is_set():
             try:
-                done, left = worker.scan_pending(self.sessions, self.scorer, self.settings)
+                done, left = worker.scan_pending(self.sessions, self.scorer, self.settings,
+                                                 self.scanner)
                 self.metrics.pending.set(left)
                 if done:
                     continue

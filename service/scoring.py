@@ -33,7 +33,7 @@ from detector.policy import section
 from detector.stream import StreamScorer
 from detector.stream.clock import check_event_time
 from detector.stream.events import EventError, parse_event
-from detector.stream.signals import check_names, scan_files
+from detector.stream.signals import CodeSignal, check_names, scan_files
 
 # What a rebuild needs: the stored events to replay (oldest first) and every scope's
 # stored breaker control state.
@@ -143,15 +143,18 @@ class Scorer:
         decision = next(line for line in lines if "breaker" not in line)
         return Outcome(decision, [line["breaker"] for line in lines if "breaker" in line])
 
-    def complete(self, decision: dict[str, Any], files: dict[str, str]) -> dict[str, Any]:
+    def complete(self, decision: dict[str, Any], files: dict[str, str],
+                 code: CodeSignal | None = None) -> dict[str, Any]:
         """Fold a deferred code scan into a decision made without the files.
 
         The code signal joins the decision's other signals in the detector's decision
         function (the same weights and thresholds as an inline scan); a deferred scan
-        never lowers a decision.
+        never lowers a decision. ``code``: the scan already made elsewhere (the service's
+        isolated worker process, ``service.worker``); else the files are scanned here.
         """
         cfg = self._stream_cfg
-        code = scan_files(files, self._policy_path)
+        if code is None:
+            code = scan_files(files, self._policy_path)
         merged = dict(decision)
         merged["findings"] = list(decision.get("findings") or []) + (
             code.findings if code is not None else [])

@@ -27,7 +27,8 @@ def _combine(analysis: Analysis, findings: list[Finding], policy_path: str | Non
     threshold = float(table["flag_threshold"])
     catalogue_ = catalogue()
     if any(catalogue_[f.rule].decisive for f in findings if f.rule in catalogue_):
-        score = max(score, threshold)  # hostile packaging or a scan cut short: review it
+        # hostile packaging or a scan cut short: at least review, whatever the model says
+        score = max(score, threshold, float(table.get("decisive_score", 0.6)))
     return ScanResult(
         path=path,
         score=score,
@@ -98,6 +99,16 @@ def scan_path(path: str | Path, policy_path: str | None = None) -> ScanResult:
     except Exception as exc:
         log.exception("scan failed for %s", origin)
         return _failed(origin, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def stopped_result(origin: str, reason: str, policy_path: str | None = None) -> ScanResult:
+    """The verdict of a scan that could not finish (killed for time or memory): a
+    decisive `scan-budget-exceeded` finding, so the package goes to review."""
+    finding = Finding("scan-budget-exceeded", "<package>", None,
+                      catalogue()["scan-budget-exceeded"].severity, reason, "install")
+    score = float(section("code", policy_path).get("decisive_score", 0.6))
+    return ScanResult(path=origin, score=score, flagged=True, findings=[finding],
+                      error=reason)
 
 
 def _failed(origin: str, error: str) -> ScanResult:
