@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from svc_helpers import TEST_POLICY, add_tokens, free_port, new_database
 from svc_procs import spawn_uvicorn, wait_ready
 
@@ -79,3 +80,54 @@ def test_a_crafted_file_cannot_freeze_the_server(tmp_path: Path) -> None:
             database.drop()
 
 
+
+
+def _pending_event(sessions, event_id: str, files: dict[str, str], attempts: int) -> None:
+    from datetime import UTC, datetime
+
+    from service.models import Event
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    payload = {"id": event_id, "ts": format_ts(time.time()), "type": "project.created",
+               "account": {"username": "someone"},
+               "project": {"name": "tidy-widgets", "files": files}}
+    with sessions() as session:
+        session.add(Event(id=event_id, type="project.created", ts=now, received_at=now,
+                          username="someone", project="tidy-widgets", payload_hash="0" * 64,
+                          payload=payload, score=0.0, decision="allow", reasons=[],
+                          campaign=None, signals="", pending=True,
+                          detail={"scan_attempts": attempts} if attempts else {}))
+        session.commit()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_file_that_keeps_killing_its_scan_is_not_retried_forever(kind: str,
+                                                                  tmp_path: Path) -> None:
+    """Attempts are stored before each scan; past scan_max_attempts the event is decided
+    without its files: review, with the reason (and nothing is scanned)."""
+    from service.config import Settings
+    from service.db import make_engine, migrate, session_factory
+    from service.models import Event
+    from service.scoring import Scorer
+    from service.worker import scan_pending
+
+    database = new_database(kind, tmp_path)
+    try:
+        engine = make_engine(database.url)
+        migrate(engine)
+        sessions = session_factory(engine)
+        settings = Settings(database_url=database.url, scan_max_attempts=3)
+        _pending_event(sessions, "tried-out", {"setup.py": "x = 1\n"}, attempts=3)
+        _pending_event(sessions, "first-try", {"setup.py": "x = 1\n"}, attempts=0)
+        assert scan_pending(sessions, Scorer(), settings) == (2, 0)
+        with sessions() as session:
+            tried = session.get(Event, "tried-out")
+            first = session.get(Event, "first-try")
+            assert tried.decision == "review" and tried.detail["scan_attempts"] == 4
+            assert "not retried" in tried.detail["scan_error"]
+            assert first.decision == "allow" and first.detail["scan_attempts"] == 1
+            assert "scan_error" not in first.detail
+        engine.dispose()
+    finally:
+        if database.drop:
+            database.drop()
