@@ -138,10 +138,11 @@ def _pth_code(text: str) -> list[tuple[int, str]]:
 
 
 def analyze(files: dict[str, str], limits: Limits | None = None,
-            policy_path: str | None = None) -> Analysis:
-    """Findings for a package given as {relative path: text}."""
+            policy_path: str | None = None, budget: Budget | None = None) -> Analysis:
+    """Findings for a package given as {relative path: text}; `budget` (default: a fresh
+    one from `limits`) may already hold what reading the package spent."""
     limits = limits or Limits.from_policy(policy_path)
-    budget = Budget.from_limits(limits)
+    budget = budget or Budget.from_limits(limits)
     worker = _Analyzer(limits, policy_path, budget)
     dense_code = DenseCode.from_policy(policy_path)
     result = Analysis(n_files=len(files))

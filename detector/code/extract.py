@@ -37,6 +37,7 @@ from detector.code.archive import (
     is_text_member,
     safe_name,
 )
+from detector.code.budget import Budget
 from detector.code.findings import clip_evidence
 from detector.code.limits import Limits
 
@@ -92,8 +93,10 @@ def _bounded_tarinfo(limit: int) -> type[tarfile.TarInfo]:
 class _Walk:
     """Members in archive order under the limits, last duplicate winning."""
 
-    def __init__(self, limits: Limits, package: Package, select: Select, compressed: int):
+    def __init__(self, limits: Limits, package: Package, select: Select, compressed: int,
+                 budget: Budget | None = None):
         self.limits, self.package, self.select = limits, package, select
+        self.budget = budget
         self.compressed = max(compressed, 1)
         self.index: dict[str, _Entry] = {}
         self.members = 0
@@ -104,6 +107,9 @@ class _Walk:
         self.members += 1
         if self.members > self.limits.max_members:
             raise _Stop(f"more than {self.limits.max_members} members")
+        if self.budget is not None and not self.members & 255 and self.budget.check_quietly():
+            raise _Stop(f"CPU budget of {self.budget.cpu_seconds:g} s spent reading "
+                        f"{self.members} members")
         name = safe_name(raw)
         if name is None:
             self.package.problem("archive-path-traversal", raw, f"member {raw!r}",
@@ -396,12 +402,14 @@ def _open(source: Path | bytes, filename: str, walk: _Walk) -> None:
 
 
 def read_package(source: str | Path | bytes, limits: Limits | None = None, *,
-                 filename: str | None = None, select: Select | None = None) -> Package:
+                 filename: str | None = None, select: Select | None = None,
+                 budget: Budget | None = None) -> Package:
     """All selected text of a package (default: every file with a text suffix), read as
     extraction would leave it; raises ReadError when nothing can be read.
 
     `source` is a path, or the archive's bytes (then `filename` names it). `select`
-    sees names relative to the package root (an sdist's `name-version/` dropped)."""
+    sees names relative to the package root (an sdist's `name-version/` dropped).
+    `budget`: the package's scan budget; reading that spends it stops (`stopped`)."""
     limits = limits or Limits.from_policy()
     package = Package()
     if isinstance(source, bytes):
@@ -414,7 +422,7 @@ def read_package(source: str | Path | bytes, limits: Limits | None = None, *,
         source, filename = path, filename or path.name
     chosen: Select = select or is_text_member
     root = [""]
-    walk = _Walk(limits, package, lambda name: chosen(name[len(root[0]):]), size)
+    walk = _Walk(limits, package, lambda name: chosen(name[len(root[0]):]), size, budget)
     try:
         _open(source, filename, walk)
     except _Stop as stop:

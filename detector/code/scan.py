@@ -7,8 +7,9 @@ from pathlib import Path
 
 from detector.code.analyze import Analysis, analyze, blend_score, order, rule_score
 from detector.code.archive import Package, ReadError, safe_name
+from detector.code.budget import Budget
 from detector.code.extract import read_package
-from detector.code.findings import Finding, ScanResult
+from detector.code.findings import Finding, ScanResult, clip_evidence
 from detector.code.limits import Limits
 from detector.code.model import shipped_model
 from detector.code.rules import catalogue
@@ -41,16 +42,22 @@ def _combine(analysis: Analysis, findings: list[Finding], policy_path: str | Non
 
 
 def scan_package(package: Package, origin: str, policy_path: str | None = None,
-                 limits: Limits | None = None) -> ScanResult:
-    return scan_with_analysis(package, origin, policy_path, limits)[0]
+                 limits: Limits | None = None, budget: Budget | None = None) -> ScanResult:
+    return scan_with_analysis(package, origin, policy_path, limits, budget)[0]
 
 
 def scan_with_analysis(package: Package, origin: str, policy_path: str | None = None,
-                       limits: Limits | None = None) -> tuple[ScanResult, Analysis]:
+                       limits: Limits | None = None, budget: Budget | None = None
+                       ) -> tuple[ScanResult, Analysis]:
     """The verdict plus the analysis behind it (benchmarks reuse the features)."""
     limits = limits or Limits.from_policy(policy_path)
-    analysis = analyze(package.files, limits, policy_path)
+    analysis = analyze(package.files, limits, policy_path, budget)
     findings = package.findings + analysis.findings
+    if package.stopped:  # a limit cut the reading short: what was not read is unknown
+        findings.append(Finding(
+            "scan-budget-exceeded", "<package>", None,
+            catalogue()["scan-budget-exceeded"].severity,
+            clip_evidence(f"reading stopped: {package.error}"), "install"))
     return _combine(analysis, findings, policy_path, origin, package.error), analysis
 
 
@@ -90,12 +97,14 @@ def scan_files(files: dict[str, str], origin: str = "<event>",
 def scan_path(path: str | Path, policy_path: str | None = None) -> ScanResult:
     """Scan an sdist, wheel, zip or directory. Unreadable input gives `error`, never raises."""
     origin = str(path)
+    limits = Limits.from_policy(policy_path)
+    budget = Budget.from_limits(limits)  # reading and analysis share the package's budget
     try:
-        package = read_package(path, Limits.from_policy(policy_path))
+        package = read_package(path, limits, budget=budget)
     except ReadError as exc:
         return _failed(origin, str(exc))
     try:
-        return scan_package(package, origin, policy_path)
+        return scan_package(package, origin, policy_path, limits, budget)
     except Exception as exc:
         log.exception("scan failed for %s", origin)
         return _failed(origin, f"internal error: {type(exc).__name__}: {exc}")
