@@ -86,6 +86,9 @@ class ServicePolicy(Table):
     limit_logins: str
     limit_reads: str
     scan_claim_seconds: Positive
+    scan_wall_seconds: Positive
+    scan_memory_bytes: Count
+    scan_max_attempts: Count
 
 
 class CodeTiers(Table):
@@ -125,6 +128,7 @@ class CodePolicy(Table):
     max_hits_per_rule_file: Count
     model_version_mismatch: Literal["warn", "refuse"]
     tiers: CodeTiers
+    decisive_score: Share
     limits: CodeLimits
 
 

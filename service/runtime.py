@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from detector.code.isolated import IsolatedScanner
 from detector.vocab import Scope
 from service import actions, breaker, ingest, scoring, stream_log, worker
 from service.config import Settings
@@ -87,10 +88,13 @@ class Runtime:
     _stop: threading.Event = field(default_factory=threading.Event)
     _wake: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
+    # deferred code scans run in its worker process (started at the first one)
+    scanner: IsolatedScanner = field(init=False)
 
     def __post_init__(self) -> None:
         self.writer = Writer(self.engine, self.scorer, self.settings,
                              after_group=self._checkpoint_if_due)
+        self.scanner = worker.make_scanner(self.settings)
         self.scorer.loader = self.stored_state
 
     @classmethod
@@ -206,6 +210,7 @@ class Runtime:
             log.exception("storing a scorer checkpoint at shutdown failed")
         for thread in self._threads:
             thread.join(timeout=10)
+        self.scanner.close()
         self.engine.dispose()
         if self._gc_taken:  # an app embedded in a longer-lived process (tests)
             _GC.release()
@@ -251,7 +256,8 @@ class Runtime:
     def _scan(self) -> None:
         while not self._stop.is_set():
             try:
-                done, left = worker.scan_pending(self.sessions, self.scorer, self.settings)
+                done, left = worker.scan_pending(self.sessions, self.scorer, self.settings,
+                                                 self.scanner)
                 self.metrics.pending.set(left)
                 if done:
                     continue

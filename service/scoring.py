@@ -38,7 +38,7 @@ from detector.policy import Policy, resolve
 from detector.stream import StreamScorer, checkpoint
 from detector.stream.clock import check_event_time
 from detector.stream.events import EventError, parse_event
-from detector.stream.signals import check_names, scan_files
+from detector.stream.signals import CodeSignal, check_names, scan_files
 from service.logs import log
 
 # What a reset needs: the newest stored checkpoint (log position, state), if any.
@@ -237,15 +237,18 @@ class Scorer:
         return Outcome(decision, [line["breaker"] for line in lines if "breaker" in line],
                        seq, moved, renamed)
 
-    def complete(self, decision: dict[str, Any], files: dict[str, str]) -> dict[str, Any]:
+    def complete(self, decision: dict[str, Any], files: dict[str, str],
+                 code: CodeSignal | None = None) -> dict[str, Any]:
         """Fold a deferred code scan into a decision made without the files.
 
         The code signal joins the decision's other signals in the detector's decision
         function (the same weights and thresholds as an inline scan); a deferred scan
-        never lowers a decision.
+        never lowers a decision. ``code``: the scan already made elsewhere (the service's
+        isolated worker process, ``service.worker``); else the files are scanned here.
         """
         cfg = self._stream_cfg
-        code = scan_files(files, self._policy)
+        if code is None:
+            code = scan_files(files, self._policy)
         merged = dict(decision)
         merged["findings"] = list(decision.get("findings") or []) + (
             code.findings if code is not None else [])

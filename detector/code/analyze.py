@@ -137,11 +137,12 @@ def _pth_code(text: str) -> list[tuple[int, str]]:
 
 
 def analyze(files: dict[str, str], limits: Limits | None = None,
-            policy: Policy | None = None) -> Analysis:
-    """Findings for a package given as {relative path: text}."""
+            policy: Policy | None = None, budget: Budget | None = None) -> Analysis:
+    """Findings for a package given as {relative path: text}; `budget` (default: a fresh
+    one from `limits`) may already hold what reading the package spent."""
     policy = resolve(policy)
     limits = limits or policy.code.limits
-    budget = Budget.from_limits(limits)
+    budget = budget or Budget.from_limits(limits)
     worker = _Analyzer(limits, policy, budget)
     dense_code = DenseCode.from_policy(policy)
     result = Analysis(n_files=len(files))

@@ -27,6 +27,7 @@ import tarfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from detector.code.archive import (
@@ -37,6 +38,7 @@ from detector.code.archive import (
     is_text_member,
     safe_name,
 )
+from detector.code.budget import Budget
 from detector.code.findings import clip_evidence
 from detector.code.limits import Limits
 from detector.policy import load_policy
@@ -93,11 +95,19 @@ def _bounded_tarinfo(limit: int) -> type[tarfile.TarInfo]:
 class _Walk:
     """Members in archive order under the limits, last duplicate winning."""
 
-    def __init__(self, limits: Limits, package: Package, select: Select, compressed: int):
+    def __init__(self, limits: Limits, package: Package, select: Select, compressed: int,
+                 budget: Budget | None = None):
         self.limits, self.package, self.select = limits, package, select
+        self.budget = budget
         self.compressed = max(compressed, 1)
         self.index: dict[str, _Entry] = {}
         self.members = 0
+        self.links = 0
+        self.tops: set[str] = set()
+        # the bytes each member name last carried in the archive (tarfile's fallback for
+        # a hard link that cannot be made extracts those, not what is on disk)
+        self.originals: dict[str, tuple[bytes | None, bytes, Callable | None] | None] = {}
+        self.flat = False  # a file at the archive's top level: no single root folder
         self.read_bytes = 0
         self.declared = 0
 
@@ -105,6 +115,9 @@ class _Walk:
         self.members += 1
         if self.members > self.limits.max_members:
             raise _Stop(f"more than {self.limits.max_members} members")
+        if self.budget is not None and not self.members & 255 and self.budget.check_quietly():
+            raise _Stop(f"CPU budget of {self.budget.cpu_seconds:g} s spent reading "
+                        f"{self.members} members")
         name = safe_name(raw)
         if name is None:
             self.package.problem("archive-path-traversal", raw, f"member {raw!r}",
@@ -112,6 +125,10 @@ class _Walk:
         return name
 
     def put(self, name: str, entry: _Entry) -> None:
+        """Apply one member as extraction does. Regular files are written in place (an
+        existing file's inode is truncated and rewritten, so every hard link to it sees
+        the new bytes; a symlink in the way is written through); a symlink replaces what
+        was there; a hard link shares its target's inode (the same `_Entry` object)."""
         old = self.index.get(name)
         if old is not None and not (old.kind == entry.kind == "dir"):
             code = is_code_member(name)
@@ -119,7 +136,71 @@ class _Walk:
                 "archive-duplicate-code" if code else "archive-duplicate-name", name,
                 f"member {name!r} appears again ({old.kind}, then {entry.kind}); "
                 "extraction keeps the last", f"duplicate member {name!r}")
+        self.tops.add(name.split("/", 1)[0])
+        self.flat = self.flat or ("/" not in name and entry.kind != "dir")
+        if entry.kind == "hardlink":
+            linked = self._hard_link(name, entry, old)
+            self.originals[name] = None
+            if linked is None:
+                return
+            entry = linked
+        elif entry.kind == "file":
+            self.originals[name] = (entry.data, entry.head, entry.reader)
+        else:
+            self.originals[name] = None
+        if entry.kind == "file":
+            self._write(name, entry)
+            return
+        if entry.kind == "symlink":
+            self.links += 1
         self.index[name] = entry
+
+    def _hard_link(self, name: str, entry: _Entry, old: _Entry | None) -> _Entry | None:
+        """What a hard link member leaves: the target's own entry at `name` (shared), or,
+        when `name` already exists (linking fails), a write of the target's bytes."""
+        self.links += 1
+        resolver = _Resolver(self.index, self.root())
+        where = resolver.link_target("", entry)
+        kind = "hard link"
+        if where is None:
+            self.package.problem("archive-link-outside", name,
+                                 f"{kind} {name} -> {entry.target} leaves the package",
+                                 f"link {name!r} points outside the package")
+            return None
+        real, _ = resolver.follow(where)
+        target = self.index.get(real) if real else None
+        self.package.problem("archive-link", name, f"{kind} {name} -> {entry.target}"
+                             + ("" if target is not None else " (missing target)"))
+        if target is None or target.kind != "file":
+            self.index[name] = entry  # dangling: nothing is extracted there
+            return None
+        if old is None:
+            self.index[name] = target  # one inode, two names
+            return None
+        # linking onto an existing name fails; tarfile then extracts the target *member*
+        # (the last one of that name before this link) to the name, as a plain write
+        original = self.originals.get(where)
+        if original is None:
+            return None
+        data, head, reader = original
+        return _Entry("file", data=data, head=head, reader=reader)
+
+    def _write(self, name: str, entry: _Entry) -> None:
+        written = name
+        if self.links:
+            followed, _ = _Resolver(self.index, self.root()).follow(name)
+            if followed is None:
+                return  # through a link that leaves the package (flagged at the end)
+            written = followed
+        current = self.index.get(written)
+        if current is not None and current.kind == "file":
+            current.data, current.head, current.reader = entry.data, entry.head, entry.reader
+        else:
+            self.index[written] = entry
+
+    def root(self) -> str:
+        """`package_root` of what was walked so far, kept incrementally (O(1))."""
+        return next(iter(self.tops)) + "/" if len(self.tops) == 1 and not self.flat else ""
 
     def inflate(self, size: int) -> None:
         self.declared += size
@@ -145,12 +226,14 @@ class _Walk:
     def read_link_targets(self) -> None:
         """Links may name any file (a `setup.py` linking to `README`): read the targets
         that were only sniffed, while the archive is still open."""
-        resolver = _Resolver(self.index)
+        resolver = _Resolver(self.index, package_root(self.index))
         for name, entry in list(self.index.items()):
-            if entry.kind not in ("symlink", "hardlink"):
-                continue
-            real, _ = resolver.resolve(name)
-            target = self.index.get(real) if real else None  # None: a folder
+            target = None
+            if entry.kind == "symlink":
+                real, _ = resolver.resolve(name)
+                target = self.index.get(real) if real else None  # None: a folder
+            elif entry.kind == "file" and is_text_member(name):
+                target = entry  # a hard link's shared entry, read under a text name
             if target is None or target.data is not None or target.reader is None:
                 continue
             data = target.reader(self.limits.max_file_bytes + 1)
@@ -258,26 +341,37 @@ def _walk_dir(root: Path, walk: _Walk) -> None:
     walk.read_link_targets()
 
 
-class _Resolver:
-    """Follows links inside the walked archive as the file system would after extraction."""
+def package_root(index: dict[str, _Entry]) -> str:
+    """The package's root: its single top folder when it has one (an sdist's
+    `name-version/`, a wheel's only package), else the archive's root ('')."""
+    tops = {name.split("/", 1)[0] for name in index}
+    single = len(tops) == 1 and all("/" in n or index[n].kind == "dir" for n in index)
+    return next(iter(tops)) + "/" if single else ""
 
-    def __init__(self, index: dict[str, _Entry]) -> None:
-        self.index = index
-        # the package's root: its single top folder when it has one (an sdist's
-        # `name-version/`, a wheel's only package), else the archive's root
-        tops = {name.split("/", 1)[0] for name in index}
-        single = len(tops) == 1 and all("/" in n or index[n].kind == "dir" for n in index)
-        self.root = next(iter(tops)) + "/" if single else ""
-        # folders exist by implication too (tar and zip often omit their members)
-        self.dirs = {name.rsplit("/", 1)[0] for name in index if "/" in name}
-        self.dirs |= {name for name, entry in index.items() if entry.kind == "dir"}
-        for name in list(self.dirs):
+
+class _Resolver:
+    """Follows links inside the walked archive as the file system would after extraction.
+    Cheap to make (the walk makes one per write through a link): the folder set is built
+    only when an existence check needs it."""
+
+    def __init__(self, index: dict[str, _Entry], root: str) -> None:
+        self.index, self.root = index, root
+
+    @cached_property
+    def dirs(self) -> set[str]:
+        """Folders exist by implication too (tar and zip often omit their members)."""
+        dirs = {name for name, entry in self.index.items() if entry.kind == "dir"}
+        for name in self.index:
             while "/" in name:
                 name = name.rsplit("/", 1)[0]
-                self.dirs.add(name)
+                if name in dirs:
+                    break
+                dirs.add(name)
+        return dirs
 
-    def resolve(self, name: str) -> tuple[str | None, str]:
-        """(final name of a regular file or folder, or None; why not)."""
+    def follow(self, name: str) -> tuple[str | None, str]:
+        """(the path `name` leads to after every link in it, existing or not, or None;
+        "" or why not: "outside" the package, or a "loop")."""
         for _ in range(MAX_LINK_HOPS):
             parts = name.split("/")
             for i in range(1, len(parts) + 1):
@@ -291,9 +385,15 @@ class _Resolver:
                 name = "/".join([target, *parts[i:]]).strip("/")
                 break
             else:
-                known = name in self.index or name in self.dirs
-                return (name, "") if known else (None, "missing")
+                return name, ""
         return None, "loop"
+
+    def resolve(self, name: str) -> tuple[str | None, str]:
+        """(final name of a regular file or folder, or None; why not)."""
+        path, why = self.follow(name)
+        if path is None:
+            return None, why
+        return (path, "") if path in self.index or path in self.dirs else (None, "missing")
 
     def link_target(self, name: str, entry: _Entry) -> str | None:
         """The archive path a link points at, or None when it leaves the package."""
@@ -312,7 +412,7 @@ class _Resolver:
 
 def _collect(walk: _Walk, package: Package) -> dict[str, bytes]:
     """{name: bytes} of every selected text file after extraction, links resolved."""
-    index, resolver = walk.index, _Resolver(walk.index)
+    index, resolver = walk.index, _Resolver(walk.index, package_root(walk.index))
     out: dict[str, bytes] = {}
     aliases: list[tuple[str, str]] = []  # (name under a linked folder, real name)
     for name, entry in index.items():
@@ -320,9 +420,11 @@ def _collect(walk: _Walk, package: Package) -> dict[str, bytes]:
             package.problem("archive-special-file", name, f"{name} ({entry.target})",
                             f"special member {name!r}")
             continue
-        if entry.kind in ("symlink", "hardlink"):
+        if entry.kind == "hardlink":
+            continue  # dangling (its finding was made when it was walked)
+        if entry.kind == "symlink":
             real, why = resolver.resolve(name)
-            kind = "hard link" if entry.kind == "hardlink" else "symlink"
+            kind = "symlink"
             if why == "outside":
                 package.problem("archive-link-outside", name,
                                 f"{kind} {name} -> {entry.target} leaves the package",
@@ -397,12 +499,14 @@ def _open(source: Path | bytes, filename: str, walk: _Walk) -> None:
 
 
 def read_package(source: str | Path | bytes, limits: Limits | None = None, *,
-                 filename: str | None = None, select: Select | None = None) -> Package:
+                 filename: str | None = None, select: Select | None = None,
+                 budget: Budget | None = None) -> Package:
     """All selected text of a package (default: every file with a text suffix), read as
     extraction would leave it; raises ReadError when nothing can be read.
 
     `source` is a path, or the archive's bytes (then `filename` names it). `select`
-    sees names relative to the package root (an sdist's `name-version/` dropped)."""
+    sees names relative to the package root (an sdist's `name-version/` dropped).
+    `budget`: the package's scan budget; reading that spends it stops (`stopped`)."""
     limits = limits or load_policy().code.limits
     package = Package()
     if isinstance(source, bytes):
@@ -415,7 +519,7 @@ def read_package(source: str | Path | bytes, limits: Limits | None = None, *,
         source, filename = path, filename or path.name
     chosen: Select = select or is_text_member
     root = [""]
-    walk = _Walk(limits, package, lambda name: chosen(name[len(root[0]):]), size)
+    walk = _Walk(limits, package, lambda name: chosen(name[len(root[0]):]), size, budget)
     try:
         _open(source, filename, walk)
     except _Stop as stop:

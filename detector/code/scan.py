@@ -7,8 +7,9 @@ from pathlib import Path
 
 from detector.code.analyze import Analysis, analyze, blend_score, order, rule_score
 from detector.code.archive import Package, ReadError, safe_name
+from detector.code.budget import Budget
 from detector.code.extract import read_package
-from detector.code.findings import Finding, ScanResult
+from detector.code.findings import Finding, ScanResult, clip_evidence
 from detector.code.limits import Limits
 from detector.code.model import shipped_model
 from detector.code.rules import catalogue
@@ -27,7 +28,8 @@ def _combine(analysis: Analysis, findings: list[Finding], policy: Policy | None,
     threshold = policy.code.flag_threshold
     catalogue_ = catalogue()
     if any(catalogue_[f.rule].decisive for f in findings if f.rule in catalogue_):
-        score = max(score, threshold)  # hostile packaging or a scan cut short: review it
+        # hostile packaging or a scan cut short: at least review, whatever the model says
+        score = max(score, threshold, policy.code.decisive_score)
     return ScanResult(
         path=path,
         score=score,
@@ -40,16 +42,22 @@ def _combine(analysis: Analysis, findings: list[Finding], policy: Policy | None,
 
 
 def scan_package(package: Package, origin: str, policy: Policy | None = None,
-                 limits: Limits | None = None) -> ScanResult:
-    return scan_with_analysis(package, origin, policy, limits)[0]
+                 limits: Limits | None = None, budget: Budget | None = None) -> ScanResult:
+    return scan_with_analysis(package, origin, policy, limits, budget)[0]
 
 
 def scan_with_analysis(package: Package, origin: str, policy: Policy | None = None,
-                       limits: Limits | None = None) -> tuple[ScanResult, Analysis]:
+                       limits: Limits | None = None, budget: Budget | None = None
+                       ) -> tuple[ScanResult, Analysis]:
     """The verdict plus the analysis behind it (benchmarks reuse the features)."""
     limits = limits or resolve(policy).code.limits
-    analysis = analyze(package.files, limits, policy)
+    analysis = analyze(package.files, limits, policy, budget)
     findings = package.findings + analysis.findings
+    if package.stopped:  # a limit cut the reading short: what was not read is unknown
+        findings.append(Finding(
+            "scan-budget-exceeded", "<package>", None,
+            catalogue()["scan-budget-exceeded"].severity,
+            clip_evidence(f"reading stopped: {package.error}"), "install"))
     return _combine(analysis, findings, policy, origin, package.error), analysis
 
 
@@ -89,15 +97,27 @@ def scan_files(files: dict[str, str], origin: str = "<event>",
 def scan_path(path: str | Path, policy: Policy | None = None) -> ScanResult:
     """Scan an sdist, wheel, zip or directory. Unreadable input gives `error`, never raises."""
     origin = str(path)
+    limits = resolve(policy).code.limits
+    budget = Budget.from_limits(limits)  # reading and analysis share the package's budget
     try:
-        package = read_package(path, resolve(policy).code.limits)
+        package = read_package(path, limits, budget=budget)
     except ReadError as exc:
         return _failed(origin, str(exc))
     try:
-        return scan_package(package, origin, policy)
+        return scan_package(package, origin, policy, limits, budget)
     except Exception as exc:
         log.exception("scan failed for %s", origin)
         return _failed(origin, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def stopped_result(origin: str, reason: str, policy: Policy | None = None) -> ScanResult:
+    """The verdict of a scan that could not finish (killed for time or memory): a
+    decisive `scan-budget-exceeded` finding, so the package goes to review."""
+    finding = Finding("scan-budget-exceeded", "<package>", None,
+                      catalogue()["scan-budget-exceeded"].severity, reason, "install")
+    score = resolve(policy).code.decisive_score
+    return ScanResult(path=origin, score=score, flagged=True, findings=[finding],
+                      error=reason)
 
 
 def _failed(origin: str, error: str) -> ScanResult:

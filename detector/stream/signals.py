@@ -127,6 +127,11 @@ def scan_files(files: dict[str, str], policy: Policy | None = None,
     if times is not None:
         times.code_scans += 1
         times.code_seconds += time.process_time() - start
+    return code_signal_of(result)
+
+
+def code_signal_of(result: Any) -> CodeSignal:
+    """A code scan's result (`detector.code.ScanResult`, wherever it ran) as the signal."""
     findings = [f.to_dict() if hasattr(f, "to_dict") else dict(f)
                 for f in (getattr(result, "findings", None) or [])]
     reason = ""

@@ -35,11 +35,11 @@ def _prefixes(pattern: str) -> list[str]:
 def test_every_pattern_is_linear_on_1mb_of_its_own_prefix(label, compiled):
     for seed in _prefixes(compiled.pattern):
         text = (seed * (1_000_000 // len(seed) + 1))[:1_000_000]
-        start = time.perf_counter()
+        start = time.thread_time()  # CPU time: the shared machine's load does not count
         for hits, _ in enumerate(compiled.finditer(text)):  # as the scanner: a few hits
             if hits >= 3:
                 break
-        assert time.perf_counter() - start < 0.1, (label, seed)
+        assert time.thread_time() - start < 0.1, (label, seed)
 
 
 def test_reverse_shell_bait_that_froze_the_server_is_fast():

@@ -19,9 +19,12 @@ def warden(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]
                           text=True, timeout=timeout, cwd=REPO)
 
 
-def spawn_uvicorn(database_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def spawn_uvicorn(database_url: str, port: int, log: Path,
+                  policy: Path | None = None) -> subprocess.Popen[bytes]:
     """The service as its own process, as a deployment runs it (uvicorn, app factory)."""
     env = {**os.environ, "WARDEN_DATABASE_URL": database_url}
+    if policy is not None:
+        env["WARDEN_POLICY"] = str(policy)
     with open(log, "ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "service.app:app_from_env",
