@@ -45,9 +45,10 @@ def serve(
     ] = None,
     policy: Annotated[str | None, typer.Option(help="Policy file laid over the shipped one.")
                       ] = None,
-    workers: Annotated[int, typer.Option(help="Worker processes (each keeps its own stream "
-                                              "state, metrics are summed over all; see "
-                                              "docs/service.md).", min=1)] = 1,
+    workers: Annotated[int, typer.Option(help="Worker processes (they score on one shared "
+                                              "stream state, in turn; metrics are summed "
+                                              "over all; see docs/service.md).",
+                                         min=1)] = 1,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Run the Warden HTTP service (API, moderator pages, metrics) until SIGTERM."""
