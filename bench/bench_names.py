@@ -28,6 +28,7 @@ from rapidfuzz.distance import OSA
 from rapidfuzz.process import cdist
 
 from detector.names import NameChecker, default_checker
+from detector.names import evaluation as ev
 from detector.names.normalize import InvalidName, canonical
 from detector.popular import PopularCorpus, shipped_corpus
 
@@ -38,7 +39,7 @@ OUT = REPO / "bench" / "out"
 
 
 def figure(label: str, value: str) -> None:
-    print(f"{label:<72} {value}", flush=True)
+    print(f"{label:<80} {value}", flush=True)
 
 
 def all_names() -> list[dict[str, str]]:
@@ -233,6 +234,79 @@ def bench_not_squats() -> None:
         figure(f"{label}: flagged with the shipped corpus", f"{flagged}/{len(rows)}")
 
 
+def bench_forward() -> dict[str, list[float]]:
+    """The issue-14 figures: measured on names first seen (or last released) from the cut on,
+    with the alert threshold set on the later live names."""
+    checker = default_checker()
+    popular = list(checker.corpus.ranks)
+    _, later_malicious = ev.split_malicious(
+        ev.read_malicious(SHARED / "corpus" / "malicious_names.tsv")
+    )
+    _, later_live = ev.split_live(ev.read_live(SHARED / "data" / "pypi_names.tsv.gz"))
+    typo = ev.typosquats(later_malicious, popular)
+    combo = ev.combosquats(later_malicious, popular)
+    negative = [r.score for r in checker.check_many(later_live)]
+    typo_scores = [r.score for r in checker.check_many(typo)]
+    combo_scores = [r.score for r in checker.check_many(combo)]
+    cut = ev.CUT
+    figure(
+        f"forward split at {cut}: later typosquats / combosquats / live unpopular names",
+        f"{len(typo):,} / {len(combo):,} / {len(negative):,}",
+    )
+    for rate, goal_typo in ((0.003, "85%"), (0.01, "95%")):
+        recall, threshold = ev.recall_at_alert_rate(typo_scores, negative, rate)
+        figure(
+            f"forward typo recall, alerting on <= {rate:.1%} of later live (goal {goal_typo})",
+            f"{recall:.1%} (score >= {threshold:.4f})",
+        )
+        combo_recall, _ = ev.recall_at_alert_rate(combo_scores, negative, rate)
+        figure("forward combosquat recall at the same budget (goal 60%)", f"{combo_recall:.1%}")
+    figure(
+        "forward ROC-AUC, typosquats vs later live names (goal 0.995)",
+        f"{ev.roc_auc(typo_scores, negative):.4f}",
+    )
+    shipped = sum(s >= checker.threshold for s in negative) / len(negative)
+    figure(
+        f"at threshold {checker.threshold}: later live names alerting / typosquats flagged",
+        f"{shipped:.3%} / {sum(s >= checker.threshold for s in typo_scores) / len(typo):.1%}",
+    )
+    flagged = sum(r.flagged for r in checker.check_many(popular))
+    figure(
+        "leave-one-out: popular names flagged against the other popular names (goal <= 0.5%)",
+        f"{flagged}/{len(popular)} = {flagged / len(popular):.2%}",
+    )
+    return {
+        "later live unpopular names": negative,
+        "later typosquats": typo_scores,
+        "later combosquats": combo_scores,
+    }
+
+
+def plot_roc(scores: dict[str, list[float]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    negative = np.sort(np.asarray(scores["later live unpopular names"]))[::-1]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    rates = np.geomspace(1e-4, 0.1, 60)
+    for label in ("later typosquats", "later combosquats"):
+        recalls = [ev.recall_at_alert_rate(scores[label], negative, r)[0] for r in rates]
+        ax.plot(rates * 100, np.asarray(recalls) * 100, label=label)
+    for rate in (0.3, 1.0):
+        ax.axvline(rate, color="grey", linestyle=":")
+    ax.set_xscale("log")
+    ax.set_xlabel("later live unpopular names alerting (%)")
+    ax.set_ylabel("recall (%)")
+    ax.set_title(f"Forward in time (fit before {ev.CUT}, measured after)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    OUT.mkdir(parents=True, exist_ok=True)
+    fig.savefig(OUT / "names_forward.png", dpi=110)
+    figure("plot", str(OUT / "names_forward.png"))
+
+
 def plot(scores: dict[str, list[float]]) -> None:
     import matplotlib
 
@@ -265,15 +339,20 @@ def plot(scores: dict[str, list[float]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one CLI run, no full-list run")
+    parser.add_argument("--accuracy", action="store_true", help="only the accuracy figures")
     args = parser.parse_args()
     if not (SHARED / "data" / "pypi_names.tsv.gz").is_file():
         print(f"skipped: {SHARED} is not present")
+        return
+    forward = bench_forward()
+    plot_roc(forward)
+    bench_typogard()
+    if args.accuracy:
         return
     rows = all_names()
     bench_cli(rows, args.quick)
     bench_latency(rows)
     scores = bench_alerts(rows)
-    bench_typogard()
     scores.update(bench_malicious())
     bench_not_squats()
     plot(scores)
