@@ -19,7 +19,7 @@ POPULAR = ["requests", "numpy", "discord", "six", "beautifulsoup4", "matplotlib"
         ("nmpy", False, False),  # DL 1 but only 4 letters
         ("matplotlb2", True, False),  # DL 2, 10 letters
         ("requests-api", False, True),  # brand plus a word
-        ("pydiscordbot", False, True),  # brand plus glued words
+        ("discordbotpy", False, True),  # brand plus glued words
         ("discord-gift-tools", False, True),
         ("sixteen", False, False),  # a 3-letter popular name inside a word is chance
         ("requests", False, False),  # popular itself
