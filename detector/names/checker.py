@@ -9,6 +9,7 @@ and policy (the ``[names]`` table of ``data/policy.toml``) are kept apart.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -41,8 +42,8 @@ class Query:
     words: tuple[str, ...]
     own_rank: int | None
     cores: list[str]  # what is left after dropping one affix
-    edit_ids: set[int] = field(default_factory=set)  # from the deletion index
-    core_edit_ids: dict[str, set[int]] = field(default_factory=dict)
+    edit_ids: AbstractSet[int] = frozenset()  # from the deletion index
+    core_edit_ids: dict[str, AbstractSet[int]] = field(default_factory=dict)
 
     @property
     def depth(self) -> int:
@@ -61,7 +62,9 @@ class Candidate:
 Check = Callable[[Query, NameIndex], Iterable[Candidate]]
 
 
-def _within_reach(name: str, ids: set[int], depth: int, index: NameIndex) -> Iterator[Candidate]:
+def _within_reach(
+    name: str, ids: AbstractSet[int], depth: int, index: NameIndex
+) -> Iterator[Candidate]:
     """The popular names among ``ids`` within ``depth`` edits of ``name``, by edit kind."""
     short = len(name.replace("-", "")) < GENERIC_DL1_MIN_LENGTH
     popular = len(index.names)
@@ -152,30 +155,50 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-def _prepare(name: str, index: NameIndex) -> Query:
-    return Query(
-        name=name,
-        squashed=squashed(name),
-        skeleton=skeleton(name, index.rules),
-        words=tuple(words(name)),
-        own_rank=index.corpus.rank(name),
-        cores=affix_cores(name, index.rules),
-    )
+def _prepare_batch(names: list[str], index: NameIndex) -> list[Query | None]:
+    """Queries with their deletion-index neighbours looked up for the whole batch at once.
 
-
-def _prepare_batch(names: list[str], index: NameIndex) -> list[Query]:
-    """Queries with their deletion-index neighbours looked up for the whole batch at once."""
-    queries = [_prepare(name, index) for name in names]
-    neighbours = index.neighbours(names, [query.depth for query in queries])
+    A name that reaches no popular name through any table (most names on a registry) gets
+    None instead of a query: no check could fire on it."""
+    rules = index.rules
+    depths = [2 if len(name) >= DL2_MIN_NAME_LENGTH else 1 for name in names]
+    queries: list[Query | None] = []
+    for name, ids in zip(names, index.neighbours(names, depths), strict=True):
+        flat = squashed(name)
+        folded = skeleton(name, rules)
+        parts = words(name)
+        cores = affix_cores(name, rules)
+        reachable = (
+            ids
+            or cores
+            or flat in index.squashed
+            or folded in index.skeletons
+            or name in index.cores
+            or name in index.word_prefixes
+            or (len(parts) > 1 and "-".join(sorted(parts)) in index.word_sets)
+        )
+        if not reachable:
+            queries.append(None)
+            continue
+        queries.append(
+            Query(
+                name=name,
+                squashed=flat,
+                skeleton=folded,
+                words=tuple(parts),
+                own_rank=index.corpus.rank(name),
+                cores=cores,
+                edit_ids=ids,
+            )
+        )
     lookups = [
         (query, core)
         for query in queries
+        if query is not None
         for core in query.cores
         if core not in index.corpus and len(core) > GENERIC_DL1_MIN_LENGTH
     ]
     core_neighbours = index.neighbours([core for _, core in lookups], [1] * len(lookups))
-    for query, ids in zip(queries, neighbours, strict=True):
-        query.edit_ids = ids
     for (query, core), ids in zip(lookups, core_neighbours, strict=True):
         if ids:
             query.core_edit_ids[core] = ids
@@ -269,6 +292,9 @@ class NameChecker:
                 pending.append((position, raw, name))
         queries = _prepare_batch([name for _, _, name in pending], self.index)
         for (position, raw, name), query in zip(pending, queries, strict=True):
+            if query is None:
+                results[position] = NameResult(raw, name, 0.0, False)
+                continue
             matches = self._score(self._candidates(query))
             score = matches[0].score if matches else 0.0
             results[position] = NameResult(
@@ -283,7 +309,10 @@ class NameChecker:
 
     def candidates(self, names: list[str]) -> list[list[tuple[Candidate, MatchFeatures]]]:
         """For canonical names: the admissible candidates, one per target, with their features."""
-        return [self._candidates(query) for query in _prepare_batch(names, self.index)]
+        return [
+            self._candidates(query) if query is not None else []
+            for query in _prepare_batch(names, self.index)
+        ]
 
     def _candidates(self, query: Query) -> list[tuple[Candidate, MatchFeatures]]:
         best: dict[str, Candidate] = {}
