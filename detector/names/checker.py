@@ -17,6 +17,7 @@ from rapidfuzz.distance import OSA
 
 from detector.names.allowlist import Allowlist, load_allowlist
 from detector.names.edits import classify
+from detector.names.history import AttackHistory, load_history
 from detector.names.index import NameIndex, affix_cores
 from detector.names.normalize import InvalidName, canonical, skeleton, squashed, words
 from detector.names.results import NameMatch, NameResult
@@ -32,6 +33,8 @@ _GENERIC_KINDS = ("extra-character", "substitution", "edit-distance-2")
 DL2_MIN_NAME_LENGTH = 8
 # Below this length only named typo kinds count, not a bare one-character difference.
 GENERIC_DL1_MIN_LENGTH = 5
+# Attacked popular names shorter than this are not looked for inside longer names.
+COMBO_MIN_TARGET_LENGTH = 4
 
 
 @dataclass
@@ -44,6 +47,8 @@ class Query:
     cores: list[str]  # what is left after dropping one affix
     edit_ids: AbstractSet[int] = frozenset()  # from the deletion index
     core_edit_ids: dict[str, AbstractSet[int]] = field(default_factory=dict)
+    # (target, what was added) for each attacked popular name at either end of the name.
+    combos: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def depth(self) -> int:
@@ -145,6 +150,26 @@ def _dropped_word_candidates(query: Query, index: NameIndex) -> Iterator[Candida
         yield Candidate(target, "dropped-words", 1, "end", f"'{cut}' cut off")
 
 
+def _combo_candidates(query: Query, index: NameIndex) -> Iterator[Candidate]:
+    """`discord-gift`, `pyhttpx-tools`: a popular name that attackers keep targeting, whole,
+    at either end of the name, with anything added (the affix check covers the known
+    affixes on any popular name)."""
+    for target, added in query.combos:
+        yield Candidate(target, "combosquat", 1, "end", f"'{added}' added")
+
+
+def combo_parts(name: str, targets: AbstractSet[str]) -> list[tuple[str, str]]:
+    """(target, what was added) for every name of ``targets`` that starts or ends ``name``."""
+    found = []
+    for size in range(COMBO_MIN_TARGET_LENGTH, len(name) - 1):
+        head, tail = name[:size], name[-size:]
+        if head in targets:
+            found.append((head, name[size:].strip("-")))
+        if tail in targets:
+            found.append((tail, name[:-size].strip("-")))
+    return [(target, added) for target, added in found if added]
+
+
 CHECKS: tuple[Check, ...] = (
     _edit_candidates,
     _separator_candidates,
@@ -152,10 +177,13 @@ CHECKS: tuple[Check, ...] = (
     _reorder_candidates,
     _affix_candidates,
     _dropped_word_candidates,
+    _combo_candidates,
 )
 
 
-def _prepare_batch(names: list[str], index: NameIndex) -> list[Query | None]:
+def _prepare_batch(
+    names: list[str], index: NameIndex, combo_targets: AbstractSet[str] = frozenset()
+) -> list[Query | None]:
     """Queries with their deletion-index neighbours looked up for the whole batch at once.
 
     A name that reaches no popular name through any table (most names on a registry) gets
@@ -168,9 +196,11 @@ def _prepare_batch(names: list[str], index: NameIndex) -> list[Query | None]:
         folded = skeleton(name, rules)
         parts = words(name)
         cores = affix_cores(name, rules)
+        combos = combo_parts(name, combo_targets) if combo_targets else []
         reachable = (
             ids
             or cores
+            or combos
             or flat in index.squashed
             or folded in index.skeletons
             or name in index.cores
@@ -189,6 +219,7 @@ def _prepare_batch(names: list[str], index: NameIndex) -> list[Query | None]:
                 own_rank=index.corpus.rank(name),
                 cores=cores,
                 edit_ids=ids,
+                combos=combos,
             )
         )
     lookups = [
@@ -237,11 +268,21 @@ class NameChecker:
         allowlist: Allowlist | None = None,
         scorer: NameScorer | None = None,
         policy_path: str | None = None,
+        history: AttackHistory | None = None,
+        combos: bool | None = None,
     ) -> None:
         self.corpus = corpus if corpus is not None else shipped_corpus()
         self.index = NameIndex.build(self.corpus, load_rules(ecosystem))
         self.allowlist = allowlist if allowlist is not None else load_allowlist()
         self.scorer = scorer if scorer is not None else load_scorer()
+        self.history = history if history is not None else load_history()
+        # Combosquats are looked for only on popular names attackers have targeted before,
+        # and only with weights fitted for them (the shipped weights are not: see names.md).
+        if combos is None:
+            combos = "kind=combosquat" in self.scorer.weights
+        self.combo_targets = frozenset(
+            name for name in self.history.attacked() if name in self.corpus and combos
+        )
         policy = section("names", policy_path)
         self.threshold = float(policy["flag_threshold"])
         self.min_length = int(policy["min_length"])
@@ -290,7 +331,7 @@ class NameChecker:
                 results[position] = NameResult(raw, name, 0.0, False)
             else:
                 pending.append((position, raw, name))
-        queries = _prepare_batch([name for _, _, name in pending], self.index)
+        queries = _prepare_batch([name for _, _, name in pending], self.index, self.combo_targets)
         for (position, raw, name), query in zip(pending, queries, strict=True):
             if query is None:
                 results[position] = NameResult(raw, name, 0.0, False)
@@ -311,7 +352,7 @@ class NameChecker:
         """For canonical names: the admissible candidates, one per target, with their features."""
         return [
             self._candidates(query) if query is not None else []
-            for query in _prepare_batch(names, self.index)
+            for query in _prepare_batch(names, self.index, self.combo_targets)
         ]
 
     def _candidates(self, query: Query) -> list[tuple[Candidate, MatchFeatures]]:
@@ -337,6 +378,7 @@ class NameChecker:
                     corpus_size=self.corpus.size,
                     neighbours=neighbours,
                     family_size=self.index.family_size.get(words(candidate.target)[0], 0),
+                    attacks=self.history.feature(candidate.target),
                 ),
             )
             for candidate in best.values()
@@ -382,6 +424,7 @@ _KIND_PHRASES = {
     "plural": "the plural/singular of",
     "version-suffix": "a version-numbered form of",
     "dropped-words": "a shortened form of",
+    "combosquat": "a combination of the often-squatted",
 }
 
 
