@@ -359,13 +359,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one CLI run, no full-list run")
     parser.add_argument("--accuracy", action="store_true", help="only the accuracy figures")
+    parser.add_argument("--speed", action="store_true", help="no forward or anchor figures")
     args = parser.parse_args()
     if not (SHARED / "data" / "pypi_names.tsv.gz").is_file():
         print(f"skipped: {SHARED} is not present")
         return
-    forward = bench_forward()
-    plot_roc(forward)
-    bench_typogard()
+    if not args.speed:
+        forward = bench_forward()
+        plot_roc(forward)
+        bench_typogard()
     if args.accuracy:
         return
     rows = all_names()

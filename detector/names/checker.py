@@ -229,6 +229,8 @@ def _prepare_batch(
         for core in query.cores
         if core not in index.corpus and len(core) > GENERIC_DL1_MIN_LENGTH
     ]
+    if not lookups:
+        return queries
     core_neighbours = index.neighbours([core for _, core in lookups], [1] * len(lookups))
     for (query, core), ids in zip(lookups, core_neighbours, strict=True):
         if ids:

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -105,13 +106,10 @@ class NameIndex:
             target = np.concatenate(targets)
             order = np.argsort(owner, kind="stable")
             owner, target = owner[order], target[order]
-            cuts = np.nonzero(np.diff(owner))[0] + 1
-            for position, chunk in zip(
-                owner[np.concatenate(([0], cuts))].tolist(),
-                np.split(target, cuts),
-                strict=True,
-            ):
-                found[position] = set(chunk.tolist())
+            bounds = [0, *(np.nonzero(np.diff(owner))[0] + 1).tolist(), len(owner)]
+            owners_list, targets_list = owner.tolist(), target.tolist()
+            for start, stop in pairwise(bounds):
+                found[owners_list[start]] = set(targets_list[start:stop])
         return found
 
     @classmethod
