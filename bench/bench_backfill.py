@@ -65,8 +65,11 @@ def warden(*args: str, stdout: Any = subprocess.PIPE) -> tuple[float, float, str
     cpu_before = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "warden", *args], stdout=stdout,
-        stderr=subprocess.PIPE, text=True, check=False,
+        [sys.executable, "-m", "warden", *args],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
     )
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
@@ -75,8 +78,17 @@ def warden(*args: str, stdout: Any = subprocess.PIPE) -> tuple[float, float, str
 
 
 def backfill(kind: str, source: Path, out: Path, workers: int) -> dict:
-    elapsed, cpu, stdout = warden("backfill", kind, "--input", str(source), "--out", str(out),
-                                  "--workers", str(workers), "--json")
+    elapsed, cpu, stdout = warden(
+        "backfill",
+        kind,
+        "--input",
+        str(source),
+        "--out",
+        str(out),
+        "--workers",
+        str(workers),
+        "--json",
+    )
     summary = json.loads(stdout)
     summary["wall_seconds"], summary["cpu_seconds"] = elapsed, cpu
     return summary
@@ -91,28 +103,47 @@ def bench_names(scratch: Path, table: Table) -> None:
         with console.status(f"backfill names, {workers} worker(s)…"):
             runs[workers] = backfill("names", NAMES, scratch / f"names-{workers}", workers)
         s = runs[workers]
-        table.add_row(f"backfill names, {workers} worker(s)", f"{s['rows']:,} names",
-                      f"{s['wall_seconds']:.1f} s", f"{s['cpu_seconds']:.1f} s",
-                      f"{s['rows'] / s['wall_seconds']:,.0f} names/s "
-                      f"(start-up {s['startup_seconds']:.1f} s)")
+        table.add_row(
+            f"backfill names, {workers} worker(s)",
+            f"{s['rows']:,} names",
+            f"{s['wall_seconds']:.1f} s",
+            f"{s['cpu_seconds']:.1f} s",
+            f"{s['rows'] / s['wall_seconds']:,.0f} names/s (start-up {s['startup_seconds']:.1f} s)",
+        )
     with console.status("backfill names, resume of a finished run…"):
         resumed = backfill("names", NAMES, scratch / "names-2", 2)
-    table.add_row("backfill names, re-run (all partitions done)", f"{resumed['rows']:,} names",
-                  f"{resumed['wall_seconds']:.1f} s", f"{resumed['cpu_seconds']:.1f} s", "-")
-    with console.status("check-name --file, one process…"), \
-            open(scratch / "check-name.jsonl", "w") as sink:
-        single, single_cpu, _ = warden("check-name", "--file", str(NAMES), "--json",
-                                       stdout=sink)
+    table.add_row(
+        "backfill names, re-run (all partitions done)",
+        f"{resumed['rows']:,} names",
+        f"{resumed['wall_seconds']:.1f} s",
+        f"{resumed['cpu_seconds']:.1f} s",
+        "-",
+    )
+    with (
+        console.status("check-name --file, one process…"),
+        open(scratch / "check-name.jsonl", "w") as sink,
+    ):
+        single, single_cpu, _ = warden("check-name", "--file", str(NAMES), "--json", stdout=sink)
     rows = runs[1]["rows"]
-    table.add_row("check-name --file --json (one process)", f"{rows:,} names",
-                  f"{single:.1f} s", f"{single_cpu:.1f} s", f"{rows / single:,.0f} names/s")
+    table.add_row(
+        "check-name --file --json (one process)",
+        f"{rows:,} names",
+        f"{single:.1f} s",
+        f"{single_cpu:.1f} s",
+        f"{rows / single:,.0f} names/s",
+    )
     speedup = runs[1]["wall_seconds"] / runs[2]["wall_seconds"]
     table.add_row("speed-up, 2 workers over 1", "", f"{speedup:.2f}×", "", "")
     for workers in (1, 2):
         wall = runs[workers]["wall_seconds"] / single - 1
         cpu = runs[workers]["cpu_seconds"] / single_cpu - 1
-        table.add_row(f"overhead of backfill ({workers} worker) over check-name", "",
-                      f"{wall:+.0%}", f"{cpu:+.0%}", "")
+        table.add_row(
+            f"overhead of backfill ({workers} worker) over check-name",
+            "",
+            f"{wall:+.0%}",
+            f"{cpu:+.0%}",
+            "",
+        )
 
 
 def bench_code(scratch: Path, table: Table, count: int) -> None:
@@ -126,12 +157,16 @@ def bench_code(scratch: Path, table: Table, count: int) -> None:
             s = backfill("code", tree, scratch / f"code-{workers}", workers)
         seconds[workers] = s["wall_seconds"]
         work = s["seconds"] - s["startup_seconds"]
-        table.add_row(f"backfill code, {workers} worker(s)", f"{s['rows']:,} sdists",
-                      f"{s['wall_seconds']:.1f} s", f"{s['cpu_seconds']:.1f} s",
-                      f"{s['rows'] / s['wall_seconds']:,.1f} pkg/s "
-                      f"({s['rows'] / work:,.1f} after start-up)")
-    table.add_row("speed-up, 2 workers over 1 (code)", "",
-                  f"{seconds[1] / seconds[2]:.2f}×", "", "")
+        table.add_row(
+            f"backfill code, {workers} worker(s)",
+            f"{s['rows']:,} sdists",
+            f"{s['wall_seconds']:.1f} s",
+            f"{s['cpu_seconds']:.1f} s",
+            f"{s['rows'] / s['wall_seconds']:,.1f} pkg/s ({s['rows'] / work:,.1f} after start-up)",
+        )
+    table.add_row(
+        "speed-up, 2 workers over 1 (code)", "", f"{seconds[1] / seconds[2]:.2f}×", "", ""
+    )
 
 
 def main() -> None:
@@ -141,8 +176,10 @@ def main() -> None:
     parser.add_argument("--skip-code", action="store_true")
     args = parser.parse_args()
     table = Table(title="warden backfill (wall time, cluster start-up included)")
-    console.print(f"load average before the run: {os.getloadavg()[0]:.1f} "
-                  f"on {os.cpu_count()} CPUs (other jobs skew wall times, not CPU seconds)")
+    console.print(
+        f"load average before the run: {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} CPUs (other jobs skew wall times, not CPU seconds)"
+    )
     for column in ("what", "input", "wall time", "CPU time", "throughput"):
         table.add_column(column)
     with tempfile.TemporaryDirectory(prefix="bench-backfill-") as scratch:

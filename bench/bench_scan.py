@@ -57,11 +57,19 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=0, help="malicious samples to use (0: all)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--plot", type=Path, default=REPO / "docs" / "code-roc.png")
-    parser.add_argument("--benign-extra", type=Path, action="append", default=None,
-                        help=f"more benign samples (default: {FETCHED} when it exists)")
+    parser.add_argument(
+        "--benign-extra",
+        type=Path,
+        action="append",
+        default=None,
+        help=f"more benign samples (default: {FETCHED} when it exists)",
+    )
     args = parser.parse_args()
-    extra = args.benign_extra if args.benign_extra is not None else (
-        [FETCHED] if FETCHED.is_file() else [])
+    extra = (
+        args.benign_extra
+        if args.benign_extra is not None
+        else ([FETCHED] if FETCHED.is_file() else [])
+    )
     mal_path, ben_path = default_corpus(args.shared)
     if not mal_path.is_file() or not ben_path.is_file():
         print(f"bench_scan: corpus not found under {args.shared}", file=sys.stderr)
@@ -70,7 +78,7 @@ def main() -> int:
     mal = read_all([mal_path], 1)
     ben = read_all([ben_path], 0)
     n_shared = len(mal) + len(ben)
-    fetched = read_all([ben_path, *extra], 0)[len(ben):]
+    fetched = read_all([ben_path, *extra], 0)[len(ben) :]
     if args.limit:
         step = max(1, len(mal) // args.limit)
         mal = mal[::step][: args.limit]
@@ -113,32 +121,45 @@ def main() -> int:
     cv = cross_validate(rows, y, groups, TrainConfig(folds=args.folds))
     results = {name: metrics(y, score, groups) for name, score in cv.items()}
 
-    print(f"corpus: {int(y.sum())} malicious, {int((y == 0).sum())} benign packages "
-          f"({len(fetched)} of them fetched from PyPI), "
-          f"{len(np.unique(groups))} near-duplicate clusters "
-          f"({len(np.unique(groups[y == 1]))} malicious)")
-    for name, label in (("score", "shipped blend"), ("model", "model only"),
-                        ("rules", "rules only")):
+    print(
+        f"corpus: {int(y.sum())} malicious, {int((y == 0).sum())} benign packages "
+        f"({len(fetched)} of them fetched from PyPI), "
+        f"{len(np.unique(groups))} near-duplicate clusters "
+        f"({len(np.unique(groups[y == 1]))} malicious)"
+    )
+    for name, label in (
+        ("score", "shipped blend"),
+        ("model", "model only"),
+        ("rules", "rules only"),
+    ):
         m = results[name]
-        print(f"grouped {args.folds}-fold CV, {label}: ROC-AUC {m['roc_auc']:.4f}, "
-              f"recall {m['recall']:.2%} at FPR {m['fpr']:.2%} (<= 0.5%, threshold "
-              f"{m['threshold']:.4f}), per-cluster recall {m['cluster_recall']:.2%}, "
-              f"confusion {m['confusion']}")
+        print(
+            f"grouped {args.folds}-fold CV, {label}: ROC-AUC {m['roc_auc']:.4f}, "
+            f"recall {m['recall']:.2%} at FPR {m['fpr']:.2%} (<= 0.5%, threshold "
+            f"{m['threshold']:.4f}), per-cluster recall {m['cluster_recall']:.2%}, "
+            f"confusion {m['confusion']}"
+        )
     parts = [("shared corpus folders", slice(0, n_shared))]
     if fetched:
         parts.append((f"fetched benign ({len(fetched)} packages)", slice(n_shared, None)))
     for label, part in parts:
         cpu, wall, parse = cpu_pkg[part], per_pkg[part], parse_cpu[part]
-        print(f"speed, {label}: {len(cpu) / sum(cpu):.1f} packages/s of one core's CPU time "
-              f"({len(wall) / sum(wall):.1f}/s wall clock, load {os.getloadavg()[0]:.1f}), "
-              f"median {statistics.median(wall) * 1000:.2f} ms/package, p99 "
-              f"{np.percentile(wall, 99) * 1000:.1f} ms, max {max(wall) * 1000:.0f} ms")
-        print(f"bare ast.parse of the same files ({label}): {len(parse) / sum(parse):.1f} "
-              f"packages/s; scan/parse CPU time ratio {sum(cpu) / sum(parse):.2f}")
-    print(f"peak memory: {peak_scan / 1e6:.1f} MB allocated by one scan (max over "
-          f"{len(probe)} packages incl. the largest); process peak RSS "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB "
-          f"(includes the corpus held in memory)")
+        print(
+            f"speed, {label}: {len(cpu) / sum(cpu):.1f} packages/s of one core's CPU time "
+            f"({len(wall) / sum(wall):.1f}/s wall clock, load {os.getloadavg()[0]:.1f}), "
+            f"median {statistics.median(wall) * 1000:.2f} ms/package, p99 "
+            f"{np.percentile(wall, 99) * 1000:.1f} ms, max {max(wall) * 1000:.0f} ms"
+        )
+        print(
+            f"bare ast.parse of the same files ({label}): {len(parse) / sum(parse):.1f} "
+            f"packages/s; scan/parse CPU time ratio {sum(cpu) / sum(parse):.2f}"
+        )
+    print(
+        f"peak memory: {peak_scan / 1e6:.1f} MB allocated by one scan (max over "
+        f"{len(probe)} packages incl. the largest); process peak RSS "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB "
+        f"(includes the corpus held in memory)"
+    )
     _plot(y, cv, args.plot)
     print(f"plot: {args.plot}")
     return 0

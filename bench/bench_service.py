@@ -62,8 +62,28 @@ from service.vocab import Role  # noqa: E402
 
 console = Console(stderr=True)
 DOMAINS = ["gmail.com", "example.org", "proton.me", "outlook.com"]
-WORDS = ["data", "cloud", "fast", "py", "json", "http", "text", "graph", "auth", "cache",
-         "async", "tool", "kit", "lite", "flow", "core", "utils", "client", "server", "parse"]
+WORDS = [
+    "data",
+    "cloud",
+    "fast",
+    "py",
+    "json",
+    "http",
+    "text",
+    "graph",
+    "auth",
+    "cache",
+    "async",
+    "tool",
+    "kit",
+    "lite",
+    "flow",
+    "core",
+    "utils",
+    "client",
+    "server",
+    "parse",
+]
 
 
 def figure(name: str, value: str) -> None:
@@ -94,10 +114,25 @@ class ServerProcess:
         env = {**os.environ, "WARDEN_DATABASE_URL": database_url}
         self._log = open(log, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "service.app:app_from_env",
-             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-             "--no-access-log"], env=env, stdout=self._log, stderr=subprocess.STDOUT,
-            cwd=REPO)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "service.app:app_from_env",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
         deadline = time.monotonic() + 120
         while True:
             if self.proc.poll() is not None:
@@ -139,17 +174,30 @@ def make_events(prefix: str, count: int, start: float) -> list[dict[str, Any]]:
         ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + i * 0.5))
         user = "".join(rng.choices(string.ascii_lowercase, k=rng.randint(5, 10))) + str(i)
         if i % 2 == 0:
-            events.append({"id": f"{prefix}-{i}", "ts": ts, "type": "account.created",
-                           "account": {"username": user,
-                                       "email": f"{user}@{rng.choice(DOMAINS)}",
-                                       "ip": f"198.51.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
-                                       "user_agent": "Mozilla/5.0 (X11; Linux x86_64)"}})
+            events.append(
+                {
+                    "id": f"{prefix}-{i}",
+                    "ts": ts,
+                    "type": "account.created",
+                    "account": {
+                        "username": user,
+                        "email": f"{user}@{rng.choice(DOMAINS)}",
+                        "ip": f"198.51.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+                        "user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
+                    },
+                }
+            )
         else:
             name = "-".join(rng.sample(WORDS, 2)) + f"-{i}"
-            events.append({"id": f"{prefix}-{i}", "ts": ts, "type": "project.created",
-                           "account": {"username": user},
-                           "project": {"name": name, "summary": f"{name} helpers",
-                                       "version": "0.1.0"}})
+            events.append(
+                {
+                    "id": f"{prefix}-{i}",
+                    "ts": ts,
+                    "type": "project.created",
+                    "account": {"username": user},
+                    "project": {"name": name, "summary": f"{name} helpers", "version": "0.1.0"},
+                }
+            )
     return events
 
 
@@ -160,8 +208,9 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def python_load(url: str, token: str, bodies: list[bytes], workers: int, path: str,
-                method: str) -> dict[str, Any]:
+def python_load(
+    url: str, token: str, bodies: list[bytes], workers: int, path: str, method: str
+) -> dict[str, Any]:
     """Closed-loop load from threads in this process (used only when wrk is missing)."""
     latencies: list[float] = []
     errors = 0
@@ -193,12 +242,17 @@ def python_load(url: str, token: str, bodies: list[bytes], workers: int, path: s
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
-    return {"rate": len(bodies) / elapsed, "p50": _percentile(latencies, 0.5),
-            "p99": _percentile(latencies, 0.99), "errors": errors}
+    return {
+        "rate": len(bodies) / elapsed,
+        "p50": _percentile(latencies, 0.5),
+        "p99": _percentile(latencies, 0.99),
+        "errors": errors,
+    }
 
 
-def python_open_loop(url: str, token: str, bodies: list[bytes], rate: float,
-                     workers: int) -> dict[str, Any]:
+def python_open_loop(
+    url: str, token: str, bodies: list[bytes], rate: float, workers: int
+) -> dict[str, Any]:
     """Open-loop load from threads in this process (used only when wrk is missing): body k
     is due at start + k / rate; its latency runs from that due time to its answer."""
     latencies: list[tuple[float, float]] = []
@@ -234,8 +288,9 @@ def python_open_loop(url: str, token: str, bodies: list[bytes], rate: float,
     # every body is sent, however late: the rates are over the time to the last answer
     seconds = max((due + latency for due, latency in latencies), default=len(bodies) / rate)
     text = "".join(f"{round(t * 1e6)} {round(x * 1e6)}\n" for t, x in latencies)
-    return open_loop_summary(f"sent {len(bodies)}\nanswered {len(latencies)}\n"
-                             f"errors {errors}\n{text}", rate, seconds)
+    return open_loop_summary(
+        f"sent {len(bodies)}\nanswered {len(latencies)}\nerrors {errors}\n{text}", rate, seconds
+    )
 
 
 # wrk script: every request is a new event (half new accounts, half new projects
@@ -345,8 +400,12 @@ end
 
 
 def _wrk(args: list[str], seconds: int) -> dict[str, Any]:
-    done = subprocess.run(["wrk", "-t1", f"-d{seconds}s", "--latency", *args],
-                          capture_output=True, text=True, timeout=seconds + 60)
+    done = subprocess.run(
+        ["wrk", "-t1", f"-d{seconds}s", "--latency", *args],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    )
     rate = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
     scale = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
@@ -358,14 +417,19 @@ def _wrk(args: list[str], seconds: int) -> dict[str, Any]:
     errors = re.search(r"Socket errors: (.*)", done.stdout)
     ran = re.search(r"requests in ([\d.]+)(us|ms|s|m),", done.stdout)
     scale["m"] = 60.0
-    return {"seconds": float(ran.group(1)) * scale[ran.group(2)] if ran else float(seconds),
-            "rate": float(rate.group(1)) if rate else float("nan"), "p50": pct("50"),
-            "p99": pct("99"), "errors": int(non2xx.group(1)) if non2xx else 0,
-            "socket_errors": errors.group(1) if errors else "none"}
+    return {
+        "seconds": float(ran.group(1)) * scale[ran.group(2)] if ran else float(seconds),
+        "rate": float(rate.group(1)) if rate else float("nan"),
+        "p50": pct("50"),
+        "p99": pct("99"),
+        "errors": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": errors.group(1) if errors else "none",
+    }
 
 
-def wrk_events(url: str, token: str, connections: int, seconds: int, tmp: Path,
-               prefix: str, base: int) -> dict[str, Any]:
+def wrk_events(
+    url: str, token: str, connections: int, seconds: int, tmp: Path, prefix: str, base: int
+) -> dict[str, Any]:
     script = tmp / f"{prefix}.lua"
     script.write_text(EVENTS_LUA % {"token": token, "prefix": prefix, "base": base})
     return _wrk([f"-c{connections}", "-s", str(script), url + "/"], seconds)
@@ -383,28 +447,53 @@ def open_loop_summary(text: str, rate: float, seconds: float) -> dict[str, Any]:
         elif key:
             timeline.append((int(key) / 1e6, int(value) / 1e6))
     latencies = [latency for _, latency in timeline]
-    return {"offered": rate, "sent_rate": counts["sent"] / seconds,
-            "rate": counts["answered"] / seconds, "answered": counts["answered"],
-            "errors": counts["errors"], "p50": _percentile(latencies, 0.50),
-            "p90": _percentile(latencies, 0.90), "p99": _percentile(latencies, 0.99),
-            "p999": _percentile(latencies, 0.999), "max": max(latencies, default=float("nan")),
-            "timed": len(latencies), "timeline": sorted(timeline)}
+    return {
+        "offered": rate,
+        "sent_rate": counts["sent"] / seconds,
+        "rate": counts["answered"] / seconds,
+        "answered": counts["answered"],
+        "errors": counts["errors"],
+        "p50": _percentile(latencies, 0.50),
+        "p90": _percentile(latencies, 0.90),
+        "p99": _percentile(latencies, 0.99),
+        "p999": _percentile(latencies, 0.999),
+        "max": max(latencies, default=float("nan")),
+        "timed": len(latencies),
+        "timeline": sorted(timeline),
+    }
 
 
-def open_loop_events(url: str, token: str, rate: float, connections: int, seconds: int,
-                     tmp: Path, prefix: str, base: int) -> dict[str, Any]:
+def open_loop_events(
+    url: str,
+    token: str,
+    rate: float,
+    connections: int,
+    seconds: int,
+    tmp: Path,
+    prefix: str,
+    base: int,
+) -> dict[str, Any]:
     """`rate` new events per second offered at fixed intervals for `seconds` (wrk)."""
     out = tmp / f"{prefix}.latencies"
     script = tmp / f"{prefix}.lua"
-    script.write_text(EVENTS_LUA % {"token": token, "prefix": prefix, "base": base}
-                      + OPEN_LOOP_LUA % {"rate": rate, "out": out})
+    script.write_text(
+        EVENTS_LUA % {"token": token, "prefix": prefix, "base": base}
+        + OPEN_LOOP_LUA % {"rate": rate, "out": out}
+    )
     ran = _wrk([f"-c{connections}", "-s", str(script), url + "/"], seconds)
     return open_loop_summary(out.read_text(), rate, ran["seconds"])
 
 
 def wrk_status(url: str, token: str, connections: int, seconds: int) -> dict[str, Any]:
-    return _wrk([f"-c{connections}", "-H", f"Authorization: Bearer {token}",
-                 url + "/v1/registration-status"], seconds)
+    return _wrk(
+        [
+            f"-c{connections}",
+            "-H",
+            f"Authorization: Bearer {token}",
+            url + "/v1/registration-status",
+        ],
+        seconds,
+    )
 
 
 def _merge(runs: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
@@ -524,8 +613,7 @@ def durability(database_url: str, tmp: Path) -> None:
 
     # 20,000 events 0.5 s apart span 10,000 s: they end before the server's clock (events
     # more than 5 minutes ahead of it are refused)
-    batches = {f"kill{i}": make_events(f"kill{i}", 20_000, time.time() - 10_500)
-               for i in range(8)}
+    batches = {f"kill{i}": make_events(f"kill{i}", 20_000, time.time() - 10_500) for i in range(8)}
 
     def sender(prefix: str) -> None:
         events = batches[prefix]
@@ -574,8 +662,12 @@ def fuzz(url: str, tokens: dict[str, str], examples: int) -> None:
 
     def run(operation: Any, headers: dict[str, str]) -> None:
         @given(case=operation.as_strategy())
-        @settings(max_examples=examples, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def check(case: Any) -> None:
             response = case.call(base_url=url, headers=headers)
             counts["sent"] += 1
@@ -587,9 +679,13 @@ def fuzz(url: str, tokens: dict[str, str], examples: int) -> None:
 
     operations = [result.ok() for result in api.get_all_operations()]
     for operation in operations:
-        role = ("admin" if operation.path.startswith("/v1/tokens") else
-                "registry" if operation.path == "/v1/events" and operation.method == "post"
-                else "moderator")
+        role = (
+            "admin"
+            if operation.path.startswith("/v1/tokens")
+            else "registry"
+            if operation.path == "/v1/events" and operation.method == "post"
+            else "moderator"
+        )
         run(operation, {"Authorization": f"Bearer {tokens[role]}"})
     figure("schemathesis: operations", str(len(operations)))
     figure("schemathesis: cases sent", str(counts["sent"]))
@@ -602,10 +698,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20, help="length of each event load")
     parser.add_argument("--status-seconds", type=int, default=10)
     parser.add_argument("--examples", type=int, default=60, help="schemathesis cases per op")
-    parser.add_argument("--rates", type=lambda v: [float(x) for x in v.split(",")],
-                        default=[500.0, 750.0], help="open-loop offered rates, events/s")
-    parser.add_argument("--open-connections", type=int, default=64,
-                        help="connections the open-loop load may use")
+    parser.add_argument(
+        "--rates",
+        type=lambda v: [float(x) for x in v.split(",")],
+        default=[500.0, 750.0],
+        help="open-loop offered rates, events/s",
+    )
+    parser.add_argument(
+        "--open-connections", type=int, default=64, help="connections the open-loop load may use"
+    )
     parser.add_argument("--skip-fuzz", action="store_true")
     parser.add_argument("--skip-kill", action="store_true")
     parser.add_argument("--scale", action="store_true",
@@ -619,8 +720,10 @@ def main() -> None:
     database_url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
     console.print(f"[bold]warden service bench[/bold] database={database_url.split('@')[-1]}")
     has_wrk = shutil.which("wrk") is not None
-    figure("load generator", "wrk -t1 (separate process)" if has_wrk else
-           "python threads (wrk not installed)")
+    figure(
+        "load generator",
+        "wrk -t1 (separate process)" if has_wrk else "python threads (wrk not installed)",
+    )
     figure("machine load average at start", f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     if args.scale:
         scale(database_url, tmp, args.scale_rate, args.seconds, args.open_connections,
@@ -638,42 +741,66 @@ def main() -> None:
         warm = [json.dumps(e).encode() for e in make_events("warm", 400, base)]
         python_load(server.url, tokens["registry"], warm, 4, "/v1/events", "POST")
         for rate in args.rates:
-            console.print(f"events, open loop: {rate:g}/s offered for {args.seconds} s, "
-                          f"{args.open_connections} connections …")
+            console.print(
+                f"events, open loop: {rate:g}/s offered for {args.seconds} s, "
+                f"{args.open_connections} connections …"
+            )
             base += 86_400
             tag = f"events at {rate:g}/s offered ({args.open_connections} connections)"
             cpu = server.cpu_seconds()
             if has_wrk:
-                o = open_loop_events(server.url, tokens["registry"], rate,
-                                     args.open_connections, args.seconds, tmp,
-                                     f"r{rate:g}", base)
+                o = open_loop_events(
+                    server.url,
+                    tokens["registry"],
+                    rate,
+                    args.open_connections,
+                    args.seconds,
+                    tmp,
+                    f"r{rate:g}",
+                    base,
+                )
             else:
-                bodies = [json.dumps(e).encode() for e in
-                          make_events(f"r{rate:g}", int(rate * args.seconds), base)]
-                o = python_open_loop(server.url, tokens["registry"], bodies, rate,
-                                     args.open_connections)
+                bodies = [
+                    json.dumps(e).encode()
+                    for e in make_events(f"r{rate:g}", int(rate * args.seconds), base)
+                ]
+                o = python_open_loop(
+                    server.url, tokens["registry"], bodies, rate, args.open_connections
+                )
             busy = server.cpu_seconds() - cpu
             figure(f"{tag}: machine load average at the end", f"{os.getloadavg()[0]:.1f}")
             figure(f"{tag}: sent / answered (/s)", f"{o['sent_rate']:.0f} / {o['rate']:.0f}")
             figure(f"{tag}: server CPU (share of one core)", f"{busy / args.seconds:.0%}")
-            figure(f"{tag}: server CPU per event (ms)",
-                   f"{busy * 1000 / max(o['answered'], 1):.2f}")
-            figure(f"{tag}: latency p50 / p90 / p99 / p99.9 / max (ms)",
-                   " / ".join(f"{o[q] * 1000:.1f}" for q in ("p50", "p90", "p99", "p999",
-                                                             "max")))
+            figure(
+                f"{tag}: server CPU per event (ms)", f"{busy * 1000 / max(o['answered'], 1):.2f}"
+            )
+            figure(
+                f"{tag}: latency p50 / p90 / p99 / p99.9 / max (ms)",
+                " / ".join(f"{o[q] * 1000:.1f}" for q in ("p50", "p90", "p99", "p999", "max")),
+            )
             figure(f"{tag}: errors", str(o["errors"]))
         for connections in (8, 32):
             console.print(f"events, saturation: {args.seconds} s, {connections} connections …")
             base += 86_400
             cpu = server.cpu_seconds()
             if has_wrk:
-                r = wrk_events(server.url, tokens["registry"], connections, args.seconds, tmp,
-                               f"c{connections}", base)
+                r = wrk_events(
+                    server.url,
+                    tokens["registry"],
+                    connections,
+                    args.seconds,
+                    tmp,
+                    f"c{connections}",
+                    base,
+                )
             else:
-                bodies = [json.dumps(e).encode()
-                          for e in make_events(f"c{connections}", 300 * args.seconds, base)]
-                r = python_load(server.url, tokens["registry"], bodies, connections,
-                                "/v1/events", "POST")
+                bodies = [
+                    json.dumps(e).encode()
+                    for e in make_events(f"c{connections}", 300 * args.seconds, base)
+                ]
+                r = python_load(
+                    server.url, tokens["registry"], bodies, connections, "/v1/events", "POST"
+                )
             tag = f"events, saturation ({connections} connections)"
             figure(f"{tag}: machine load average at the end", f"{os.getloadavg()[0]:.1f}")
             served = r["rate"] * args.seconds
@@ -690,11 +817,14 @@ def main() -> None:
         if has_wrk:
             w = wrk_status(server.url, tokens["registry"], 32, args.status_seconds)
         else:
-            w = python_load(server.url, tokens["registry"], [b""] * 20_000, 32,
-                            "/v1/registration-status", "GET")
+            w = python_load(
+                server.url, tokens["registry"], [b""] * 20_000, 32, "/v1/registration-status", "GET"
+            )
         figure("status checks: rate (/s)", f"{w['rate']:.0f}")
-        figure("status checks: server CPU per check (ms)",
-               f"{(server.cpu_seconds() - cpu) * 1000 / (w['rate'] * args.status_seconds):.3f}")
+        figure(
+            "status checks: server CPU per check (ms)",
+            f"{(server.cpu_seconds() - cpu) * 1000 / (w['rate'] * args.status_seconds):.3f}",
+        )
         figure("status checks: latency p99 (ms)", f"{w['p99'] * 1000:.1f}")
         figure("status checks: errors", str(w["errors"]))
 

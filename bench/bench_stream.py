@@ -42,9 +42,12 @@ console = Console(stderr=True)
 FAST = {"typosquat-waves", "sleeper", "account-flood"}
 
 
-def campaign_figures(events: list[dict[str, Any]], labels: list[dict[str, Any]],
-                     scored: list[dict[str, Any]], timeline: list[dict[str, Any]]
-                     ) -> list[dict[str, Any]]:
+def campaign_figures(
+    events: list[dict[str, Any]],
+    labels: list[dict[str, Any]],
+    scored: list[dict[str, Any]],
+    timeline: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
     """Per labelled campaign: size, 10th registration, detection and grouping latency, trips."""
     decisions = {d["id"]: d for d in scored if "id" in d and "decision" in d}
     members: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
@@ -55,25 +58,32 @@ def campaign_figures(events: list[dict[str, Any]], labels: list[dict[str, Any]],
     rows = []
     for name, items in members.items():
         accounts = {e["account"]["username"] for e, _ in items}
-        registrations = [e for e, _ in items if e["type"] in ("account.created",
-                                                               "project.created")]
+        registrations = [e for e, _ in items if e["type"] in ("account.created", "project.created")]
         t10 = parse_ts(registrations[min(9, len(registrations) - 1)]["ts"])
-        flagged = [parse_ts(e["ts"]) for e, _ in items
-                   if decisions[e["id"]]["decision"] != "allow"]
+        flagged = [parse_ts(e["ts"]) for e, _ in items if decisions[e["id"]]["decision"] != "allow"]
         grouped = [parse_ts(e["ts"]) for e, _ in items if decisions[e["id"]]["campaign"]]
-        rows.append({
-            "campaign": name, "kind": items[0][1]["kind"], "accounts": len(accounts),
-            "events": len(items), "flagged": len(flagged),
-            "detect_min": None if not flagged else max(0.0, (min(flagged) - t10) / 60),
-            "group_min": None if not grouped else max(0.0, (min(grouped) - t10) / 60),
-            "tripped": owners.get(name, 0),
-        })
+        rows.append(
+            {
+                "campaign": name,
+                "kind": items[0][1]["kind"],
+                "accounts": len(accounts),
+                "events": len(items),
+                "flagged": len(flagged),
+                "detect_min": None if not flagged else max(0.0, (min(flagged) - t10) / 60),
+                "group_min": None if not grouped else max(0.0, (min(grouped) - t10) / 60),
+                "tripped": owners.get(name, 0),
+            }
+        )
     return rows
 
 
-def trip_owners(events: list[dict[str, Any]], labels: list[dict[str, Any]],
-                scored: list[dict[str, Any]], timeline: list[dict[str, Any]],
-                lookback: float = 6 * 3600) -> Counter[str]:
+def trip_owners(
+    events: list[dict[str, Any]],
+    labels: list[dict[str, Any]],
+    scored: list[dict[str, Any]],
+    timeline: list[dict[str, Any]],
+    lookback: float = 6 * 3600,
+) -> Counter[str]:
     """Pauses per labelled campaign: each pause goes to the campaign owning most of the
     flagged registrations of its scope in the lookback before it (none: a false trip)."""
     flagged = {d["id"] for d in scored if d.get("decision") not in (None, "allow")}
@@ -105,14 +115,23 @@ def run_seed(seed: int, days: int) -> dict[str, Any]:
     camp = [by_id[e["id"]] for e, lab in zip(events, labels, strict=True) if lab["campaign"]]
     rows = campaign_figures(events, labels, scored, result["timeline"])
     return {
-        "seed": seed, "events": len(events), "sim_s": sim_s, "score_s": score_s,
-        "baseline_flagged": sum(d["decision"] != "allow" for d in base), "baseline": len(base),
-        "campaign_flagged": sum(d["decision"] != "allow" for d in camp), "campaign": len(camp),
-        "false_trips": result["false_trips"], "trips": len(result["timeline"]),
+        "seed": seed,
+        "events": len(events),
+        "sim_s": sim_s,
+        "score_s": score_s,
+        "baseline_flagged": sum(d["decision"] != "allow" for d in base),
+        "baseline": len(base),
+        "campaign_flagged": sum(d["decision"] != "allow" for d in camp),
+        "campaign": len(camp),
+        "false_trips": result["false_trips"],
+        "trips": len(result["timeline"]),
         "let_through": result["campaign_events_let_through"],
         "legit_held": result["legitimate_events_held"],
-        "rows": rows, "timeline": result["timeline"], "events_list": events,
-        "labels": labels, "scored": scored,
+        "rows": rows,
+        "timeline": result["timeline"],
+        "events_list": events,
+        "labels": labels,
+        "scored": scored,
     }
 
 
@@ -132,14 +151,22 @@ def year_child(path: str, policy: str | None) -> None:
     cpu = time.process_time() - cpu0
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     stats = scorer.stats()
-    print(json.dumps({"events": n, "seconds": elapsed, "cpu_main": cpu,
-                      "cpu_worker": children.ru_utime + children.ru_stime,
-                      "cpu_code_scan": stats["code_scan_cpu_seconds"],
-                      "code_scans": stats["code_scans"],
-                      "cpu_names": stats["name_check_cpu_seconds"],
-                      "name_checks": stats["name_checks"],
-                      "peak_rss_mb": peak_rss_mb(),
-                      "worker_peak_rss_mb": children.ru_maxrss / 1024}))
+    print(
+        json.dumps(
+            {
+                "events": n,
+                "seconds": elapsed,
+                "cpu_main": cpu,
+                "cpu_worker": children.ru_utime + children.ru_stime,
+                "cpu_code_scan": stats["code_scan_cpu_seconds"],
+                "code_scans": stats["code_scans"],
+                "cpu_names": stats["name_check_cpu_seconds"],
+                "name_checks": stats["name_checks"],
+                "peak_rss_mb": peak_rss_mb(),
+                "worker_peak_rss_mb": children.ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 def peak_rss_mb() -> float:
@@ -162,8 +189,11 @@ def plot(seed_result: dict[str, Any], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    events, labels, scored = (seed_result["events_list"], seed_result["labels"],
-                              seed_result["scored"])
+    events, labels, scored = (
+        seed_result["events_list"],
+        seed_result["labels"],
+        seed_result["scored"],
+    )
     by_id = {d["id"]: d for d in scored if "decision" in d}
     start = parse_ts(events[0]["ts"])
     hourly: dict[str, Counter[int]] = defaultdict(Counter)
@@ -174,10 +204,19 @@ def plot(seed_result: dict[str, Any], path: str) -> None:
         hourly[f"{kind} {'flagged' if flagged else 'allowed'}"][hour] += 1
     hours = range(max(max(c) for c in hourly.values() if c) + 1)
     fig, ax = plt.subplots(figsize=(12, 4))
-    for key, colour in (("baseline allowed", "#bbbbbb"), ("baseline flagged", "#ff7f0e"),
-                        ("campaign allowed", "#d62728"), ("campaign flagged", "#1f77b4")):
-        ax.plot([h / 24 for h in hours], [hourly[key][h] for h in hours], label=key,
-                color=colour, linewidth=0.8)
+    for key, colour in (
+        ("baseline allowed", "#bbbbbb"),
+        ("baseline flagged", "#ff7f0e"),
+        ("campaign allowed", "#d62728"),
+        ("campaign flagged", "#1f77b4"),
+    ):
+        ax.plot(
+            [h / 24 for h in hours],
+            [hourly[key][h] for h in hours],
+            label=key,
+            color=colour,
+            linewidth=0.8,
+        )
     for pause in seed_result["timeline"]:
         s = (parse_ts(pause["start"]) - start) / 86400
         e = (parse_ts(pause["end"]) - start) / 86400 if pause["end"] else s + 1
@@ -194,19 +233,29 @@ def plot(seed_result: dict[str, Any], path: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3, 4, 5],
-                        help="seeds of the 90-day streams (none: only the 365-day figures)")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="*",
+        default=[1, 2, 3, 4, 5],
+        help="seeds of the 90-day streams (none: only the 365-day figures)",
+    )
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--year-days", type=int, default=365)
     parser.add_argument("--skip-year", action="store_true")
     parser.add_argument("--plot", default=None, help="write a timeline plot of the first seed")
     parser.add_argument("--year-child", default=None, help=argparse.SUPPRESS)
     year = parser.add_mutually_exclusive_group()
-    year.add_argument("--year-policy", default=None,
-                      help="policy file for the 365-day figures (default: shipped)")
-    year.add_argument("--year-scan-code", choices=("all", "young", "none"), default=None,
-                      help="the shipped policy with this [stream] scan_code for the 365-day "
-                           "figures (none: the scorer alone)")
+    year.add_argument(
+        "--year-policy", default=None, help="policy file for the 365-day figures (default: shipped)"
+    )
+    year.add_argument(
+        "--year-scan-code",
+        choices=("all", "young", "none"),
+        default=None,
+        help="the shipped policy with this [stream] scan_code for the 365-day "
+        "figures (none: the scorer alone)",
+    )
     args = parser.parse_args()
     if args.year_child:
         year_child(args.year_child, args.year_policy)
@@ -263,9 +312,11 @@ def latency_figures(days: int = 20) -> None:
             times[event["type"]].append(elapsed * 1000)
     for kind, values in sorted(times.items()):
         values.sort()
-        print(f"process() latency, {kind} without files: mean {sum(values) / len(values):.3f} ms, "
-              f"p50 {values[len(values) // 2]:.3f} ms, p99 {values[int(len(values) * 0.99)]:.3f} ms"
-              f" ({len(values)} events)")
+        print(
+            f"process() latency, {kind} without files: mean {sum(values) / len(values):.3f} ms, "
+            f"p50 {values[len(values) // 2]:.3f} ms, p99 {values[int(len(values) * 0.99)]:.3f} ms"
+            f" ({len(values)} events)"
+        )
 
 
 def year_figures(days: int, policy: str | None = None, label: str | None = None) -> None:
@@ -282,8 +333,12 @@ def year_figures(days: int, policy: str | None = None, label: str | None = None)
         del events
         console.print("scoring it in a fresh process ...")
         extra = ["--year-policy", policy] if policy else []
-        out = subprocess.run([sys.executable, __file__, "--year-child", path, *extra],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--year-child", path, *extra],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     year = json.loads(out.stdout.strip().splitlines()[-1])
     print(year_text(year, days, label or policy or "shipped"))
 
@@ -293,19 +348,30 @@ def year_text(year: dict[str, Any], days: int, policy: str) -> str:
     cohorts, campaigns, breaker), the name checks and the code scanner."""
     total = year["cpu_main"] + year["cpu_worker"]
     scorer = total - year["cpu_code_scan"] - year["cpu_names"]
-    return (f"{days}-day stream (policy {policy}): {year['events']} events scored "
-            f"in {year['seconds']:.1f} s wall ({year['events'] / year['seconds']:.0f} events/s); "
-            f"CPU {total:.1f} s = scorer {scorer:.1f} s + name checks {year['cpu_names']:.1f} s "
-            f"({year['name_checks']} names) + code scanning {year['cpu_code_scan']:.1f} s "
-            f"({year['code_scans']} file sets); by process: {year['cpu_main']:.1f} s in the "
-            f"scorer process, {year['cpu_worker']:.1f} s in its name/code worker; peak RSS "
-            f"{year['peak_rss_mb']:.0f} MB (worker {year['worker_peak_rss_mb']:.0f} MB)")
+    return (
+        f"{days}-day stream (policy {policy}): {year['events']} events scored "
+        f"in {year['seconds']:.1f} s wall ({year['events'] / year['seconds']:.0f} events/s); "
+        f"CPU {total:.1f} s = scorer {scorer:.1f} s + name checks {year['cpu_names']:.1f} s "
+        f"({year['name_checks']} names) + code scanning {year['cpu_code_scan']:.1f} s "
+        f"({year['code_scans']} file sets); by process: {year['cpu_main']:.1f} s in the "
+        f"scorer process, {year['cpu_worker']:.1f} s in its name/code worker; peak RSS "
+        f"{year['peak_rss_mb']:.0f} MB (worker {year['worker_peak_rss_mb']:.0f} MB)"
+    )
 
 
 def report(results: list[dict[str, Any]], days: int) -> None:
     table = Table(title="campaigns of 20+ accounts")
-    for col in ("seed", "campaign", "kind", "accounts", "events", "flagged %",
-                "detect min", "group min", "breaker"):
+    for col in (
+        "seed",
+        "campaign",
+        "kind",
+        "accounts",
+        "events",
+        "flagged %",
+        "detect min",
+        "group min",
+        "breaker",
+    ):
         table.add_column(col)
     big = []
     for res in results:
@@ -313,20 +379,29 @@ def report(results: list[dict[str, Any]], days: int) -> None:
             if row["accounts"] < 20:
                 continue
             big.append(row)
-            table.add_row(str(res["seed"]), row["campaign"], row["kind"], str(row["accounts"]),
-                          str(row["events"]), f"{100 * row['flagged'] / row['events']:.1f}",
-                          _fmt(row["detect_min"]), _fmt(row["group_min"]),
-                          f"{row['tripped']} pauses" if row["tripped"] else "-")
+            table.add_row(
+                str(res["seed"]),
+                row["campaign"],
+                row["kind"],
+                str(row["accounts"]),
+                str(row["events"]),
+                f"{100 * row['flagged'] / row['events']:.1f}",
+                _fmt(row["detect_min"]),
+                _fmt(row["group_min"]),
+                f"{row['tripped']} pauses" if row["tripped"] else "-",
+            )
     console.print(table)
     for res in results:
-        print(f"seed {res['seed']}: {res['events']} events, scored in {res['score_s']:.1f} s "
-              f"({res['events'] / res['score_s']:.0f} events/s); campaign events flagged "
-              f"{res['campaign_flagged']}/{res['campaign']} "
-              f"({100 * res['campaign_flagged'] / res['campaign']:.2f}%); baseline flagged "
-              f"{res['baseline_flagged']}/{res['baseline']} "
-              f"({100 * res['baseline_flagged'] / res['baseline']:.3f}%); breaker trips "
-              f"{res['trips']}, false {res['false_trips']}; campaign events let through "
-              f"{res['let_through']}; legitimate events held {res['legit_held']}")
+        print(
+            f"seed {res['seed']}: {res['events']} events, scored in {res['score_s']:.1f} s "
+            f"({res['events'] / res['score_s']:.0f} events/s); campaign events flagged "
+            f"{res['campaign_flagged']}/{res['campaign']} "
+            f"({100 * res['campaign_flagged'] / res['campaign']:.2f}%); baseline flagged "
+            f"{res['baseline_flagged']}/{res['baseline']} "
+            f"({100 * res['baseline_flagged'] / res['baseline']:.3f}%); breaker trips "
+            f"{res['trips']}, false {res['false_trips']}; campaign events let through "
+            f"{res['let_through']}; legitimate events held {res['legit_held']}"
+        )
     detect = [r["detect_min"] for r in big]
     group = [r["group_min"] for r in big]
     within = sum(1 for d in detect if d is not None and d <= 30)
@@ -335,24 +410,32 @@ def report(results: list[dict[str, Any]], days: int) -> None:
     base = sum(r["baseline_flagged"] for r in results) / sum(r["baseline"] for r in results)
     false_trips = sum(r["false_trips"] for r in results) / len(results) * 90 / days
     fast = [row for res in results for row in res["rows"] if row["kind"] in FAST]
-    print(f"campaigns of 20+ accounts detected within 30 min of their 10th registration: "
-          f"{within}/{len(big)} (median {_median(detect)} min, max {_max(detect)} min)")
-    print(f"  ... linked into a campaign within 30 min: {grouped}/{len(big)} "
-          f"(median {_median(group)} min, max {_max(group)} min)")
+    print(
+        f"campaigns of 20+ accounts detected within 30 min of their 10th registration: "
+        f"{within}/{len(big)} (median {_median(detect)} min, max {_max(detect)} min)"
+    )
+    print(
+        f"  ... linked into a campaign within 30 min: {grouped}/{len(big)} "
+        f"(median {_median(group)} min, max {_max(group)} min)"
+    )
     print(f"campaign events flagged: {100 * camp:.2f}%  (target >= 95%)")
     print(f"baseline events flagged: {100 * base:.3f}%  (target <= 0.5%)")
     print(f"false breaker trips per 90 days: {false_trips:.2f}  (target <= 1)")
     slow = [row for res in results for row in res["rows"] if row["kind"] not in FAST]
-    print(f"fast waves that tripped the breaker: {sum(bool(r['tripped']) for r in fast)}/"
-          f"{len(fast)}; low-and-slow waves that did: {sum(bool(r['tripped']) for r in slow)}/"
-          f"{len(slow)}")
+    print(
+        f"fast waves that tripped the breaker: {sum(bool(r['tripped']) for r in fast)}/"
+        f"{len(fast)}; low-and-slow waves that did: {sum(bool(r['tripped']) for r in slow)}/"
+        f"{len(slow)}"
+    )
     by_kind: dict[str, list[float]] = defaultdict(list)
     for res in results:
         for row in res["rows"]:
             by_kind[row["kind"]].append(row["flagged"] / row["events"])
     for kind, shares in sorted(by_kind.items()):
-        print(f"  {kind}: {100 * sum(shares) / len(shares):.1f}% of events flagged on average "
-              f"over {len(shares)} campaigns")
+        print(
+            f"  {kind}: {100 * sum(shares) / len(shares):.1f}% of events flagged on average "
+            f"over {len(shares)} campaigns"
+        )
 
 
 def _fmt(value: float | None) -> str:

@@ -68,6 +68,7 @@ class NameKind(StrEnum):
     PLURAL = "plural"
     VERSION_SUFFIX = "version-suffix"
     DROPPED_WORDS = "dropped-words"
+    COMBOSQUAT = "combosquat"
 
 
 def values(vocabulary: type[StrEnum]) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ and policy (the ``[names]`` table of ``data/policy.toml``) are kept apart.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -16,6 +17,7 @@ from rapidfuzz.distance import OSA
 
 from detector.names.allowlist import Allowlist, load_allowlist
 from detector.names.edits import classify
+from detector.names.history import AttackHistory, load_history
 from detector.names.index import NameIndex, affix_cores
 from detector.names.normalize import InvalidName, canonical, skeleton, squashed, words
 from detector.names.results import NameMatch, NameResult
@@ -32,6 +34,8 @@ _GENERIC_KINDS = (NameKind.EXTRA_CHARACTER, NameKind.SUBSTITUTION, NameKind.EDIT
 DL2_MIN_NAME_LENGTH = 8
 # Below this length only named typo kinds count, not a bare one-character difference.
 GENERIC_DL1_MIN_LENGTH = 5
+# Attacked popular names shorter than this are not looked for inside longer names.
+COMBO_MIN_TARGET_LENGTH = 4
 
 
 @dataclass
@@ -42,8 +46,10 @@ class Query:
     words: tuple[str, ...]
     own_rank: int | None
     cores: list[str]  # what is left after dropping one affix
-    edit_ids: set[int] = field(default_factory=set)  # from the deletion index
-    core_edit_ids: dict[str, set[int]] = field(default_factory=dict)
+    edit_ids: AbstractSet[int] = frozenset()  # from the deletion index
+    core_edit_ids: dict[str, AbstractSet[int]] = field(default_factory=dict)
+    # (target, what was added) for each attacked popular name at either end of the name.
+    combos: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def depth(self) -> int:
@@ -62,7 +68,9 @@ class Candidate:
 Check = Callable[[Query, NameIndex], Iterable[Candidate]]
 
 
-def _within_reach(name: str, ids: set[int], depth: int, index: NameIndex) -> Iterator[Candidate]:
+def _within_reach(
+    name: str, ids: AbstractSet[int], depth: int, index: NameIndex
+) -> Iterator[Candidate]:
     """The popular names among ``ids`` within ``depth`` edits of ``name``, by edit kind."""
     short = len(name.replace("-", "")) < GENERIC_DL1_MIN_LENGTH
     popular = len(index.names)
@@ -143,6 +151,26 @@ def _dropped_word_candidates(query: Query, index: NameIndex) -> Iterator[Candida
         yield Candidate(target, "dropped-words", 1, "end", f"'{cut}' cut off")
 
 
+def _combo_candidates(query: Query, index: NameIndex) -> Iterator[Candidate]:
+    """`discord-gift`, `pyhttpx-tools`: a popular name that attackers keep targeting, whole,
+    at either end of the name, with anything added (the affix check covers the known
+    affixes on any popular name)."""
+    for target, added in query.combos:
+        yield Candidate(target, "combosquat", 1, "end", f"'{added}' added")
+
+
+def combo_parts(name: str, targets: AbstractSet[str]) -> list[tuple[str, str]]:
+    """(target, what was added) for every name of ``targets`` that starts or ends ``name``."""
+    found = []
+    for size in range(COMBO_MIN_TARGET_LENGTH, len(name) - 1):
+        head, tail = name[:size], name[-size:]
+        if head in targets:
+            found.append((head, name[size:].strip("-")))
+        if tail in targets:
+            found.append((tail, name[:-size].strip("-")))
+    return [(target, added) for target, added in found if added]
+
+
 CHECKS: tuple[Check, ...] = (
     _edit_candidates,
     _separator_candidates,
@@ -150,33 +178,61 @@ CHECKS: tuple[Check, ...] = (
     _reorder_candidates,
     _affix_candidates,
     _dropped_word_candidates,
+    _combo_candidates,
 )
 
 
-def _prepare(name: str, index: NameIndex) -> Query:
-    return Query(
-        name=name,
-        squashed=squashed(name),
-        skeleton=skeleton(name, index.rules),
-        words=tuple(words(name)),
-        own_rank=index.corpus.rank(name),
-        cores=affix_cores(name, index.rules),
-    )
+def _prepare_batch(
+    names: list[str], index: NameIndex, combo_targets: AbstractSet[str] = frozenset()
+) -> list[Query | None]:
+    """Queries with their deletion-index neighbours looked up for the whole batch at once.
 
-
-def _prepare_batch(names: list[str], index: NameIndex) -> list[Query]:
-    """Queries with their deletion-index neighbours looked up for the whole batch at once."""
-    queries = [_prepare(name, index) for name in names]
-    neighbours = index.neighbours(names, [query.depth for query in queries])
+    A name that reaches no popular name through any table (most names on a registry) gets
+    None instead of a query: no check could fire on it."""
+    rules = index.rules
+    depths = [2 if len(name) >= DL2_MIN_NAME_LENGTH else 1 for name in names]
+    queries: list[Query | None] = []
+    for name, ids in zip(names, index.neighbours(names, depths), strict=True):
+        flat = squashed(name)
+        folded = skeleton(name, rules)
+        parts = words(name)
+        cores = affix_cores(name, rules)
+        combos = combo_parts(name, combo_targets) if combo_targets else []
+        reachable = (
+            ids
+            or cores
+            or combos
+            or flat in index.squashed
+            or folded in index.skeletons
+            or name in index.cores
+            or name in index.word_prefixes
+            or (len(parts) > 1 and "-".join(sorted(parts)) in index.word_sets)
+        )
+        if not reachable:
+            queries.append(None)
+            continue
+        queries.append(
+            Query(
+                name=name,
+                squashed=flat,
+                skeleton=folded,
+                words=tuple(parts),
+                own_rank=index.corpus.rank(name),
+                cores=cores,
+                edit_ids=ids,
+                combos=combos,
+            )
+        )
     lookups = [
         (query, core)
         for query in queries
+        if query is not None
         for core in query.cores
         if core not in index.corpus and len(core) > GENERIC_DL1_MIN_LENGTH
     ]
+    if not lookups:
+        return queries
     core_neighbours = index.neighbours([core for _, core in lookups], [1] * len(lookups))
-    for query, ids in zip(queries, neighbours, strict=True):
-        query.edit_ids = ids
     for (query, core), ids in zip(lookups, core_neighbours, strict=True):
         if ids:
             query.core_edit_ids[core] = ids
@@ -215,11 +271,21 @@ class NameChecker:
         allowlist: Allowlist | None = None,
         scorer: NameScorer | None = None,
         policy: Policy | None = None,
+        history: AttackHistory | None = None,
+        combos: bool | None = None,
     ) -> None:
         self.corpus = corpus if corpus is not None else shipped_corpus()
         self.index = NameIndex.build(self.corpus, load_rules(ecosystem))
         self.allowlist = allowlist if allowlist is not None else load_allowlist()
         self.scorer = scorer if scorer is not None else load_scorer()
+        self.history = history if history is not None else load_history()
+        # Combosquats are looked for only on popular names attackers have targeted before,
+        # and only with weights fitted for them (the shipped weights are not: see names.md).
+        if combos is None:
+            combos = "kind=combosquat" in self.scorer.weights
+        self.combo_targets = frozenset(
+            name for name in self.history.attacked() if name in self.corpus and combos
+        )
         names = resolve(policy).names
         self.threshold = names.flag_threshold
         self.min_length = names.min_length
@@ -268,8 +334,11 @@ class NameChecker:
                 results[position] = NameResult(raw, name, 0.0, False)
             else:
                 pending.append((position, raw, name))
-        queries = _prepare_batch([name for _, _, name in pending], self.index)
+        queries = _prepare_batch([name for _, _, name in pending], self.index, self.combo_targets)
         for (position, raw, name), query in zip(pending, queries, strict=True):
+            if query is None:
+                results[position] = NameResult(raw, name, 0.0, False)
+                continue
             matches = self._score(self._candidates(query))
             score = matches[0].score if matches else 0.0
             results[position] = NameResult(
@@ -284,7 +353,10 @@ class NameChecker:
 
     def candidates(self, names: list[str]) -> list[list[tuple[Candidate, MatchFeatures]]]:
         """For canonical names: the admissible candidates, one per target, with their features."""
-        return [self._candidates(query) for query in _prepare_batch(names, self.index)]
+        return [
+            self._candidates(query) if query is not None else []
+            for query in _prepare_batch(names, self.index, self.combo_targets)
+        ]
 
     def _candidates(self, query: Query) -> list[tuple[Candidate, MatchFeatures]]:
         best: dict[str, Candidate] = {}
@@ -309,6 +381,7 @@ class NameChecker:
                     corpus_size=self.corpus.size,
                     neighbours=neighbours,
                     family_size=self.index.family_size.get(words(candidate.target)[0], 0),
+                    attacks=self.history.feature(candidate.target),
                 ),
             )
             for candidate in best.values()
@@ -354,6 +427,7 @@ _KIND_PHRASES: dict[str, str] = {
     NameKind.PLURAL: "the plural/singular of",
     NameKind.VERSION_SUFFIX: "a version-numbered form of",
     NameKind.DROPPED_WORDS: "a shortened form of",
+    NameKind.COMBOSQUAT: "a combination of the often-squatted",
 }
 
 

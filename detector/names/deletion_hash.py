@@ -11,6 +11,8 @@ the caller verifies each with an edit distance.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 _MOD = 1 << 64
@@ -37,13 +39,21 @@ def variant_hashes(names: list[str], length: int, depth: int) -> list[np.ndarray
         total = prefix[:, length : length + 1]
         blocks = [total, prefix[:, :length] + _B1 * (total - prefix[:, 1:])]
         if depth >= 2 and length >= 2:
-            i, j = np.triu_indices(length, 1)
+            i, j = _pairs(length)
             blocks.append(
                 prefix[:, i]
                 + _B1 * (prefix[:, j] - prefix[:, i + 1])
                 + _B2 * (total - prefix[:, j + 1])
             )
     return blocks
+
+
+@lru_cache(maxsize=_MAX_LENGTH)
+def _pairs(length: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (i, j) position pairs, i < j, of a ``length``-long name (cached: every batch of
+    one length needs the same ones)."""
+    i, j = np.triu_indices(length, 1)
+    return i, j
 
 
 def group_by_length(names: list[str]) -> dict[int, list[int]]:

@@ -16,7 +16,9 @@ import tempfile
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,8 @@ from detector.popular import PopularCorpus
 
 # Popular names at least this long are also indexed two deletions deep (for DL-2 queries).
 DL2_MIN_TARGET_LENGTH = 6
+# The hits of a name that shares no deletion variant with a popular name (never mutated).
+_NO_IDS: frozenset[int] = frozenset()
 # Bump when the layout of the cached deletion table changes.
 _INDEX_FORMAT = 5
 # The str -> names tables of the index, stored in the cache's JSON header.
@@ -62,15 +66,20 @@ class NameIndex:
     word_prefixes: dict[str, tuple[str, ...]]
     family_size: dict[str, int]
 
-    def neighbours(self, names: list[str], depths: list[int]) -> list[set[int]]:
+    def neighbours(self, names: list[str], depths: list[int]) -> list[AbstractSet[int]]:
         """Ids of popular names sharing a deletion variant with each name (a superset of
-        those within Damerau-Levenshtein ``depth``; callers verify the distance)."""
-        found: list[set[int]] = [set() for _ in names]
+        those within Damerau-Levenshtein ``depth``; callers verify the distance).
+
+        Most names share no variant with any popular name: their hits stay one shared
+        empty set, and the hits of the rest are gathered with array operations."""
         groups: dict[tuple[int, int], list[int]] = {}
         for position, (name, depth) in enumerate(zip(names, depths, strict=True)):
             if name.isascii():
                 groups.setdefault((len(name), depth), []).append(position)
+        owners: list[np.ndarray] = []
+        targets: list[np.ndarray] = []
         for (length, depth), positions in groups.items():
+            where = np.asarray(positions, dtype=np.int64)
             blocks = variant_hashes([names[p] for p in positions], length, depth)
             for deleted, block in enumerate(blocks):
                 table = self.delete_tables.get(length - deleted)
@@ -86,12 +95,24 @@ class NameIndex:
                 hit = np.nonzero(keys[np.minimum(lo, len(keys) - 1)] == needles)[0]
                 if not len(hit):
                     continue
-                hi = np.searchsorted(keys, needles[hit], "right")
-                width = block.shape[1]
-                for flat_index, start, stop in zip(
-                    maybe[hit].tolist(), lo[hit].tolist(), hi.tolist(), strict=True
-                ):
-                    found[positions[flat_index // width]].update(ids[start:stop].tolist())
+                start = lo[hit]
+                counts = np.searchsorted(keys, needles[hit], "right") - start
+                # Every id in keys[start:stop] for every hit, with the query it belongs to.
+                offsets = np.arange(int(counts.sum())) - np.repeat(
+                    np.cumsum(counts) - counts, counts
+                )
+                targets.append(ids[np.repeat(start, counts) + offsets])
+                owners.append(np.repeat(where[maybe[hit] // block.shape[1]], counts))
+        found: list[AbstractSet[int]] = [_NO_IDS] * len(names)
+        if owners:
+            owner = np.concatenate(owners)
+            target = np.concatenate(targets)
+            order = np.argsort(owner, kind="stable")
+            owner, target = owner[order], target[order]
+            bounds: list[int] = [0, *(np.nonzero(np.diff(owner))[0] + 1).tolist(), len(owner)]
+            owners_list, targets_list = owner.tolist(), target.tolist()
+            for lo, hi in pairwise(bounds):
+                found[owners_list[lo]] = set(targets_list[lo:hi])
         return found
 
     @classmethod

@@ -13,12 +13,18 @@ MAX_NAME_LENGTH = 200
 _VALID_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 
 
+# Already canonical (lower case, single hyphens): most names on a registry list.
+_CANONICAL = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
 class InvalidName(ValueError):
     """A string that cannot be a project name; the message says why."""
 
 
 def canonical(name: str) -> str:
     """PEP 503 normalization after validation; raises ``InvalidName`` with a reason."""
+    if len(name) <= MAX_NAME_LENGTH and _CANONICAL.fullmatch(name):
+        return name
     if not name:
         raise InvalidName("empty name")
     if len(name) > MAX_NAME_LENGTH:

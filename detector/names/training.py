@@ -1,0 +1,146 @@
+"""Fitting the name signal's logistic weights, and the forward-in-time run that chooses them.
+
+``fit`` takes positive (malicious) and negative (live, unpopular) names, matches each with
+the checker, keeps each name's closest match and fits a logistic regression on the match
+features. The intercept is then moved so that a score of 0.5 flags at most ``alert_rate``
+of all the negative names (names with no match never alert). ``forward`` fits on names
+first seen before the cut (with the attack history as it stood at the cut) and scores the
+later ones: the figure every feature and weight is chosen by.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+import numpy as np
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from detector.names import evaluation as ev
+from detector.names.checker import NameChecker
+from detector.names.history import AttackHistory
+from detector.names.scoring import MatchFeatures, NameScorer
+
+# A training squat sees the attack history as it stood this long before it appeared.
+HISTORY_GAP_DAYS = 90
+GENERIC = ("extra-character", "substitution", "edit-distance-2", "dropped-words", "combosquat")
+
+
+def closest(rows: list) -> tuple | None:
+    """The match a name most plainly makes: fewest edits, most specific check, top target."""
+    if not rows:
+        return None
+    return min(rows, key=lambda row: (row[0].distance, row[0].kind in GENERIC, row[1].target_rank))
+
+
+def match_rows(checker: NameChecker, names: Sequence[str]) -> list[tuple | None]:
+    """The closest (candidate, features) of each canonical name (None when nothing)."""
+    found: list[tuple | None] = []
+    for start in range(0, len(names), 4096):
+        found.extend(
+            closest(rows) for rows in checker.candidates(list(names[start : start + 4096]))
+        )
+    return found
+
+
+def attack_events(checker: NameChecker, malicious: Sequence[ev.Malicious]) -> list[tuple[str, str]]:
+    """(target, first_seen) of each malicious name that imitates a popular project."""
+    popular = set(checker.corpus.ranks)
+    names = [row.name for row in malicious]
+    events = []
+    for row, match in zip(malicious, match_rows(checker, names), strict=True):
+        target = match[0].target if match else ev.combo_target(row.name, popular)
+        if target and row.name not in popular:
+            events.append((target, row.first_seen))
+    return events
+
+
+@dataclass(frozen=True)
+class Fitted:
+    scorer: NameScorer
+    positives: int
+    negatives: int
+
+
+def fit(
+    checker: NameChecker,
+    positives: Sequence[ev.Malicious],
+    negatives: Sequence[str],
+    alert_rate: float,
+    c: float = 1.0,
+    events: Sequence[tuple[str, str]] = (),
+) -> Fitted:
+    """Logistic weights on the closest match of each name (see the module docstring).
+
+    A positive's attack history is taken as it stood ``HISTORY_GAP_DAYS`` before the name
+    was first seen (from ``events``), as a name scored after the cut sees a history frozen
+    at the cut: otherwise the feature learns that every training squat's campaign is
+    already on record."""
+    rows: list[dict[str, float]] = []
+    labels: list[int] = []
+    popular = set(checker.corpus.ranks)
+    positive_rows = [row for row in positives if row.name not in popular]
+    for row, match in zip(
+        positive_rows, match_rows(checker, [row.name for row in positive_rows]), strict=True
+    ):
+        if match is None:
+            continue
+        features: MatchFeatures = match[1]
+        as_of = (date.fromisoformat(row.first_seen) - timedelta(days=HISTORY_GAP_DAYS)).isoformat()
+        earlier = AttackHistory.build(
+            [event for event in events if event[1] < as_of], as_of, checker.history.half_life_days
+        )
+        rows.append(replace(features, attacks=earlier.feature(match[0].target)).vector())
+        labels.append(1)
+    negatives = [name for name in negatives if name not in popular]
+    for match in match_rows(checker, negatives):
+        if match is not None:
+            rows.append(match[1].vector())
+            labels.append(0)
+    y = np.asarray(labels)
+    vectorizer = DictVectorizer(sparse=False)
+    x = vectorizer.fit_transform(rows)
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=3000).fit(x, y)
+    z = np.sort(model.decision_function(x[y == 0]))[::-1]
+    allowed = int(alert_rate * len(negatives))
+    cut = float(z[allowed]) if allowed < len(z) else float(z[-1]) - 1.0
+    weights = {
+        name: round(float(w), 4)
+        for name, w in zip(vectorizer.feature_names_, model.coef_[0], strict=True)
+    }
+    # Scores are rounded to 4 decimals: keep the cut far enough below 0.5 to survive it.
+    intercept = round(float(model.intercept_[0]) - cut - 1e-3, 4)
+    return Fitted(NameScorer(intercept, weights), int((y == 1).sum()), int((y == 0).sum()))
+
+
+@dataclass(frozen=True)
+class ForwardRun:
+    history: AttackHistory
+    fitted: Fitted
+    checker: NameChecker  # with the forward history and weights
+
+
+def forward(
+    malicious: Sequence[ev.Malicious],
+    live_before: Sequence[str],
+    alert_rate: float = 0.003,
+    cut: str = ev.CUT,
+    c: float = 1.0,
+    combos: bool = True,
+    history: bool = True,
+) -> ForwardRun:
+    """Fit on what was known before ``cut``: history and weights. ``combos`` and
+    ``history`` turn the combosquat check and the attack-history feature on or off."""
+    base = NameChecker(history=AttackHistory(as_of=cut, half_life_days=365.0))
+    before = [row for row in malicious if row.first_seen < cut]
+    events = attack_events(base, before) if history else []
+    past = AttackHistory.build(events, as_of=cut)
+    checker = NameChecker(corpus=base.corpus, history=past, combos=combos)
+    fitted = fit(checker, before, live_before, alert_rate, c, events)
+    return ForwardRun(
+        past,
+        fitted,
+        NameChecker(corpus=base.corpus, history=past, scorer=fitted.scorer, combos=combos),
+    )

@@ -1,0 +1,41 @@
+"""Write the attack history of popular projects (``data/name_attacks.json``) from dated
+malicious names (``../shared/corpus/malicious_names.tsv``: name, first_seen).
+
+Each malicious name counts once for the popular project it imitates most plainly (its
+closest match, else a popular name at either end of it), decayed by its age at ``--as-of``
+(half-life 365 days). The shipped weights give the history no weight yet: it takes effect
+after a refit that the forward figure of ``bench/bench_names.py`` accepts (docs/names.md).
+
+    python scripts/refresh_name_attacks.py [--shared ../shared] [--as-of 2026-12-01]
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from pathlib import Path
+
+from detector.names import NameChecker
+from detector.names import evaluation as ev
+from detector.names.history import EMPTY_HISTORY, HALF_LIFE_DAYS, SHIPPED_ATTACKS, AttackHistory
+from detector.names.training import attack_events
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared"
+    )
+    parser.add_argument("--as-of", default=date.today().isoformat())
+    parser.add_argument("--half-life-days", type=float, default=HALF_LIFE_DAYS)
+    parser.add_argument("--out", type=Path, default=SHIPPED_ATTACKS)
+    args = parser.parse_args()
+    malicious = ev.read_malicious(args.shared / "corpus" / "malicious_names.tsv")
+    events = attack_events(NameChecker(history=EMPTY_HISTORY), malicious)
+    history = AttackHistory.build(events, args.as_of, args.half_life_days)
+    args.out.write_text(history.to_json() + "\n", encoding="utf-8")
+    print(f"{len(events)} attacks on {len(history.targets)} targets written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
