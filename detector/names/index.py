@@ -111,8 +111,8 @@ class NameIndex:
             owner, target = owner[order], target[order]
             bounds: list[int] = [0, *(np.nonzero(np.diff(owner))[0] + 1).tolist(), len(owner)]
             owners_list, targets_list = owner.tolist(), target.tolist()
-            for lo, hi in pairwise(bounds):
-                found[owners_list[lo]] = set(targets_list[lo:hi])
+            for first, last in pairwise(bounds):
+                found[owners_list[first]] = set(targets_list[first:last])
         return found
 
     @classmethod

@@ -5,6 +5,7 @@ Archives are small hand-made ones built in memory; nothing touches the network.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import importlib.util
@@ -27,7 +28,7 @@ LIMITS = load_policy().code.limits
 
 def with_limits(**changes: int) -> Limits:
     """The shipped limits with some of them changed."""
-    return LIMITS.model_copy(update=changes)
+    return dataclasses.replace(LIMITS, **changes)
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "fetch_benign.py"
 

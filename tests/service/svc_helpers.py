@@ -164,10 +164,11 @@ TEST_POLICY = _test_policy()
 
 def with_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
     """``settings`` with some ``[service]`` policy keys (or Settings fields) replaced."""
-    table = {k: v for k, v in overrides.items() if k in ServicePolicy.model_fields}
+    names = {f.name for f in dataclasses.fields(ServicePolicy)}
+    table = {k: v for k, v in overrides.items() if k in names}
     rest = {k: v for k, v in overrides.items() if k not in table}
-    service = settings.policy.service.model_copy(update=table)
-    policy = settings.policy.model_copy(update={"service": service})
+    service = dataclasses.replace(settings.policy.service, **table)
+    policy = dataclasses.replace(settings.policy, service=service)
     return dataclasses.replace(settings, policy=policy, **rest)
 
 

@@ -4,6 +4,7 @@ as the FastAPI routes they shortcut)."""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import shutil
 import sqlite3
@@ -276,8 +277,8 @@ def test_group_window_only_while_traffic_is_steady(window_ms: float) -> None:
     from service.writer import Writer
 
     shipped = load_policy()
-    policy = shipped.model_copy(update={
-        "service": shipped.service.model_copy(update={"group_window_ms": window_ms})})
+    policy = dataclasses.replace(shipped, service=dataclasses.replace(
+        shipped.service, group_window_ms=window_ms))
     writer = Writer(None, None, Settings(database_url="sqlite://",  # type: ignore[arg-type]
                                          policy=policy))
     lone, second, third = (Request([], []) for _ in range(3))

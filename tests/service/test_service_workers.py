@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -28,7 +29,8 @@ def test_metrics_count_every_worker_s_requests(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([sys.executable, "-m", "warden", "serve", "--port", str(port),
                              "--workers", "2", "--database-url", url], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)  # its workers die with it (killpg)
     try:
         wait_ready(base, proc, seconds=180)  # type: ignore[arg-type]
         for _ in range(31):  # a new connection each: the kernel spreads them over workers
@@ -41,5 +43,5 @@ def test_metrics_count_every_worker_s_requests(tmp_path: Path) -> None:
         assert proc.wait(timeout=60) == 0
     finally:
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)  # the supervisor and both workers
             proc.wait()

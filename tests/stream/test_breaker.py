@@ -4,6 +4,7 @@ pauses, resume, re-arming, adoption of a persisted state, serialisation, purity.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 
 import pytest
@@ -104,9 +105,9 @@ def test_confirmed_trip_neither_lapses_nor_resets_and_expires_at_its_new_expiry(
 
 
 def test_hysteresis_ends_an_unconfirmed_trip_early_only_when_quiet() -> None:
-    policy = POLICY.model_copy(update={
-        "trip_rules": (TripRule(window_minutes=60, flagged=10),), "auto_trip_minutes": 300,
-        "min_pause_minutes": 120, "reset_window_minutes": 60, "reset_flagged": 2})
+    policy = dataclasses.replace(
+        POLICY, trip_rules=(TripRule(window_minutes=60, flagged=10),), auto_trip_minutes=300,
+        min_pause_minutes=120, reset_window_minutes=60, reset_flagged=2)
     breaker, state = Breaker(policy), BreakerState()
     _flag(breaker, state, 10, T0, MIN)
     tripped = T0 + 9 * MIN
