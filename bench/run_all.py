@@ -28,6 +28,8 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "service": ([], ["--seconds", "5", "--status-seconds", "3", "--skip-fuzz",
                      "--skip-kill"]),
     "backfill": ([], ["--sdists", "100"]),
+    "hostile": ([], []),
+    "triage": ([], ["--lone", "10", "--wave", "5"]),
 }
 
 
