@@ -183,6 +183,10 @@ class StreamPolicy(Table):
     impersonation_top_projects: NonNegativeCount
     broad_cohorts: tuple[str, ...]
     broad_burst: Share
+    link_half_life_days: Positive
+    link_benign_decay: Share
+    link_min_strength: Share
+    benign_activity_max: Share
     cohorts: CohortsPolicy
 
     @model_validator(mode="after")

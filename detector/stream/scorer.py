@@ -77,6 +77,10 @@ class AccountState:
     recent: list[float] | None = None
     recent_events: list[str] | None = None
     flood_campaign: int | None = None
+    # Strength of the link to ``campaign`` (1 when last confirmed, at ``linked_at``): it
+    # halves every ``link_half_life_days`` and with each benign release (``_account_link``).
+    link: float = 0.0
+    linked_at: float = 0.0
 
 
 def _ip_prefix(ip: str) -> str | None:
@@ -253,7 +257,7 @@ class StreamScorer:
             keys = self._project_signals(ev, account, signals, prefix)
             distinct = True
         verdicts = self.tracker.observe(prefix, keys, ev.ts, ev.username, ev.id, distinct)
-        linked, traits = self._link(ev, account, verdicts, signals)
+        linked, traits, fresh_link = self._link(ev, account, verdicts, signals)
         warmth = self.tracker.warmth(ev.ts)
         if warmth < 1.0:
             hours = self.tracker.observed_hours(ev.ts)
@@ -261,7 +265,9 @@ class StreamScorer:
                 "warming-up", 0.0,
                 f"baseline warming up: {hours:.0f} of {self.tracker.min_history / HOUR:g} h "
                 f"of history; burst signals damped"))
-        result = decide(signals, cfg, campaign=linked is not None)
+        # Only fresh evidence (a burst, a tail) makes campaign membership alone reviewable;
+        # an account's older link speaks through its (decaying) campaign-account signal.
+        result = decide(signals, cfg, campaign=fresh_link)
         campaign_id = None
         if linked is not None:
             self.campaign_store.add_member(linked, ev.ts, ev.id, ev.username, ev.project,
@@ -401,9 +407,10 @@ class StreamScorer:
                                                None, None, reason)
             account.campaign = (number if account.campaign is None
                                 else self.campaign_store.union([account.campaign, number]))
+            account.link, account.linked_at = 1.0, ev.ts
 
     def _link(self, ev: Event, account: AccountState, verdicts: list[KeyVerdict],
-              signals: list[Signal]) -> tuple[int | None, list[str]]:
+              signals: list[Signal]) -> tuple[int | None, list[str], bool]:
         """Campaign links of this event: bursting keys, campaign tails, its account."""
         cfg = self.cfg
         store = self.campaign_store
@@ -412,6 +419,7 @@ class StreamScorer:
         threshold = self.tracker.threshold
         broad = self._broad
         warming: KeyVerdict | None = None
+        individual = noisy_or(s.score for s in signals)  # before any cohort signal
         for v in verdicts:
             state = v.state
             if v.bursting and v.warmth < 1.0:
@@ -454,17 +462,44 @@ class StreamScorer:
                 f"{warming.state.description}: {warming.count} in "
                 f"{_fmt_window(warming.window)} (baseline expects {warming.expected:.2f}); "
                 f"damped, baseline warming up"))
+        fresh_link = bool(linked)
         if account.campaign is not None:
-            linked.append(account.campaign)
-            if ev.type != "account.created":
-                signals.append(Signal(
-                    "campaign-account", cfg.campaign_member,
-                    f"account belongs to campaign {store.record(account.campaign).id}"))
+            strength = self._account_link(ev, account, individual)
+            if strength > 0.0:
+                linked.append(account.campaign)
+                if ev.type != "account.created":
+                    signals.append(Signal(
+                        "campaign-account", cfg.campaign_member * strength,
+                        f"account belongs to campaign {store.record(account.campaign).id}"
+                        + ("" if strength >= 1.0 else f" (link {strength:.2f})")))
         if not linked:
-            return None, traits
+            return None, traits, False
         root = store.union(linked)
         account.campaign = root
-        return root, traits
+        if fresh_link:
+            account.link, account.linked_at = 1.0, ev.ts
+        return root, traits, fresh_link
+
+    def _account_link(self, ev: Event, account: AccountState, individual: float) -> float:
+        """How strongly ``account`` still belongs to its campaign, at this event.
+
+        The link was 1 when evidence last tied the account to the wave (a burst, a tail,
+        a flood). It halves every ``link_half_life_days``, and a release of an existing
+        project that carries no evidence of its own (individual signals at most
+        ``benign_activity_max``) multiplies it by ``link_benign_decay``: a classroom's
+        students keep releasing their first package for weeks, a sleeper's accounts
+        create new projects. Below ``link_min_strength`` the link is cleared (0).
+        """
+        cfg = self.cfg
+        age_days = max(0.0, ev.ts - account.linked_at) / DAY
+        strength = account.link * 0.5 ** (age_days / cfg.link_half_life_days)
+        if ev.type == "release.uploaded" and individual <= cfg.benign_activity_max:
+            strength *= cfg.link_benign_decay
+        if strength < cfg.link_min_strength:
+            account.campaign, account.link = None, 0.0
+            return 0.0
+        account.link, account.linked_at = strength, ev.ts
+        return strength
 
     def _adopt_window(self, state: Any, verdict: KeyVerdict, now: float) -> None:
         """A key just burst: its arrivals in the burst window join the campaign."""
@@ -481,6 +516,7 @@ class StreamScorer:
             else:
                 number = store.union([number, other.campaign])
                 other.campaign = number
+            other.link, other.linked_at = 1.0, now
         state.campaign = store.find(number)
 
 

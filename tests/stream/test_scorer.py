@@ -161,3 +161,37 @@ def test_bad_scan_code_value_is_rejected(tmp_path) -> None:
     path.write_text('[stream]\nscan_code = "sometimes"\n')
     with pytest.raises(PolicyError, match=r"stream\.scan_code"):
         load_policy(path)
+
+
+def test_campaign_membership_decays_with_benign_releases() -> None:
+    """A classroom linked by its sign-up burst: its students' later releases of their own
+    first package weaken the link until it is cleared, so they are not flagged for weeks."""
+    from detector.stream.simulate import SimConfig, simulate
+
+    events, labels = simulate(SimConfig(days=30, seed=4, campaigns=(), crowds=("classroom",)))
+    scorer = StreamScorer()
+    decisions = {d["id"]: d for d in _decisions(list(score_lines(
+        (json.dumps(e) + "\n" for e in events), scorer=scorer)))}
+    classroom = [(e, decisions[e["id"]]) for e, label in zip(events, labels, strict=True)
+                 if label["kind"] == "crowd-classroom"]
+    assert any(d["campaign"] for _, d in classroom)  # the burst did link them
+    releases = [d for e, d in classroom if e["type"] == "release.uploaded"]
+    assert len(releases) > 50
+    assert sum(d["decision"] != "allow" for d in releases) <= 0.02 * len(releases)
+    weakened = [s for d in releases for s in d["signals"] if s["signal"] == "campaign-account"]
+    assert all(s["score"] < scorer.cfg.campaign_member for s in weakened)
+    linked = [a for a in scorer.accounts.values() if a.campaign is not None]
+    assert all(0.0 < a.link <= 1.0 for a in linked)
+
+
+def test_a_linked_account_creating_projects_keeps_its_link() -> None:
+    """New projects are what a sleeper's accounts make: they do not weaken the link."""
+    from detector.stream.simulate import SimConfig, simulate
+
+    events, labels = simulate(SimConfig(days=40, seed=1, campaigns=("sleeper",), crowds=(),
+                                        first_campaign_day=8.0))
+    decisions = _decisions(list(score_lines(json.dumps(e) + "\n" for e in events)))
+    sleeper = [d for d, label in zip(decisions, labels, strict=True)
+               if label["campaign"] and d["id"] and label["kind"] == "sleeper"]
+    assert len(sleeper) > 100
+    assert sum(d["decision"] != "allow" for d in sleeper) >= 0.95 * len(sleeper)
