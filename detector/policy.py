@@ -183,6 +183,8 @@ class StreamPolicy(Table):
     impersonation_top_projects: NonNegativeCount
     broad_cohorts: tuple[str, ...]
     broad_burst: Share
+    broad_key_per_day: Positive
+    broad_when_common: tuple[str, ...]
     link_half_life_days: Positive
     link_benign_decay: Share
     link_min_strength: Share

@@ -130,6 +130,7 @@ class StreamScorer:
         self.last_event_ts: float | None = None
         self._popular = _popular_tokens(self.cfg.impersonation_top_projects)
         self._broad = frozenset(self.cfg.broad_cohorts)
+        self._common = frozenset(self.cfg.broad_when_common)
 
     # -- public API -------------------------------------------------------------------------
 
@@ -420,6 +421,7 @@ class StreamScorer:
         broad = self._broad
         warming: KeyVerdict | None = None
         individual = noisy_or(s.score for s in signals)  # before any cohort signal
+        broadest: KeyVerdict | None = None
         for v in verdicts:
             state = v.state
             if v.bursting and v.warmth < 1.0:
@@ -428,13 +430,15 @@ class StreamScorer:
                 if warming is None or v.surprise > warming.surprise:
                     warming = v
                 continue
-            if v.bursting and v.key.split("|", 1)[1].split(":", 1)[0] in broad:
-                # A broad cohort (all young accounts, a whole mail provider) bursting is
-                # evidence, not membership: it holds too many bystanders to link through.
-                signals.append(Signal(
-                    "broad-burst", cfg.broad_burst,
-                    f"{state.description}: {v.count} in {_fmt_window(v.window)} "
-                    f"(baseline expects {v.expected:.2f})"))
+            kind = v.key.split("|", 1)[1].split(":", 1)[0]
+            if v.bursting and (kind in broad or (kind in self._common
+                                                 and v.expected_day >= cfg.broad_key_per_day)):
+                # A broad cohort (all young accounts, a whole mail provider, an e-mail
+                # domain as common as hotmail.com, version 0.0.1) bursting is evidence, not
+                # membership: it holds too many bystanders to link through. Only the
+                # strongest such burst counts (they are one fact seen several ways).
+                if broadest is None or v.surprise > broadest.surprise:
+                    broadest = v
                 continue
             if v.bursting:
                 fresh = state.campaign is None or ev.ts - state.burst_at > cfg.tail_days * DAY
@@ -456,6 +460,11 @@ class StreamScorer:
                 traits.append(state.description)
                 signals.append(Signal("campaign-tail", cfg.campaign_member,
                                       f"shares {state.description} with an earlier wave"))
+        if broadest is not None:
+            signals.append(Signal(
+                "broad-burst", cfg.broad_burst,
+                f"{broadest.state.description}: {broadest.count} in "
+                f"{_fmt_window(broadest.window)} (baseline expects {broadest.expected:.2f})"))
         if warming is not None:
             signals.append(Signal(
                 "burst", cfg.broad_burst * warming.warmth,

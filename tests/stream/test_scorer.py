@@ -191,7 +191,7 @@ def test_a_linked_account_creating_projects_keeps_its_link() -> None:
     events, labels = simulate(SimConfig(days=40, seed=1, campaigns=("sleeper",), crowds=(),
                                         first_campaign_day=8.0))
     decisions = _decisions(list(score_lines(json.dumps(e) + "\n" for e in events)))
-    sleeper = [d for d, label in zip(decisions, labels, strict=True)
-               if label["campaign"] and d["id"] and label["kind"] == "sleeper"]
+    sleeper = [d for d, label, event in zip(decisions, labels, events, strict=True)
+               if label["kind"] == "sleeper" and event["type"] == "project.created"]
     assert len(sleeper) > 100
     assert sum(d["decision"] != "allow" for d in sleeper) >= 0.95 * len(sleeper)
