@@ -311,6 +311,11 @@ class StreamScorer:
         keys = {f"a|ushape:{template}": f"username template {template!r}"}
         if account.domain:
             keys[f"a|domain:{account.domain}"] = f"email domain {account.domain}"
+            registrable = acc_signals.registrable_domain(account.domain)
+            if registrable != account.domain:
+                keys[f"a|regdomain:{registrable}"] = f"email domain *.{registrable}"
+        if (mailbox := acc_signals.mailbox_key(ev.email)) is not None:
+            keys[f"a|mailbox:{mailbox}"] = f"one mailbox {mailbox}"
             provider = acc_signals.provider_of(account.domain)
             if provider != account.domain:
                 keys[f"a|provider:{provider}"] = f"email provider {provider}"

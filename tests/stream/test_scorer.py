@@ -195,3 +195,17 @@ def test_a_linked_account_creating_projects_keeps_its_link() -> None:
                if label["kind"] == "sleeper" and event["type"] == "project.created"]
     assert len(sleeper) > 100
     assert sum(d["decision"] != "allow" for d in sleeper) >= 0.95 * len(sleeper)
+
+
+def test_account_signals_alone_do_not_reach_review() -> None:
+    """A disposable domain or a machine-like username raises the score, but alone sends
+    nothing to review (policy: each weight stays below review_threshold)."""
+    from detector.stream.accounts import _disposable
+
+    domain = sorted(_disposable())[0]
+    scorer = StreamScorer()
+    for i, (user, email) in enumerate([("janedoe", f"jane@{domain}"),
+                                       ("xqzvkrtw", "x@example.org")]):
+        out = scorer.process(make_event(i, f"2025-01-06T00:0{i}:00Z", username=user,
+                                        account={"email": email}))[0]
+        assert out["score"] > 0 and out["decision"] == "allow", out
