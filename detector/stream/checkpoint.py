@@ -26,7 +26,7 @@ from detector.stream.campaigns import Campaign, Campaigns
 from detector.stream.cohorts import CohortTracker, KeyState, SeasonalProfile
 from detector.stream.scorer import AccountState, StreamScorer
 
-VERSION = 2  # 2: accounts carry their campaign link's strength and time
+VERSION = 2  # 2: campaign links' strength and time per account; keys cleared by verdicts
 
 _KEY_SLOTS = ("times", "weights", "accounts", "events", "starts", "matured", "last_counted",
               "campaign", "burst_at", "description", "trim_at")
@@ -139,6 +139,7 @@ def dump(scorer: StreamScorer) -> dict[str, Any]:
                       a.recent, a.recent_events, a.flood_campaign, a.link, a.linked_at]
                      for name, a in scorer.accounts.items()],
         "campaigns": _campaigns(scorer.campaign_store),
+        "cleared_keys": scorer.cleared_keys,
         "tracker": _tracker(scorer.tracker),
         "breaker": _breaker(scorer.breaker_state),
     }
@@ -163,6 +164,7 @@ def restore(data: dict[str, Any], policy: Policy | None = None) -> StreamScorer:
             for (name, created, domain, score, reasons, campaign, recent, recent_events, flood,
                  link, linked_at) in data["accounts"]}
         _restore_campaigns(scorer.campaign_store, data["campaigns"])
+        scorer.cleared_keys = dict(data["cleared_keys"])
         _restore_tracker(scorer.tracker, data["tracker"])
         scorer.breaker_state = _restore_breaker(data["breaker"])
     except (KeyError, TypeError, ValueError) as exc:

@@ -130,6 +130,9 @@ class StreamScorer:
         self.last_event_ts: float | None = None
         self._popular = _popular_tokens(self.cfg.impersonation_top_projects)
         self._broad = frozenset(self.cfg.broad_cohorts)
+        # Cohort keys of campaigns cleared by a benign verdict -> when: for tail_days
+        # their bursts neither link nor count (``clear``).
+        self.cleared_keys: dict[str, float] = {}
         self._common = frozenset(self.cfg.broad_when_common)
 
     # -- public API -------------------------------------------------------------------------
@@ -201,6 +204,42 @@ class StreamScorer:
             if old != new:
                 renamed[old] = new
         return moved, renamed
+
+    def clear(self, campaign: str | None = None, account: str | None = None) -> int:
+        """A benign verdict: unlink a campaign's members (or one account) at once.
+
+        The accounts lose their link (their next events carry no campaign-account
+        signal), and the campaign's cohort keys stop linking later arrivals and tails
+        (a new burst of the same key founds a new campaign). The campaign record stays
+        for the record. Returns how many accounts were unlinked. A caller that shares
+        the stream state (the service) must log the verdict in the stream, so that a
+        replay clears at the same point.
+        """
+        store = self.campaign_store
+        unlinked = 0
+        if campaign is not None:
+            root = next((c.number for c in store.all() if c.id == campaign), None)
+            if root is None:
+                raise KeyError(f"no campaign {campaign!r}")
+            for name in store.record(root).accounts:
+                state = self.accounts.get(name)
+                if state is not None and state.campaign is not None \
+                        and store.find(state.campaign) == root:
+                    state.campaign, state.link = None, 0.0
+                    unlinked += 1
+            now = self.clock.now
+            for key, key_state in self.tracker.keys.items():
+                if not isinstance(key_state, tuple) and key_state.campaign is not None \
+                        and store.find(key_state.campaign) == root:
+                    key_state.campaign = None
+                    key_state.burst_at = -math.inf
+                    self.cleared_keys[key] = now
+        if account is not None:
+            state = self.accounts.get(account)
+            if state is not None and state.campaign is not None:
+                state.campaign, state.link = None, 0.0
+                unlinked += 1
+        return unlinked
 
     def campaigns(self, max_members: int | None = None) -> list[dict[str, Any]]:
         """Every campaign so far, oldest first."""
@@ -427,8 +466,13 @@ class StreamScorer:
         warming: KeyVerdict | None = None
         individual = noisy_or(s.score for s in signals)  # before any cohort signal
         broadest: KeyVerdict | None = None
+        cleared = self.cleared_keys
         for v in verdicts:
             state = v.state
+            if cleared and v.key in cleared:
+                if ev.ts - cleared[v.key] <= cfg.tail_days * DAY:
+                    continue  # judged benign by a moderator
+                del cleared[v.key]
             if v.bursting and v.warmth < 1.0:
                 # A baseline still warming up: its bursts are weak evidence (the most
                 # surprising one counts, as a broad cohort's would) and link nothing.

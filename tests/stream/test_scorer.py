@@ -209,3 +209,43 @@ def test_account_signals_alone_do_not_reach_review() -> None:
         out = scorer.process(make_event(i, f"2025-01-06T00:0{i}:00Z", username=user,
                                         account={"email": email}))[0]
         assert out["score"] > 0 and out["decision"] == "allow", out
+
+
+def test_a_benign_verdict_clears_the_campaign_at_once() -> None:
+    """Clearing a campaign unlinks its members: their next events carry no campaign."""
+    from detector.stream.simulate import SimConfig, simulate
+
+    events, labels = simulate(SimConfig(days=20, seed=4, campaigns=(), crowds=("classroom",)))
+    from detector.stream.events import parse_ts
+
+    scorer = StreamScorer()
+    cut, campaign, first = None, None, None
+    for i, (event, label) in enumerate(zip(events, labels, strict=True)):
+        out = scorer.process(event)[0]
+        if label["kind"] == "crowd-classroom" and out["campaign"] and \
+                event["type"] == "project.created":
+            campaign = out["campaign"]
+            first = first or parse_ts(event["ts"])
+        if first is not None and parse_ts(event["ts"]) > first + 3 * 3600:
+            cut = i  # the moderator judges the wave once its first projects are in
+            break
+    assert cut is not None and campaign is not None
+    members = set(next(c for c in scorer.campaigns() if c["id"] == campaign)["accounts"])
+    assert scorer.clear(campaign=campaign) >= 1
+    assert all(scorer.accounts[m].campaign is None for m in members if m in scorer.accounts)
+    later = [scorer.process(e)[0] for e in events[cut + 1:]
+             if e["account"]["username"] in members and e["type"] != "account.created"]
+    assert later and all(d["campaign"] != campaign for d in later)
+    assert all(s["signal"] != "campaign-account" for d in later for s in d["signals"])
+    with pytest.raises(KeyError):
+        scorer.clear(campaign="c-000000000000")
+
+
+def test_a_benign_verdict_on_one_member_unlinks_only_it() -> None:
+    scorer = StreamScorer()
+    from detector.stream.scorer import AccountState
+
+    scorer.accounts["a"] = AccountState(created=0.0, campaign=1, link=1.0)
+    scorer.accounts["b"] = AccountState(created=0.0, campaign=1, link=1.0)
+    assert scorer.clear(account="a") == 1
+    assert scorer.accounts["a"].campaign is None and scorer.accounts["b"].campaign == 1
