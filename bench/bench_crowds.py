@@ -7,7 +7,8 @@ the scorer raised: how many hold no attacker (all-benign, per 90 days, and which
 crowd they came from), and the share of bystanders (benign accounts) among the
 accounts of campaigns that do hold attackers.
 
-Usage: ``.venv/bin/python bench/bench_crowds.py [--seeds 1 2 3 4 5] [--days 90]``
+Usage: ``.venv/bin/python bench/bench_crowds.py [--seeds 1 2 3 4 5] [--days 90]
+[--policy FILE]`` (a policy file laid over the shipped one, for what-ifs).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import argparse
 from collections import Counter, defaultdict
 from typing import Any
 
+from detector.policy import Policy, load_policy
 from detector.stream.scorer import StreamScorer, score_lines
 from detector.stream.simulate import SimConfig, iter_jsonl, simulate
 
 
-def run(seed: int, days: int) -> dict[str, Any]:
+def run(seed: int, days: int, policy: Policy | None = None) -> dict[str, Any]:
     events, labels = simulate(SimConfig(days=days, seed=seed))
-    scorer = StreamScorer()
+    scorer = StreamScorer(policy)
     decisions = [d for d in score_lines(iter_jsonl(events), scorer=scorer) if "decision" in d]
     by_id = {d["id"]: d for d in decisions}
     kinds: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -59,11 +61,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--policy", default=None)
     args = parser.parse_args()
+    policy = load_policy(args.policy) if args.policy else None
     total: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     benign = members = bystanders = 0
     for seed in args.seeds:
-        res = run(seed, args.days)
+        res = run(seed, args.days, policy)
         for kind, (n, flagged) in res["kinds"].items():
             total[kind][0] += n
             total[kind][1] += flagged

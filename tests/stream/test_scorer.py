@@ -185,16 +185,28 @@ def test_campaign_membership_decays_with_benign_releases() -> None:
 
 
 def test_a_linked_account_creating_projects_keeps_its_link() -> None:
-    """New projects are what a sleeper's accounts make: they do not weaken the link."""
+    """New projects are what a sleeper's accounts make: they do not weaken the link
+    (only time does), and a linked account's new projects stay flagged."""
     from detector.stream.simulate import SimConfig, simulate
 
     events, labels = simulate(SimConfig(days=40, seed=1, campaigns=("sleeper",), crowds=(),
                                         first_campaign_day=8.0))
-    decisions = _decisions(list(score_lines(json.dumps(e) + "\n" for e in events)))
-    sleeper = [d for d, label, event in zip(decisions, labels, events, strict=True)
-               if label["kind"] == "sleeper" and event["type"] == "project.created"]
-    assert len(sleeper) > 100
-    assert sum(d["decision"] != "allow" for d in sleeper) >= 0.95 * len(sleeper)
+    scorer = StreamScorer()
+    half_life = scorer.cfg.link_half_life_days * 86400
+    checked = flagged = 0
+    for event, label in zip(events, labels, strict=True):
+        user = event["account"]["username"]
+        before = scorer.accounts.get(user)
+        linked = before is not None and before.campaign is not None
+        link, at = (before.link, before.linked_at) if linked else (0.0, 0.0)
+        out = scorer.process(event)[0]
+        if label["kind"] == "sleeper" and event["type"] == "project.created" and linked:
+            checked += 1
+            flagged += out["decision"] != "allow"
+            aged = link * 0.5 ** ((scorer.clock.now - at) / half_life)
+            assert scorer.accounts[user].link >= aged - 1e-9
+    assert checked > 100
+    assert flagged >= 0.95 * checked
 
 
 def test_account_signals_alone_do_not_reach_review() -> None:
