@@ -30,6 +30,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "backfill": ([], ["--sdists", "100"]),
     "hostile": ([], []),
     "triage": ([], ["--lone", "10", "--wave", "5"]),
+    "crowds": ([], ["--seeds", "1", "--days", "30"]),
 }
 
 

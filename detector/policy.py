@@ -224,6 +224,12 @@ class StreamPolicy(Table):
     impersonation_top_projects: int = non_negative()
     broad_cohorts: tuple[str, ...] = required()
     broad_burst: float = share()
+    broad_key_per_day: float = positive()
+    broad_when_common: tuple[str, ...] = required()
+    link_half_life_days: float = positive()
+    link_benign_decay: float = share()
+    link_min_strength: float = share()
+    benign_activity_max: float = share()
     cohorts: CohortsPolicy = required()
 
     def check(self) -> None:

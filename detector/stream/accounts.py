@@ -13,6 +13,7 @@ from collections import Counter
 from functools import lru_cache
 from itertools import repeat
 from operator import add
+from typing import Any
 
 from detector.popular import shipped_corpus
 from detector.resources import data_path
@@ -38,6 +39,48 @@ def _provider_table() -> tuple[dict[str, str], frozenset[str], frozenset[str]]:
     words = table["impersonation"]
     return (domain_to_provider, frozenset(words["registry_words"]),
             frozenset(words["role_words"]))
+
+
+@lru_cache(maxsize=1)
+def _mailbox_rules() -> tuple[dict[str, str], frozenset[str], frozenset[str]]:
+    with open(data_path("email_providers.toml"), "rb") as handle:
+        rules = tomllib.load(handle)["mailbox"]
+    return (dict(rules["aliases"]), frozenset(rules["dots_ignored"]),
+            frozenset(rules["plus_tags"]))
+
+
+def mailbox_key(email: str | None) -> str | None:
+    """The mailbox an address delivers to, by ``data/email_providers.toml`` [mailbox]:
+    alias domains folded (googlemail.com -> gmail.com), ``+tag`` dropped where the
+    provider delivers it to the base name, dots dropped where the provider ignores them.
+    None when there is no address."""
+    domain = email_domain(email)
+    if domain is None:
+        return None
+    aliases, dots_ignored, plus_tags = _mailbox_rules()
+    domain = aliases.get(domain, domain)
+    local = email_local(email)
+    if domain in plus_tags:
+        local = local.split("+", 1)[0]
+    if domain in dots_ignored:
+        local = local.replace(".", "")
+    return f"{local}@{domain}"
+
+
+@lru_cache(maxsize=1)
+def _suffix_list() -> Any:
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+@lru_cache(maxsize=65536)
+def registrable_domain(domain: str) -> str:
+    """The registrable domain (public suffix plus one label) of ``domain``, by the Public
+    Suffix List (``publicsuffixlist``, no dependencies): ``a1.mx.evil.co.uk`` ->
+    ``evil.co.uk``, so a wave rotating subdomains is one cohort. A domain that is itself
+    a public suffix, or unknown to the list's rules, is returned as given."""
+    return _suffix_list().privatesuffix(domain) or domain
 
 
 @lru_cache(maxsize=1)

@@ -26,7 +26,7 @@ from detector.stream.campaigns import Campaign, Campaigns
 from detector.stream.cohorts import CohortTracker, KeyState, SeasonalProfile
 from detector.stream.scorer import AccountState, StreamScorer
 
-VERSION = 1
+VERSION = 2  # 2: campaign links' strength and time per account; keys cleared by verdicts
 
 _KEY_SLOTS = ("times", "weights", "accounts", "events", "starts", "matured", "last_counted",
               "campaign", "burst_at", "description", "trim_at")
@@ -136,9 +136,10 @@ def dump(scorer: StreamScorer) -> dict[str, Any]:
         "accounts_pruned_at": scorer._accounts_pruned_at,
         "last_event": [scorer.last_event_type, scorer.last_event_ts, scorer.last_event_id],
         "accounts": [[name, a.created, a.domain, a.score, list(a.reasons), a.campaign,
-                      a.recent, a.recent_events, a.flood_campaign]
+                      a.recent, a.recent_events, a.flood_campaign, a.link, a.linked_at]
                      for name, a in scorer.accounts.items()],
         "campaigns": _campaigns(scorer.campaign_store),
+        "cleared_keys": scorer.cleared_keys,
         "tracker": _tracker(scorer.tracker),
         "breaker": _breaker(scorer.breaker_state),
     }
@@ -159,10 +160,11 @@ def restore(data: dict[str, Any], policy: Policy | None = None) -> StreamScorer:
             data["last_event"]
         scorer.accounts = {
             name: AccountState(created, domain, score, tuple(reasons), campaign, recent,
-                               recent_events, flood)
-            for name, created, domain, score, reasons, campaign, recent, recent_events, flood
-            in data["accounts"]}
+                               recent_events, flood, link, linked_at)
+            for (name, created, domain, score, reasons, campaign, recent, recent_events, flood,
+                 link, linked_at) in data["accounts"]}
         _restore_campaigns(scorer.campaign_store, data["campaigns"])
+        scorer.cleared_keys = dict(data["cleared_keys"])
         _restore_tracker(scorer.tracker, data["tracker"])
         scorer.breaker_state = _restore_breaker(data["breaker"])
     except (KeyError, TypeError, ValueError) as exc:

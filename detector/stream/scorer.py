@@ -71,6 +71,10 @@ class AccountState:
     recent: list[float] | None = None
     recent_events: list[str] | None = None
     flood_campaign: int | None = None
+    # Strength of the link to ``campaign`` (1 when last confirmed, at ``linked_at``): it
+    # halves every ``link_half_life_days`` and with each benign release (``_account_link``).
+    link: float = 0.0
+    linked_at: float = 0.0
 
 
 def _ip_prefix(ip: str) -> str | None:
@@ -120,6 +124,10 @@ class StreamScorer:
         self.last_event_ts: float | None = None
         self._popular = _popular_tokens(self.cfg.impersonation_top_projects)
         self._broad = frozenset(self.cfg.broad_cohorts)
+        # Cohort keys of campaigns cleared by a benign verdict -> when: for tail_days
+        # their bursts neither link nor count (``clear``).
+        self.cleared_keys: dict[str, float] = {}
+        self._common = frozenset(self.cfg.broad_when_common)
 
     # -- public API -------------------------------------------------------------------------
 
@@ -191,6 +199,42 @@ class StreamScorer:
                 renamed[old] = new
         return moved, renamed
 
+    def clear(self, campaign: str | None = None, account: str | None = None) -> int:
+        """A benign verdict: unlink a campaign's members (or one account) at once.
+
+        The accounts lose their link (their next events carry no campaign-account
+        signal), and the campaign's cohort keys stop linking later arrivals and tails
+        (a new burst of the same key founds a new campaign). The campaign record stays
+        for the record. Returns how many accounts were unlinked. A caller that shares
+        the stream state (the service) must log the verdict in the stream, so that a
+        replay clears at the same point.
+        """
+        store = self.campaign_store
+        unlinked = 0
+        if campaign is not None:
+            root = next((c.number for c in store.all() if c.id == campaign), None)
+            if root is None:
+                raise KeyError(f"no campaign {campaign!r}")
+            for name in store.record(root).accounts:
+                state = self.accounts.get(name)
+                if state is not None and state.campaign is not None \
+                        and store.find(state.campaign) == root:
+                    state.campaign, state.link = None, 0.0
+                    unlinked += 1
+            now = self.clock.now
+            for key, key_state in self.tracker.keys.items():
+                if not isinstance(key_state, tuple) and key_state.campaign is not None \
+                        and store.find(key_state.campaign) == root:
+                    key_state.campaign = None
+                    key_state.burst_at = -math.inf
+                    self.cleared_keys[key] = now
+        if account is not None:
+            state = self.accounts.get(account)
+            if state is not None and state.campaign is not None:
+                state.campaign, state.link = None, 0.0
+                unlinked += 1
+        return unlinked
+
     def campaigns(self, max_members: int | None = None) -> list[dict[str, Any]]:
         """Every campaign so far, oldest first."""
         return [c.to_dict(max_members) for c in self.campaign_store.all()]
@@ -248,7 +292,7 @@ class StreamScorer:
             keys = self._project_signals(ev, account, signals, prefix)
             distinct = True
         verdicts = self.tracker.observe(prefix, keys, ev.ts, ev.username, ev.id, distinct)
-        linked, traits = self._link(ev, account, verdicts, signals)
+        linked, traits, fresh_link = self._link(ev, account, verdicts, signals)
         warmth = self.tracker.warmth(ev.ts)
         if warmth < 1.0:
             hours = self.tracker.observed_hours(ev.ts)
@@ -256,7 +300,9 @@ class StreamScorer:
                 "warming-up", 0.0,
                 f"baseline warming up: {hours:.0f} of {self.tracker.min_history / HOUR:g} h "
                 f"of history; burst signals damped"))
-        result = decide(signals, cfg, campaign=linked is not None)
+        # Only fresh evidence (a burst, a tail) makes campaign membership alone reviewable;
+        # an account's older link speaks through its (decaying) campaign-account signal.
+        result = decide(signals, cfg, campaign=fresh_link)
         campaign_id = None
         if linked is not None:
             self.campaign_store.add_member(linked, ev.ts, ev.id, ev.username, ev.project,
@@ -299,7 +345,12 @@ class StreamScorer:
         keys = {f"a|ushape:{template}": f"username template {template!r}"}
         if account.domain:
             keys[f"a|domain:{account.domain}"] = f"email domain {account.domain}"
-            provider = acc_signals.provider_of(account.domain)
+            registrable = acc_signals.registrable_domain(account.domain)
+            if registrable != account.domain:
+                keys[f"a|regdomain:{registrable}"] = f"email domain *.{registrable}"
+        if (mailbox := acc_signals.mailbox_key(ev.email)) is not None:
+            keys[f"a|mailbox:{mailbox}"] = f"one mailbox {mailbox}"
+            provider = acc_signals.provider_of(account.domain or "")
             if provider != account.domain:
                 keys[f"a|provider:{provider}"] = f"email provider {provider}"
         if ev.ip and (prefix := _ip_prefix(ev.ip)):
@@ -397,9 +448,10 @@ class StreamScorer:
                                                None, None, reason)
             account.campaign = (number if account.campaign is None
                                 else self.campaign_store.union([account.campaign, number]))
+            account.link, account.linked_at = 1.0, ev.ts
 
     def _link(self, ev: Event, account: AccountState, verdicts: list[KeyVerdict],
-              signals: list[Signal]) -> tuple[int | None, list[str]]:
+              signals: list[Signal]) -> tuple[int | None, list[str], bool]:
         """Campaign links of this event: bursting keys, campaign tails, its account."""
         cfg = self.cfg
         store = self.campaign_store
@@ -408,21 +460,30 @@ class StreamScorer:
         threshold = self.tracker.threshold
         broad = self._broad
         warming: KeyVerdict | None = None
+        individual = noisy_or(s.score for s in signals)  # before any cohort signal
+        broadest: KeyVerdict | None = None
+        cleared = self.cleared_keys
         for v in verdicts:
             state = v.state
+            if cleared and v.key in cleared:
+                if ev.ts - cleared[v.key] <= cfg.tail_days * DAY:
+                    continue  # judged benign by a moderator
+                del cleared[v.key]
             if v.bursting and v.warmth < 1.0:
                 # A baseline still warming up: its bursts are weak evidence (the most
                 # surprising one counts, as a broad cohort's would) and link nothing.
                 if warming is None or v.surprise > warming.surprise:
                     warming = v
                 continue
-            if v.bursting and v.key.split("|", 1)[1].split(":", 1)[0] in broad:
-                # A broad cohort (all young accounts, a whole mail provider) bursting is
-                # evidence, not membership: it holds too many bystanders to link through.
-                signals.append(Signal(
-                    "broad-burst", cfg.broad_burst,
-                    f"{state.description}: {v.count} in {_fmt_window(v.window)} "
-                    f"(baseline expects {v.expected:.2f})"))
+            kind = v.key.split("|", 1)[1].split(":", 1)[0]
+            if v.bursting and (kind in broad or (kind in self._common
+                                                 and v.expected_day >= cfg.broad_key_per_day)):
+                # A broad cohort (all young accounts, a whole mail provider, an e-mail
+                # domain as common as hotmail.com, version 0.0.1) bursting is evidence, not
+                # membership: it holds too many bystanders to link through. Only the
+                # strongest such burst counts (they are one fact seen several ways).
+                if broadest is None or v.surprise > broadest.surprise:
+                    broadest = v
                 continue
             if v.bursting:
                 fresh = state.campaign is None or ev.ts - state.burst_at > cfg.tail_days * DAY
@@ -445,23 +506,55 @@ class StreamScorer:
                 traits.append(state.description)
                 signals.append(Signal("campaign-tail", cfg.campaign_member,
                                       f"shares {state.description} with an earlier wave"))
+        if broadest is not None:
+            signals.append(Signal(
+                "broad-burst", cfg.broad_burst,
+                f"{broadest.state.description}: {broadest.count} in "
+                f"{_fmt_window(broadest.window)} (baseline expects {broadest.expected:.2f})"))
         if warming is not None:
             signals.append(Signal(
                 "burst", cfg.broad_burst * warming.warmth,
                 f"{warming.state.description}: {warming.count} in "
                 f"{_fmt_window(warming.window)} (baseline expects {warming.expected:.2f}); "
                 f"damped, baseline warming up"))
+        fresh_link = bool(linked)
         if account.campaign is not None:
-            linked.append(account.campaign)
-            if ev.type != "account.created":
-                signals.append(Signal(
-                    "campaign-account", cfg.campaign_member,
-                    f"account belongs to campaign {store.record(account.campaign).id}"))
+            strength = self._account_link(ev, account, individual)
+            if strength > 0.0:
+                linked.append(account.campaign)
+                if ev.type != "account.created":
+                    signals.append(Signal(
+                        "campaign-account", cfg.campaign_member * strength,
+                        f"account belongs to campaign {store.record(account.campaign).id}"
+                        + ("" if strength >= 1.0 else f" (link {strength:.2f})")))
         if not linked:
-            return None, traits
+            return None, traits, False
         root = store.union(linked)
         account.campaign = root
-        return root, traits
+        if fresh_link:
+            account.link, account.linked_at = 1.0, ev.ts
+        return root, traits, fresh_link
+
+    def _account_link(self, ev: Event, account: AccountState, individual: float) -> float:
+        """How strongly ``account`` still belongs to its campaign, at this event.
+
+        The link was 1 when evidence last tied the account to the wave (a burst, a tail,
+        a flood). It halves every ``link_half_life_days``, and a release of an existing
+        project that carries no evidence of its own (individual signals at most
+        ``benign_activity_max``) multiplies it by ``link_benign_decay``: a classroom's
+        students keep releasing their first package for weeks, a sleeper's accounts
+        create new projects. Below ``link_min_strength`` the link is cleared (0).
+        """
+        cfg = self.cfg
+        age_days = max(0.0, ev.ts - account.linked_at) / DAY
+        strength = account.link * 0.5 ** (age_days / cfg.link_half_life_days)
+        if ev.type == "release.uploaded" and individual <= cfg.benign_activity_max:
+            strength *= cfg.link_benign_decay
+        if strength < cfg.link_min_strength:
+            account.campaign, account.link = None, 0.0
+            return 0.0
+        account.link, account.linked_at = strength, ev.ts
+        return strength
 
     def _adopt_window(self, state: Any, verdict: KeyVerdict, now: float) -> None:
         """A key just burst: its arrivals in the burst window join the campaign."""
@@ -478,6 +571,7 @@ class StreamScorer:
             else:
                 number = store.union([number, other.campaign])
                 other.campaign = number
+            other.link, other.linked_at = 1.0, now
         state.campaign = store.find(number)
 
 

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from detector.popular import shipped_corpus
+from detector.stream.crowds import CROWD_KINDS, add_crowds
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -156,6 +157,7 @@ class SimConfig:
     campaigns: tuple[str, ...] = CAMPAIGN_KINDS
     first_campaign_day: float = 8.0
     scale: float = 1.0
+    crowds: tuple[str, ...] = CROWD_KINDS  # benign crowds (detector.stream.crowds)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -187,6 +189,7 @@ class _World:
         self.usernames: set[str] = set()
         self.events: list[tuple[float, int, dict[str, Any], dict[str, Any]]] = []
         self.counter = 0
+        self.days: float = 0.0
         self.popular = _load_popular()
         for _ in range(4000):
             self.owners.append(self.username())
@@ -574,7 +577,9 @@ def simulate(cfg: SimConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     rng = random.Random(cfg.seed)
     start = datetime.fromisoformat(cfg.start).timestamp()
     world = _World(rng, start)
+    world.days = cfg.days
     _baseline(world, cfg)
+    add_crowds(world, cfg)
     period = 90.0
     number = 0
     for block in range(max(1, math.ceil(cfg.days / period))):

@@ -13,7 +13,7 @@ from detector.stream.simulate import SimConfig, simulate
 def campaign_stream() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Ten simulated days with a typosquat wave and a one-account flood from day 4."""
     return simulate(SimConfig(days=10, seed=7, campaigns=("typosquat-waves", "account-flood"),
-                              first_campaign_day=4.0, scale=0.4))
+                              first_campaign_day=4.0, scale=0.4, crowds=()))
 
 
 @pytest.fixture(scope="session")

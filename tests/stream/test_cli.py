@@ -22,6 +22,7 @@ def stream_files(tmp_path_factory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("stream")
     events, labels = folder / "events.jsonl", folder / "labels.jsonl"
     done = _run("simulate", "--days", "8", "--seed", "4", "--campaigns", "typosquat-waves",
+                "--crowds", "none",
                 "--first-campaign-day", "4", "--scale", "0.3", "--out", str(events),
                 "--labels", str(labels))
     assert done.returncode == 0, done.stderr
@@ -35,7 +36,7 @@ def test_simulate_writes_events_and_labels(stream_files) -> None:
     assert len(rows) == len(truth) > 5000
     assert {t["kind"] for t in truth} == {"baseline", "typosquat-waves"}
     again = _run("simulate", "--days", "8", "--seed", "4", "--campaigns", "typosquat-waves",
-                 "--first-campaign-day", "4", "--scale", "0.3")
+                 "--crowds", "none", "--first-campaign-day", "4", "--scale", "0.3")
     assert again.stdout == events.read_text()
 
 

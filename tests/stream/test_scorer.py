@@ -161,3 +161,103 @@ def test_bad_scan_code_value_is_rejected(tmp_path) -> None:
     path.write_text('[stream]\nscan_code = "sometimes"\n')
     with pytest.raises(PolicyError, match=r"stream\.scan_code"):
         load_policy(path)
+
+
+def test_campaign_membership_decays_with_benign_releases() -> None:
+    """A classroom linked by its sign-up burst: its students' later releases of their own
+    first package weaken the link until it is cleared, so they are not flagged for weeks."""
+    from detector.stream.simulate import SimConfig, simulate
+
+    events, labels = simulate(SimConfig(days=30, seed=4, campaigns=(), crowds=("classroom",)))
+    scorer = StreamScorer()
+    decisions = {d["id"]: d for d in _decisions(list(score_lines(
+        (json.dumps(e) + "\n" for e in events), scorer=scorer)))}
+    classroom = [(e, decisions[e["id"]]) for e, label in zip(events, labels, strict=True)
+                 if label["kind"] == "crowd-classroom"]
+    assert any(d["campaign"] for _, d in classroom)  # the burst did link them
+    releases = [d for e, d in classroom if e["type"] == "release.uploaded"]
+    assert len(releases) > 50
+    assert sum(d["decision"] != "allow" for d in releases) <= 0.02 * len(releases)
+    weakened = [s for d in releases for s in d["signals"] if s["signal"] == "campaign-account"]
+    assert all(s["score"] < scorer.cfg.campaign_member for s in weakened)
+    linked = [a for a in scorer.accounts.values() if a.campaign is not None]
+    assert all(0.0 < a.link <= 1.0 for a in linked)
+
+
+def test_a_linked_account_creating_projects_keeps_its_link() -> None:
+    """New projects are what a sleeper's accounts make: they do not weaken the link
+    (only time does), and a linked account's new projects stay flagged."""
+    from detector.stream.simulate import SimConfig, simulate
+
+    events, labels = simulate(SimConfig(days=40, seed=1, campaigns=("sleeper",), crowds=(),
+                                        first_campaign_day=8.0))
+    scorer = StreamScorer()
+    half_life = scorer.cfg.link_half_life_days * 86400
+    checked = flagged = 0
+    for event, label in zip(events, labels, strict=True):
+        user = event["account"]["username"]
+        before = scorer.accounts.get(user)
+        linked = before is not None and before.campaign is not None
+        link, at = (before.link, before.linked_at) if linked else (0.0, 0.0)
+        out = scorer.process(event)[0]
+        if label["kind"] == "sleeper" and event["type"] == "project.created" and linked:
+            checked += 1
+            flagged += out["decision"] != "allow"
+            aged = link * 0.5 ** ((scorer.clock.now - at) / half_life)
+            assert scorer.accounts[user].link >= aged - 1e-9
+    assert checked > 100
+    assert flagged >= 0.95 * checked
+
+
+def test_account_signals_alone_do_not_reach_review() -> None:
+    """A disposable domain or a machine-like username raises the score, but alone sends
+    nothing to review (policy: each weight stays below review_threshold)."""
+    from detector.stream.accounts import _disposable
+
+    domain = sorted(_disposable())[0]
+    scorer = StreamScorer()
+    for i, (user, email) in enumerate([("janedoe", f"jane@{domain}"),
+                                       ("xqzvkrtw", "x@example.org")]):
+        out = scorer.process(make_event(i, f"2025-01-06T00:0{i}:00Z", username=user,
+                                        account={"email": email}))[0]
+        assert out["score"] > 0 and out["decision"] == "allow", out
+
+
+def test_a_benign_verdict_clears_the_campaign_at_once() -> None:
+    """Clearing a campaign unlinks its members: their next events carry no campaign."""
+    from detector.stream.simulate import SimConfig, simulate
+
+    events, labels = simulate(SimConfig(days=20, seed=4, campaigns=(), crowds=("classroom",)))
+    from detector.stream.events import parse_ts
+
+    scorer = StreamScorer()
+    cut, campaign, first = None, None, None
+    for i, (event, label) in enumerate(zip(events, labels, strict=True)):
+        out = scorer.process(event)[0]
+        if label["kind"] == "crowd-classroom" and out["campaign"] and \
+                event["type"] == "project.created":
+            campaign = out["campaign"]
+            first = first or parse_ts(event["ts"])
+        if first is not None and parse_ts(event["ts"]) > first + 3 * 3600:
+            cut = i  # the moderator judges the wave once its first projects are in
+            break
+    assert cut is not None and campaign is not None
+    members = set(next(c for c in scorer.campaigns() if c["id"] == campaign)["accounts"])
+    assert scorer.clear(campaign=campaign) >= 1
+    assert all(scorer.accounts[m].campaign is None for m in members if m in scorer.accounts)
+    later = [scorer.process(e)[0] for e in events[cut + 1:]
+             if e["account"]["username"] in members and e["type"] != "account.created"]
+    assert later and all(d["campaign"] != campaign for d in later)
+    assert all(s["signal"] != "campaign-account" for d in later for s in d["signals"])
+    with pytest.raises(KeyError):
+        scorer.clear(campaign="c-000000000000")
+
+
+def test_a_benign_verdict_on_one_member_unlinks_only_it() -> None:
+    scorer = StreamScorer()
+    from detector.stream.scorer import AccountState
+
+    scorer.accounts["a"] = AccountState(created=0.0, campaign=1, link=1.0)
+    scorer.accounts["b"] = AccountState(created=0.0, campaign=1, link=1.0)
+    assert scorer.clear(account="a") == 1
+    assert scorer.accounts["a"].campaign is None and scorer.accounts["b"].campaign == 1

@@ -62,3 +62,23 @@ def test_every_campaign_kind_appears_with_its_shape() -> None:
     first_project = min(e["ts"] for e in sleeper if e["type"] == "project.created")
     last_account = max(e["ts"] for e in sleeper if e["type"] == "account.created")
     assert first_project > last_account  # the sleeper gap
+
+
+def test_benign_crowds_are_labelled_and_shaped() -> None:
+    from detector.stream.crowds import CROWD_KINDS
+
+    events, labels = simulate(SimConfig(days=40, seed=2, campaigns=()))
+    by_kind: dict[str, list[dict]] = {}
+    for event, label in zip(events, labels, strict=True):
+        assert label["campaign"] is None
+        by_kind.setdefault(label["kind"], []).append(event)
+    assert {f"crowd-{k}" for k in CROWD_KINDS} <= set(by_kind)
+    classroom = by_kind["crowd-classroom"]
+    firsts = [e for e in classroom if e["type"] == "project.created"]
+    assert firsts and all(e["project"]["name"].endswith("-first-package") for e in firsts)
+    assert any(e["type"] == "release.uploaded" for e in classroom)
+    bot = by_kind["crowd-ci-bot"]
+    assert len({e["account"]["username"] for e in bot}) <= len(
+        [e for e in bot if e["type"] == "account.created"])
+    assert simulate(SimConfig(days=5, seed=2, campaigns=(), crowds=()))[1][0]["kind"] == \
+        "baseline"

@@ -112,6 +112,9 @@ def simulate_command(
         "--labels", help="Ground-truth labels file (JSON Lines: id, campaign, kind).")] = None,
     campaigns: Annotated[str, typer.Option(
         help="Comma-separated campaign kinds, 'all' or 'none'.")] = "all",
+    crowds: Annotated[str, typer.Option(
+        help="Comma-separated benign crowd kinds (labelled crowd-<kind>), 'all' or "
+             "'none'.")] = "all",
     start: Annotated[str, typer.Option(help="First day (ISO 8601, UTC).")] = "2025-01-06T00:00:00Z",
     scale: Annotated[float, typer.Option(help="Multiplier on campaign sizes.", min=0.01)] = 1.0,
     first_campaign_day: Annotated[float, typer.Option(
@@ -125,25 +128,19 @@ def simulate_command(
              "one service never share ids.")] = "",
 ) -> None:
     """Generate a seeded PyPI-like registration stream with labelled campaigns."""
+    from detector.stream.crowds import CROWD_KINDS
     from detector.stream.simulate import CAMPAIGN_KINDS, SimConfig, simulate
 
-    if campaigns == "all":
-        kinds: tuple[str, ...] = CAMPAIGN_KINDS
-    elif campaigns == "none":
-        kinds = ()
-    else:
-        kinds = tuple(k.strip() for k in campaigns.split(",") if k.strip())
-        unknown = [k for k in kinds if k not in CAMPAIGN_KINDS]
-        if unknown:
-            fail_usage(f"--campaigns: unknown kind {unknown[0]!r} (known: "
-                       f"{', '.join(CAMPAIGN_KINDS)}, all, none)")
+    kinds = _kinds("--campaigns", campaigns, CAMPAIGN_KINDS)
+    crowd_kinds = _kinds("--crowds", crowds, CROWD_KINDS)
     try:
         from detector.stream.events import parse_ts
 
         parse_ts(start)
     except ValueError as exc:
         fail_usage(f"--start: {exc}")
-    cfg = SimConfig(days=days, seed=seed, start=start, campaigns=kinds, scale=scale,
+    cfg = SimConfig(days=days, seed=seed, start=start, campaigns=kinds, crowds=crowd_kinds,
+                    scale=scale,
                     first_campaign_day=first_campaign_day, releases_per_day=releases_per_day,
                     files_share=files_share)
     events, truth = simulate(cfg)
@@ -155,6 +152,20 @@ def simulate_command(
         _write_jsonl(labels, truth)
     counts = Counter(label["kind"] for label in truth)
     err_console.print(f"{len(events)} events over {days} days (seed {seed}): {dict(counts)}")
+
+
+def _kinds(option: str, value: str, known: tuple[str, ...]) -> tuple[str, ...]:
+    """The kinds named by ``value`` (comma-separated, 'all' or 'none')."""
+    if value == "all":
+        return known
+    if value == "none":
+        return ()
+    kinds = tuple(k.strip() for k in value.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in known]
+    if unknown:
+        fail_usage(f"{option}: unknown kind {unknown[0]!r} (known: "
+                   f"{', '.join(known)}, all, none)")
+    return kinds
 
 
 def _write_jsonl(path: str, rows: list[dict[str, Any]]) -> None:
