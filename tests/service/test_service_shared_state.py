@@ -159,9 +159,10 @@ def test_a_kill_in_the_middle_of_a_wave_forgets_nothing(tmp_path: Path, mode: st
     wave = [expected[e["id"]]["campaign"] for e in events[cut - 100:cut + 100]
             if expected[e["id"]]["campaign"]]
     assert wave and len(set(wave)) == 1
-    before = {answers[e["id"]]["campaign"] for e in events[cut - 100:cut]} - {None}
-    after = {answers[e["id"]]["campaign"] for e in events[cut + 50:cut + 150]} - {None}
-    assert before == after == set(wave)  # the same id across the kill
+    # the wave keeps one id across the kill, as stored (its early members get the id
+    # once it is recognised: relabels), the same id one uninterrupted detector gives
+    around = {rows[e["id"]]["campaign"] for e in events[cut - 100:cut + 150]} - {None}
+    assert around == set(wave)
 
 
 def _try_post(url: str, token: str, events: list[dict[str, Any]]) -> None:
