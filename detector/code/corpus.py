@@ -29,6 +29,17 @@ def default_corpus(shared: Path) -> tuple[Path, Path]:
     return shared / "corpus" / "malicious_dev.jsonl.gz", shared / "corpus" / "benign_dev.jsonl.gz"
 
 
+def _text(value: object) -> str:
+    """A JSON string as text an archive read would give: lone surrogates (JSON allows
+    `\\ud800`) become U+FFFD, as decoding bytes with errors="replace" does."""
+    text = str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
 def read_samples(path: Path, label: int) -> Iterator[Sample]:
     opener = gzip.open if path.name.endswith(".gz") else open
     try:
@@ -44,7 +55,7 @@ def read_samples(path: Path, label: int) -> Iterator[Sample]:
                 except (json.JSONDecodeError, KeyError, TypeError) as exc:
                     raise CorpusError(f"{path}:{number}: not a corpus sample ({exc})") from exc
                 yield Sample(str(row.get("sample_id", number)), str(row.get("name", "")),
-                             {str(k): str(v) for k, v in files.items()}, label)
+                             {_text(k): _text(v) for k, v in files.items()}, label)
     except OSError as exc:
         raise CorpusError(f"{path}: cannot read ({exc.strerror or exc})") from exc
 

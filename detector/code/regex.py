@@ -9,6 +9,7 @@ runs every pattern over 1 MB of adversarial text and requires < 100 ms each.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import re2
@@ -28,3 +29,17 @@ def compile_pattern(pattern: str) -> Pattern:
         return re2.compile(pattern, options)
     except re2.error as exc:
         raise ValueError(f"pattern {pattern!r} is not RE2 syntax: {exc}") from exc
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encodable(text: str) -> str:
+    """`text` with lone surrogates (a `"\\ud800"` literal evaluates to one) replaced by
+    U+FFFD one for one, so offsets hold: RE2 matches UTF-8 and raised on them, which
+    stopped the whole scan."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text

@@ -12,7 +12,7 @@ import ahocorasick
 
 from detector.code import decode
 from detector.code.findings import Finding, clip_evidence
-from detector.code.regex import compile_pattern
+from detector.code.regex import compile_pattern, encodable
 from detector.code.rules import Rule, fallback_rules, pattern_rules, rule
 
 
@@ -70,7 +70,7 @@ def scan_strings(name: str, tier: str, strings: list[tuple[int, str]], limit: in
     pieces: list[str] = []
     offset = 0
     for line, text in strings:
-        text = text[:limit]
+        text = encodable(text[:limit])
         if len(text) > 1000 and " " not in text[:1000]:
             continue  # one opaque run (base64, hex): the blob decoder handles it
         starts.append(offset)
@@ -79,7 +79,7 @@ def scan_strings(name: str, tier: str, strings: list[tuple[int, str]], limit: in
         offset += len(text) + 1
         if offset > limit:
             break
-    blob = "\n".join(pieces)
+    blob = encodable("\n".join(pieces))
     lowered = blob.lower()
     out: list[Finding] = []
     present = hints_in(lowered)
@@ -101,7 +101,7 @@ def scan_strings(name: str, tier: str, strings: list[tuple[int, str]], limit: in
 
 def scan_raw(name: str, tier: str, text: str, limit: int, max_hits: int) -> list[Finding]:
     """Patterns and AST stand-ins over the raw text of a file that did not parse."""
-    text = text[:limit]
+    text = encodable(text[:limit])
     out = scan_strings(name, tier, [(1, text)], limit, max_hits)
     # scan_strings saw one piece: recompute real line numbers
     for f in out:

@@ -299,7 +299,9 @@ def train(samples: Sequence[Sample], out_dir: Path, cfg: TrainConfig,
     out_dir.mkdir(parents=True, exist_ok=True)
     model_mod.save(final, out_dir / model_mod.ARTIFACT)
     (out_dir / "code-model.json").write_text(json.dumps(report, indent=1) + "\n")
-    (out_dir / "code-model.md").write_text(model_card(report))
+    # token labels can hold lone surrogates (decoded payload strings)
+    (out_dir / "code-model.md").write_text(model_card(report), encoding="utf-8",
+                                           errors="backslashreplace")
     return report
 
 
