@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -30,13 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from service.app import create_app  # noqa: E402
-from service.config import Settings  # noqa: E402
 from service.db import make_engine, migrate, session_factory  # noqa: E402
 from service.tokens import create_token  # noqa: E402
 
@@ -46,12 +41,6 @@ HOOK = ("import os\nfrom setuptools import setup\n"
 
 def figure(name: str, value: Any) -> None:
     print(f"{name}: {value}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def popular(count: int) -> list[str]:
@@ -139,21 +128,9 @@ def main() -> None:
     with session_factory(engine)() as session:
         tokens = {r: create_token(session, r, f"bench-{r}") for r in ("registry", "moderator")}
     engine.dispose()
-    policy = tmp / "overlay.toml"
-    from detector.policy import load_policy
+    from warden.moderation_demo import cold_start_policy, start_service
 
-    cohorts = load_policy().stream.cohorts  # judge bursts at once, as the tests do
-    cold = [k for k in ("warmup_hours", "min_history_hours") if hasattr(cohorts, k)]
-    policy.write_text("[stream.cohorts]\n" + "".join(f"{k} = 0\n" for k in cold) if cold
-                      else "")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(Settings.load(url_db, load_policy(policy))),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
+    base, server, thread = start_service(url_db, str(cold_start_policy(tmp / "overlay.toml")))
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or ""
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",

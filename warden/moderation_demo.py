@@ -21,7 +21,20 @@ from typing import Any
 import httpx
 
 
-def _start(database_url: str, policy: str | None) -> tuple[str, Any, threading.Thread]:
+def cold_start_policy(path: Path) -> Path:
+    """Write a policy overlay that judges bursts at once (the shipped policy waits for days
+    of history, which a demo or a bench does not have), as the tests do."""
+    from detector.policy import load_policy
+
+    cohorts = load_policy().stream.cohorts
+    cold = [k for k in ("warmup_hours", "min_history_hours") if hasattr(cohorts, k)]
+    path.write_text("[stream.cohorts]\n" + "".join(f"{k} = 0\n" for k in cold) if cold
+                    else "")
+    return path
+
+
+def start_service(database_url: str, policy: str | None) -> tuple[str, Any, threading.Thread]:
+    """A service in a thread of this process on a free port: (base URL, server, thread)."""
     import socket
 
     import uvicorn
@@ -84,7 +97,6 @@ def script_verdicts(url: str, moderator: str, truth: dict[str, str | None]) -> C
 
 def build(out_dir: Path, days: int = 5, seed: int = 3) -> dict[str, Any]:
     """Run the whole demo into ``out_dir`` (decisions, verdicts, campaigns .parquet)."""
-    from detector.policy import load_policy
     from detector.stream.simulate import SimConfig, simulate
     from service.db import make_engine, migrate, session_factory
     from service.tokens import create_token
@@ -99,11 +111,7 @@ def build(out_dir: Path, days: int = 5, seed: int = 3) -> dict[str, Any]:
         tokens = {r: create_token(session, r, f"demo-{r}")
                   for r in ("registry", "moderator", "analyst")}
     engine.dispose()
-    cohorts = load_policy().stream.cohorts
-    cold = [k for k in ("warmup_hours", "min_history_hours") if hasattr(cohorts, k)]
-    policy = work / "overlay.toml"
-    policy.write_text("[stream.cohorts]\n" + "".join(f"{k} = 0\n" for k in cold) if cold
-                      else "")
+    policy = cold_start_policy(work / "overlay.toml")
     start = (datetime.now(UTC) - timedelta(days=days, hours=1)).replace(minute=0, second=0,
                                                                        microsecond=0)
     events, labels = simulate(SimConfig(days=days, seed=seed, first_campaign_day=1,
@@ -112,7 +120,7 @@ def build(out_dir: Path, days: int = 5, seed: int = 3) -> dict[str, Any]:
     for row in (*events, *labels):
         row["id"] = prefix + row["id"]
     truth = {label["id"]: label["campaign"] for label in labels}
-    url, server, thread = _start(database_url, str(policy))
+    url, server, thread = start_service(database_url, str(policy))
     try:
         summary = send(list(enumerate(events, 1)), url, tokens["registry"], 250, 8)
         verdicts = script_verdicts(url, tokens["moderator"], truth)
