@@ -8,9 +8,10 @@ events answers exactly as ``s`` would have (floats round-trip exactly through JS
 event in ``tests/stream/test_checkpoint.py``. The name and code caches are not state:
 they are pure and refilled on demand.
 
-``encode``/``decode`` add zlib compression (what a service stores). A checkpoint of
-another ``VERSION`` is refused with ``CheckpointError``: the caller replays the events
-instead.
+``encode``/``decode`` add zlib compression (what a service stores). A checkpoint of a
+version not in ``READS`` is refused with ``CheckpointError``: the caller replays the
+events instead. An older version that is read starts what it lacks empty (version 2:
+no sweep members, so sweeps count from the restore on).
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from detector.stream.campaigns import Campaign, Campaigns
 from detector.stream.cohorts import CohortTracker, KeyState, SeasonalProfile
 from detector.stream.scorer import AccountState, StreamScorer
 
-VERSION = 2  # 2: campaign links' strength and time per account; keys cleared by verdicts
+VERSION = 3  # 2: campaign links' strength and time per account; keys cleared by verdicts
+# 3: the sweeps' recent members (detector.sweeps.SweepMemory)
+# Older versions still read: what they lack starts empty.
+READS = (2, 3)
 
 _KEY_SLOTS = ("times", "weights", "accounts", "events", "starts", "matured", "last_counted",
               "campaign", "burst_at", "description", "trim_at")
@@ -142,15 +146,16 @@ def dump(scorer: StreamScorer) -> dict[str, Any]:
         "cleared_keys": scorer.cleared_keys,
         "tracker": _tracker(scorer.tracker),
         "breaker": _breaker(scorer.breaker_state),
+        "sweeps": scorer.sweeps.dump(),
     }
 
 
 def restore(data: dict[str, Any], policy: Policy | None = None) -> StreamScorer:
     """A scorer in exactly the state ``dump`` saw (under the same policy)."""
-    if not isinstance(data, dict) or data.get("version") != VERSION:
+    if not isinstance(data, dict) or data.get("version") not in READS:
         found = data.get("version") if isinstance(data, dict) else type(data).__name__
         raise CheckpointError(f"scorer checkpoint version {found!r}; this build reads "
-                              f"version {VERSION}")
+                              f"versions {', '.join(map(str, READS))}")
     scorer = StreamScorer(policy)
     try:
         scorer.clock.now, scorer.clock.leap = data["clock"]
@@ -167,6 +172,8 @@ def restore(data: dict[str, Any], policy: Policy | None = None) -> StreamScorer:
         scorer.cleared_keys = dict(data["cleared_keys"])
         _restore_tracker(scorer.tracker, data["tracker"])
         scorer.breaker_state = _restore_breaker(data["breaker"])
+        if data["version"] >= 3:
+            scorer.sweeps.load(data["sweeps"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"damaged scorer checkpoint: {type(exc).__name__}: {exc}"
                               ) from None
