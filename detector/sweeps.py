@@ -33,6 +33,10 @@ the name's score, its flag and an added reason (naming the target and, capped at
   in time order, gives the same answer as that batch (names at exactly the same time are
   each other's siblings in a batch; in a stream the one that arrived first cannot see
   the one after it).
+- In a stream, only new projects (``project.created``) join a sweep. A release of an
+  existing project is raised by the sweep its name belongs to but does not join it:
+  thousands of existing projects release every day, and their names were not chosen
+  in the window.
 - Without times (a file of names): the batch is one window, and every member's siblings
   are all the other distinct names of its group in the batch. Every member of a sweep
   is raised alike; the answer depends on the set of names, never on their order.
@@ -130,16 +134,21 @@ class SweepMemory:
         self.targets: dict[str, dict[str, float]] = {}
         self._pruned_at = -math.inf
 
-    def observe(self, name: str, target: str, score: float, ts: float) -> Sweep | None:
-        """Record member ``name`` of ``target``'s group at ``ts``; its sweep, if any."""
+    def observe(self, name: str, target: str, score: float, ts: float,
+                register: bool = True) -> Sweep | None:
+        """Record member ``name`` of ``target``'s group at ``ts`` (unless not ``register``:
+        a release of an existing project is raised by a sweep but does not join one);
+        its sweep, if any."""
         members = self.targets.get(target)
         if members is None:
+            if not register:
+                return None
             members = self.targets[target] = {}
         else:
             self._expire(members, ts)
         known = name in members
         count = len(members) - known
-        if not known:
+        if register and not known:
             members[name] = ts
         if ts - self._pruned_at > self.window:
             self.prune(ts)

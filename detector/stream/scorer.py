@@ -385,7 +385,8 @@ class StreamScorer:
             score, flagged, reason = name.score, name.flagged, name.reason
             if name.sweep_target is not None and name.normalized is not None:
                 # Other names imitating the same target in the window (detector.sweeps).
-                sweep = self.sweeps.observe(name.normalized, name.sweep_target, score, ev.ts)
+                sweep = self.sweeps.observe(name.normalized, name.sweep_target, score, ev.ts,
+                                            register=ev.type == "project.created")
                 if sweep is not None:
                     score = sweep.score
                     flagged = flagged or score >= self.policy.names.flag_threshold

@@ -124,6 +124,16 @@ def test_a_release_of_a_member_is_not_its_own_sibling() -> None:
         assert signal is None or "sweep:" not in signal["reason"]
 
 
+def test_releases_of_existing_projects_do_not_join_a_sweep_but_are_raised_by_one() -> None:
+    events = [event(0, SWEEP[0], 0, "release.uploaded"), event(1, SWEEP[1], 1),
+              event(2, SWEEP[2], 2), event(3, SWEEP[3], 3, "release.uploaded")]
+    decisions = score_all(events)
+    reasons = [(name_signal(d) or {"reason": ""})["reason"] for d in decisions]
+    assert "sweep:" not in reasons[0] and "sweep:" not in reasons[1]  # the release joined none
+    assert "sweep: 1 other name" in reasons[2] and f"'{SWEEP[1]}'" in reasons[2]
+    assert "sweep: 2 other names" in reasons[3]  # raised by the two new projects
+
+
 def test_the_sweep_memory_is_checkpointed() -> None:
     events = stream(SWEEP + FAMILY, 0.5)
     whole = score_all(events)
