@@ -19,6 +19,7 @@ from detector.names.sweeps import BatchSweeps, apply_sweeps, member_target
 from detector.policy import build_policy, load_policy
 from detector.resources import data_path
 from detector.sweeps import SWEEP_KINDS, SweepMemory, boosted, is_member_match
+from detector.timestamps import format_ts
 
 WARDEN = str(Path(sys.executable).with_name("warden"))
 HOUR = 3600.0
@@ -248,3 +249,36 @@ def test_check_name_file_json_scores_a_sweep(tmp_path: Path) -> None:
     # The same names in another order: the same answers.
     again = check_file(tmp_path, list(reversed(names)))
     assert again == rows
+
+
+def test_check_name_tsv_with_times_counts_siblings_within_the_window(tmp_path: Path) -> None:
+    window = CFG.sweep_window_hours
+    rows = [("pyperclipe", 0.0), ("acme-cli", 0.5), ("pyperclp", 1.0), ("pypreclip", 2.0),
+            ("pyperclpi", 2.0 + window - 0.5)]  # the last: only 'pypreclip' within its window
+    start = 1_700_000_000.0
+
+    def write(order: list[tuple[str, float]]) -> Path:
+        path = tmp_path / "timed.tsv"
+        path.write_text("rank\tname\tfirst_seen\n" + "".join(
+            f"\t{name}\t{format_ts(start + hours * HOUR)}\n" for name, hours in order))
+        return path
+
+    def run(path: Path) -> dict[str, dict]:
+        done = subprocess.run([WARDEN, "check-name", "--file", str(path), "--json"],
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        return {row["name"]: row for row in map(json.loads, done.stdout.splitlines())}
+
+    out = run(write(rows))
+    assert "sweep" not in out["pyperclipe"] and "sweep" not in out["acme-cli"]
+    assert out["pyperclp"]["sweep"]["siblings"] == ["pyperclipe"]
+    assert out["pypreclip"]["sweep"]["siblings"] == ["pyperclipe", "pyperclp"]
+    assert out["pyperclpi"]["sweep"]["siblings"] == ["pypreclip"]
+    assert out["pyperclpi"]["sweep"]["window_hours"] == window
+    assert run(write(list(reversed(rows)))) == out
+
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("name\tts\npyperclipe\tyesterday\n")
+    done = subprocess.run([WARDEN, "check-name", "--file", str(bad), "--json"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2 and "line 2" in done.stderr and "yesterday" in done.stderr

@@ -49,10 +49,14 @@ def check_name_command(
     if not names and file is None:
         fail_usage("check-name: give NAME arguments or --file FILE")
     sources = [iter(names or [])]
+    # Times of the file's names when it is a TSV with a time column: sweeps then count
+    # the siblings within the window before each name, not the whole batch.
+    times: list[float] = []
     if file is not None:
         if file != "-" and not Path(file).exists():
             fail_usage(f"{file}: no such file")
-        sources.append(read_names(file))
+        sources.append(read_names(file, times))
+    offset = len(names or [])
     rules = policy_or_exit(policy)
     checker = NameChecker(policy=rules)
     stream = itertools.chain.from_iterable(sources)
@@ -66,7 +70,7 @@ def check_name_command(
                 out = _PatchedLines(CHUNK_LINES)
                 lines: list[str] = []
                 for position, result in enumerate(results):
-                    sweeps.add(position, result)
+                    sweeps.add(position, result, _time_of(times, position - offset))
                     lines.append(result.to_json())
                     if len(lines) == CHUNK_LINES:
                         out.write(lines)
@@ -76,9 +80,17 @@ def check_name_command(
                     out.write(lines)
                 out.copy_to(sys.stdout, sweeps.resolve())
             else:
-                _print_table(apply_sweeps(list(results), policy=rules))
+                checked = list(results)
+                at = [_time_of(times, position - offset) for position in range(len(checked))]
+                _print_table(apply_sweeps(checked, at if times else None, rules))
     except NameListError as exc:
         fail_usage(str(exc))
+
+
+def _time_of(times: list[float], row: int) -> float | None:
+    """The time of the file's row ``row`` (None for names given as arguments, or when the
+    file has no time column)."""
+    return times[row] if 0 <= row < len(times) else None
 
 
 class _PatchedLines:
