@@ -70,21 +70,37 @@ def check_name_command(
                 out = _PatchedLines(CHUNK_LINES)
                 lines: list[str] = []
                 for position, result in enumerate(results):
-                    sweeps.add(position, result, _time_of(times, position - offset))
-                    lines.append(result.to_json())
+                    # A sweep member's line is written at the end, once its sweep is known.
+                    if result.matches and sweeps.add(position, result,
+                                                      _time_of(times, position - offset)):
+                        lines.append("")
+                    else:
+                        lines.append(result.to_json())
                     if len(lines) == CHUNK_LINES:
                         out.write(lines)
                         lines.clear()
                         advance(CHUNK_LINES)
                 if lines:
                     out.write(lines)
-                out.copy_to(sys.stdout, sweeps.resolve())
+                final = sweeps.members()
+                final.update(sweeps.resolve(out.lines))
+                out.copy_to(sys.stdout, final)
+                _note_untimed(out.lines, bool(times), rules.names.sweep_batch_names)
             else:
                 checked = list(results)
                 at = [_time_of(times, position - offset) for position in range(len(checked))]
                 _print_table(apply_sweeps(checked, at if times else None, rules))
+                _note_untimed(len(checked), bool(times), rules.names.sweep_batch_names)
     except NameListError as exc:
         fail_usage(str(exc))
+
+
+def _note_untimed(size: int, timed: bool, most: int) -> None:
+    if size > most and not timed:
+        err_console.print(
+            f"note: {size} names without times are not one sweep window (more than "
+            f"[names] sweep_batch_names = {most}); sweeps need a TSV with a 'ts' or "
+            "'first_seen' column")
 
 
 def _time_of(times: list[float], row: int) -> float | None:
@@ -95,7 +111,7 @@ def _time_of(times: list[float], row: int) -> float | None:
 
 class _PatchedLines:
     """JSON lines written in chunks to a spool (memory, then a temporary file past
-    ``SPOOL_BYTES``), copied out at the end with some lines replaced. Holding the
+    ``SPOOL_BYTES``), copied out at the end with some lines (left empty) filled in. Holding the
     results themselves would cost several hundred bytes per name; the spool costs the
     output's size, on disk for long lists."""
 
@@ -104,11 +120,13 @@ class _PatchedLines:
             max_size=SPOOL_BYTES, mode="w+", encoding="utf-8", newline="")
         self.chunk_lines = chunk_lines
         self.sizes: list[int] = []  # characters of each chunk
+        self.lines = 0
 
     def write(self, lines: list[str]) -> None:
         text = "\n".join(lines) + "\n"
         self.spool.write(text)
         self.sizes.append(len(text))
+        self.lines += len(lines)
 
     def copy_to(self, out: TextIO, changed: dict[int, NameResult]) -> None:
         with self.spool:
