@@ -111,7 +111,8 @@ def simulate_command(
     labels: Annotated[str | None, typer.Option(
         "--labels", help="Ground-truth labels file (JSON Lines: id, campaign, kind).")] = None,
     campaigns: Annotated[str, typer.Option(
-        help="Comma-separated campaign kinds, 'all' or 'none'.")] = "all",
+        help="Comma-separated campaign kinds, 'all' or 'none' (also: one-domain, "
+             "subdomain-rotation, template-wave, ip-range, not in 'all').")] = "all",
     crowds: Annotated[str, typer.Option(
         help="Comma-separated benign crowd kinds (labelled crowd-<kind>), 'all' or "
              "'none'.")] = "all",
@@ -129,9 +130,12 @@ def simulate_command(
 ) -> None:
     """Generate a seeded PyPI-like registration stream with labelled campaigns."""
     from detector.stream.crowds import CROWD_KINDS
+    from detector.stream.shapes import SHAPE_KINDS
     from detector.stream.simulate import CAMPAIGN_KINDS, SimConfig, simulate
 
-    kinds = _kinds("--campaigns", campaigns, CAMPAIGN_KINDS)
+    # 'all': the default campaigns; the scoped-pause shapes are asked for by name.
+    kinds = CAMPAIGN_KINDS if campaigns == "all" else \
+        _kinds("--campaigns", campaigns, CAMPAIGN_KINDS + SHAPE_KINDS)
     crowd_kinds = _kinds("--crowds", crowds, CROWD_KINDS)
     try:
         from detector.stream.events import parse_ts
