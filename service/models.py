@@ -97,7 +97,7 @@ class BreakerState(Base):
 
     __tablename__ = "breaker_state"
 
-    scope: Mapped[str] = mapped_column(String(400), primary_key=True)  # 0002: cohorts
+    scope: Mapped[str] = mapped_column(String(400), primary_key=True)  # 0006: cohorts
     state: Mapped[str] = mapped_column(String(10))
     kind: Mapped[str | None] = mapped_column(String(12))
     reason: Mapped[str | None] = mapped_column(Text)

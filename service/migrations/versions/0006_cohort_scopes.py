@@ -2,15 +2,15 @@
 (``account.created|email_domain:uni.edu``, ``detector.breaker_scope``), longer than the
 40 characters an event type needed.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0006_cohort_scopes
+Revises: 0005_scan_claims
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0006_cohort_scopes"
+down_revision = "0005_scan_claims"
 branch_labels = None
 depends_on = None
 
