@@ -193,12 +193,18 @@ def replay_command(
         "--compare", help="A second policy file: both replays side by side.")] = None,
     out: Annotated[str | None, typer.Option(
         "--out", help="Write the report to this file instead of stdout.")] = None,
+    collateral_report: Annotated[bool, typer.Option(
+        "--collateral", help="With --labels: replay with cohort-scoped pauses and with "
+                             "whole-type pauses only, and show per label kind the "
+                             "legitimate events refused and attack events let through.")
+    ] = False,
 ) -> None:
     """Replay a stream under a policy: breaker pauses per scope and, with labels, their cost.
 
     The report goes to stdout (or --out); --compare POLICY replays the stream under a
-    second policy too and shows the two side by side."""
-    from detector.replay import compare_text, replay, timeline_text
+    second policy too and shows the two side by side; --collateral sets scoped pauses
+    against whole-type pauses per crowd type and campaign shape."""
+    from detector.replay import collateral, collateral_text, compare_text, replay, timeline_text
 
     for path in (events, labels, compare):
         if path is not None and not Path(path).is_file():
@@ -212,6 +218,20 @@ def replay_command(
         except UnicodeDecodeError as exc:
             fail_usage(f"{events}: not UTF-8 text ({exc.reason})")
 
+    if collateral_report:
+        if labels is None or compare is not None:
+            fail_usage("--collateral needs --labels, and does not go with --compare")
+        assert labels is not None
+        try:
+            report = collateral(events, labels, policy_or_exit(policy))
+        except (ValueError, KeyError) as exc:
+            fail_usage(f"{labels}: {exc}")
+        except UnicodeDecodeError as exc:
+            fail_usage(f"{events}: not UTF-8 text ({exc.reason})")
+        text = json.dumps(report, ensure_ascii=False) if json_output else \
+            collateral_text(report)
+        _emit(out, text)
+        return
     result = run(policy)
     if compare is None:
         text = json.dumps(result, ensure_ascii=False) if json_output else timeline_text(result)
@@ -221,6 +241,10 @@ def replay_command(
         text = (json.dumps({"policies": list(names), "results": [result, other]},
                            ensure_ascii=False)
                 if json_output else compare_text(result, other, names))
+    _emit(out, text)
+
+
+def _emit(out: str | None, text: str) -> None:
     if out is None:
         sys.stdout.write(text + "\n")
         return
