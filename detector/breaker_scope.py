@@ -15,7 +15,8 @@ is written ``kind:value`` (kinds: ``detector.vocab.CohortKind``) and its breaker
   made from its first or last one or two tokens);
 * ``target``: the popular project a typosquat imitates (``requests``);
 * ``ip_prefix``: the /24 (IPv4) or /48 (IPv6) network; a pause may name any network
-  and holds every address inside it.
+  and holds every address inside it;
+* ``account``: one username (an account flooding the index with projects).
 
 The cohorts of an event are computed by ``detector.stream.scope`` (the stream drives
 the breaker; this module imports nothing of it). ``choose`` picks the cohort that
@@ -47,6 +48,7 @@ NOUNS: dict[str, str] = {
     CohortKind.EMAIL_DOMAIN: "e-mail domain", CohortKind.REGISTRABLE_DOMAIN: "e-mail domain *.",
     CohortKind.PROVIDER: "mail provider", CohortKind.TEMPLATE: "project-name template",
     CohortKind.TARGET: "typosquats of", CohortKind.IP_PREFIX: "IP range",
+    CohortKind.ACCOUNT: "account",
 }
 
 
@@ -138,6 +140,15 @@ def matches(cohort: str, cohorts: Iterable[str]) -> bool:
     return cohort in cohorts
 
 
+@lru_cache(maxsize=4096)
+def _valid(cohort: str) -> bool:
+    """A cohort a scope can be named by (an event's odd e-mail domain or name may not)."""
+    try:
+        return parse_cohort(cohort) == cohort
+    except CohortError:
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class Choice:
     """The cohort chosen to hold a wave: how many of the wave it covers, out of how many,
@@ -174,7 +185,7 @@ def choose(wave: Sequence[Sequence[str]], traffic: Callable[[str], int],
     best: tuple[int, int, int, str] | None = None
     found: Choice | None = None
     for cohort, covered in counts.items():
-        if covered < need:
+        if covered < need or not _valid(cohort):
             continue
         total = max(traffic(cohort), covered)
         bystanders = total - covered

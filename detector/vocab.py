@@ -35,6 +35,7 @@ class CohortKind(StrEnum):
     TEMPLATE = "template"
     TARGET = "target"
     IP_PREFIX = "ip_prefix"
+    ACCOUNT = "account"
 
 
 class Decision(StrEnum):

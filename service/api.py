@@ -188,6 +188,8 @@ async def registration_status(
                   ] = None,
     project: Annotated[str | None, Query(max_length=200, description=(
         "the project name: its name templates and typosquat target"))] = None,
+    username: Annotated[str | None, Query(max_length=200, description=(
+        "the account's username (an account cohort)"))] = None,
 ) -> Any:
     body = await status_answer(runtime(request), request.scope.get("query_string", b""))
     return Response(body, media_type="application/json")

@@ -1,16 +1,16 @@
 """`GET /v1/registration-status` for one registration: open or paused, per cohort.
 
 A registry about to accept a sign-up, a new project or an upload passes what it knows of
-it (``email``, ``ip``, ``project``; any of them) and gets, per event type, whether that
-registration may go ahead: ``paused`` when the whole type is paused (``scope`` is the
-type) or when a paused cohort of the type holds it (``scope`` is the cohort scope,
-``cohort`` the cohort: ``detector.breaker_scope``), with the reason, the kind, since when
-and until when; else ``open``. The cohorts of the registration are computed as the
-stream scorer computes them (``detector.stream.scope.event_cohorts``): e-mail domain,
-registrable domain and provider, IP prefix (a paused network holds every address in
-it), project-name templates and typosquat target (the name check runs only when a
-``target`` cohort is paused). Without any of the three parameters the answer is the
-type-level status, unchanged.
+it (``email``, ``ip``, ``project``, ``username``; any of them) and gets, per event type,
+whether that registration may go ahead: ``paused`` when the whole type is paused
+(``scope`` is the type) or when a paused cohort of the type holds it (``scope`` is the
+cohort scope, ``cohort`` the cohort: ``detector.breaker_scope``), with the reason, the
+kind, since when and until when; else ``open``. The cohorts of the registration are
+computed as the stream scorer computes them (``detector.stream.scope.event_cohorts``):
+e-mail domain, registrable domain and provider, IP prefix (a paused network holds every
+address in it), project-name templates, typosquat target (the name check runs only
+when a ``target`` cohort is paused) and account. Without any of these parameters the
+answer is the type-level status, unchanged.
 
 Both the FastAPI route (`service.api`) and the hot path (`service.hot`) call ``answer``.
 The stored pauses come from the status cache (``service.breaker.StatusCache``).
@@ -33,8 +33,8 @@ from detector.vocab import CohortKind
 if TYPE_CHECKING:
     from service.runtime import Runtime
 
-PARAMS = ("email", "ip", "project")
-LIMITS = {"email": 320, "ip": 64, "project": 200}
+PARAMS = ("email", "ip", "project", "username")
+LIMITS = {"email": 320, "ip": 64, "project": 200, "username": 200}
 
 
 class BadQuery(ValueError):
@@ -80,7 +80,7 @@ def for_registration(rt: Runtime, params: Mapping[str, str]) -> dict[str, dict[s
         found = check_names([project], rt.settings.policy)[project]
         target = found.target if found.flagged else None
     cohorts = event_cohorts(email_domain(params.get("email")), params.get("ip"), project,
-                            target)
+                            target, params.get("username"))
     out: dict[str, dict[str, Any]] = {}
     for event_type, entry in base.items():
         if entry["state"] == "paused":

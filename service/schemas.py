@@ -101,8 +101,9 @@ _REASON = "required; at most `[service] max_reason_chars` characters (2,000 ship
 
 
 _COHORT = ("one cohort of the event type only, written kind:value (kinds: email_domain, "
-           "registrable_domain, provider, template, target, ip_prefix), e.g. "
-           "`email_domain:uni.example`, `ip_prefix:203.0.113.0/24`, `template:acme-*`; "
+           "registrable_domain, provider, template, target, ip_prefix, account), e.g. "
+           "`email_domain:uni.example`, `ip_prefix:203.0.113.0/24`, `template:acme-*`, "
+           "`account:name`; "
            "absent: the whole event type")
 
 

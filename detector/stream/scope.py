@@ -54,11 +54,13 @@ def _domain_cohorts(domain: str) -> tuple[str, ...]:
 
 
 def event_cohorts(domain: str | None = None, ip: str | None = None,
-                  project: str | None = None, target: str | None = None
-                  ) -> tuple[str, ...]:
+                  project: str | None = None, target: str | None = None,
+                  username: str | None = None) -> tuple[str, ...]:
     """Every cohort of one registration: its e-mail domain (the account's, for a
-    project or an upload), IP address, project name and typosquat target."""
+    project or an upload), IP address, project name, typosquat target and account."""
     out: list[str] = []
+    if username:
+        out.append(f"{CohortKind.ACCOUNT}:{username.strip().lower()}")
     if domain:
         out.extend(_domain_cohorts(domain.strip().lower().rstrip(".")))
     if (prefix := ip_prefix(ip)) is not None:

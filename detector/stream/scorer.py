@@ -181,7 +181,8 @@ class StreamScorer:
         account = self.accounts.get(ev.username)
         name = self.names.get(ev.project) if ev.project else None
         target = name.target if name is not None and name.flagged else None
-        return event_cohorts(account.domain if account else None, ev.ip, ev.project, target)
+        return event_cohorts(account.domain if account else None, ev.ip, ev.project, target,
+                             ev.username)
 
     def prime_names(self, events: Iterable[dict[str, Any]]) -> None:
         """Check the project names of upcoming events in one batch (pure, so still causal)."""

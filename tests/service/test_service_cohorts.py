@@ -81,9 +81,17 @@ def test_manual_cohort_pause_refuses_only_that_cohort(fresh_server: Server) -> N
     assert by_ip["project.created"]["scope"] == "project.created|ip_prefix:203.0.113.0/24"
     assert by_ip["account.created"]["state"] == "open"
     assert _status(server, ip="203.0.114.1")["project.created"]["state"] == "open"
+    with server.client("moderator") as c:
+        r = c.post("/v1/breaker/release.uploaded/pause",
+                   json={"reason": "one account flooding", "cohort": "account:Flooder9"})
+        assert r.status_code == 200, r.text
+    flood = _status(server, username="flooder9")
+    assert flood["release.uploaded"]["scope"] == "release.uploaded|account:flooder9"
+    assert _status(server, username="someone")["release.uploaded"]["state"] == "open"
     with server.client("analyst") as c:
         listed = c.get("/v1/breaker/cohorts").json()
-    assert {p["scope"] for p in listed} == {key, "project.created|ip_prefix:203.0.113.0/24"}
+    assert {p["scope"] for p in listed} == {key, "project.created|ip_prefix:203.0.113.0/24",
+                                            "release.uploaded|account:flooder9"}
     # resume, audit
     with server.client("moderator") as c:
         r = c.post("/v1/breaker/account.created/resume",

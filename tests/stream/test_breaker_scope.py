@@ -30,7 +30,8 @@ def _benign(rng: random.Random, i: int, scope: str) -> Observation:
                          f"corp{rng.randint(1, 400)}.com"])
     ip = f"{rng.randint(11, 190)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.7"
     name = f"{rng.choice(_WORDS)}-{rng.choice(_WORDS)}{i}"
-    return Observation(scope, 0.0, False, None, event_cohorts(domain, ip, name))
+    return Observation(scope, 0.0, False, None,
+                       event_cohorts(domain, ip, name, None, f"user{rng.randrange(10**6)}"))
 
 
 def _attack(shape: str, rng: random.Random, i: int) -> tuple[str, str, str]:
@@ -48,6 +49,8 @@ def _attack(shape: str, rng: random.Random, i: int) -> tuple[str, str, str]:
         ip = f"203.0.113.{rng.randint(1, 254)}"
     elif shape == "gmail-wave":
         domain = "gmail.com"
+    elif shape == "odd-domain":  # one domain no scope can be named by: not chosen
+        domain = "bad|domain.example"
     return domain, ip, name
 
 
@@ -64,7 +67,8 @@ def _run(shape: str, scope: str = "account.created", benign_per_attack: int = 3,
             out += breaker.advance(state, [obs], at)
         at += 20
         domain, ip, name = _attack(shape, rng, i)
-        obs = Observation(scope, at, True, "c-1", event_cohorts(domain, ip, name))
+        user = "flooder" if shape == "one-account" else f"bot{i}"
+        obs = Observation(scope, at, True, "c-1", event_cohorts(domain, ip, name, None, user))
         out += breaker.advance(state, [obs], at)
     return breaker, state, out
 
@@ -75,6 +79,8 @@ def _run(shape: str, scope: str = "account.created", benign_per_attack: int = 3,
      "account.created|registrable_domain:rotating-relay.org"),
     ("template", "project.created", "project.created|template:*-telemetry-hook"),
     ("ip-range", "account.created", "account.created|ip_prefix:203.0.113.0/24"),
+    ("one-account", "project.created", "project.created|account:flooder"),
+    ("odd-domain", "account.created", "account.created"),
     ("mixed", "account.created", "account.created"),
     ("gmail-wave", "account.created", "account.created"),
 ])
@@ -90,7 +96,9 @@ def test_an_automatic_trip_pauses_the_narrowest_scope_that_holds_the_wave(
         assert state.scopes[scope].state == "open"
         # the wave's later registrations are refused by the cohort, the crowd is not
         domain, ip, name = _attack(shape, random.Random(99), 99)
-        assert breaker.holds(state, scope, event_cohorts(domain, ip, name)) == paused
+        user = "flooder" if shape == "one-account" else "bot99"
+        assert breaker.holds(state, scope, event_cohorts(domain, ip, name, None, user)) \
+            == paused
         benign = _benign(random.Random(5), 1, scope)
         assert breaker.holds(state, scope, benign.cohorts) is None
     else:
