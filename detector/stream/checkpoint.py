@@ -9,8 +9,9 @@ event in ``tests/stream/test_checkpoint.py``. The name and code caches are not s
 they are pure and refilled on demand.
 
 ``encode``/``decode`` add zlib compression (what a service stores). A checkpoint of
-another ``VERSION`` is refused with ``CheckpointError``: the caller replays the events
-instead.
+a version not in ``READS`` is refused with ``CheckpointError``: the caller replays the
+events instead. Version 2 (before cohort scopes) is read: its breaker held no cohort
+pause and no cohort traffic, and its flagged registrations carry no cohorts.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from detector.stream.campaigns import Campaign, Campaigns
 from detector.stream.cohorts import CohortTracker, KeyState, SeasonalProfile
 from detector.stream.scorer import AccountState, StreamScorer
 
-VERSION = 2  # 2: campaign links' strength and time per account; keys cleared by verdicts
+# 2: campaign links' strength and time per account; keys cleared by verdicts.
+# 3: the breaker's cohort scopes, flagged registrations' cohorts and cohort traffic.
+VERSION = 3
+READS = (2, 3)
 
 _KEY_SLOTS = ("times", "weights", "accounts", "events", "starts", "matured", "last_counted",
               "campaign", "burst_at", "description", "trim_at")
@@ -114,16 +118,21 @@ def _restore_campaigns(store: Campaigns, data: dict[str, Any]) -> None:
 def _breaker(state: BreakerState) -> dict[str, Any]:
     return {"clock": state.clock,
             "scopes": {scope: [*(getattr(s, name) for name in _SCOPE_FIELDS),
-                               [list(item) for item in s.flagged]]
-                       for scope, s in state.scopes.items()}}
+                               [[ts, campaign, list(cohorts)]
+                                for ts, campaign, cohorts in s.flagged]]
+                       for scope, s in state.scopes.items()},
+            "traffic": state.traffic, "traffic_pruned_at": state.traffic_pruned_at}
 
 
 def _restore_breaker(data: dict[str, Any]) -> BreakerState:
     state = BreakerState(clock=data["clock"])
     for scope, values in data["scopes"].items():
         fields = dict(zip(_SCOPE_FIELDS, values[:-1], strict=True))
-        state.scopes[scope] = ScopeState(**fields,
-                                         flagged=[(ts, c) for ts, c in values[-1]])
+        state.scopes[scope] = ScopeState(
+            **fields, flagged=[(item[0], item[1], tuple(item[2]) if len(item) > 2 else ())
+                               for item in values[-1]])
+    state.traffic = data.get("traffic", {})  # absent in version 2
+    state.traffic_pruned_at = data.get("traffic_pruned_at", state.traffic_pruned_at)
     return state
 
 
@@ -147,10 +156,10 @@ def dump(scorer: StreamScorer) -> dict[str, Any]:
 
 def restore(data: dict[str, Any], policy: Policy | None = None) -> StreamScorer:
     """A scorer in exactly the state ``dump`` saw (under the same policy)."""
-    if not isinstance(data, dict) or data.get("version") != VERSION:
+    if not isinstance(data, dict) or data.get("version") not in READS:
         found = data.get("version") if isinstance(data, dict) else type(data).__name__
         raise CheckpointError(f"scorer checkpoint version {found!r}; this build reads "
-                              f"version {VERSION}")
+                              f"versions {', '.join(map(str, READS))}")
     scorer = StreamScorer(policy)
     try:
         scorer.clock.now, scorer.clock.leap = data["clock"]

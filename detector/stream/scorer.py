@@ -35,6 +35,7 @@ from detector.stream.campaigns import Campaigns
 from detector.stream.clock import StreamClock, TimePolicy, check_event_time
 from detector.stream.cohorts import DAY, HOUR, CohortTracker, KeyVerdict
 from detector.stream.events import Event, EventError, parse_event, parse_ts
+from detector.stream.scope import event_cohorts
 from detector.stream.signals import (
     CodeCache,
     NameCache,
@@ -122,6 +123,8 @@ class StreamScorer:
         self.last_event_type: str | None = None
         self.last_event_id: str | None = None
         self.last_event_ts: float | None = None
+        # The breaker cohorts of the last event (``detector.stream.scope``).
+        self.last_event_cohorts: tuple[str, ...] = ()
         self._popular = _popular_tokens(self.cfg.impersonation_top_projects)
         self._broad = frozenset(self.cfg.broad_cohorts)
         # Cohort keys of campaigns cleared by a benign verdict -> when: for tail_days
@@ -163,14 +166,23 @@ class StreamScorer:
         self.campaign_store.moved.clear()
         self.campaign_store.merged.clear()
         decision = self._score(ev)
+        self.last_event_cohorts = cohorts = self._cohorts(ev)
         transitions = self.breaker.advance_one(self.breaker_state, ev.type, ev.ts,
                                                decision["decision"] != "allow",
-                                               decision["campaign"], ev.ts)
+                                               decision["campaign"], ev.ts, cohorts)
         if ev.ts - self._accounts_pruned_at > self.prune_accounts_every:
             self._prune_accounts(ev.ts)
         if not transitions:
             return [decision]
         return [decision, *({"breaker": t} for t in transitions)]
+
+    def _cohorts(self, ev: Event) -> tuple[str, ...]:
+        """The breaker cohorts of an event (e-mail domain: the account's)."""
+        account = self.accounts.get(ev.username)
+        name = self.names.get(ev.project) if ev.project else None
+        target = name.target if name is not None and name.flagged else None
+        return event_cohorts(account.domain if account else None, ev.ip, ev.project, target,
+                             ev.username)
 
     def prime_names(self, events: Iterable[dict[str, Any]]) -> None:
         """Check the project names of upcoming events in one batch (pure, so still causal)."""
