@@ -93,6 +93,11 @@ class NamesPolicy(Table):
     flag_threshold: float = share()
     min_length: int = count()
     popular_rank_ratio: float = _range(ge=1.0)
+    sweep_window_hours: float = positive()
+    sweep_boost: float = non_negative()
+    sweep_half_siblings: float = positive()
+    sweep_min_score: float = share()
+    sweep_listed: int = count()
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,10 @@ they are pure and refilled on demand.
 
 ``encode``/``decode`` add zlib compression (what a service stores). A checkpoint of
 a version not in ``READS`` is refused with ``CheckpointError``: the caller replays the
-events instead. Version 2 (before cohort scopes) is read: its breaker held no cohort
-pause and no cohort traffic, and its flagged registrations carry no cohorts.
+events instead. An older version that is read starts what it lacks empty. Version 2
+(before cohort scopes and sweeps): its breaker held no cohort pause and no cohort
+traffic, its flagged registrations carry no cohorts, and it has no sweep members, so
+sweeps count from the restore on.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from detector.stream.cohorts import CohortTracker, KeyState, SeasonalProfile
 from detector.stream.scorer import AccountState, StreamScorer
 
 # 2: campaign links' strength and time per account; keys cleared by verdicts.
-# 3: the breaker's cohort scopes, flagged registrations' cohorts and cohort traffic.
+# 3: the breaker's cohort scopes, flagged registrations' cohorts and cohort traffic;
+#    the sweeps' recent members (detector.sweeps.SweepMemory).
 VERSION = 3
 READS = (2, 3)
 
@@ -151,6 +154,7 @@ def dump(scorer: StreamScorer) -> dict[str, Any]:
         "cleared_keys": scorer.cleared_keys,
         "tracker": _tracker(scorer.tracker),
         "breaker": _breaker(scorer.breaker_state),
+        "sweeps": scorer.sweeps.dump(),
     }
 
 
@@ -176,6 +180,8 @@ def restore(data: dict[str, Any], policy: Policy | None = None) -> StreamScorer:
         scorer.cleared_keys = dict(data["cleared_keys"])
         _restore_tracker(scorer.tracker, data["tracker"])
         scorer.breaker_state = _restore_breaker(data["breaker"])
+        if data["version"] >= 3:
+            scorer.sweeps.load(data["sweeps"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"damaged scorer checkpoint: {type(exc).__name__}: {exc}"
                               ) from None

@@ -44,6 +44,7 @@ from detector.stream.signals import (
     exact_hash,
 )
 from detector.stream.templates import files_hash, name_head, name_shape, shape, text_hash
+from detector.sweeps import SweepMemory
 from detector.vocab import EventType, ScanCode
 
 _SCOPE_PREFIX: dict[str, str] = {EventType.ACCOUNT: "a", EventType.PROJECT: "p",
@@ -117,6 +118,8 @@ class StreamScorer:
         self.signal_times = SignalTimes()
         self.names = NameCache(policy, times=self.signal_times)
         self.code = CodeCache(policy, times=self.signal_times)
+        # The recent members of each sweep (names imitating one target): stream state.
+        self.sweeps = SweepMemory(policy.names)
         self.findings_for_last_event: list[dict[str, Any]] = []
         self._seen_ids: dict[str, None] = {}  # a dict: 2-4x smaller than a set this size
         self._accounts_pruned_at = -math.inf
@@ -391,8 +394,17 @@ class StreamScorer:
                                                 f"{cfg.young_account_hours} h old"
         if ev.project:
             name = self.names.get(ev.project)
-            if name.flagged:
-                signals.append(Signal("name", cfg.name_squat * name.score, name.reason))
+            score, flagged, reason = name.score, name.flagged, name.reason
+            if name.sweep_target is not None and name.normalized is not None:
+                # Other names imitating the same target in the window (detector.sweeps).
+                sweep = self.sweeps.observe(name.normalized, name.sweep_target, score, ev.ts,
+                                            register=ev.type == "project.created")
+                if sweep is not None:
+                    score = sweep.score
+                    flagged = flagged or score >= self.policy.names.flag_threshold
+                    reason = f"{reason}; {sweep.reason}" if reason else sweep.reason
+            if flagged:
+                signals.append(Signal("name", cfg.name_squat * score, reason))
                 if name.target:
                     keys[f"{prefix}|target:{name.target}"] = f"typosquats of {name.target!r}"
             if ev.type == "project.created":  # a release's name is not new
