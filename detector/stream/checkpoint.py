@@ -26,7 +26,8 @@ from detector.stream.campaigns import Campaign, Campaigns
 from detector.stream.cohorts import CohortTracker, KeyState, SeasonalProfile
 from detector.stream.scorer import AccountState, StreamScorer
 
-VERSION = 2  # 2: campaign links' strength and time per account; keys cleared by verdicts
+VERSION = 3  # 2: campaign links' strength and time per account; keys cleared by verdicts;
+# 3: what a link rests on (an organisation's site only)
 
 _KEY_SLOTS = ("times", "weights", "accounts", "events", "starts", "matured", "last_counted",
               "campaign", "burst_at", "description", "trim_at")
@@ -136,7 +137,8 @@ def dump(scorer: StreamScorer) -> dict[str, Any]:
         "accounts_pruned_at": scorer._accounts_pruned_at,
         "last_event": [scorer.last_event_type, scorer.last_event_ts, scorer.last_event_id],
         "accounts": [[name, a.created, a.domain, a.score, list(a.reasons), a.campaign,
-                      a.recent, a.recent_events, a.flood_campaign, a.link, a.linked_at]
+                      a.recent, a.recent_events, a.flood_campaign, a.link, a.linked_at,
+                      a.link_site]
                      for name, a in scorer.accounts.items()],
         "campaigns": _campaigns(scorer.campaign_store),
         "cleared_keys": scorer.cleared_keys,
@@ -160,9 +162,9 @@ def restore(data: dict[str, Any], policy: Policy | None = None) -> StreamScorer:
             data["last_event"]
         scorer.accounts = {
             name: AccountState(created, domain, score, tuple(reasons), campaign, recent,
-                               recent_events, flood, link, linked_at)
+                               recent_events, flood, link, linked_at, link_site)
             for (name, created, domain, score, reasons, campaign, recent, recent_events, flood,
-                 link, linked_at) in data["accounts"]}
+                 link, linked_at, link_site) in data["accounts"]}
         _restore_campaigns(scorer.campaign_store, data["campaigns"])
         scorer.cleared_keys = dict(data["cleared_keys"])
         _restore_tracker(scorer.tracker, data["tracker"])
