@@ -235,6 +235,11 @@ class StreamPolicy(Table):
     link_benign_decay: float = share()
     link_min_strength: float = share()
     benign_activity_max: float = share()
+    paired_cohorts: tuple[str, ...] = required()
+    site_cohorts: tuple[str, ...] = required()
+    site_explains: tuple[str, ...] = required()
+    site_burst: float = share()
+    site_link: float = share()
     cohorts: CohortsPolicy = required()
 
     def check(self) -> None:

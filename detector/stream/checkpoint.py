@@ -11,9 +11,9 @@ they are pure and refilled on demand.
 ``encode``/``decode`` add zlib compression (what a service stores). A checkpoint of
 a version not in ``READS`` is refused with ``CheckpointError``: the caller replays the
 events instead. An older version that is read starts what it lacks empty. Version 2
-(before cohort scopes and sweeps): its breaker held no cohort pause and no cohort
-traffic, its flagged registrations carry no cohorts, and it has no sweep members, so
-sweeps count from the restore on.
+(before cohort scopes, sweeps and link evidence): its breaker held no cohort pause and
+no cohort traffic, its flagged registrations carry no cohorts, it has no sweep members
+(sweeps count from the restore on), and its links rest on more than a site.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from detector.stream.scorer import AccountState, StreamScorer
 
 # 2: campaign links' strength and time per account; keys cleared by verdicts.
 # 3: the breaker's cohort scopes, flagged registrations' cohorts and cohort traffic;
-#    the sweeps' recent members (detector.sweeps.SweepMemory).
+#    the sweeps' recent members (detector.sweeps.SweepMemory); what a link rests on
+#    (an organisation's site only; version 2 links rest on more).
 VERSION = 3
 READS = (2, 3)
 
@@ -148,7 +149,8 @@ def dump(scorer: StreamScorer) -> dict[str, Any]:
         "accounts_pruned_at": scorer._accounts_pruned_at,
         "last_event": [scorer.last_event_type, scorer.last_event_ts, scorer.last_event_id],
         "accounts": [[name, a.created, a.domain, a.score, list(a.reasons), a.campaign,
-                      a.recent, a.recent_events, a.flood_campaign, a.link, a.linked_at]
+                      a.recent, a.recent_events, a.flood_campaign, a.link, a.linked_at,
+                      a.link_site]
                      for name, a in scorer.accounts.items()],
         "campaigns": _campaigns(scorer.campaign_store),
         "cleared_keys": scorer.cleared_keys,
@@ -173,9 +175,10 @@ def restore(data: dict[str, Any], policy: Policy | None = None) -> StreamScorer:
             data["last_event"]
         scorer.accounts = {
             name: AccountState(created, domain, score, tuple(reasons), campaign, recent,
-                               recent_events, flood, link, linked_at)
+                               recent_events, flood, link, linked_at, link_site)
             for (name, created, domain, score, reasons, campaign, recent, recent_events, flood,
-                 link, linked_at) in data["accounts"]}
+                 link, linked_at, link_site) in (
+                     row if len(row) == 11 else [*row, False] for row in data["accounts"])}
         _restore_campaigns(scorer.campaign_store, data["campaigns"])
         scorer.cleared_keys = dict(data["cleared_keys"])
         _restore_tracker(scorer.tracker, data["tracker"])
