@@ -300,3 +300,28 @@ def test_check_name_tsv_with_times_counts_siblings_within_the_window(tmp_path: P
     done = subprocess.run([WARDEN, "check-name", "--file", str(bad), "--json"],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 2 and "line 2" in done.stderr and "yesterday" in done.stderr
+
+
+@pytest.mark.parametrize("spool_chars", [1 << 30, 50])  # in memory; spilled to a file
+def test_the_cli_spool_fills_its_holes_in_order(spool_chars: int,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from warden.commands import names as command
+
+    monkeypatch.setattr(command, "SPOOL_CHARS", spool_chars)
+    checked = results(["pyperclipe", "zqvtlamb", "pyperclp", "hortenzia-qq", "djagno", "x1"])
+    out = command._PatchedLines(lambda _count: None)
+    pending: list[str] = []
+    for position, result in enumerate(checked):
+        if position in (0, 2, 3):
+            out.hole(pending, position)
+            pending.clear()
+        else:
+            pending.append(result.to_json())
+    out.write(pending)
+    text = io.StringIO()
+    out.copy_to(text, {0: checked[0], 2: checked[2], 3: checked[3]})
+    assert out.lines == len(checked)
+    assert text.getvalue() == "".join(r.to_json() + "\n" for r in checked)
+    assert (out.file is not None) == (spool_chars < 1000)
