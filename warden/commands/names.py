@@ -98,8 +98,8 @@ def _note_untimed(size: int, timed: bool, most: int) -> None:
     if size > most and not timed:
         err_console.print(
             f"note: {size} names without times are not one sweep window (more than "
-            f"[names] sweep_batch_names = {most}); sweeps need a TSV with a 'ts' or "
-            "'first_seen' column")
+            f"\\[names] sweep_batch_names = {most}); sweeps need a TSV with a 'ts' or "
+            "'first_seen' column", highlight=False)
 
 
 def _time_of(times: list[float], row: int) -> float | None:
