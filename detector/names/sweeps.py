@@ -10,7 +10,7 @@ their order in the batch.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from detector.names.results import NameResult
 from detector.policy import NamesPolicy, Policy, resolve
@@ -91,7 +91,7 @@ class BatchSweeps:
     def _timed(self, target: str, members: list[tuple[float | None, str, int, NameResult]],
                changed: dict[int, NameResult]) -> None:
         """Siblings: the others at most the window before, or at the same time (a name
-        without a time counts as at the batch's earliest)."""
+        without a time counts as at its group's earliest). O(n log n) in the group."""
         window = self.cfg.sweep_window_hours * HOUR
         earliest = min(ts for ts, _, _, _ in members if ts is not None)
         rows = sorted(((earliest if ts is None else ts, name, position, result)
@@ -112,19 +112,10 @@ class BatchSweeps:
             count = len(inside) - (name in inside)
             if count == 0:
                 continue
-            sweep = make_sweep(target, _distinct(rows, low, high, name), count, result.score,
-                               self.cfg, timed=True)
+            # ``inside`` keeps the order in which names entered the window: earliest first.
+            others = (other for other in inside if other != name)
+            sweep = make_sweep(target, others, count, result.score, self.cfg, timed=True)
             changed[position] = with_sweep(result, sweep, self.cfg)
-
-
-def _distinct(rows: list[tuple[float, str, int, NameResult]], low: int, high: int,
-              own: str) -> Iterator[str]:
-    """The distinct names of ``rows[low:high]`` other than ``own``, earliest first."""
-    seen = {own}
-    for row in rows[low:high]:
-        if row[1] not in seen:
-            seen.add(row[1])
-            yield row[1]
 
 
 def apply_sweeps(results: Sequence[NameResult], times: Sequence[float | None] | None = None,
