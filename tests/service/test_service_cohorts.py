@@ -89,6 +89,9 @@ def test_manual_cohort_pause_refuses_only_that_cohort(fresh_server: Server) -> N
     flood = _status(server, username="flooder9")
     assert flood["release.uploaded"]["scope"] == "release.uploaded|account:flooder9"
     assert _status(server, username="someone")["release.uploaded"]["state"] == "open"
+    with server.client() as c:
+        assert _wait_for(lambda: 'warden_breaker_cohorts_paused{scope="project.created"} 1.0'
+                         in c.get("/metrics").text)
     with server.client("analyst") as c:
         listed = c.get("/v1/breaker/cohorts").json()
     assert {p["scope"] for p in listed} == {key, "project.created|ip_prefix:203.0.113.0/24",
