@@ -93,6 +93,11 @@ class NamesPolicy(Table):
     flag_threshold: float = share()
     min_length: int = count()
     popular_rank_ratio: float = _range(ge=1.0)
+    sweep_window_hours: float = positive()
+    sweep_boost: float = non_negative()
+    sweep_half_siblings: float = positive()
+    sweep_min_score: float = share()
+    sweep_listed: int = count()
 
 
 @dataclass(frozen=True)
@@ -230,6 +235,11 @@ class StreamPolicy(Table):
     link_benign_decay: float = share()
     link_min_strength: float = share()
     benign_activity_max: float = share()
+    paired_cohorts: tuple[str, ...] = required()
+    site_cohorts: tuple[str, ...] = required()
+    site_explains: tuple[str, ...] = required()
+    site_burst: float = share()
+    site_link: float = share()
     cohorts: CohortsPolicy = required()
 
     def check(self) -> None:

@@ -148,6 +148,24 @@ class ScorerCheckpoint(Base):
     state: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class StreamMark(Base):
+    """A moderator's verdict that changes the stream state, at its place in the one log:
+    ``seq`` is drawn from the same positions as ``events.seq`` (``service.stream_log``),
+    so every replica, and every replay after a restart or a checkpoint, applies it after
+    exactly the events it followed. ``kind`` ``clear``: a benign verdict unlinking a
+    campaign (``campaign``) and/or accounts (``accounts``) from the detector's campaigns
+    (``detector.stream.StreamScorer.clear``)."""
+
+    __tablename__ = "stream_marks"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(20))
+    campaign: Mapped[str | None] = mapped_column(String(200))
+    accounts: Mapped[list[Any]]
+    actor: Mapped[str] = mapped_column(String(200))
+
+
 class StreamLock(Base):
     """One row: SQLite writers lock it to score in turn (PostgreSQL uses an advisory lock)."""
 

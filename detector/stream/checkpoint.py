@@ -10,8 +10,10 @@ they are pure and refilled on demand.
 
 ``encode``/``decode`` add zlib compression (what a service stores). A checkpoint of
 a version not in ``READS`` is refused with ``CheckpointError``: the caller replays the
-events instead. Version 2 (before cohort scopes) is read: its breaker held no cohort
-pause and no cohort traffic, and its flagged registrations carry no cohorts.
+events instead. An older version that is read starts what it lacks empty. Version 2
+(before cohort scopes, sweeps and link evidence): its breaker held no cohort pause and
+no cohort traffic, its flagged registrations carry no cohorts, it has no sweep members
+(sweeps count from the restore on), and its links rest on more than a site.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from detector.stream.cohorts import CohortTracker, KeyState, SeasonalProfile
 from detector.stream.scorer import AccountState, StreamScorer
 
 # 2: campaign links' strength and time per account; keys cleared by verdicts.
-# 3: the breaker's cohort scopes, flagged registrations' cohorts and cohort traffic.
+# 3: the breaker's cohort scopes, flagged registrations' cohorts and cohort traffic;
+#    the sweeps' recent members (detector.sweeps.SweepMemory); what a link rests on
+#    (an organisation's site only; version 2 links rest on more).
 VERSION = 3
 READS = (2, 3)
 
@@ -145,12 +149,14 @@ def dump(scorer: StreamScorer) -> dict[str, Any]:
         "accounts_pruned_at": scorer._accounts_pruned_at,
         "last_event": [scorer.last_event_type, scorer.last_event_ts, scorer.last_event_id],
         "accounts": [[name, a.created, a.domain, a.score, list(a.reasons), a.campaign,
-                      a.recent, a.recent_events, a.flood_campaign, a.link, a.linked_at]
+                      a.recent, a.recent_events, a.flood_campaign, a.link, a.linked_at,
+                      a.link_site]
                      for name, a in scorer.accounts.items()],
         "campaigns": _campaigns(scorer.campaign_store),
         "cleared_keys": scorer.cleared_keys,
         "tracker": _tracker(scorer.tracker),
         "breaker": _breaker(scorer.breaker_state),
+        "sweeps": scorer.sweeps.dump(),
     }
 
 
@@ -169,13 +175,16 @@ def restore(data: dict[str, Any], policy: Policy | None = None) -> StreamScorer:
             data["last_event"]
         scorer.accounts = {
             name: AccountState(created, domain, score, tuple(reasons), campaign, recent,
-                               recent_events, flood, link, linked_at)
+                               recent_events, flood, link, linked_at, link_site)
             for (name, created, domain, score, reasons, campaign, recent, recent_events, flood,
-                 link, linked_at) in data["accounts"]}
+                 link, linked_at, link_site) in (
+                     row if len(row) == 11 else [*row, False] for row in data["accounts"])}
         _restore_campaigns(scorer.campaign_store, data["campaigns"])
         scorer.cleared_keys = dict(data["cleared_keys"])
         _restore_tracker(scorer.tracker, data["tracker"])
         scorer.breaker_state = _restore_breaker(data["breaker"])
+        if data["version"] >= 3:
+            scorer.sweeps.load(data["sweeps"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"damaged scorer checkpoint: {type(exc).__name__}: {exc}"
                               ) from None
