@@ -178,7 +178,7 @@ def restore(data: dict[str, Any], policy: Policy | None = None) -> StreamScorer:
                                recent_events, flood, link, linked_at, link_site)
             for (name, created, domain, score, reasons, campaign, recent, recent_events, flood,
                  link, linked_at, link_site) in (
-                     row if len(row) == 11 else [*row, False] for row in data["accounts"])}
+                     row if len(row) == 12 else [*row, False] for row in data["accounts"])}
         _restore_campaigns(scorer.campaign_store, data["campaigns"])
         scorer.cleared_keys = dict(data["cleared_keys"])
         _restore_tracker(scorer.tracker, data["tracker"])
