@@ -27,7 +27,8 @@ from detector.stream.cohorts import CohortTracker, KeyState, SeasonalProfile
 from detector.stream.scorer import AccountState, StreamScorer
 
 VERSION = 3  # 2: campaign links' strength and time per account; keys cleared by verdicts;
-# 3: what a link rests on (an organisation's site only)
+# 3: what a link rests on (an organisation's site only), the broad sign-up burst of an
+# account and the broad keys' burst episodes
 
 _KEY_SLOTS = ("times", "weights", "accounts", "events", "starts", "matured", "last_counted",
               "campaign", "burst_at", "description", "trim_at")
@@ -138,10 +139,11 @@ def dump(scorer: StreamScorer) -> dict[str, Any]:
         "last_event": [scorer.last_event_type, scorer.last_event_ts, scorer.last_event_id],
         "accounts": [[name, a.created, a.domain, a.score, list(a.reasons), a.campaign,
                       a.recent, a.recent_events, a.flood_campaign, a.link, a.linked_at,
-                      a.link_site]
+                      a.link_site, a.cohort]
                      for name, a in scorer.accounts.items()],
         "campaigns": _campaigns(scorer.campaign_store),
         "cleared_keys": scorer.cleared_keys,
+        "broad_episodes": scorer.broad_episodes,
         "tracker": _tracker(scorer.tracker),
         "breaker": _breaker(scorer.breaker_state),
     }
@@ -162,11 +164,12 @@ def restore(data: dict[str, Any], policy: Policy | None = None) -> StreamScorer:
             data["last_event"]
         scorer.accounts = {
             name: AccountState(created, domain, score, tuple(reasons), campaign, recent,
-                               recent_events, flood, link, linked_at, link_site)
+                               recent_events, flood, link, linked_at, link_site, cohort)
             for (name, created, domain, score, reasons, campaign, recent, recent_events, flood,
-                 link, linked_at, link_site) in data["accounts"]}
+                 link, linked_at, link_site, cohort) in data["accounts"]}
         _restore_campaigns(scorer.campaign_store, data["campaigns"])
         scorer.cleared_keys = dict(data["cleared_keys"])
+        scorer.broad_episodes = dict(data["broad_episodes"])
         _restore_tracker(scorer.tracker, data["tracker"])
         scorer.breaker_state = _restore_breaker(data["breaker"])
     except (KeyError, TypeError, ValueError) as exc:

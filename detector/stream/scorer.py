@@ -78,6 +78,9 @@ class AccountState:
     # The evidence of the link: only an organisation's own traits (its e-mail domain, its
     # network: ``site_cohorts``), which link weakly (``site_link``).
     link_site: bool = False
+    # The broad sign-up burst the account arrived in (key@episode start), if any: not a
+    # link, but a trait its later projects share (``_project_signals``).
+    cohort: str | None = None
 
 
 def _ip_prefix(ip: str) -> str | None:
@@ -130,6 +133,8 @@ class StreamScorer:
         # Cohort keys of campaigns cleared by a benign verdict -> when: for tail_days
         # their bursts neither link nor count (``clear``).
         self.cleared_keys: dict[str, float] = {}
+        # Broad keys bursting on sign-ups -> when their current burst episode began.
+        self.broad_episodes: dict[str, float] = {}
         self._common = frozenset(self.cfg.broad_when_common)
         self._site = frozenset(self.cfg.site_cohorts)
         self._paired = frozenset(self.cfg.paired_cohorts)
@@ -396,6 +401,12 @@ class StreamScorer:
                 if name.target:
                     keys[f"{prefix}|target:{name.target}"] = f"typosquats of {name.target!r}"
             if ev.type == "project.created":  # a release's name is not new
+                if account.cohort is not None and not young:
+                    # Accounts of one broad sign-up burst (a big provider's, not enough to
+                    # link alone) that wake after their youth and create projects together:
+                    # a sleeper's flood. Their burst is the second trait.
+                    keys[f"{prefix}|cohort:{account.cohort}"] = \
+                        "new projects of dormant accounts from one sign-up burst"
                 if account.campaign is not None:
                     # A campaign's accounts creating projects together again (a sleeper's
                     # flood weeks after its sign-ups) is fresh evidence of the wave.
@@ -527,6 +538,17 @@ class StreamScorer:
                     "broad-burst", cfg.broad_burst,
                     f"{state.description}: {v.count} in {_fmt_window(v.window)} "
                     f"(baseline expects {v.expected:.2f})"))
+                if ev.type == "account.created" and account.cohort is None:
+                    episode = self.broad_episodes.get(v.key)
+                    fresh = episode is None or ev.ts - episode > cfg.tail_days * DAY
+                    if fresh:
+                        episode = self.broad_episodes[v.key] = ev.ts
+                    account.cohort = cohort = sys.intern(f"{v.key}@{episode:.0f}")
+                    if fresh:  # the burst window's earlier arrivals are of it too
+                        for name in self.tracker.window_members(state, ev.ts, v.window)[0]:
+                            other = self.accounts.get(name)
+                            if other is not None and other.cohort is None:
+                                other.cohort = cohort
                 continue
             if v.bursting:
                 bursts.append((v, kind))
