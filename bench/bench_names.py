@@ -392,14 +392,14 @@ def bench_sweeps() -> None:
                 )
     # Speed: the grouping check-name --file adds, on 100,000 live names (O(n)).
     results = shipped.check_many(later_live[:100_000])
-    start = time.perf_counter()
+    start = time.process_time()
     batch = BatchSweeps()
     for position, result in enumerate(results):
         batch.add(position, result)
-    changed = batch.resolve()
+    changed = batch.resolve(cfg.sweep_batch_names)  # as if one window: the worst case
     figure(
-        "sweep grouping of 100,000 check results as one batch (check-name --file): seconds",
-        f"{time.perf_counter() - start:.3f} ({len(changed):,} raised)",
+        "sweep grouping of 100,000 check results as one window (check-name --file): CPU s",
+        f"{time.process_time() - start:.3f} ({len(changed):,} raised)",
     )
 
 

@@ -98,6 +98,7 @@ class NamesPolicy(Table):
     sweep_half_siblings: float = positive()
     sweep_min_score: float = share()
     sweep_listed: int = count()
+    sweep_batch_names: int = count()
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,9 @@ the name's score, its flag and an added reason (naming the target and, capped at
   in the window.
 - Without times (a file of names): the batch is one window, and every member's siblings
   are all the other distinct names of its group in the batch. Every member of a sweep
-  is raised alike; the answer depends on the set of names, never on their order.
+  is raised alike; the answer depends on the set of names, never on their order. A batch
+  of more than ``sweep_batch_names`` names without times is not one window (it cannot
+  stand for names registered together) and gets no sweeps.
 """
 
 from __future__ import annotations

@@ -10,8 +10,7 @@ their order in the batch.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 
 from detector.names.results import NameResult
 from detector.policy import NamesPolicy, Policy, resolve
@@ -22,9 +21,10 @@ HOUR = 3600.0
 
 def member_target(result: NameResult, cfg: NamesPolicy) -> str | None:
     """The target whose sweep ``result`` belongs to, or None (see ``detector.sweeps``)."""
-    best = result.best
-    if best is None or result.error is not None or result.normalized is None:
-        return None
+    matches = result.matches
+    if not matches or result.error is not None or result.normalized is None:
+        return None  # most names: no match at all
+    best = matches[0]
     if not is_member_match(best.kind, best.distance, best.score, cfg):
         return None
     return best.target
@@ -32,9 +32,9 @@ def member_target(result: NameResult, cfg: NamesPolicy) -> str | None:
 
 def with_sweep(result: NameResult, sweep: Sweep, cfg: NamesPolicy) -> NameResult:
     """``result`` with its score raised, its flag renewed and the sweep's reason added."""
-    return replace(result, score=max(result.score, sweep.score),
-                   flagged=result.flagged or sweep.score >= cfg.flag_threshold,
-                   reasons=[*result.reasons, sweep.reason], sweep=sweep.to_dict())
+    return NameResult(result.name, result.normalized, max(result.score, sweep.score),
+                      result.flagged or sweep.score >= cfg.flag_threshold, result.matches,
+                      [*result.reasons, sweep.reason], result.error, sweep.to_dict())
 
 
 class BatchSweeps:
@@ -54,14 +54,25 @@ class BatchSweeps:
         self._groups.setdefault(target, []).append((ts, result.normalized, position, result))
         return True
 
-    def resolve(self) -> dict[int, NameResult]:
-        """The changed results by position: every member with at least one sibling."""
+    def members(self) -> dict[int, NameResult]:
+        """Every member held, by position, as checked (before ``resolve``)."""
+        return {position: result for members in self._groups.values()
+                for _, _, position, result in members}
+
+    def resolve(self, size: int) -> dict[int, NameResult]:
+        """The changed results by position: every member with at least one sibling.
+
+        ``size``: how many names the batch holds. A batch of more than
+        ``sweep_batch_names`` without times gets no sweeps (a sweep is hours, not a
+        registry's worth of names); its members with times still do."""
         changed: dict[int, NameResult] = {}
+        one_window = size <= self.cfg.sweep_batch_names
         for target, members in self._groups.items():
             if len(members) < 2:
                 continue
             if all(ts is None for ts, _, _, _ in members):
-                self._untimed(target, members, changed)
+                if one_window:
+                    self._untimed(target, members, changed)
             else:
                 self._timed(target, members, changed)
         return changed
@@ -80,7 +91,7 @@ class BatchSweeps:
     def _timed(self, target: str, members: list[tuple[float | None, str, int, NameResult]],
                changed: dict[int, NameResult]) -> None:
         """Siblings: the others at most the window before, or at the same time (a name
-        without a time counts as at the batch's earliest)."""
+        without a time counts as at its group's earliest). O(n log n) in the group."""
         window = self.cfg.sweep_window_hours * HOUR
         earliest = min(ts for ts, _, _, _ in members if ts is not None)
         rows = sorted(((earliest if ts is None else ts, name, position, result)
@@ -101,19 +112,10 @@ class BatchSweeps:
             count = len(inside) - (name in inside)
             if count == 0:
                 continue
-            sweep = make_sweep(target, _distinct(rows, low, high, name), count, result.score,
-                               self.cfg, timed=True)
+            # ``inside`` keeps the order in which names entered the window: earliest first.
+            others = (other for other in inside if other != name)
+            sweep = make_sweep(target, others, count, result.score, self.cfg, timed=True)
             changed[position] = with_sweep(result, sweep, self.cfg)
-
-
-def _distinct(rows: list[tuple[float, str, int, NameResult]], low: int, high: int,
-              own: str) -> Iterator[str]:
-    """The distinct names of ``rows[low:high]`` other than ``own``, earliest first."""
-    seen = {own}
-    for row in rows[low:high]:
-        if row[1] not in seen:
-            seen.add(row[1])
-            yield row[1]
 
 
 def apply_sweeps(results: Sequence[NameResult], times: Sequence[float | None] | None = None,
@@ -122,7 +124,7 @@ def apply_sweeps(results: Sequence[NameResult], times: Sequence[float | None] | 
     batch = BatchSweeps(policy)
     for position, result in enumerate(results):
         batch.add(position, result, None if times is None else times[position])
-    changed = batch.resolve()
+    changed = batch.resolve(len(results))
     return [changed.get(position, result) for position, result in enumerate(results)]
 
 

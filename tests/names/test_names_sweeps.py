@@ -203,7 +203,7 @@ def test_batch_sweeps_holds_only_members() -> None:
     held = [batch.add(i, r) for i, r in enumerate(results(MIXED))]
     assert held == [member_target(r, CFG) is not None for r in results(MIXED)]
     assert not all(held) and any(held)
-    changed = batch.resolve()
+    changed = batch.resolve(len(MIXED))
     assert set(changed) <= {i for i, h in enumerate(held) if h}
 
 
@@ -217,12 +217,14 @@ def test_an_error_or_no_match_is_never_a_member() -> None:
 # -- end to end: the real console script ------------------------------------------------------
 
 
-def check_file(tmp_path: Path, names: list[str]) -> dict[str, dict]:
+def check_file(tmp_path: Path, names: list[str], *options: str) -> dict[str, dict]:
     path = tmp_path / "names.txt"
     path.write_text("\n".join(names) + "\n", encoding="utf-8")
-    done = subprocess.run([WARDEN, "check-name", "--file", str(path), "--json"],
+    done = subprocess.run([WARDEN, "check-name", "--file", str(path), "--json", *options],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
+    big = len(names) > CFG.sweep_batch_names and not options
+    assert ("sweep_batch_names" in done.stderr) == big
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert [row["name"] for row in rows] == names
     return {row["name"]: row for row in rows}
@@ -234,7 +236,9 @@ def test_check_name_file_json_scores_a_sweep(tmp_path: Path) -> None:
     names = list(filler)
     for i, name in enumerate(SWEEP + FAMILY + UNRELATED):
         names.insert(i * 600, name)
-    rows = check_file(tmp_path, names)
+    policy = tmp_path / "policy.toml"
+    policy.write_text(f"[names]\nsweep_batch_names = {len(names)}\n")
+    rows = check_file(tmp_path, names, "--policy", str(policy))
     alone = {r.name: r for r in results(SWEEP + FAMILY + UNRELATED)}
     for name in SWEEP:
         row = rows[name]
@@ -247,8 +251,22 @@ def test_check_name_file_json_scores_a_sweep(tmp_path: Path) -> None:
         if name in alone:
             assert rows[name]["score"] == alone[name].score
     # The same names in another order: the same answers.
-    again = check_file(tmp_path, list(reversed(names)))
+    again = check_file(tmp_path, list(reversed(names)), "--policy", str(policy))
     assert again == rows
+    # With the shipped policy, so many names without times are not one window: no sweeps.
+    plain = check_file(tmp_path, names)
+    assert not any("sweep" in row for row in plain.values())
+    assert all(plain[name]["score"] == alone[name].score for name in SWEEP)
+
+
+@pytest.mark.parametrize("size", [CFG.sweep_batch_names, CFG.sweep_batch_names + 1])
+def test_an_untimed_batch_is_one_window_up_to_a_size(size: int) -> None:
+    names = SWEEP + [f"zq{i}vt" for i in range(size - len(SWEEP))]
+    after = apply_sweeps(results(names))
+    assert all((r.sweep is not None) == (size <= CFG.sweep_batch_names) for r in after[:5])
+    # With times, the size does not matter.
+    timed = apply_sweeps(results(names), [float(i) for i in range(size)])
+    assert all(r.sweep is not None for r in timed[1:5])
 
 
 def test_check_name_tsv_with_times_counts_siblings_within_the_window(tmp_path: Path) -> None:
@@ -282,3 +300,28 @@ def test_check_name_tsv_with_times_counts_siblings_within_the_window(tmp_path: P
     done = subprocess.run([WARDEN, "check-name", "--file", str(bad), "--json"],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 2 and "line 2" in done.stderr and "yesterday" in done.stderr
+
+
+@pytest.mark.parametrize("spool_chars", [1 << 30, 50])  # in memory; spilled to a file
+def test_the_cli_spool_fills_its_holes_in_order(spool_chars: int,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from warden.commands import names as command
+
+    monkeypatch.setattr(command, "SPOOL_CHARS", spool_chars)
+    checked = results(["pyperclipe", "zqvtlamb", "pyperclp", "hortenzia-qq", "djagno", "x1"])
+    out = command._PatchedLines(lambda _count: None)
+    pending: list[str] = []
+    for position, result in enumerate(checked):
+        if position in (0, 2, 3):
+            out.hole(pending, position)
+            pending.clear()
+        else:
+            pending.append(result.to_json())
+    out.write(pending)
+    text = io.StringIO()
+    out.copy_to(text, {0: checked[0], 2: checked[2], 3: checked[3]})
+    assert out.lines == len(checked)
+    assert text.getvalue() == "".join(r.to_json() + "\n" for r in checked)
+    assert (out.file is not None) == (spool_chars < 1000)
