@@ -106,3 +106,56 @@ def classify(name: str, target: str, distance: int, rules: NameRules) -> Edit:
     if len(name) + 1 == len(target):
         return _deletion(name, target)
     return _substitution(name, target, rules)
+
+
+_VOWELS = frozenset("aeiouy")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """What a name changes of a popular name, by parts of the name."""
+
+    added: str  # what the name adds when the target is kept whole at one end ("" otherwise)
+    token: str  # the name's words that hold the difference (`pyperclipe`, `lock`)
+    at: str  # "whole-word" (a word added or changed), "word-edge", "inside" or "none"
+    target_at_start: bool  # the target (or its kept part) opens the name
+    vowel_swap: bool  # one vowel changed for another
+
+
+def difference(name: str, target: str) -> Difference:
+    """Where and in which words ``name`` differs from ``target`` (both canonical)."""
+    n, t = len(name), len(target)
+    i = 0
+    limit = min(n, t)
+    while i < limit and name[i] == target[i]:
+        i += 1
+    j = 0
+    while j < limit - i and name[n - 1 - j] == target[t - 1 - j]:
+        j += 1
+    if i == n and i == t:
+        return Difference("", "", "none", True, False)
+    removed = target[i : t - j]
+    stop = n - j
+    added = name[i:stop].strip("-") if not removed and (i == 0 or j == 0) else ""
+    a, b = i, stop  # the changed characters, without separators at their ends
+    while a < b and name[a] == "-":
+        a += 1
+    while b > a and name[b - 1] == "-":
+        b -= 1
+    start = name.rfind("-", 0, a) + 1
+    end = name.find("-", b)
+    token = name[start : end if end >= 0 else n]
+    changes = stop > i  # something added or changed (not only a character left out)
+    before_edge = i == 0 or name[i - 1] == "-" or (changes and name[i] == "-")
+    after_edge = stop == n or name[stop] == "-" or (changes and name[stop - 1] == "-")
+    if not changes:
+        before_edge = after_edge = before_edge or after_edge
+    if before_edge and after_edge and changes:
+        at = "whole-word"
+    elif before_edge or after_edge:
+        at = "word-edge"  # a letter left out next to a separator is at a word's edge too
+    else:
+        at = "inside"
+    changed = name[i:stop]
+    vowel = len(changed) == 1 and len(removed) == 1 and changed in _VOWELS and removed in _VOWELS
+    return Difference(added, token, at, j == 0 or i > 0, vowel)

