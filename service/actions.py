@@ -8,9 +8,16 @@ makes the change with its audit row, and counts its metric:
 
 * ``pause``, ``resume``, ``confirm``: the detector's breaker decides the transition on
   the live breaker state (``detector.breaker.Breaker``); ``service.breaker.persist``
-  stores it and its audit row; ``warden_breaker_changes_total{action}``.
+  stores it and its audit row; ``warden_breaker_changes_total{action}``. With a
+  ``cohort`` (``kind:value``, ``detector.breaker_scope``) they act on that cohort of
+  the event type only.
 * ``verdict``, ``wave_verdict``, ``undo``: one verdict row per event, one batch per
   action (``service.queue``); ``warden_verdicts_total{verdict}`` (``undo`` for undos).
+  A benign verdict on a campaign (or on a member's event) also clears it in the
+  detector's stream state, in the same transaction: a mark in the one log
+  (``service.stream_log``), so every replica and every replay clears at that point and
+  the members' next events carry no campaign membership. (An undo does not link them
+  again: a new burst of the wave would.)
 * ``sweep`` is the system's own action (no role): lapses, resets and expiries that are
   due, and adopting what other replicas decided.
 """
@@ -19,16 +26,19 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from detector.breaker import Breaker, BreakerError, BreakerState
+from detector.breaker_scope import CohortError, parse_cohort, scope_key
 from detector.vocab import Scope, values
-from service import auth, queue
+from service import auth, ingest, queue, stream_log
 from service import breaker as stored
-from service.models import Verdict
+from service.models import Event, Verdict
 from service.tokens import Principal
 from service.vocab import Verdict as VerdictName
 
@@ -83,11 +93,19 @@ def _text(rt: Runtime, value: Any, what: str, required: bool = True) -> str:
     return value
 
 
-def _scope(scope: str) -> str:
+def _scope(scope: str, cohort: Any = None) -> str:
+    """The breaker scope acted on: an event type, or one cohort of it."""
     if scope not in values(Scope):
         raise NotFound(f"unknown scope {scope!r} "
                        f"(expected one of {', '.join(values(Scope))})")
-    return scope
+    if cohort is None or cohort == "":
+        return scope
+    if not isinstance(cohort, str):
+        raise Invalid("cohort must be text (kind:value)")
+    try:
+        return scope_key(scope, parse_cohort(cohort))
+    except CohortError as exc:
+        raise Invalid(f"cohort: {exc}") from None
 
 
 def _minutes(rt: Runtime, minutes: float | None) -> float:
@@ -108,47 +126,65 @@ def _change(rt: Runtime, scope: str, decide: Decide) -> dict[str, dict[str, Any]
     with scorer.locked(), rt.sessions() as session:
         scorer.adopt(stored.controls(session, lock=True))
         live = scorer.breaker_state
-        backup = copy.deepcopy(live.scopes[scope])
+        backup = copy.deepcopy(live.scopes.get(scope))
+
+        def put_back() -> None:
+            if backup is not None:
+                live.scopes[scope] = backup
+            else:  # a cohort scope this action made
+                live.scopes.pop(scope, None)
+
         try:
             transition = decide(scorer.breaker, live, time.time())
             stored.persist(session, transition)
             session.commit()
         except BreakerError as exc:
-            live.scopes[scope] = backup
+            put_back()
             raise Conflict(str(exc)) from None
         except BaseException:
-            live.scopes[scope] = backup
+            put_back()
             raise
         status = stored.status(session)
+        if scope not in status:  # a cohort: its own line besides the three types
+            row = next((p for p in stored.cohort_pauses(session) if p["scope"] == scope),
+                       None)
+            status[scope] = ({key: v for key, v in row.items()
+                              if key not in ("scope", "type", "cohort")}
+                             if row is not None else
+                             {"state": "open", "message": f"{scope} is open."})
     rt.status.invalidate()
     rt.metrics.breaker_changes.labels(transition["action"]).inc()
     return status
 
 
 def pause(rt: Runtime, who: Principal, scope: str, reason: Any,
-          minutes: float | None = None) -> dict[str, dict[str, Any]]:
-    """Pause a scope with a reason until now + ``minutes`` (default and maximum from
-    ``[breaker]``), or give a running pause that reason and expiry."""
+          minutes: float | None = None, cohort: Any = None) -> dict[str, dict[str, Any]]:
+    """Pause a scope (or one ``cohort`` of it) with a reason until now + ``minutes``
+    (default and maximum from ``[breaker]``), or give a running pause that reason and
+    expiry."""
     _role(who, auth.BREAKER_WRITE)
-    scope, reason, minutes = _scope(scope), _text(rt, reason, "reason"), _minutes(rt, minutes)
+    scope = _scope(scope, cohort)
+    reason, minutes = _text(rt, reason, "reason"), _minutes(rt, minutes)
     return _change(rt, scope, lambda b, state, now: b.pause(state, scope, reason, now,
                                                              minutes, who.actor))
 
 
-def resume(rt: Runtime, who: Principal, scope: str, reason: Any
+def resume(rt: Runtime, who: Principal, scope: str, reason: Any, cohort: Any = None
            ) -> dict[str, dict[str, Any]]:
-    """Reopen a scope; detection re-arms at once."""
+    """Reopen a scope (or one ``cohort`` of it); detection re-arms at once."""
     _role(who, auth.BREAKER_WRITE)
-    scope, reason = _scope(scope), _text(rt, reason, "reason")
+    scope, reason = _scope(scope, cohort), _text(rt, reason, "reason")
     return _change(rt, scope, lambda b, state, now: b.resume(state, scope, reason, now,
                                                               who.actor))
 
 
 def confirm(rt: Runtime, who: Principal, scope: str, reason: Any,
-            minutes: float | None = None) -> dict[str, dict[str, Any]]:
-    """Keep a running pause until now + ``minutes``: it no longer lapses."""
+            minutes: float | None = None, cohort: Any = None) -> dict[str, dict[str, Any]]:
+    """Keep a running pause (of a scope, or one ``cohort`` of it) until now +
+    ``minutes``: it no longer lapses."""
     _role(who, auth.BREAKER_WRITE)
-    scope, reason, minutes = _scope(scope), _text(rt, reason, "reason"), _minutes(rt, minutes)
+    scope = _scope(scope, cohort)
+    reason, minutes = _text(rt, reason, "reason"), _minutes(rt, minutes)
     return _change(rt, scope, lambda b, state, now: b.confirm(state, scope, reason, now,
                                                                minutes, who.actor))
 
@@ -169,12 +205,48 @@ def _in_queue(rt: Runtime, work: Callable[[Session], T]) -> T:
             raise NotFound(str(exc)) from None
 
 
+@contextmanager
+def _stream_turn(rt: Runtime, session: Session, actor: str
+                 ) -> Iterator[Callable[[str | None, list[str]], None]]:
+    """For a benign verdict: the session's transaction takes the stream lock first (before
+    any read: SQLite cannot upgrade a stale read to a write), replays what other replicas
+    stored (``service.stream_log``), and yields ``clear(campaign, accounts)``, which
+    clears them in the stream state and stores the mark at its log position. The caller
+    records the verdict and commits inside the block: one transaction. A failure leaves
+    the state stale, rebuilt from the log before it is used again."""
+    scorer = rt.scorer
+    scorer.ensure_fresh()
+    with scorer.transaction():
+        connection = session.connection()
+        stream_log.take_turn(connection)
+        ingest.catch_up_locked(connection, scorer, rt.settings)
+
+        def clear(campaign: str | None, accounts: list[str]) -> None:
+            seq, _ = scorer.clear(campaign, accounts)
+            stream_log.append_mark(connection, seq, "clear", campaign, accounts, actor)
+
+        yield clear
+
+
 def verdict(rt: Runtime, who: Principal, event_id: str, verdict: Any, note: Any = ""
             ) -> Verdict:
-    """Record a verdict on one stored event."""
+    """Record a verdict on one stored event (benign on a campaign's event: its account
+    leaves the campaign in the stream state too)."""
     verdict, note = _verdict_args(rt, who, verdict, note)
-    record = _in_queue(rt, lambda session: queue.record_verdict(session, event_id, verdict,
-                                                                note, who.actor))
+
+    def work(session: Session) -> Verdict:
+        def record() -> Verdict:
+            return queue.record_verdict(session, event_id, verdict, note, who.actor)
+
+        if verdict != VerdictName.BENIGN:
+            return record()
+        with _stream_turn(rt, session, who.actor) as clear:
+            row = session.get(Event, event_id)
+            if row is not None and row.campaign is not None:
+                clear(None, [row.username])
+            return record()
+
+    record = _in_queue(rt, work)
     rt.metrics.verdicts.labels(verdict).inc()
     return record
 
@@ -198,6 +270,14 @@ def wave_verdict(rt: Runtime, who: Principal, campaign: str, verdict: Any, note:
     members, exclude = _ids(members, "members"), _ids(exclude, "exclude") or []
 
     def work(session: Session) -> queue.WavePlan:
+        if verdict != VerdictName.BENIGN or dry_run:
+            return plan_and_record(session, None)
+        with _stream_turn(rt, session, who.actor) as clear:
+            return plan_and_record(session, clear)
+
+    def plan_and_record(session: Session,
+                        clear: Callable[[str | None, list[str]], None] | None
+                        ) -> queue.WavePlan:
         plan = queue.campaign_verdict(session, campaign, verdict, note, who.actor,
                                       members, exclude, dry_run=True)
         if plan.unknown:
@@ -209,6 +289,15 @@ def wave_verdict(rt: Runtime, who: Principal, campaign: str, verdict: Any, note:
             raise Invalid("no member left to record the verdict on "
                           f"({plan.counts()['kept']} keep their own verdict, "
                           f"{plan.counts()['excluded']} excluded)")
+        if clear is not None:
+            # The accounts the verdict covers leave the campaign; the whole campaign
+            # (its traits stop linking newcomers) when no member is left out or judged
+            # malicious.
+            usernames = dict(session.execute(select(Event.id, Event.username)
+                                             .where(Event.campaign == campaign)).tuples().all())
+            whole = not plan.excluded and VerdictName.MALICIOUS not in plan.kept.values()
+            clear(campaign if whole else None,
+                  sorted({usernames[i] for i in plan.apply if i in usernames}))
         return queue.campaign_verdict(session, campaign, verdict, note, who.actor,
                                       members, exclude)
 

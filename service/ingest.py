@@ -131,7 +131,10 @@ def _strip_files(raw: dict[str, Any]) -> dict[str, Any]:
 
 def scored_form(raw: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """The event as the detector scores it: without files too big to scan inline (those
-    are scanned later, see `service.worker`)."""
+    are scanned later, see `service.worker`). A mark of the log (`stream_log.is_mark`) is
+    passed as it is."""
+    if stream_log.is_mark(raw):
+        return raw
     return _strip_files(raw) if files_size(raw) > settings.service.async_files_bytes else raw
 
 
@@ -250,6 +253,12 @@ def _relabel(connection: Connection, relabels: list[tuple[str, str, str]]) -> No
             connection.execute(update(_EV).where(_EV.c.id == old).values(campaign=new))
         else:
             connection.execute(update(_EV).where(_EV.c.campaign == old).values(campaign=new))
+
+
+def catch_up_locked(connection: Connection, scorer: Scorer, settings: Settings) -> None:
+    """Replay what the other replicas stored after this one's log position (under the
+    stream lock: before anything is added at the head of the log)."""
+    _catch_up(connection, scorer, settings)
 
 
 def _catch_up(connection: Connection, scorer: Scorer, settings: Settings) -> None:

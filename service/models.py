@@ -97,7 +97,7 @@ class BreakerState(Base):
 
     __tablename__ = "breaker_state"
 
-    scope: Mapped[str] = mapped_column(String(40), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(400), primary_key=True)  # 0006: cohorts
     state: Mapped[str] = mapped_column(String(10))
     kind: Mapped[str | None] = mapped_column(String(12))
     reason: Mapped[str | None] = mapped_column(Text)
@@ -114,7 +114,7 @@ class BreakerAudit(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(index=True)
-    scope: Mapped[str] = mapped_column(String(40))
+    scope: Mapped[str] = mapped_column(String(400))
     action: Mapped[str] = mapped_column(String(20))
     actor: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(Text)
@@ -146,6 +146,24 @@ class ScorerCheckpoint(Base):
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
     state: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class StreamMark(Base):
+    """A moderator's verdict that changes the stream state, at its place in the one log:
+    ``seq`` is drawn from the same positions as ``events.seq`` (``service.stream_log``),
+    so every replica, and every replay after a restart or a checkpoint, applies it after
+    exactly the events it followed. ``kind`` ``clear``: a benign verdict unlinking a
+    campaign (``campaign``) and/or accounts (``accounts``) from the detector's campaigns
+    (``detector.stream.StreamScorer.clear``)."""
+
+    __tablename__ = "stream_marks"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(20))
+    campaign: Mapped[str | None] = mapped_column(String(200))
+    accounts: Mapped[list[Any]]
+    actor: Mapped[str] = mapped_column(String(200))
 
 
 class StreamLock(Base):

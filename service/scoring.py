@@ -40,6 +40,7 @@ from detector.stream.clock import check_event_time
 from detector.stream.events import EventError, parse_event
 from detector.stream.signals import CodeSignal, check_names, scan_files
 from service.logs import log
+from service.stream_log import MARK
 
 # What a reset needs: the newest stored checkpoint (log position, state), if any.
 Loaded = tuple[int, bytes] | None
@@ -58,6 +59,19 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
             batch = []
     if batch:
         yield batch
+
+
+def _apply_mark(stream: StreamScorer, mark: Mapping[str, Any]) -> int:
+    """Apply a stored mark to the stream state; returns how many accounts it unlinked."""
+    if mark.get(MARK) != "clear":
+        log.warning("unknown stream mark ignored", extra={"mark": str(mark.get(MARK))})
+        return 0
+    unlinked = 0
+    campaign = mark.get("campaign")
+    if campaign:
+        with suppress(KeyError):
+            unlinked += stream.clear(campaign=str(campaign))
+    return unlinked + stream.clear(accounts=[str(a) for a in mark.get("accounts") or ()])
 
 
 class ScoringError(ValueError):
@@ -161,13 +175,17 @@ class Scorer:
                 for batch in _batches(events, 500):
                     # their project names checked in one batch first (a quarter of the
                     # cost of one check each; pure, so the state is the same)
-                    stream.prime_names(event for seq, event, _ in batch if seq > self._head)
+                    stream.prime_names(event for seq, event, _ in batch
+                                       if seq > self._head and MARK not in event)
                     for seq, event, clock in batch:
                         if seq <= self._head:
                             continue  # read before another caller moved the state past it
                         self._moved = True
-                        with suppress(EventError):  # refused when first scored: not stored
-                            stream.process(event, clock)
+                        if MARK in event:  # a verdict stored in the log (stream_log)
+                            _apply_mark(stream, event)
+                        else:
+                            with suppress(EventError):  # refused when first scored
+                                stream.process(event, clock)
                         self._head = seq
                         count += 1
             except BaseException:
@@ -176,6 +194,19 @@ class Scorer:
             if not self._in_transaction:
                 self.seq = self._head
         return count
+
+    def clear(self, campaign: str | None, accounts: list[str]) -> tuple[int, int]:
+        """A benign verdict: unlink ``campaign`` and ``accounts`` in the stream state
+        (``StreamScorer.clear``); the caller stores the mark at the returned log position,
+        in the transaction holding the stream lock. Returns (position, accounts unlinked).
+        A campaign the state does not hold (merged away, never raised here) clears
+        nothing but its accounts."""
+        with self._lock:
+            self._moved = True
+            unlinked = _apply_mark(self._stream, {MARK: "clear", "campaign": campaign,
+                                                  "accounts": accounts})
+            self._head += 1
+            return self._head, unlinked
 
     def encode(self) -> tuple[int, bytes]:
         """(log position, checkpoint) of the committed state."""

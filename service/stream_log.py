@@ -15,6 +15,12 @@ same state. The design keeps the state where the events already are:
   the log's prefix it has seen: the same answers as one process fed the same order.
   A replica that dies holding the lock loses its transaction (nothing of it was
   answered) and PostgreSQL releases the lock with its connection.
+* **Marks.** A moderator's verdict that changes the state (a benign verdict clearing a
+  campaign or a member, ``detector.stream.StreamScorer.clear``) is stored in
+  ``stream_marks`` at a position of the same log, taken under the same lock
+  (``append_mark``). ``events_after`` yields events and marks in log order, so every
+  replica, and every replay after a restart or from a checkpoint, clears at the same
+  point of the stream: after the events the verdict followed, before the next ones.
 * **Checkpoints.** Every ``[service] checkpoint_events`` events (and at shutdown) a
   replica stores ``detector.stream.checkpoint``'s versioned JSON of the whole state at
   its log position. A start, or a state made stale by a failed commit, takes the newest
@@ -37,7 +43,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, text, update
 
 from service.db import now
-from service.models import Event, ScorerCheckpoint, StreamLock
+from service.models import Event, ScorerCheckpoint, StreamLock, StreamMark
 
 # An arbitrary constant naming the stream lock among PostgreSQL advisory locks (the
 # migration lock is another).
@@ -49,6 +55,14 @@ _EVENTS: Table = Event.__table__  # type: ignore[assignment]
 _AFTER = (select(_EVENTS.c.seq, _EVENTS.c.payload, _EVENTS.c.received_at)
           .where(_EVENTS.c.seq > bindparam("after")).order_by(_EVENTS.c.seq)
           .limit(bindparam("limit")))
+_MARKS: Table = StreamMark.__table__  # type: ignore[assignment]
+_MARKS_AFTER = (select(_MARKS.c.seq, _MARKS.c.kind, _MARKS.c.campaign, _MARKS.c.accounts,
+                       _MARKS.c.at)
+                .where(_MARKS.c.seq > bindparam("after"), _MARKS.c.seq <= bindparam("upto"))
+                .order_by(_MARKS.c.seq))
+# The payload key a mark is yielded under by ``events_after`` (no event has it: an
+# event's keys are those of CONTRACT §3).
+MARK = "$mark"
 _TURN = update(StreamLock.__table__).where(StreamLock.__table__.c.id == 1).values(  # type: ignore[arg-type]
     turns=StreamLock.__table__.c.turns + 1)
 
@@ -63,20 +77,45 @@ def take_turn(connection: Connection) -> None:
 
 def events_after(connection: Connection, seq: int
                  ) -> Iterator[tuple[int, dict[str, Any], datetime]]:
-    """(seq, payload, received_at) of every stored event after log position ``seq``."""
+    """(seq, payload, received_at) of every stored event after log position ``seq``, and
+    of every mark among them (payload ``{MARK: kind, "campaign": ..., "accounts": [...]}``,
+    its time), in log order."""
     while True:
         rows = connection.execute(_AFTER, {"after": seq, "limit": REPLAY_BATCH}).all()
-        for row in rows:
-            yield int(row.seq), row.payload, row.received_at
-        if len(rows) < REPLAY_BATCH:
+        full = len(rows) == REPLAY_BATCH
+        upto = int(rows[-1].seq) if full else 2 ** 62
+        marks = connection.execute(_MARKS_AFTER, {"after": seq, "upto": upto}).all()
+        items = [(int(row.seq), row.payload, row.received_at) for row in rows]
+        if marks:
+            items.extend((int(m.seq), {MARK: m.kind, "campaign": m.campaign,
+                                       "accounts": list(m.accounts)}, m.at) for m in marks)
+            items.sort(key=lambda item: item[0])
+        yield from items
+        if not full:
             return
-        seq = int(rows[-1].seq)
+        seq = upto
+
+
+def is_mark(payload: dict[str, Any]) -> bool:
+    """Whether a payload from ``events_after`` is a mark, not an event."""
+    return MARK in payload
+
+
+def append_mark(connection: Connection, seq: int, kind: str, campaign: str | None,
+                accounts: list[str], actor: str) -> None:
+    """Store a mark at log position ``seq`` (taken under the stream lock, in the caller's
+    transaction)."""
+    connection.execute(insert(_MARKS).values(seq=seq, at=now(), kind=kind, campaign=campaign,
+                                             accounts=accounts, actor=actor))
 
 
 def head(connection: Connection) -> int:
-    """The newest log position stored (0 for an empty log)."""
-    return int(connection.execute(select(_EVENTS.c.seq).order_by(_EVENTS.c.seq.desc())
-                                  .limit(1)).scalar() or 0)
+    """The newest log position stored, events and marks (0 for an empty log)."""
+    newest = connection.execute(select(_EVENTS.c.seq).order_by(_EVENTS.c.seq.desc())
+                                .limit(1)).scalar() or 0
+    mark = connection.execute(select(_MARKS.c.seq).order_by(_MARKS.c.seq.desc())
+                              .limit(1)).scalar() or 0
+    return int(max(newest, mark))
 
 
 def newest_checkpoint(connection: Connection, version: int) -> tuple[int, bytes] | None:

@@ -40,6 +40,8 @@ class NameResult:
     matches: list[NameMatch] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     error: str | None = None
+    # Set only on a member of a sweep (detector.sweeps): its target, siblings, own score.
+    sweep: dict[str, Any] | None = None
 
     @property
     def best(self) -> NameMatch | None:
@@ -54,6 +56,7 @@ class NameResult:
             "matches": [match.to_dict() for match in self.matches],
             "reasons": list(self.reasons),
             "error": self.error,
+            **({} if self.sweep is None else {"sweep": self.sweep}),
         }
 
     def to_json(self) -> str:

@@ -35,6 +35,7 @@ from detector.stream.campaigns import Campaigns
 from detector.stream.clock import StreamClock, TimePolicy, check_event_time
 from detector.stream.cohorts import DAY, HOUR, CohortTracker, KeyVerdict
 from detector.stream.events import Event, EventError, parse_event, parse_ts
+from detector.stream.scope import event_cohorts
 from detector.stream.signals import (
     CodeCache,
     NameCache,
@@ -43,6 +44,7 @@ from detector.stream.signals import (
     exact_hash,
 )
 from detector.stream.templates import files_hash, name_head, name_shape, shape, text_hash
+from detector.sweeps import SweepMemory
 from detector.vocab import EventType, ScanCode
 
 _SCOPE_PREFIX: dict[str, str] = {EventType.ACCOUNT: "a", EventType.PROJECT: "p",
@@ -75,6 +77,9 @@ class AccountState:
     # halves every ``link_half_life_days`` and with each benign release (``_account_link``).
     link: float = 0.0
     linked_at: float = 0.0
+    # The evidence of the link: only an organisation's own traits (its e-mail domain, its
+    # network: ``site_cohorts``), which link weakly (``site_link``).
+    link_site: bool = False
 
 
 def _ip_prefix(ip: str) -> str | None:
@@ -116,18 +121,25 @@ class StreamScorer:
         self.signal_times = SignalTimes()
         self.names = NameCache(policy, times=self.signal_times)
         self.code = CodeCache(policy, times=self.signal_times)
+        # The recent members of each sweep (names imitating one target): stream state.
+        self.sweeps = SweepMemory(policy.names)
         self.findings_for_last_event: list[dict[str, Any]] = []
         self._seen_ids: dict[str, None] = {}  # a dict: 2-4x smaller than a set this size
         self._accounts_pruned_at = -math.inf
         self.last_event_type: str | None = None
         self.last_event_id: str | None = None
         self.last_event_ts: float | None = None
+        # The breaker cohorts of the last event (``detector.stream.scope``).
+        self.last_event_cohorts: tuple[str, ...] = ()
         self._popular = _popular_tokens(self.cfg.impersonation_top_projects)
         self._broad = frozenset(self.cfg.broad_cohorts)
         # Cohort keys of campaigns cleared by a benign verdict -> when: for tail_days
         # their bursts neither link nor count (``clear``).
         self.cleared_keys: dict[str, float] = {}
         self._common = frozenset(self.cfg.broad_when_common)
+        self._site = frozenset(self.cfg.site_cohorts)
+        self._paired = frozenset(self.cfg.paired_cohorts)
+        self._site_explains = frozenset(self.cfg.site_explains)
 
     # -- public API -------------------------------------------------------------------------
 
@@ -163,14 +175,23 @@ class StreamScorer:
         self.campaign_store.moved.clear()
         self.campaign_store.merged.clear()
         decision = self._score(ev)
+        self.last_event_cohorts = cohorts = self._cohorts(ev)
         transitions = self.breaker.advance_one(self.breaker_state, ev.type, ev.ts,
                                                decision["decision"] != "allow",
-                                               decision["campaign"], ev.ts)
+                                               decision["campaign"], ev.ts, cohorts)
         if ev.ts - self._accounts_pruned_at > self.prune_accounts_every:
             self._prune_accounts(ev.ts)
         if not transitions:
             return [decision]
         return [decision, *({"breaker": t} for t in transitions)]
+
+    def _cohorts(self, ev: Event) -> tuple[str, ...]:
+        """The breaker cohorts of an event (e-mail domain: the account's)."""
+        account = self.accounts.get(ev.username)
+        name = self.names.get(ev.project) if ev.project else None
+        target = name.target if name is not None and name.flagged else None
+        return event_cohorts(account.domain if account else None, ev.ip, ev.project, target,
+                             ev.username)
 
     def prime_names(self, events: Iterable[dict[str, Any]]) -> None:
         """Check the project names of upcoming events in one batch (pure, so still causal)."""
@@ -199,13 +220,15 @@ class StreamScorer:
                 renamed[old] = new
         return moved, renamed
 
-    def clear(self, campaign: str | None = None, account: str | None = None) -> int:
+    def clear(self, campaign: str | None = None, account: str | None = None,
+              accounts: Iterable[str] = ()) -> int:
         """A benign verdict: unlink a campaign's members (or one account) at once.
 
         The accounts lose their link (their next events carry no campaign-account
         signal), and the campaign's cohort keys stop linking later arrivals and tails
-        (a new burst of the same key founds a new campaign). The campaign record stays
-        for the record. Returns how many accounts were unlinked. A caller that shares
+        for ``tail_days`` (their bursts are not even evidence then). The campaign record
+        stays for the record. ``account``/``accounts``: members judged benign one by one
+        (their link only). Returns how many accounts were unlinked. A caller that shares
         the stream state (the service) must log the verdict in the stream, so that a
         replay clears at the same point.
         """
@@ -219,7 +242,7 @@ class StreamScorer:
                 state = self.accounts.get(name)
                 if state is not None and state.campaign is not None \
                         and store.find(state.campaign) == root:
-                    state.campaign, state.link = None, 0.0
+                    state.campaign, state.link, state.link_site = None, 0.0, False
                     unlinked += 1
             now = self.clock.now
             for key, key_state in self.tracker.keys.items():
@@ -228,10 +251,10 @@ class StreamScorer:
                     key_state.campaign = None
                     key_state.burst_at = -math.inf
                     self.cleared_keys[key] = now
-        if account is not None:
-            state = self.accounts.get(account)
+        for name in ([account] if account is not None else []) + list(accounts):
+            state = self.accounts.get(name)
             if state is not None and state.campaign is not None:
-                state.campaign, state.link = None, 0.0
+                state.campaign, state.link, state.link_site = None, 0.0, False
                 unlinked += 1
         return unlinked
 
@@ -379,8 +402,17 @@ class StreamScorer:
                                                 f"{cfg.young_account_hours} h old"
         if ev.project:
             name = self.names.get(ev.project)
-            if name.flagged:
-                signals.append(Signal("name", cfg.name_squat * name.score, name.reason))
+            score, flagged, reason = name.score, name.flagged, name.reason
+            if name.sweep_target is not None and name.normalized is not None:
+                # Other names imitating the same target in the window (detector.sweeps).
+                sweep = self.sweeps.observe(name.normalized, name.sweep_target, score, ev.ts,
+                                            register=ev.type == "project.created")
+                if sweep is not None:
+                    score = sweep.score
+                    flagged = flagged or score >= self.policy.names.flag_threshold
+                    reason = f"{reason}; {sweep.reason}" if reason else sweep.reason
+            if flagged:
+                signals.append(Signal("name", cfg.name_squat * score, reason))
                 if name.target:
                     keys[f"{prefix}|target:{name.target}"] = f"typosquats of {name.target!r}"
             if ev.type == "project.created":  # a release's name is not new
@@ -448,11 +480,34 @@ class StreamScorer:
                                                None, None, reason)
             account.campaign = (number if account.campaign is None
                                 else self.campaign_store.union([account.campaign, number]))
-            account.link, account.linked_at = 1.0, ev.ts
+            account.link, account.linked_at, account.link_site = 1.0, ev.ts, False
+
+    def _is_site(self, key: str, kind: str) -> bool:
+        """Whether a cohort key names an organisation's site: one of ``site_cohorts``, and
+        for an e-mail domain, an organisation's own (not a mail provider's, not a
+        throwaway one: anyone can open many mailboxes there, not here)."""
+        if kind not in self._site:
+            return False
+        if kind in ("domain", "regdomain"):
+            domain = key.split(":", 1)[1]
+            return (acc_signals.provider_of(domain) == domain
+                    and not acc_signals.is_disposable(domain))
+        return True
 
     def _link(self, ev: Event, account: AccountState, verdicts: list[KeyVerdict],
               signals: list[Signal]) -> tuple[int | None, list[str], bool]:
-        """Campaign links of this event: bursting keys, campaign tails, its account."""
+        """Campaign links of this event: bursting keys, campaign tails, its account.
+
+        A link carries its evidence (``AccountState.link_site``): a burst of a trait the
+        wave shares links; a burst of an organisation's own traits (its e-mail domain,
+        its network, and what its members share there: ``site_explains``) links too,
+        but weakly (``site_link``) and is weak evidence (``site_burst``): a classroom, a
+        sprint or an onboarding is such a crowd. A key common in its own baseline (over
+        A template shared by many unrelated people (``paired_cohorts``: a username shape,
+        a browser) links only with a second trait of the event bursting with it (alone,
+        its burst window holds bystanders). Weak cohort
+        evidence (broad and site bursts) counts once, at its strongest.
+        """
         cfg = self.cfg
         store = self.campaign_store
         linked: list[int] = []
@@ -461,8 +516,10 @@ class StreamScorer:
         broad = self._broad
         warming: KeyVerdict | None = None
         individual = noisy_or(s.score for s in signals)  # before any cohort signal
-        broadest: KeyVerdict | None = None
+        weak: list[Signal] = []
         cleared = self.cleared_keys
+        bursts: list[tuple[KeyVerdict, str]] = []
+        strong = False
         for v in verdicts:
             state = v.state
             if cleared and v.key in cleared:
@@ -480,37 +537,61 @@ class StreamScorer:
                                                  and v.expected_day >= cfg.broad_key_per_day)):
                 # A broad cohort (all young accounts, a whole mail provider, an e-mail
                 # domain as common as hotmail.com, version 0.0.1) bursting is evidence, not
-                # membership: it holds too many bystanders to link through. Only the
-                # strongest such burst counts (they are one fact seen several ways).
-                if broadest is None or v.surprise > broadest.surprise:
-                    broadest = v
-                continue
-            if v.bursting:
-                fresh = state.campaign is None or ev.ts - state.burst_at > cfg.tail_days * DAY
-                if fresh:
-                    state.campaign = store.new(ev.ts, ev.id)
-                    self._adopt_window(state, v, ev.ts)
-                state.burst_at = ev.ts
-                assert state.campaign is not None
-                linked.append(state.campaign)
-                traits.append(state.description)
-                strength = cfg.burst_base + cfg.burst_per_surprise * (v.surprise - threshold)
-                signals.append(Signal(
-                    "burst", min(0.95, strength),
+                # membership: it holds too many bystanders to link through.
+                weak.append(Signal(
+                    "broad-burst", cfg.broad_burst,
                     f"{state.description}: {v.count} in {_fmt_window(v.window)} "
                     f"(baseline expects {v.expected:.2f})"))
+                continue
+            if v.bursting:
+                bursts.append((v, kind))
             elif (state.campaign is not None
                   and ev.ts - state.burst_at <= cfg.tail_days * DAY
                   and v.expected_day <= cfg.tail_max_per_day):
                 linked.append(state.campaign)
                 traits.append(state.description)
+                strong = True
                 signals.append(Signal("campaign-tail", cfg.campaign_member,
                                       f"shares {state.description} with an earlier wave"))
-        if broadest is not None:
-            signals.append(Signal(
-                "broad-burst", cfg.broad_burst,
-                f"{broadest.state.description}: {broadest.count} in "
-                f"{_fmt_window(broadest.window)} (baseline expects {broadest.expected:.2f})"))
+        site_link = (account.campaign is not None and account.link_site
+                     and ev.type != "account.created")
+        sited = site_link or any(self._is_site(v.key, kind) for v, kind in bursts)
+        windows: dict[str, set[str]] = {}
+        if len(bursts) >= 2:
+            for v, _ in bursts:
+                windows[v.key] = set(self.tracker.window_members(v.state, ev.ts, v.window)[0])
+        site_links = 0
+        for v, kind in bursts:
+            state = v.state
+            # The site's own traits, what its members share there (one browser image in
+            # one network), and the bursts of a crowd linked only through its site.
+            site = self._is_site(v.key, kind) or (sited and (
+                kind in self._site_explains or site_link))
+            reason = (f"{state.description}: {v.count} in {_fmt_window(v.window)} "
+                      f"(baseline expects {v.expected:.2f})")
+            if site:
+                weak.append(Signal("site-burst", cfg.site_burst, reason))
+            else:
+                strength = cfg.burst_base + cfg.burst_per_surprise * (v.surprise - threshold)
+                signals.append(Signal("burst", min(0.95, strength), reason))
+            paired = kind in self._paired
+            if paired and len(bursts) < 2:
+                continue  # a template alone: evidence, not a link
+            fresh = state.campaign is None or ev.ts - state.burst_at > cfg.tail_days * DAY
+            if fresh:
+                state.campaign = store.new(ev.ts, ev.id)
+                others: set[str] | None = None
+                if paired:
+                    others = set().union(*(m for k, m in windows.items() if k != v.key))
+                self._adopt_window(state, v, ev.ts, site, others)
+            state.burst_at = ev.ts
+            assert state.campaign is not None
+            linked.append(state.campaign)
+            traits.append(state.description)
+            if site:
+                site_links += 1
+            else:
+                strong = True
         if warming is not None:
             signals.append(Signal(
                 "burst", cfg.broad_burst * warming.warmth,
@@ -523,17 +604,24 @@ class StreamScorer:
             if strength > 0.0:
                 linked.append(account.campaign)
                 if ev.type != "account.created":
-                    signals.append(Signal(
+                    # through its site only: weak cohort evidence (counted once, above)
+                    (weak if account.link_site else signals).append(Signal(
                         "campaign-account", cfg.campaign_member * strength,
                         f"account belongs to campaign {store.record(account.campaign).id}"
-                        + ("" if strength >= 1.0 else f" (link {strength:.2f})")))
+                        + ("" if strength >= 1.0 else f" (link {strength:.2f})")
+                        + (" through its site" if account.link_site else "")))
+        if weak:
+            signals.append(max(weak, key=lambda s: s.score))
         if not linked:
             return None, traits, False
         root = store.union(linked)
         account.campaign = root
-        if fresh_link:
-            account.link, account.linked_at = 1.0, ev.ts
-        return root, traits, fresh_link
+        if strong:
+            account.link, account.linked_at, account.link_site = 1.0, ev.ts, False
+        elif fresh_link and (account.link_site or account.link < cfg.site_link):
+            account.link, account.linked_at, account.link_site = cfg.site_link, ev.ts, True
+        # Only a link through the wave's own traits makes membership alone reviewable.
+        return root, traits, strong
 
     def _account_link(self, ev: Event, account: AccountState, individual: float) -> float:
         """How strongly ``account`` still belongs to its campaign, at this event.
@@ -556,12 +644,18 @@ class StreamScorer:
         account.link, account.linked_at = strength, ev.ts
         return strength
 
-    def _adopt_window(self, state: Any, verdict: KeyVerdict, now: float) -> None:
-        """A key just burst: its arrivals in the burst window join the campaign."""
+    def _adopt_window(self, state: Any, verdict: KeyVerdict, now: float, site: bool,
+                      others: set[str] | None) -> None:
+        """A key just burst: its arrivals in the burst window join the campaign (only
+        those in ``others`` too, when given: a common key's arrivals that share a second
+        bursting trait). Through a site's trait the link is weak (``site_link``)."""
         store = self.campaign_store
         members, events = self.tracker.window_members(state, now, verdict.window)
         number = state.campaign
+        cfg = self.cfg
         for username, event_id in zip(members, events, strict=True):
+            if others is not None and username not in others:
+                continue
             store.add_member(number, now, event_id, username, None, None, state.description)
             other = self.accounts.get(username)
             if other is None:
@@ -571,7 +665,10 @@ class StreamScorer:
             else:
                 number = store.union([number, other.campaign])
                 other.campaign = number
-            other.link, other.linked_at = 1.0, now
+            if not site:
+                other.link, other.linked_at, other.link_site = 1.0, now, False
+            elif other.link_site or other.link < cfg.site_link:
+                other.link, other.linked_at, other.link_site = cfg.site_link, now, True
         state.campaign = store.find(number)
 
 

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import itertools
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 from rich.table import Table
 
 from warden.commands.common import err_console, fail_usage, policy_or_exit
 
+if TYPE_CHECKING:
+    from detector.names import NameResult
+
 # With more names than this, the table lists only flagged names and errors.
 TABLE_ALL_ROWS = 200
+# JSON lines are written this many at a time; up to SPOOL_BYTES of them are held in
+# memory, the rest in a temporary file, until the batch's sweeps are known.
+CHUNK_LINES = 4096
+SPOOL_BYTES = 32 << 20
 
 
 def check_name_command(
@@ -36,34 +44,85 @@ def check_name_command(
     """Score names by how closely they imitate popular projects."""
     from detector.names import NameChecker
     from detector.names.inputs import NameListError, read_names
+    from detector.names.sweeps import BatchSweeps, apply_sweeps
 
     if not names and file is None:
         fail_usage("check-name: give NAME arguments or --file FILE")
     sources = [iter(names or [])]
+    # Times of the file's names when it is a TSV with a time column: sweeps then count
+    # the siblings within the window before each name, not the whole batch.
+    times: list[float] = []
     if file is not None:
         if file != "-" and not Path(file).exists():
             fail_usage(f"{file}: no such file")
-        sources.append(read_names(file))
-    checker = NameChecker(policy=policy_or_exit(policy))
+        sources.append(read_names(file, times))
+    offset = len(names or [])
+    rules = policy_or_exit(policy)
+    checker = NameChecker(policy=rules)
     stream = itertools.chain.from_iterable(sources)
     try:
         with _progress(file is not None) as advance:
             results = checker.iter_check(stream)
             if json_output:
-                write = sys.stdout.write
+                # The names are one batch: a sweep member's line may change once the whole
+                # batch is read, so lines are spooled and the members' patched at the end.
+                sweeps = BatchSweeps(rules)
+                out = _PatchedLines(CHUNK_LINES)
                 lines: list[str] = []
-                for result in results:
+                for position, result in enumerate(results):
+                    sweeps.add(position, result, _time_of(times, position - offset))
                     lines.append(result.to_json())
-                    if len(lines) == 4096:
-                        write("\n".join(lines) + "\n")
+                    if len(lines) == CHUNK_LINES:
+                        out.write(lines)
                         lines.clear()
-                        advance(4096)
+                        advance(CHUNK_LINES)
                 if lines:
-                    write("\n".join(lines) + "\n")
+                    out.write(lines)
+                out.copy_to(sys.stdout, sweeps.resolve())
             else:
-                _print_table(list(results))
+                checked = list(results)
+                at = [_time_of(times, position - offset) for position in range(len(checked))]
+                _print_table(apply_sweeps(checked, at if times else None, rules))
     except NameListError as exc:
         fail_usage(str(exc))
+
+
+def _time_of(times: list[float], row: int) -> float | None:
+    """The time of the file's row ``row`` (None for names given as arguments, or when the
+    file has no time column)."""
+    return times[row] if 0 <= row < len(times) else None
+
+
+class _PatchedLines:
+    """JSON lines written in chunks to a spool (memory, then a temporary file past
+    ``SPOOL_BYTES``), copied out at the end with some lines replaced. Holding the
+    results themselves would cost several hundred bytes per name; the spool costs the
+    output's size, on disk for long lists."""
+
+    def __init__(self, chunk_lines: int) -> None:
+        self.spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed by copy_to
+            max_size=SPOOL_BYTES, mode="w+", encoding="utf-8", newline="")
+        self.chunk_lines = chunk_lines
+        self.sizes: list[int] = []  # characters of each chunk
+
+    def write(self, lines: list[str]) -> None:
+        text = "\n".join(lines) + "\n"
+        self.spool.write(text)
+        self.sizes.append(len(text))
+
+    def copy_to(self, out: TextIO, changed: dict[int, NameResult]) -> None:
+        with self.spool:
+            self.spool.seek(0)
+            for number, size in enumerate(self.sizes):
+                text = self.spool.read(size)
+                first = number * self.chunk_lines
+                patched = [p for p in changed if first <= p < first + self.chunk_lines]
+                if patched:
+                    lines = text.split("\n")
+                    for position in patched:
+                        lines[position - first] = changed[position].to_json()
+                    text = "\n".join(lines)
+                out.write(text)
 
 
 @contextmanager
@@ -100,12 +159,15 @@ def _print_table(results: list) -> None:
             table.add_row(result.name, "-", "error", "", f"[red]{result.error}[/red]")
             continue
         best = result.best
+        why = best.reason if best else "no popular project within reach"
+        if result.sweep is not None:
+            why += "; " + result.reasons[-1]
         table.add_row(
             result.name,
             f"{result.score:.2f}",
             "[bold red]yes[/bold red]" if result.flagged else "no",
             f"{best.target} ({best.kind})" if best else "",
-            best.reason if best else "no popular project within reach",
+            why,
         )
     console = Console()
     if not console.is_terminal:
