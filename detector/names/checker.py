@@ -395,16 +395,16 @@ class NameChecker:
         rows = []
         for candidate in best.values():
             features = MatchFeatures(
-                    kind=candidate.kind,
-                    distance=candidate.distance,
-                    position=candidate.position,
-                    name_length=len(query.squashed),
-                    target_length=len(squashed(candidate.target)),
-                    target_rank=self.corpus.ranks[candidate.target],
-                    corpus_size=self.corpus.size,
-                    neighbours=neighbours,
-                    family_size=self.index.family_size.get(words(candidate.target)[0], 0),
-                    attacks=self.history.feature(candidate.target),
+                kind=candidate.kind,
+                distance=candidate.distance,
+                position=candidate.position,
+                name_length=len(query.squashed),
+                target_length=len(squashed(candidate.target)),
+                target_rank=self.corpus.ranks[candidate.target],
+                corpus_size=self.corpus.size,
+                neighbours=neighbours,
+                family_size=self.index.family_size.get(words(candidate.target)[0], 0),
+                attacks=self.history.feature(candidate.target),
             )
             if self.word_features:
                 features = _with_words(features, query.name, candidate, lexicon)

@@ -64,7 +64,8 @@ class NameResult:
         on a registry) is written from a template, about ten times faster than encoding
         the dict; both spell the same object."""
         if self.matches or self.reasons or self.error is not None:
-            return json.dumps(self.to_dict(), ensure_ascii=False)
+            # One shared encoder: json.dumps(..., ensure_ascii=False) builds a new one per call.
+            return _dumps(self.to_dict())
         return (
             f'{{"name": {_dumps(self.name)}, "normalized": {_dumps(self.normalized)}, '
             f'"score": {float(self.score)!r}, "flagged": {"true" if self.flagged else "false"}, '

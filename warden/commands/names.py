@@ -113,10 +113,14 @@ class _PatchedLines:
     def copy_to(self, out: TextIO, changed: dict[int, NameResult]) -> None:
         with self.spool:
             self.spool.seek(0)
+            # The changed lines of each chunk, found once (not a scan of all per chunk).
+            by_chunk: dict[int, list[int]] = {}
+            for position in changed:
+                by_chunk.setdefault(position // self.chunk_lines, []).append(position)
             for number, size in enumerate(self.sizes):
                 text = self.spool.read(size)
                 first = number * self.chunk_lines
-                patched = [p for p in changed if first <= p < first + self.chunk_lines]
+                patched = by_chunk.get(number, [])
                 if patched:
                     lines = text.split("\n")
                     for position in patched:
