@@ -354,13 +354,13 @@ class NameChecker:
                 results[position] = NameResult(raw, None, 0.0, False, error=str(exc))
                 continue
             if len(squashed(name)) < self.min_length:
-                results[position] = NameResult(raw, name, 0.0, False)
+                results[position] = NameResult.unmatched(raw, name)
             else:
                 pending.append((position, raw, name))
         queries = _prepare_batch([name for _, _, name in pending], self.index, self.combo_targets)
         for (position, raw, name), query in zip(pending, queries, strict=True):
             if query is None:
-                results[position] = NameResult(raw, name, 0.0, False)
+                results[position] = NameResult.unmatched(raw, name)
                 continue
             matches = self._score(self._candidates(query))
             score = matches[0].score if matches else 0.0

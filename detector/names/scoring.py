@@ -20,8 +20,11 @@ from detector.vocab import NameKind
 SHIPPED_WEIGHTS = data_path("name_weights.json")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class MatchFeatures:
+    """One match's features. Not frozen: a frozen dataclass sets each of its 20 fields with
+    ``object.__setattr__``, and one is built per candidate on the hot path."""
+
     kind: str
     distance: int
     position: str

@@ -152,3 +152,13 @@ def test_bulk_path_writes_what_typer_path_writes(tmp_path: Path, order: tuple[st
     missing = subprocess.run([WARDEN, "check-name", "--file", str(tmp_path / "nope"), "--json"],
                              capture_output=True, text=True, timeout=120, check=False)
     assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+@pytest.mark.parametrize(("raw", "normalized"), [("Requests_Foo", "requests-foo"), ("zz", "zz")])
+def test_unmatched_result_is_the_plain_result(raw: str, normalized: str) -> None:
+    from detector.names import NameResult
+
+    fast = NameResult.unmatched(raw, normalized)
+    plain = NameResult(raw, normalized, 0.0, False)
+    assert fast == plain and fast.to_json() == plain.to_json()
+    assert fast.matches is not NameResult.unmatched(raw, normalized).matches  # not shared
