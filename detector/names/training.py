@@ -164,7 +164,7 @@ def forward(
     c: float = 1.0,
     combos: bool = True,
     history: bool = True,
-    words: bool = True,
+    words: bool = False,
     combo_scope: str | None = None,
 ) -> ForwardRun:
     """Fit on what was known before ``cut``: history, word statistics, affixes and weights.
