@@ -171,7 +171,7 @@ def forward(
     ``combos``, ``history`` and ``words`` turn the combosquat check, the attack-history
     feature and the lexicon (word statistics and affix weights) on or off."""
     base = NameChecker(
-        history=AttackHistory(as_of=cut, half_life_days=365.0), lexicon=lx.EMPTY_LEXICON
+        history=AttackHistory(as_of=cut, half_life_days=365.0)
     )
     before = [row for row in malicious if row.first_seen < cut]
     events = attack_events(base, before) if history else []
@@ -183,7 +183,8 @@ def forward(
     if words:
         live_before = [name for name in live_before if zlib.crc32(name.encode()) % 2 == 1]
     lexicon = (
-        lx.build(counted, base.corpus.ranks, added, as_of=cut) if words else lx.EMPTY_LEXICON
+        # None: no word features (a lexicon given, even an empty one, turns them on).
+        lx.build(counted, base.corpus.ranks, added, as_of=cut) if words else None
     )
     checker = NameChecker(
         corpus=base.corpus, history=past, combos=combos, combo_scope=combo_scope, lexicon=lexicon

@@ -162,3 +162,18 @@ def test_unmatched_result_is_the_plain_result(raw: str, normalized: str) -> None
     plain = NameResult(raw, normalized, 0.0, False)
     assert fast == plain and fast.to_json() == plain.to_json()
     assert fast.matches is not NameResult.unmatched(raw, normalized).matches  # not shared
+
+
+@pytest.mark.parametrize("words", [False, True])
+def test_forward_run_weighs_word_features_only_when_asked(words: bool) -> None:
+    from detector.names import evaluation as ev
+    from detector.names import training
+
+    squats = ["reqeusts", "requets", "numpyy", "djnago", "djangoo", "pandsa", "requests-new"]
+    malicious = [ev.Malicious(name, "2022-05-01") for name in squats]
+    live = ["requests-oauthlib", "django-foo", "numpy-lab", "pandas-utils", "httpy"]
+    live += [f"project-{i}" for i in range(400)]
+    run = training.forward(malicious, live, alert_rate=0.01, combos=False, history=False,
+                           words=words)
+    assert run.checker.word_features is words
+    assert any(k.startswith(WORD_FEATURES) for k in run.fitted.scorer.weights) is words
