@@ -6,7 +6,8 @@ kind (baseline, each crowd type, each campaign shape):
 
 * events and the share flagged (review or block);
 * campaigns raised: a campaign the scorer grouped is *raised* when at least one of its
-  events was flagged (it is then in front of a moderator); an all-benign raised
+  events was flagged and answered (or relabelled, as the service stores it) as a member
+  of it: it is then in front of a moderator. An all-benign raised
   campaign is counted for the crowd kind most of its accounts belong to, a true one for
   each campaign shape among its accounts. Groupings that flagged nothing are counted
   apart ("quiet");
@@ -54,6 +55,7 @@ def run(seed: int, days: int, policy: Policy | None = None) -> dict[str, Any]:
     label_of = {e["id"]: lab for e, lab in zip(events, labels, strict=True)}
     flagged_log: dict[str, list[tuple[float, bool]]] = defaultdict(list)
     trips = false_trips = 0
+    labelled: set[str] = set()  # events whose stored answer names a campaign
     for out in score_lines(iter_jsonl(events), scorer=scorer):
         if "breaker" in out:
             change = out["breaker"]
@@ -67,6 +69,9 @@ def run(seed: int, days: int, policy: Policy | None = None) -> dict[str, Any]:
         if "decision" not in out:
             continue
         by_id[out["id"]] = out
+        if out["campaign"] is not None:
+            labelled.add(out["id"])
+        labelled.update(scorer.relabels()[0])  # earlier events it put in a campaign
         if out["decision"] != "allow":
             assert scorer.last_event_type is not None and scorer.last_event_ts is not None
             flagged_log[scorer.last_event_type].append(
@@ -99,7 +104,8 @@ def run(seed: int, days: int, policy: Policy | None = None) -> dict[str, Any]:
     shape_members: Counter[str] = Counter()
     shape_bystanders: Counter[str] = Counter()
     for campaign in scorer.campaigns():
-        if not any(by_id[e]["decision"] != "allow" for e in campaign["events"] if e in by_id):
+        if not any(by_id[e]["decision"] != "allow" and e in labelled
+                   for e in campaign["events"] if e in by_id):
             quiet += 1
             continue
         accounts = campaign["accounts"]

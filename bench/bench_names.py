@@ -264,11 +264,18 @@ def bench_forward() -> dict[str, list[float]]:
         f"{len(typo):,} / {len(combo):,} / {len(later_live):,}",
     )
     models = [("shipped weights (fitted on all years)", shipped)]
-    for label, extra in (
-        ("fitted before the cut", False),
-        ("fitted before, + history, combos", True),
-    ):
-        run = training.forward(malicious, live_before, combos=extra, history=extra)
+    options: list[tuple[str, dict]] = [
+        ("fitted before the cut", {"combos": False, "history": False, "words": False}),
+        ("fitted before, + history, combos", {"combos": True, "history": True, "words": False}),
+        # Word statistics and affix odds (detector/names/lexicon.py) from before the cut, with
+        # combosquats looked for on every popular name of 4+ characters.
+        (
+            "fitted before, + words, combos on every popular name",
+            {"combos": True, "history": False, "words": True, "combo_scope": "all"},
+        ),
+    ]
+    for label, extra in options:
+        run = training.forward(malicious, live_before, **extra)
         models.append((label, run.checker))
     plotted: dict[str, list[float]] = {}
     for label, checker in models:

@@ -240,6 +240,7 @@ class Breaker:
         self._horizon = self.policy.horizon
         self._kinds = tuple(str(kind) for kind in self.policy.cohort_kinds)
         self._kind_set = frozenset(self._kinds)
+        self._prune_every = max(10 * TRAFFIC_BUCKET, self._horizon / 4)
 
     def pause_minutes(self, asked: float | None) -> float:
         """The length of a manual pause or confirmation: ``asked``, or the default."""
@@ -336,8 +337,10 @@ class Breaker:
                        if start + TRAFFIC_BUCKET > since))
 
     def _prune_traffic(self, state: BreakerState, now: float) -> None:
-        """Forget traffic older than the horizon (every few minutes of event time)."""
-        if now - state.traffic_pruned_at < 10 * TRAFFIC_BUCKET:
+        """Forget traffic older than the horizon, every quarter horizon of event time:
+        keys quiet since, and the old buckets of keys holding many (counts only read
+        the window's buckets, so a few old ones cost nothing)."""
+        if now - state.traffic_pruned_at < self._prune_every:
             return
         state.traffic_pruned_at = now
         cutoff = now - self._horizon - TRAFFIC_BUCKET
@@ -345,7 +348,7 @@ class Breaker:
         for key, buckets in state.traffic.items():
             if buckets[-1][0] < cutoff:
                 stale.append(key)
-            elif buckets[0][0] < cutoff:
+            elif len(buckets) > 64 and buckets[0][0] < cutoff:
                 buckets[:] = [b for b in buckets if b[0] >= cutoff]
         for key in stale:
             del state.traffic[key]

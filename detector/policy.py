@@ -93,6 +93,8 @@ class NamesPolicy(Table):
     flag_threshold: float = share()
     min_length: int = count()
     popular_rank_ratio: float = _range(ge=1.0)
+    combo_scope: Literal["attacked", "all"] = required()
+    combo_min_length: int = count()
     sweep_window_hours: float = positive()
     sweep_boost: float = non_negative()
     sweep_half_siblings: float = positive()

@@ -128,13 +128,16 @@ class Campaigns:
 
     def add_member(self, number: int, ts: float, event_id: str | None, account: str | None,
                    project: str | None = None, scope: str | None = None,
-                   trait: str | None = None) -> None:
+                   trait: str | None = None, journal: bool = True) -> None:
+        """Add an event and its account; ``journal``: the event's stored answer gets the
+        campaign (``moved``), else it is kept in the record only."""
         campaign = self.record(number)
         campaign.first_seen = min(campaign.first_seen, ts)
         campaign.last_seen = max(campaign.last_seen, ts)
         if event_id is not None and event_id not in campaign.events:
             campaign.events[event_id] = None
-            self.moved[event_id] = campaign.number
+            if journal:
+                self.moved[event_id] = campaign.number
             if scope:
                 campaign.scopes[scope] += 1
         if account:

@@ -32,9 +32,12 @@ from detector.stream.scorer import AccountState, StreamScorer
 # 2: campaign links' strength and time per account; keys cleared by verdicts.
 # 3: the breaker's cohort scopes, flagged registrations' cohorts and cohort traffic;
 #    the sweeps' recent members (detector.sweeps.SweepMemory); what a link rests on
-#    (an organisation's site only; version 2 links rest on more).
+#    (an organisation's site only; version 2 links rest on more), the broad sign-up
+#    burst of an account and the broad keys' burst episodes.
 VERSION = 3
 READS = (2, 3)
+# A version 2 account row lacks the last two fields: (link_site, cohort).
+_V2_ACCOUNT_TAIL = [False, None]
 
 _KEY_SLOTS = ("times", "weights", "accounts", "events", "starts", "matured", "last_counted",
               "campaign", "burst_at", "description", "trim_at")
@@ -150,10 +153,11 @@ def dump(scorer: StreamScorer) -> dict[str, Any]:
         "last_event": [scorer.last_event_type, scorer.last_event_ts, scorer.last_event_id],
         "accounts": [[name, a.created, a.domain, a.score, list(a.reasons), a.campaign,
                       a.recent, a.recent_events, a.flood_campaign, a.link, a.linked_at,
-                      a.link_site]
+                      a.link_site, a.cohort]
                      for name, a in scorer.accounts.items()],
         "campaigns": _campaigns(scorer.campaign_store),
         "cleared_keys": scorer.cleared_keys,
+        "broad_episodes": scorer.broad_episodes,
         "tracker": _tracker(scorer.tracker),
         "breaker": _breaker(scorer.breaker_state),
         "sweeps": scorer.sweeps.dump(),
@@ -175,15 +179,17 @@ def restore(data: dict[str, Any], policy: Policy | None = None) -> StreamScorer:
             data["last_event"]
         scorer.accounts = {
             name: AccountState(created, domain, score, tuple(reasons), campaign, recent,
-                               recent_events, flood, link, linked_at, link_site)
+                               recent_events, flood, link, linked_at, link_site, cohort)
             for (name, created, domain, score, reasons, campaign, recent, recent_events, flood,
-                 link, linked_at, link_site) in (
-                     row if len(row) == 12 else [*row, False] for row in data["accounts"])}
+                 link, linked_at, link_site, cohort) in (
+                     row if len(row) == 13 else [*row, *_V2_ACCOUNT_TAIL]
+                     for row in data["accounts"])}
         _restore_campaigns(scorer.campaign_store, data["campaigns"])
         scorer.cleared_keys = dict(data["cleared_keys"])
+        scorer.broad_episodes = dict(data.get("broad_episodes", {}))  # absent in version 2
         _restore_tracker(scorer.tracker, data["tracker"])
         scorer.breaker_state = _restore_breaker(data["breaker"])
-        if "sweeps" in data:  # absent from version 2
+        if data["version"] >= 3:
             scorer.sweeps.load(data["sweeps"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"damaged scorer checkpoint: {type(exc).__name__}: {exc}"

@@ -21,6 +21,10 @@ def ip_prefix(ip: str | None) -> str | None:
     """The /24 (IPv4) or /48 (IPv6) network of an address; None when it is not one."""
     if not ip:
         return None
+    parts = ip.strip().split(".")
+    if len(parts) == 4 and all(p.isascii() and p.isdigit() and len(p) <= 3 and int(p) < 256
+                               for p in parts):
+        return f"{int(parts[0])}.{int(parts[1])}.{int(parts[2])}.0/24"  # the common case
     try:
         address = ipaddress.ip_address(ip.strip())
     except ValueError:
@@ -39,6 +43,11 @@ def name_templates(name: str) -> tuple[str, ...]:
     if len(tokens) >= 3:
         out += [f"{tokens[0]}-{tokens[1]}-*", f"*-{tokens[-2]}-{tokens[-1]}"]
     return tuple(out)
+
+
+@lru_cache(maxsize=65536)
+def _name_entry(project: str) -> str:
+    return f"name:{normal_name(project)}"
 
 
 @lru_cache(maxsize=65536)
@@ -66,7 +75,7 @@ def event_cohorts(domain: str | None = None, ip: str | None = None,
     if (prefix := ip_prefix(ip)) is not None:
         out.append(f"{CohortKind.IP_PREFIX}:{prefix}")
     if project:
-        out.append(f"name:{normal_name(project)}")  # for template globs; never chosen
+        out.append(_name_entry(project))  # for template globs; never chosen
         out.extend(f"{CohortKind.TEMPLATE}:{t}" for t in name_templates(project))
     if target:
         out.append(f"{CohortKind.TARGET}:{target.strip().lower()}")

@@ -80,6 +80,9 @@ class AccountState:
     # The evidence of the link: only an organisation's own traits (its e-mail domain, its
     # network: ``site_cohorts``), which link weakly (``site_link``).
     link_site: bool = False
+    # The broad sign-up burst the account arrived in (key@episode start), if any: not a
+    # link, but a trait its later projects share (``_project_signals``).
+    cohort: str | None = None
 
 
 def _ip_prefix(ip: str) -> str | None:
@@ -136,6 +139,8 @@ class StreamScorer:
         # Cohort keys of campaigns cleared by a benign verdict -> when: for tail_days
         # their bursts neither link nor count (``clear``).
         self.cleared_keys: dict[str, float] = {}
+        # Broad keys bursting on sign-ups -> when their current burst episode began.
+        self.broad_episodes: dict[str, float] = {}
         self._common = frozenset(self.cfg.broad_when_common)
         self._site = frozenset(self.cfg.site_cohorts)
         self._paired = frozenset(self.cfg.paired_cohorts)
@@ -328,11 +333,15 @@ class StreamScorer:
         result = decide(signals, cfg, campaign=fresh_link)
         campaign_id = None
         if linked is not None:
+            # A crowd grouped only through its site is kept (``campaigns()`` lists it, with
+            # its evidence) but its events are not labelled campaign members: membership in
+            # an organisation's crowd is not enough on its own (issue 16).
+            site_only = not fresh_link and account.link_site
             self.campaign_store.add_member(linked, ev.ts, ev.id, ev.username, ev.project,
-                                           ev.type, None)
+                                           ev.type, None, journal=not site_only)
             record = self.campaign_store.record(linked)
             record.traits.update(traits)
-            campaign_id = record.id
+            campaign_id = None if site_only else record.id
         return {
             "id": ev.id,
             "score": round(result.score, 4),
@@ -416,6 +425,17 @@ class StreamScorer:
                 if name.target:
                     keys[f"{prefix}|target:{name.target}"] = f"typosquats of {name.target!r}"
             if ev.type == "project.created":  # a release's name is not new
+                if account.cohort is not None and not young:
+                    # Accounts of one broad sign-up burst (a big provider's, not enough to
+                    # link alone) that wake after their youth and create projects together:
+                    # a sleeper's flood. Their burst is the second trait.
+                    keys[f"{prefix}|cohort:{account.cohort}"] = \
+                        "new projects of dormant accounts from one sign-up burst"
+                if account.campaign is not None:
+                    # A campaign's accounts creating projects together again (a sleeper's
+                    # flood weeks after its sign-ups) is fresh evidence of the wave.
+                    wave = self.campaign_store.record(account.campaign).id
+                    keys[f"{prefix}|campaign:{wave}"] = f"new projects of campaign {wave}"
                 template = name_shape(ev.project)
                 keys[f"{prefix}|pshape:{template}"] = f"project-name template {template!r}"
                 head = name_head(ev.project)
@@ -478,7 +498,8 @@ class StreamScorer:
             for event_id in recent_events[:-1]:
                 self.campaign_store.add_member(number, ev.ts, event_id, ev.username,
                                                None, None, reason)
-            account.campaign = (number if account.campaign is None
+            # (a link through a site only gives way: the site's crowd is not merged in)
+            account.campaign = (number if account.campaign is None or account.link_site
                                 else self.campaign_store.union([account.campaign, number]))
             account.link, account.linked_at, account.link_site = 1.0, ev.ts, False
 
@@ -510,7 +531,6 @@ class StreamScorer:
         """
         cfg = self.cfg
         store = self.campaign_store
-        linked: list[int] = []
         traits: list[str] = []
         threshold = self.tracker.threshold
         broad = self._broad
@@ -519,7 +539,7 @@ class StreamScorer:
         weak: list[Signal] = []
         cleared = self.cleared_keys
         bursts: list[tuple[KeyVerdict, str]] = []
-        strong = False
+        tails: list[tuple[KeyVerdict, str]] = []
         for v in verdicts:
             state = v.state
             if cleared and v.key in cleared:
@@ -542,31 +562,53 @@ class StreamScorer:
                     "broad-burst", cfg.broad_burst,
                     f"{state.description}: {v.count} in {_fmt_window(v.window)} "
                     f"(baseline expects {v.expected:.2f})"))
+                if ev.type == "account.created" and account.cohort is None:
+                    episode = self.broad_episodes.get(v.key)
+                    fresh = episode is None or ev.ts - episode > cfg.tail_days * DAY
+                    if fresh:
+                        episode = self.broad_episodes[v.key] = ev.ts
+                    account.cohort = cohort = sys.intern(f"{v.key}@{episode:.0f}")
+                    if fresh:  # the burst window's earlier arrivals are of it too
+                        for name in self.tracker.window_members(state, ev.ts, v.window)[0]:
+                            other = self.accounts.get(name)
+                            if other is not None and other.cohort is None:
+                                other.cohort = cohort
                 continue
             if v.bursting:
                 bursts.append((v, kind))
             elif (state.campaign is not None
                   and ev.ts - state.burst_at <= cfg.tail_days * DAY
                   and v.expected_day <= cfg.tail_max_per_day):
-                linked.append(state.campaign)
-                traits.append(state.description)
-                strong = True
-                signals.append(Signal("campaign-tail", cfg.campaign_member,
-                                      f"shares {state.description} with an earlier wave"))
+                tails.append((v, kind))
         site_link = (account.campaign is not None and account.link_site
                      and ev.type != "account.created")
-        sited = site_link or any(self._is_site(v.key, kind) for v, kind in bursts)
+        # An organisation's mail domain bursts as itself; a registrable domain bursting
+        # over addresses that each use a new subdomain is a rotation, not a site.
+        own_domain = any(kind == "domain" for _, kind in bursts)
+        bursts_site = {v.key: self._is_site(v.key, kind)
+                       and (kind != "regdomain" or own_domain) for v, kind in bursts}
+        sited = site_link or any(bursts_site.values())
+        # Links through the wave's own traits (strong) and through a site's (weak); the
+        # two are never merged into one campaign through this event.
+        strong_links: list[int] = []
+        site_links: list[int] = []
+        # The site's own traits, what its members share there (one browser image in one
+        # network), and the bursts of a crowd linked only through its site.
+        site_of = {v.key: bursts_site[v.key] or (sited and (
+            kind in self._site_explains or site_link)) for v, kind in bursts}
+        for v, kind in tails:
+            site_of[v.key] = self._is_site(v.key, kind) or site_link
+        # A template links only beside a second trait of the wave (not of a site).
+        shared = sum(1 for site in site_of.values() if not site)
         windows: dict[str, set[str]] = {}
-        if len(bursts) >= 2:
+        if shared >= 2:
             for v, _ in bursts:
-                windows[v.key] = set(self.tracker.window_members(v.state, ev.ts, v.window)[0])
-        site_links = 0
+                if not site_of[v.key]:
+                    windows[v.key] = set(
+                        self.tracker.window_members(v.state, ev.ts, v.window)[0])
         for v, kind in bursts:
             state = v.state
-            # The site's own traits, what its members share there (one browser image in
-            # one network), and the bursts of a crowd linked only through its site.
-            site = self._is_site(v.key, kind) or (sited and (
-                kind in self._site_explains or site_link))
+            site = site_of[v.key]
             reason = (f"{state.description}: {v.count} in {_fmt_window(v.window)} "
                       f"(baseline expects {v.expected:.2f})")
             if site:
@@ -575,7 +617,7 @@ class StreamScorer:
                 strength = cfg.burst_base + cfg.burst_per_surprise * (v.surprise - threshold)
                 signals.append(Signal("burst", min(0.95, strength), reason))
             paired = kind in self._paired
-            if paired and len(bursts) < 2:
+            if paired and shared < 2:
                 continue  # a template alone: evidence, not a link
             fresh = state.campaign is None or ev.ts - state.burst_at > cfg.tail_days * DAY
             if fresh:
@@ -586,39 +628,49 @@ class StreamScorer:
                 self._adopt_window(state, v, ev.ts, site, others)
             state.burst_at = ev.ts
             assert state.campaign is not None
-            linked.append(state.campaign)
+            (site_links if site else strong_links).append(state.campaign)
             traits.append(state.description)
+        for v, kind in tails:
+            if kind in self._paired and shared < 2:
+                continue  # a template alone: no tail either
+            state = v.state
+            assert state.campaign is not None
+            site = site_of[v.key]
+            reason = f"shares {state.description} with an earlier wave"
             if site:
-                site_links += 1
+                weak.append(Signal("campaign-tail", cfg.site_burst, reason))
             else:
-                strong = True
+                signals.append(Signal("campaign-tail", cfg.campaign_member, reason))
+            (site_links if site else strong_links).append(state.campaign)
+            traits.append(state.description)
         if warming is not None:
             signals.append(Signal(
                 "burst", cfg.broad_burst * warming.warmth,
                 f"{warming.state.description}: {warming.count} in "
                 f"{_fmt_window(warming.window)} (baseline expects {warming.expected:.2f}); "
                 f"damped, baseline warming up"))
-        fresh_link = bool(linked)
+        strong, fresh_site = bool(strong_links), bool(site_links)
         if account.campaign is not None:
             strength = self._account_link(ev, account, individual)
             if strength > 0.0:
-                linked.append(account.campaign)
                 if ev.type != "account.created":
-                    # through its site only: weak cohort evidence (counted once, above)
+                    # through its site only: weak cohort evidence (counted once, below)
                     (weak if account.link_site else signals).append(Signal(
                         "campaign-account", cfg.campaign_member * strength,
                         f"account belongs to campaign {store.record(account.campaign).id}"
                         + ("" if strength >= 1.0 else f" (link {strength:.2f})")
                         + (" through its site" if account.link_site else "")))
+                (site_links if account.link_site else strong_links).append(account.campaign)
         if weak:
             signals.append(max(weak, key=lambda s: s.score))
+        linked = strong_links or site_links
         if not linked:
             return None, traits, False
         root = store.union(linked)
         account.campaign = root
         if strong:
             account.link, account.linked_at, account.link_site = 1.0, ev.ts, False
-        elif fresh_link and (account.link_site or account.link < cfg.site_link):
+        elif fresh_site and (account.link_site or account.link < cfg.site_link):
             account.link, account.linked_at, account.link_site = cfg.site_link, ev.ts, True
         # Only a link through the wave's own traits makes membership alone reviewable.
         return root, traits, strong
@@ -656,8 +708,13 @@ class StreamScorer:
         for username, event_id in zip(members, events, strict=True):
             if others is not None and username not in others:
                 continue
-            store.add_member(number, now, event_id, username, None, None, state.description)
             other = self.accounts.get(username)
+            if other is not None and other.campaign is not None and other.link_site != site:
+                if site:
+                    continue  # linked through the wave's own traits: stays there
+                other.campaign = None  # a site's link gives way, the campaigns stay apart
+            store.add_member(number, now, event_id, username, None, None, state.description,
+                             journal=not site)
             if other is None:
                 continue
             if other.campaign is None:

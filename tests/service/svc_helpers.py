@@ -213,11 +213,13 @@ def account_event(server: Server, username: str | None = None, **account: Any) -
 
 
 def wave(server: Server, size: int, prefix: str) -> list[dict[str, Any]]:
-    """A registration wave: throwaway accounts each creating a squat with the same hook."""
+    """A registration wave: throwaway accounts on one mail provider's domain (an
+    organisation's own domain would be a site: weak, issue 16) each creating a squat
+    with the same hook."""
     events = []
     for i in range(size):
         user = f"{prefix}{i}x{uuid.uuid4().hex[:4]}"
-        events.append(account_event(server, user, email=f"{user}@mailbox.example"))
+        events.append(account_event(server, user, email=f"{user}@inbox.ru"))
         events.append(project_event(server, f"reqeusts-{prefix}{i}", user,
                                     files={"setup.py": BAD_SETUP}))
     return events

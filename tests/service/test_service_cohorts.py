@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 import pytest
-from svc_helpers import Server, cohort_wave, project_event, run_service
+from svc_helpers import Server, cohort_wave, csrf_token, login_pages, project_event, run_service
 
 LAPSE_POLICY = "[breaker]\nauto_trip_minutes = 0.1\n"  # automatic trips lapse after 6 s
 TYPES = {"account.created", "project.created", "release.uploaded"}
@@ -88,6 +89,9 @@ def test_manual_cohort_pause_refuses_only_that_cohort(fresh_server: Server) -> N
     flood = _status(server, username="flooder9")
     assert flood["release.uploaded"]["scope"] == "release.uploaded|account:flooder9"
     assert _status(server, username="someone")["release.uploaded"]["state"] == "open"
+    with server.client() as c:
+        assert _wait_for(lambda: 'warden_breaker_cohorts_paused{scope="project.created"} 1.0'
+                         in c.get("/metrics").text)
     with server.client("analyst") as c:
         listed = c.get("/v1/breaker/cohorts").json()
     assert {p["scope"] for p in listed} == {key, "project.created|ip_prefix:203.0.113.0/24",
@@ -138,3 +142,33 @@ def test_automatic_trip_pauses_the_cohort_and_lapses(lapsing_server: Server) -> 
                                  for e in _audit(server)))
     again = _status(server, email="new@dropmail.example", ip="198.51.100.200")
     assert again["project.created"]["state"] == "open"
+
+
+def test_pages_pause_and_resume_a_cohort_with_csrf(fresh_server: Server) -> None:
+    server = fresh_server
+    with httpx.Client(base_url=server.url, timeout=30, follow_redirects=False) as page:
+        assert login_pages(page, server.tokens["moderator"]).status_code == 303
+        form = {"cohort_kind": "email_domain", "cohort_value": "pages.example",
+                "reason": "spam from one domain", "expires_in_minutes": "30"}
+        refused = page.post("/ui/breaker/account.created/pause", data=form)
+        assert refused.status_code == 403  # no CSRF token
+        token = csrf_token(page, "/ui/breaker")
+        done = page.post("/ui/breaker/account.created/pause",
+                         data={**form, "csrf_token": token})
+        assert done.status_code == 303, done.text
+        html = page.get("/ui/breaker").text
+        assert "email_domain:pages.example" in html and "spam from one domain" in html
+        assert _status(server, email="x@pages.example")["account.created"]["state"] == "paused"
+        done = page.post("/ui/breaker/account.created/resume",
+                         data={"cohort": "email_domain:pages.example", "reason": "over",
+                               "csrf_token": csrf_token(page, "/ui/breaker")})
+        assert done.status_code == 303, done.text
+    assert _status(server, email="x@pages.example")["account.created"]["state"] == "open"
+    with httpx.Client(base_url=server.url, timeout=30, follow_redirects=False) as page:
+        assert login_pages(page, server.tokens["analyst"]).status_code == 303
+        denied = page.post("/ui/breaker/account.created/pause",
+                           data={**form, "csrf_token": csrf_token(page, "/ui/breaker")})
+        assert denied.status_code == 403
+    scopes = [(e["scope"], e["action"]) for e in _audit(server)]
+    assert scopes == [("account.created|email_domain:pages.example", "pause"),
+                      ("account.created|email_domain:pages.example", "resume")]

@@ -48,7 +48,7 @@ def _mixed_stream(now: float) -> list[dict[str, Any]]:
         user = f"x{tag}q{i}z"
         at = start + 300 + i * 12
         timed.append((at, {"type": "account.created",
-                           "account": {"username": user, "email": f"{user}@mailbox.example"}}))
+                           "account": {"username": user, "email": f"{user}@inbox.ru"}}))
         timed.append((at + 2, {"type": "project.created", "account": {"username": user},
                                "project": {"name": f"reqeusts-{tag}{i}",
                                            "files": {"setup.py": BAD_SETUP}}}))

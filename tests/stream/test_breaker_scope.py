@@ -215,3 +215,25 @@ def test_cohort_names_are_checked_and_normalized() -> None:
 def test_shipped_policy_enables_cohort_scopes() -> None:
     assert isinstance(SHIPPED, BreakerPolicy) and SHIPPED.cohort_kinds
     assert 0 < SHIPPED.cohort_min_share <= 1
+
+
+def test_adopting_cohort_scopes_stored_by_another_process() -> None:
+    breaker, state = Breaker(POLICY), BreakerState()
+    key = "account.created|email_domain:adopted.example"
+    other = BreakerState()
+    stored = Breaker(POLICY).pause(other, key, "elsewhere", T0, 30, "mod")
+    control = other.scopes[key].control()
+    assert stored["state"] == "paused"
+    assert breaker.adopt(state, key, control) is True
+    assert breaker.holds(state, "account.created", ("email_domain:adopted.example",)) == key
+    assert breaker.adopt(state, key, control) is False  # nothing new
+    # an open cohort never paused here: nothing to hold
+    quiet = "account.created|email_domain:never.example"
+    assert breaker.adopt(state, quiet, {"state": "open", "since": None}) is False
+    assert quiet not in state.scopes
+    # resumed elsewhere: open here too, then forgotten
+    Breaker(POLICY).resume(other, key, "over", T0 + 60, "mod")
+    assert breaker.adopt(state, key, other.scopes[key].control()) is True
+    assert breaker.holds(state, "account.created", ("email_domain:adopted.example",)) is None
+    breaker.tick(state, T0 + 61)
+    assert key not in state.scopes
