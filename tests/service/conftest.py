@@ -26,3 +26,12 @@ def fresh_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ser
     """A server of its own, for tests that change global state (the breaker)."""
     yield from run_service(request.param, tmp_path,
                            "[breaker]\nauto_trip_minutes = 0.04\n")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_server_lasting(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """A server of its own whose automatic pauses last the policy's ``auto_trip_minutes``
+    (30 min), not ``fresh_server``'s 2.4 s: for tests that trip the breaker with a wave
+    and count breaker changes afterwards, which a lapse must not join however slow the
+    machine is."""
+    yield from run_service(request.param, tmp_path)
