@@ -104,11 +104,12 @@ def error_page(request: Request, status: int, message: str) -> Response:
 
 
 def _render(request: Request, name: str, who: Principal, **context: Any) -> HTMLResponse:
-    status = request.app.state.runtime.status.get()
-    paused = {s: v for s, v in status.items() if v["state"] == "paused"}
+    cache = request.app.state.runtime.status
+    paused = {s: v for s, v in cache.get().items() if v["state"] == "paused"}
     last_queue = request.cookies.get(QUEUE_COOKIE, "")
     return templates.TemplateResponse(request, name, {
-        "who": who, "paused": paused, "scopes": values(Scope), "verdicts": values(Verdict),
+        "who": who, "paused": paused, "paused_cohorts": cache.cohorts(),
+        "scopes": values(Scope), "verdicts": values(Verdict),
         "can_act": who.role in auth.VERDICT_WRITE,
         "queue_link": _queue_url(_queue_query(dict(parse_qsl(last_queue)))), **context})
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from svc_helpers import BAD_SETUP, Server, project_event, wave
@@ -130,6 +131,60 @@ def test_moderator_flow(browser, fresh_server: Server) -> None:  # type: ignore[
         assert c.get("/v1/registration-status").json()["project.created"]["state"] == "open"
     audit = driver.find_element(By.ID, "audit").text
     assert "browser test pause" in audit and "done testing" in audit
+
+
+def test_cohort_pause_banner_on_every_page(browser, fresh_server: Server  # type: ignore[no-untyped-def]
+                                           ) -> None:
+    """A paused cohort shows in the banner of every page (type, cohort, reason, expiry);
+    a moderator resumes it from there, an analyst only reads it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    server, driver = fresh_server, browser
+    scope = "account.created|email_domain:uni.example"
+    signup = {"email": "student@uni.example"}
+    _login(driver, server, "moderator")
+    assert not driver.find_elements(By.CLASS_NAME, "banner")
+    driver.get(server.url + "/ui/breaker")
+    form = driver.find_elements(By.CLASS_NAME, "pause-cohort")[0]  # account.created
+    Select(form.find_element(By.NAME, "cohort_kind")).select_by_visible_text("email_domain")
+    form.find_element(By.NAME, "cohort_value").send_keys("uni.example")
+    form.find_element(By.NAME, "reason").send_keys("sign-up wave from one campus")
+    _submit(driver, form.find_element(By.CLASS_NAME, "pause"))
+
+    driver.get(server.url + "/ui/queue")  # not only the breaker page
+    banner = driver.find_element(By.ID, f"banner-{scope}")
+    text = banner.text
+    assert "account.created paused for email_domain:uni.example" in text
+    assert "sign-up wave from one campus" in text and "(manual)" in text
+    expiry = banner.find_element(By.TAG_NAME, "time").get_attribute("datetime")
+    assert not driver.find_elements(By.ID, "banner-account.created")  # the type is open
+    with server.client("registry") as c:
+        status = c.get("/v1/registration-status", params=signup).json()["account.created"]
+        other = c.get("/v1/registration-status",
+                      params={"email": "dev@elsewhere.example"}).json()["account.created"]
+    assert status["state"] == "paused" and status["scope"] == scope
+    assert datetime.fromisoformat(expiry) == datetime.fromisoformat(status["expires_at"])
+    assert other["state"] == "open"
+
+    # an analyst sees the banner but has no resume control
+    _login(driver, server, "analyst")
+    banner = driver.find_element(By.ID, f"banner-{scope}")
+    assert "sign-up wave from one campus" in banner.text
+    assert not banner.find_elements(By.TAG_NAME, "form")
+
+    # a moderator resumes from the banner (the form carries the CSRF token and the cohort)
+    _login(driver, server, "moderator")
+    banner = driver.find_element(By.ID, f"banner-{scope}")
+    assert banner.find_element(By.NAME, "csrf_token").get_attribute("value")
+    banner.find_element(By.NAME, "reason").send_keys("campus confirmed legitimate")
+    _submit(driver, banner.find_element(By.CLASS_NAME, "resume"))
+    assert not driver.find_elements(By.ID, f"banner-{scope}")
+    with server.client("registry") as c:
+        status = c.get("/v1/registration-status", params=signup).json()["account.created"]
+    assert status["state"] == "open"
+    audit = driver.find_element(By.ID, "audit").text
+    assert scope in audit and "campus confirmed legitimate" in audit
 
 
 def test_campaign_page_gives_one_verdict(browser, fresh_server: Server  # type: ignore[no-untyped-def]
