@@ -2,13 +2,14 @@
 needs to record a verdict on 50 lone items and one wave, in headless Chromium against a
 real server (SQLite, in a temporary directory).
 
-The stream: an event 3 h back (history for the windows), 50 lone squats of popular
-projects (one adjacent swap each, a new account each, 2 minutes apart), then a wave of
-12 throwaway accounts (50 ms apart) each creating a copy of one project with an install
-hook. The script then works the queue as a moderator would, with the keyboard: the
-selected row is judged with one key (m) and the page comes back with the next row
-selected; a wave row is opened with one key (o), judged on its page (a verdict, Review,
-Confirm: three clicks), and the Queue link brings the filtered queue back.
+The stream: an early event (history for the windows), three quiet hours, 50 lone squats
+of popular projects (one adjacent swap each, a new account each, 20 minutes apart: a
+trickle, not a burst), then a wave of 12 throwaway accounts (50 ms apart) each creating
+a copy of one project with an install hook. The script then works the queue as a
+moderator would, with the keyboard: the selected row is judged with one key (m) and the
+page comes back with the next row selected; a wave row is opened with one key (o),
+judged on its page (a verdict, Review, Confirm: three clicks), and the Queue link brings
+the filtered queue back.
 
 Figures printed (stdout), one per line: lone items judged, key presses per lone item
 (goal: at most 2), page loads per lone item, the wave's clicks and page loads, and the
@@ -55,15 +56,18 @@ def swap(name: str) -> str:
 
 
 def stream(lone: int, wave: int) -> list[dict[str, Any]]:
-    clock = [datetime.now(UTC) - timedelta(hours=3)]
+    # Lone squats 20 minutes apart: a registry's ordinary trickle, not a burst of them.
+    gap = 1200.0
+    clock = [datetime.now(UTC) - timedelta(seconds=3 * 3600 + (lone + 1) * gap)]
 
-    def ts(step: float = 120.0) -> str:
+    def ts(step: float = gap) -> str:
         clock[0] += timedelta(seconds=step)
         return clock[0].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     uid = lambda p: f"{p}-{uuid.uuid4().hex[:10]}"  # noqa: E731
     events = [{"id": uid("a"), "ts": ts(), "type": "account.created",
                "account": {"username": "early-bird"}}]
+    ts(3 * 3600.0)  # the stream's history reaches an hour past the wave's longest look-back
     for target in popular(lone):
         events.append({"id": uid("p"), "ts": ts(), "type": "project.created",
                        "account": {"username": uid("user")}, "project": {"name": swap(target)}})
@@ -149,6 +153,12 @@ def main() -> None:
         driver.find_element(By.ID, "login").click()
         counter = Counter(driver)
         driver.get(base + "/ui/queue?sort=time")
+        from selenium.webdriver.support.wait import WebDriverWait
+
+        # triage.js selects the first row after load; an empty queue has no rows at all.
+        WebDriverWait(driver, 30).until(lambda d: d.find_elements(
+            By.CSS_SELECTOR, "#queue tr.selected") or not d.find_elements(
+            By.CSS_SELECTOR, "#queue tbody tr"))
         started, lone_done, waves = time.perf_counter(), 0, []
         wave_effort = {"keys": 0, "clicks": 0, "loads": 0}
         while True:

@@ -5,7 +5,7 @@ as it comes; a summary at the end lists each script's exit status and wall time.
 script that needs ../shared exits 2 without it and is reported as skipped. ``--quick``
 passes each script its short settings (fewer runs, smaller loads); ``--only`` and
 ``--skip`` pick scripts by name (``names``, ``scan``, ``stream``, ``service``,
-``backfill``, ``startup``).
+``backfill``, ``startup``, ``crowds``, ``scopes``, ...).
 
     .venv/bin/python bench/run_all.py [--quick] [--only names,startup] [--skip service]
 """
@@ -31,6 +31,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "hostile": ([], []),
     "triage": ([], ["--lone", "10", "--wave", "5"]),
     "crowds": ([], ["--seeds", "1", "--days", "30"]),
+    "scopes": ([], ["--seeds", "1", "--days", "30"]),
 }
 
 

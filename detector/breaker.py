@@ -23,7 +23,15 @@ Rules, all from the ``[breaker]`` table of the policy file:
   it ends by expiry or resume;
 * re-arm: whenever a scope opens (lapse, reset, expiry or resume) counting starts
   afresh from that moment, so a wave that goes on trips again within the trip rule's
-  own window.
+  own window;
+* cohort scopes (``detector.breaker_scope``): a scope may also be one cohort of an
+  event type (``account.created|email_domain:x.edu``). When an event type trips, the
+  breaker pauses the cohort that holds the wave (``breaker_scope.choose`` over the
+  flagged registrations that tripped and each cohort's traffic in the window) instead
+  of the whole type, when there is one; the cohort's flagged registrations then count
+  towards it, not the type, so a wave that leaves the cohort trips the type. A cohort
+  pause has the same lapse, reset, expiry, confirmation, manual pause and resume as a
+  type's. ``holds`` says which pause (if any) refuses a registration.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from detector import breaker_scope as cohort
 from detector.policy import BreakerPolicy, resolve
 from detector.timestamps import format_ts, parse_ts
 from detector.vocab import Scope, values
@@ -47,6 +56,10 @@ AUTOMATIC, MANUAL = "automatic", "manual"
 # The control fields another process persists (``ScopeState.control`` less counting_from).
 PERSISTED = ("state", "kind", "confirmed", "since", "expires_at", "reason", "actor")
 DETECTOR, SYSTEM = "detector", "system"
+# Cohort traffic (every observation, flagged or not) is counted per bucket of this many
+# seconds: trip windows are measured to within one bucket.
+TRAFFIC_BUCKET = 60.0
+Flagged = tuple[float, str | None, tuple[str, ...]]  # time, campaign, cohorts
 
 
 class BreakerError(ValueError):
@@ -55,12 +68,14 @@ class BreakerError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """One scored registration as the breaker sees it."""
+    """One scored registration as the breaker sees it; ``cohorts``: the cohorts it
+    belongs to (``detector.stream.scope.event_cohorts``)."""
 
     scope: str
     ts: float
     flagged: bool
     campaign: str | None = None
+    cohorts: tuple[str, ...] = ()
 
 
 def _ts(value: float | None) -> str | None:
@@ -84,7 +99,7 @@ class ScopeState:
     reason: str | None = None
     actor: str | None = None
     counting_from: float | None = None
-    flagged: list[tuple[float, str | None]] = field(default_factory=list)
+    flagged: list[Flagged] = field(default_factory=list)
 
     def control(self) -> dict[str, Any]:
         """Everything but the flagged observations: what a service persists per scope."""
@@ -95,7 +110,8 @@ class ScopeState:
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.control(),
-                "flagged": [[format_ts(ts), campaign] for ts, campaign in self.flagged]}
+                "flagged": [[format_ts(ts), campaign, list(cohorts)]
+                            for ts, campaign, cohorts in self.flagged]}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScopeState:
@@ -112,39 +128,84 @@ class ScopeState:
                    since=_parse(data.get("since")), expires_at=_parse(data.get("expires_at")),
                    reason=data.get("reason"), actor=data.get("actor"),
                    counting_from=_parse(data.get("counting_from")),
-                   flagged=[(parse_ts(t), c) for t, c in data.get("flagged", [])])
+                   flagged=[(parse_ts(item[0]), item[1],
+                             tuple(item[2]) if len(item) > 2 else ())
+                            for item in data.get("flagged", [])])
+
+
+def _check_scope(scope: str) -> str | None:
+    """The cohort of a scope (None for an event type); ``BreakerError`` when unknown."""
+    try:
+        return cohort.split_scope(scope)[1]
+    except cohort.CohortError as exc:
+        raise BreakerError(str(exc)) from None
 
 
 @dataclass(slots=True)
 class BreakerState:
-    """Every scope, and ``clock``: the newest observation time (event time)."""
+    """Every scope (the three event types, and the cohort scopes that were paused and
+    have not been forgotten), ``clock``: the newest observation time (event time), and
+    ``traffic``: per cohort scope key, ``[bucket start, registrations]`` of the horizon."""
 
     scopes: dict[str, ScopeState] = field(
         default_factory=lambda: {scope: ScopeState() for scope in SCOPES})
     clock: float | None = None
+    traffic: dict[str, list[list[float]]] = field(default_factory=dict)
+    traffic_pruned_at: float = -math.inf
 
     def to_dict(self) -> dict[str, Any]:
         return {"scopes": {scope: state.to_dict() for scope, state in self.scopes.items()},
-                "clock": _ts(self.clock)}
+                "clock": _ts(self.clock),
+                "traffic": {key: [list(b) for b in buckets]
+                            for key, buckets in self.traffic.items()},
+                "traffic_pruned_at": (None if self.traffic_pruned_at == -math.inf
+                                      else self.traffic_pruned_at)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BreakerState:
         scopes = data.get("scopes", data)  # also the older form: scopes at the top level
-        unknown = set(scopes) - set(SCOPES) - {"clock"}
-        if unknown:
-            raise ValueError(f"unknown breaker scope {sorted(unknown)[0]!r}")
+        for scope in scopes:
+            if scope not in ("clock", "traffic", "traffic_pruned_at"):
+                try:
+                    cohort.split_scope(scope)
+                except cohort.CohortError:
+                    raise ValueError(f"unknown breaker scope {scope!r}") from None
         state = cls(clock=_parse(data.get("clock")) if "scopes" in data else None)
+        if "scopes" in data:
+            state.traffic = {key: [list(b) for b in buckets]
+                             for key, buckets in (data.get("traffic") or {}).items()}
+            pruned = data.get("traffic_pruned_at")
+            state.traffic_pruned_at = -math.inf if pruned is None else float(pruned)
         for scope, value in scopes.items():
-            if scope in SCOPES:
+            if scope not in ("clock", "traffic", "traffic_pruned_at"):
                 state.scopes[scope] = ScopeState.from_dict(value)
         return state
 
-    def scope(self, scope: str) -> ScopeState:
+    def scope(self, scope: str, create: bool = False) -> ScopeState:
+        """A scope's state; a cohort scope not held yet is made (open) when ``create``."""
         found = self.scopes.get(scope)
         if found is None:
-            raise BreakerError(f"unknown breaker scope {scope!r} "
-                               f"(expected one of {', '.join(SCOPES)})")
+            if _check_scope(scope) is None or not create:
+                raise BreakerError(f"unknown breaker scope {scope!r} "
+                                   f"(expected one of {', '.join(SCOPES)}, or a paused "
+                                   f"cohort scope)")
+            found = self.scopes[scope] = ScopeState()
         return found
+
+    def paused_cohorts(self, event_type: str) -> list[str]:
+        """The cohort scopes of ``event_type`` paused now (as last settled)."""
+        if len(self.scopes) == len(SCOPES):
+            return []
+        prefix = event_type + cohort.SEP
+        return [key for key, s in self.scopes.items()
+                if s.state == "paused" and key.startswith(prefix)]
+
+
+def _noun(scope: str) -> str:
+    """What a scope holds: ``new accounts``, ``new accounts of e-mail domain x.edu``."""
+    event_type, _, which = scope.partition(cohort.SEP)
+    noun = _NOUNS.get(event_type, event_type)
+    return f"{noun} of {cohort.describe(which)}" if which else noun
 
 
 def _duration(seconds: float) -> str:
@@ -177,6 +238,9 @@ class Breaker:
     def __init__(self, policy: BreakerPolicy | None = None) -> None:
         self.policy = policy or resolve(None).breaker
         self._horizon = self.policy.horizon
+        self._kinds = tuple(str(kind) for kind in self.policy.cohort_kinds)
+        self._kind_set = frozenset(self._kinds)
+        self._prune_every = max(10 * TRAFFIC_BUCKET, self._horizon / 4)
 
     def pause_minutes(self, asked: float | None) -> float:
         """The length of a manual pause or confirmation: ``asked``, or the default."""
@@ -201,24 +265,93 @@ class Breaker:
         """Record observations, then trip, lapse, reset or expire scopes as of ``now``."""
         fresh = set()
         for obs in observations:
-            scope_state = state.scope(obs.scope)
+            if _check_scope(obs.scope) is not None:
+                raise BreakerError(f"an observation's scope is an event type, "
+                                   f"not {obs.scope!r}")
+            state.scope(obs.scope)
             state.clock = obs.ts if state.clock is None else max(state.clock, obs.ts)
+            if obs.cohorts and self._kinds:
+                self._count_traffic(state, obs.scope, obs.cohorts, obs.ts)
             if obs.flagged:
-                scope_state.flagged.append((obs.ts, obs.campaign))
-                fresh.add(obs.scope)
+                target = self._target(state, obs.scope, obs.cohorts)
+                state.scopes[target].flagged.append((obs.ts, obs.campaign, obs.cohorts))
+                fresh.add(target)
         return self._settle(state, fresh, now)
 
     def advance_one(self, state: BreakerState, scope: str, ts: float, flagged: bool,
-                    campaign: str | None, now: float) -> list[dict[str, Any]]:
+                    campaign: str | None, now: float, cohorts: tuple[str, ...] = ()
+                    ) -> list[dict[str, Any]]:
         """``advance`` with one observation given by its fields (the stream scorer's
         per-event call, spared building an ``Observation``)."""
-        scope_state = state.scope(scope)
+        state.scope(scope)
         if state.clock is None or ts > state.clock:
             state.clock = ts
+        if cohorts and self._kinds:
+            self._count_traffic(state, scope, cohorts, ts)
         if flagged:
-            scope_state.flagged.append((ts, campaign))
-            return self._settle(state, (scope,), now)
+            target = self._target(state, scope, cohorts)
+            state.scopes[target].flagged.append((ts, campaign, cohorts))
+            return self._settle(state, (target,), now)
         return self._settle(state, (), now)
+
+    @staticmethod
+    def holds(state: BreakerState, event_type: str, cohorts: tuple[str, ...] = ()
+              ) -> str | None:
+        """The pause that refuses a registration of ``event_type`` with ``cohorts`` now
+        (the type's own, else a paused cohort of it it belongs to), or None: open."""
+        if state.scope(event_type).state == "paused":
+            return event_type
+        for key in state.paused_cohorts(event_type):
+            if cohort.matches(key.partition(cohort.SEP)[2], cohorts):
+                return key
+        return None
+
+    @staticmethod
+    def _target(state: BreakerState, scope: str, cohorts: tuple[str, ...]) -> str:
+        """Where a flagged registration counts: a paused cohort holding it, else its type."""
+        if state.scopes[scope].state != "paused":
+            for key in state.paused_cohorts(scope):
+                if cohort.matches(key.partition(cohort.SEP)[2], cohorts):
+                    return key
+        return scope
+
+    def _count_traffic(self, state: BreakerState, scope: str, cohorts: tuple[str, ...],
+                       ts: float) -> None:
+        bucket = ts - ts % TRAFFIC_BUCKET
+        traffic, kinds = state.traffic, self._kind_set
+        for item in cohorts:
+            if item.partition(":")[0] not in kinds:
+                continue
+            key = scope + cohort.SEP + item
+            buckets = traffic.get(key)
+            if buckets is None:
+                traffic[key] = [[bucket, 1]]
+            elif buckets[-1][0] >= bucket:
+                buckets[-1][1] += 1
+            else:
+                buckets.append([bucket, 1])
+
+    @staticmethod
+    def _traffic(state: BreakerState, key: str, since: float) -> int:
+        return int(sum(n for start, n in state.traffic.get(key, ())
+                       if start + TRAFFIC_BUCKET > since))
+
+    def _prune_traffic(self, state: BreakerState, now: float) -> None:
+        """Forget traffic older than the horizon, every quarter horizon of event time:
+        keys quiet since, and the old buckets of keys holding many (counts only read
+        the window's buckets, so a few old ones cost nothing)."""
+        if now - state.traffic_pruned_at < self._prune_every:
+            return
+        state.traffic_pruned_at = now
+        cutoff = now - self._horizon - TRAFFIC_BUCKET
+        stale = []
+        for key, buckets in state.traffic.items():
+            if buckets[-1][0] < cutoff:
+                stale.append(key)
+            elif len(buckets) > 64 and buckets[0][0] < cutoff:
+                buckets[:] = [b for b in buckets if b[0] >= cutoff]
+        for key in stale:
+            del state.traffic[key]
 
     def tick(self, state: BreakerState, now: float) -> list[dict[str, Any]]:
         """Time passes with nothing observed (the service's sweeper): lapses, resets,
@@ -231,7 +364,8 @@ class Breaker:
         given flagged observations."""
         transitions = []
         horizon = now - self._horizon
-        for scope, scope_state in state.scopes.items():
+        forget = []
+        for scope, scope_state in list(state.scopes.items()):
             flagged = scope_state.flagged
             if flagged and flagged[0][0] < horizon:
                 scope_state.flagged = [item for item in flagged if item[0] >= horizon]
@@ -239,6 +373,12 @@ class Breaker:
             # check otherwise. Paused scopes are checked as time passes.
             if scope_state.state == "paused" or scope in fresh:
                 transitions.extend(self._update(state, scope, scope_state, now))
+            if scope_state.state == "open" and scope not in SCOPES:
+                forget.append(scope)  # an open cohort is not held (only pauses are)
+        for scope in forget:
+            del state.scopes[scope]
+        if state.traffic:
+            self._prune_traffic(state, now)
         return transitions
 
     def _count(self, scope_state: ScopeState, now: float, minutes: float
@@ -248,13 +388,13 @@ class Breaker:
             cutoff = max(cutoff, scope_state.counting_from)
         flagged = scope_state.flagged
         lo = bisect_left(flagged, cutoff, key=lambda item: item[0])
-        recent = [c for ts, c in flagged[lo:] if ts <= now]
+        recent = [item[1] for item in flagged[lo:] if item[0] <= now]
         return len(recent), Counter(c for c in recent if c)
 
     def _update(self, state: BreakerState, scope: str, s: ScopeState, now: float
                 ) -> list[dict[str, Any]]:
         p = self.policy
-        noun = _NOUNS.get(scope, scope)
+        noun = _noun(scope)
         if s.state == "paused":
             unconfirmed = s.kind == AUTOMATIC and not s.confirmed
             if s.expires_at is not None and now >= s.expires_at:
@@ -282,11 +422,45 @@ class Breaker:
                 if campaigns:
                     top, n = campaigns.most_common(1)[0]
                     reason += f"; {n} of them from campaign {top}"
+                if self._kinds and scope in SCOPES:
+                    narrow = self._narrow(state, scope, s, now, rule.window_minutes, reason)
+                    if narrow is not None:
+                        return narrow
                 s.state, s.kind, s.confirmed = "paused", AUTOMATIC, False
                 s.since, s.reason, s.actor = now, reason, DETECTOR
                 s.expires_at = now + p.auto_trip_minutes * 60
                 return [_transition(scope, s, now, "trip", "open")]
         return []
+
+    def _narrow(self, state: BreakerState, scope: str, s: ScopeState, now: float,
+                minutes: float, reason: str) -> list[dict[str, Any]] | None:
+        """Trip the cohort of ``scope`` that holds the wave (``breaker_scope.choose``), or
+        None when no cohort does. The wave's flagged registrations in that cohort move to
+        the cohort scope: they no longer count towards the whole type."""
+        p = self.policy
+        cutoff = now - minutes * 60
+        if s.counting_from is not None:
+            cutoff = max(cutoff, s.counting_from)
+        lo = bisect_left(s.flagged, cutoff, key=lambda item: item[0])
+        wave = [item[2] for item in s.flagged[lo:] if item[0] <= now]
+        since = cutoff
+        choice = cohort.choose(
+            wave, lambda c: self._traffic(state, scope + cohort.SEP + c, since),
+            self._kinds, p.cohort_min_share, p.cohort_max_bystander_share)
+        if choice is None:
+            return None
+        key = cohort.scope_key(scope, choice.cohort)
+        c = state.scope(key, create=True)
+        held = [item for item in s.flagged if cohort.matches(choice.cohort, item[2])]
+        s.flagged = [item for item in s.flagged if not cohort.matches(choice.cohort, item[2])]
+        c.flagged = sorted(c.flagged + held, key=lambda item: item[0])
+        if c.state == "paused":  # already paused (by hand): its registrations count there
+            return []
+        c.state, c.kind, c.confirmed = "paused", AUTOMATIC, False
+        c.since, c.reason, c.actor = now, f"{reason}; {choice.reason()}", DETECTOR
+        c.expires_at = now + p.auto_trip_minutes * 60
+        c.counting_from = None
+        return [_transition(key, c, now, "trip", "open")]
 
     @staticmethod
     def _open(state: BreakerState, scope: str, now: float, reason: str, actor: str,
@@ -306,8 +480,8 @@ class Breaker:
     def pause(self, state: BreakerState, scope: str, reason: str, now: float,
               minutes: float | None = None, actor: str | None = None) -> dict[str, Any]:
         """A manual pause (or a new expiry for a running one); ends by expiry or resume."""
-        s = state.scope(scope)
         minutes = self.pause_minutes(minutes)
+        s = state.scope(scope, create=True)
         previous = s.state
         s.state, s.kind, s.confirmed, s.since = "paused", MANUAL, True, now
         s.reason, s.actor, s.expires_at = reason, actor, now + minutes * 60
@@ -316,14 +490,16 @@ class Breaker:
     def resume(self, state: BreakerState, scope: str, reason: str, now: float,
                actor: str | None = None) -> dict[str, Any]:
         """Open a scope now, whatever paused it; detection re-arms at once."""
-        state.scope(scope)
+        state.scope(scope, create=True)
         return self._open(state, scope, now, reason, actor or SYSTEM, "resume")
 
     def confirm(self, state: BreakerState, scope: str, reason: str, now: float,
                 minutes: float | None = None, actor: str | None = None) -> dict[str, Any]:
         """Keep a running pause until now + ``minutes``: it no longer lapses or resets."""
-        s = state.scope(scope)
+        s = state.scopes.get(scope) or state.scope(scope, create=True)
         if s.state != "paused":
+            if scope not in SCOPES:
+                del state.scopes[scope]
             raise BreakerError(f"{scope} is not paused; nothing to confirm")
         minutes = self.pause_minutes(minutes)
         s.confirmed, s.expires_at, s.actor = True, now + minutes * 60, actor
@@ -334,7 +510,10 @@ class Breaker:
         """Take a scope's control state as persisted elsewhere (another process decided
         it); keeps this state's observations. True when it changed anything. A scope
         that opened there re-arms here, counting from the time it opened."""
-        s = state.scope(scope)
+        if scope not in state.scopes and _check_scope(scope) is not None \
+                and control.get("state") != "paused":
+            return False  # an open cohort: nothing to hold
+        s = state.scope(scope, create=True)
         mine = s.control()
         if all(mine[key] == control.get(key) for key in PERSISTED):
             return False

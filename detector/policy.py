@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 from detector.resources import data_path
-from detector.vocab import ScanCode
+from detector.vocab import CohortKind, ScanCode
 
 SHIPPED_POLICY = data_path("policy.toml")
 T = TypeVar("T")
@@ -93,6 +93,14 @@ class NamesPolicy(Table):
     flag_threshold: float = share()
     min_length: int = count()
     popular_rank_ratio: float = _range(ge=1.0)
+    combo_scope: Literal["attacked", "all"] = required()
+    combo_min_length: int = count()
+    sweep_window_hours: float = positive()
+    sweep_boost: float = non_negative()
+    sweep_half_siblings: float = positive()
+    sweep_min_score: float = share()
+    sweep_listed: int = count()
+    sweep_batch_names: int = count()
 
 
 @dataclass(frozen=True)
@@ -259,8 +267,17 @@ class BreakerPolicy(Table):
     min_pause_minutes: float = non_negative()
     manual_pause_default_minutes: float = positive()
     manual_pause_max_minutes: float = positive()
+    # Cohort scopes (``detector.breaker_scope``): the cohorts an automatic trip may pause
+    # instead of the whole event type, narrowest first; a cohort holds the wave when it
+    # covers ``cohort_min_share`` of the flagged registrations that tripped and at most
+    # ``cohort_max_bystander_share`` of its own registrations in the window were not.
+    cohort_kinds: tuple[CohortKind, ...] = required()
+    cohort_min_share: float = _range(gt=0.0, le=1.0)
+    cohort_max_bystander_share: float = share()
 
     def check(self) -> None:
+        if len(set(self.cohort_kinds)) != len(self.cohort_kinds):
+            raise ValueError("cohort_kinds lists a kind twice")
         if self.manual_pause_default_minutes > self.manual_pause_max_minutes:
             raise ValueError("manual_pause_default_minutes exceeds manual_pause_max_minutes")
 

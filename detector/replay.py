@@ -13,19 +13,29 @@ that goes on trips it again.
 
 Labels are JSON Lines ``{"id": ..., "campaign": "<name>" or null}`` (the
 format ``warden simulate --labels`` writes); events without a label count as
-legitimate.
+legitimate. With a ``kind`` in the labels (baseline, ``crowd-<type>``, the campaign
+shape) the cost is also reported per kind (``by_kind``): events, events refused by a
+pause (by a whole event type's, or by a cohort's: ``detector.breaker_scope``) and, for
+campaign events, those admitted. An event counts as refused when its scope, or a cohort
+of it that it belongs to, is paused once it is scored (the what-if keeps the stream as
+recorded: a refused sign-up's later projects are still replayed).
+
+``collateral`` replays a stream twice, with cohort scopes (the policy's
+``cohort_kinds``) and with whole-type pauses only (none), and sets the two side by side
+per kind: legitimate events refused and attack events let through.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from detector.policy import Policy
+from detector.policy import Policy, resolve
 from detector.stream.events import format_ts, parse_ts
 from detector.stream.scorer import StreamScorer, score_lines
 
@@ -59,6 +69,17 @@ def read_labels(source: Iterable[dict[str, Any]] | str | PathLike[str]) -> dict[
     return labels
 
 
+def read_kinds(source: Iterable[dict[str, Any]] | str | PathLike[str]) -> dict[str, str]:
+    """Event id -> label kind, for labels that carry one."""
+    kinds: dict[str, str] = {}
+    for line in _lines(source):
+        if line.strip():
+            row = json.loads(line)
+            if isinstance(row, dict) and row.get("kind"):
+                kinds[str(row["id"])] = str(row["kind"])
+    return kinds
+
+
 def replay(events: Iterable[dict[str, Any]] | Iterable[str] | str | PathLike[str],
            policy: Policy | None = None,
            labels: Iterable[dict[str, Any]] | str | PathLike[str] | None = None,
@@ -66,6 +87,8 @@ def replay(events: Iterable[dict[str, Any]] | Iterable[str] | str | PathLike[str
     """Score ``events`` under ``policy`` (default: shipped); the breaker timeline and, with
     labels, its cost."""
     truth = read_labels(labels) if labels is not None else None
+    kinds = read_kinds(labels) if labels is not None else {}
+    by_kind: dict[str, Counter[str]] = defaultdict(Counter)
     scorer = StreamScorer(policy)
     lookback = scorer.breaker.policy.horizon
     open_since: dict[str, dict[str, Any]] = {}
@@ -93,7 +116,16 @@ def replay(events: Iterable[dict[str, Any]] | Iterable[str] | str | PathLike[str
         scope, ts = scorer.last_event_type, scorer.last_event_ts
         assert scope is not None and ts is not None  # an event was scored
         is_campaign = truth.get(out["id"]) is not None
-        paused = scorer.breaker_state.scopes[scope].state == "paused"
+        holder = scorer.breaker.holds(scorer.breaker_state, scope, scorer.last_event_cohorts)
+        paused = holder is not None
+        row = by_kind[kinds.get(out["id"]) or ("campaign" if is_campaign else "baseline")]
+        row["events"] += 1
+        row["campaign"] += is_campaign
+        if paused:
+            row["refused"] += 1
+            row["refused by cohort" if holder != scope else "refused by type"] += 1
+        elif is_campaign:
+            row["admitted"] += 1
         if out["decision"] != "allow":
             flagged_log.setdefault(scope, []).append((ts, is_campaign))
         if is_campaign:
@@ -104,7 +136,7 @@ def replay(events: Iterable[dict[str, Any]] | Iterable[str] | str | PathLike[str
                     let_through += 1
         elif paused:
             legit_held += 1
-            held[scope] += 1
+            held[holder or scope] += 1
     end = scorer.last_event_ts
     for pause in open_since.values():
         timeline.append({**pause, "end": None, "end_reason": "still paused at the end",
@@ -129,6 +161,7 @@ def replay(events: Iterable[dict[str, Any]] | Iterable[str] | str | PathLike[str
         result["campaign_events_let_through"] = let_through
         result["legitimate_events_held"] = legit_held
         result["legitimate_events_held_by_scope"] = dict(held)
+        result["by_kind"] = {kind: dict(row) for kind, row in sorted(by_kind.items())}
     if keep_decisions:
         result["scored"] = decisions
     return result
@@ -194,4 +227,57 @@ def compare_text(first: dict[str, Any], second: dict[str, Any], names: tuple[str
     return "\n".join(lines)
 
 
-__all__ = ["compare_text", "figures", "format_ts", "read_labels", "replay", "timeline_text"]
+def whole_type(policy: Policy | None) -> Policy:
+    """``policy`` with cohort scopes turned off: every trip pauses its whole event type."""
+    resolved = resolve(policy)
+    return dataclasses.replace(resolved, breaker=dataclasses.replace(
+        resolved.breaker, cohort_kinds=()))
+
+
+def collateral(events: list[dict[str, Any]] | str | PathLike[str],
+               labels: list[dict[str, Any]] | str | PathLike[str],
+               policy: Policy | None = None) -> dict[str, Any]:
+    """Replay ``events`` with cohort scopes and with whole-type pauses only: per label
+    kind, legitimate events refused and attack events let through (admitted), each way.
+    ``events`` and ``labels`` are read twice (a list or a file)."""
+    scoped = replay(events, policy, labels)
+    whole = replay(events, whole_type(policy), labels)
+    rows: dict[str, dict[str, int]] = {}
+    for kind in sorted(set(scoped["by_kind"]) | set(whole["by_kind"])):
+        a, b = scoped["by_kind"].get(kind, {}), whole["by_kind"].get(kind, {})
+        attack = bool(a.get("campaign") or b.get("campaign"))
+        rows[kind] = {
+            "events": a.get("events", 0),
+            "attack": attack,
+            "scoped": a.get("admitted", 0) if attack else a.get("refused", 0),
+            "whole_type": b.get("admitted", 0) if attack else b.get("refused", 0),
+            "scoped_refused": a.get("refused", 0),
+            "whole_type_refused": b.get("refused", 0),
+        }
+    return {"by_kind": rows,
+            "pauses": {"scoped": scoped["pauses"], "whole_type": whole["pauses"]},
+            "paused_hours": {"scoped": scoped["paused_hours"],
+                             "whole_type": whole["paused_hours"]}}
+
+
+def collateral_text(report: dict[str, Any]) -> str:
+    """``collateral`` as a table: legitimate kinds show events refused, campaign kinds
+    attack events let through (admitted while no pause held them)."""
+    lines = [f"{'kind':28} {'events':>8}  {'figure':<22} {'scoped':>8} {'whole type':>11}"]
+    totals = Counter[str]()
+    for kind, row in report["by_kind"].items():
+        figure = "attack let through" if row["attack"] else "legitimate refused"
+        lines.append(f"{kind:28} {row['events']:8d}  {figure:<22} {row['scoped']:8d} "
+                     f"{row['whole_type']:11d}")
+        side = "attack" if row["attack"] else "legit"
+        totals[f"{side} scoped"] += row["scoped"]
+        totals[f"{side} whole"] += row["whole_type"]
+    lines.append(f"{'all legitimate':28} {'':8}  {'legitimate refused':<22} "
+                 f"{totals['legit scoped']:8d} {totals['legit whole']:11d}")
+    lines.append(f"{'all campaigns':28} {'':8}  {'attack let through':<22} "
+                 f"{totals['attack scoped']:8d} {totals['attack whole']:11d}")
+    return "\n".join(lines)
+
+
+__all__ = ["collateral", "collateral_text", "compare_text", "figures", "format_ts",
+           "read_kinds", "read_labels", "replay", "timeline_text", "whole_type"]

@@ -20,8 +20,22 @@ class EventType(StrEnum):
     RELEASE = "release.uploaded"
 
 
-# The breaker pauses one kind of registration: a scope is an event type.
+# The breaker pauses one kind of registration: a scope is an event type (or, with a
+# ``CohortKind``, one cohort of it: ``detector.breaker_scope``).
 Scope = EventType
+
+
+class CohortKind(StrEnum):
+    """The cohorts one breaker pause may hold, besides a whole event type
+    (``detector.breaker_scope``). Written ``kind:value``, e.g. ``email_domain:x.edu``."""
+
+    EMAIL_DOMAIN = "email_domain"
+    REGISTRABLE_DOMAIN = "registrable_domain"
+    PROVIDER = "provider"
+    TEMPLATE = "template"
+    TARGET = "target"
+    IP_PREFIX = "ip_prefix"
+    ACCOUNT = "account"
 
 
 class Decision(StrEnum):

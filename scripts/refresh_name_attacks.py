@@ -6,6 +6,10 @@ closest match, else a popular name at either end of it), decayed by its age at `
 (half-life 365 days). The shipped weights give the history no weight yet: it takes effect
 after a refit that the forward figure of ``bench/bench_names.py`` accepts (docs/names.md).
 
+With ``--affixes-out`` it also writes what those squats added to a popular name kept whole
+(`-new`, `-tools`, `py`, `2022-`), decayed the same way (``data/name_affixes.json``, read by
+``detector/names/lexicon.py``: the affix odds of a combosquat).
+
     python scripts/refresh_name_attacks.py [--shared ../shared] [--as-of 2026-12-01]
 """
 
@@ -18,7 +22,8 @@ from pathlib import Path
 from detector.names import NameChecker
 from detector.names import evaluation as ev
 from detector.names.history import EMPTY_HISTORY, HALF_LIFE_DAYS, SHIPPED_ATTACKS, AttackHistory
-from detector.names.training import attack_events
+from detector.names.lexicon import affix_weights, save_affixes
+from detector.names.training import affix_events, attack_events
 
 
 def main() -> None:
@@ -29,12 +34,18 @@ def main() -> None:
     parser.add_argument("--as-of", default=date.today().isoformat())
     parser.add_argument("--half-life-days", type=float, default=HALF_LIFE_DAYS)
     parser.add_argument("--out", type=Path, default=SHIPPED_ATTACKS)
+    parser.add_argument("--affixes-out", type=Path, default=None)
     args = parser.parse_args()
     malicious = ev.read_malicious(args.shared / "corpus" / "malicious_names.tsv")
-    events = attack_events(NameChecker(history=EMPTY_HISTORY), malicious)
+    checker = NameChecker(history=EMPTY_HISTORY)
+    events = attack_events(checker, malicious)
     history = AttackHistory.build(events, args.as_of, args.half_life_days)
     args.out.write_text(history.to_json() + "\n", encoding="utf-8")
     print(f"{len(events)} attacks on {len(history.targets)} targets written to {args.out}")
+    if args.affixes_out is not None:
+        weights = affix_weights(affix_events(checker, malicious), args.as_of, args.half_life_days)
+        save_affixes(args.affixes_out, weights, args.as_of, args.half_life_days)
+        print(f"{len(weights)} affixes written to {args.affixes_out}")
 
 
 if __name__ == "__main__":

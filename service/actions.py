@@ -8,7 +8,9 @@ makes the change with its audit row, and counts its metric:
 
 * ``pause``, ``resume``, ``confirm``: the detector's breaker decides the transition on
   the live breaker state (``detector.breaker.Breaker``); ``service.breaker.persist``
-  stores it and its audit row; ``warden_breaker_changes_total{action}``.
+  stores it and its audit row; ``warden_breaker_changes_total{action}``. With a
+  ``cohort`` (``kind:value``, ``detector.breaker_scope``) they act on that cohort of
+  the event type only.
 * ``verdict``, ``wave_verdict``, ``undo``: one verdict row per event, one batch per
   action (``service.queue``); ``warden_verdicts_total{verdict}`` (``undo`` for undos).
   A benign verdict on a campaign (or on a member's event) also clears it in the
@@ -32,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from detector.breaker import Breaker, BreakerError, BreakerState
+from detector.breaker_scope import CohortError, parse_cohort, scope_key
 from detector.vocab import Scope, values
 from service import auth, ingest, queue, stream_log
 from service import breaker as stored
@@ -90,11 +93,19 @@ def _text(rt: Runtime, value: Any, what: str, required: bool = True) -> str:
     return value
 
 
-def _scope(scope: str) -> str:
+def _scope(scope: str, cohort: Any = None) -> str:
+    """The breaker scope acted on: an event type, or one cohort of it."""
     if scope not in values(Scope):
         raise NotFound(f"unknown scope {scope!r} "
                        f"(expected one of {', '.join(values(Scope))})")
-    return scope
+    if cohort is None or cohort == "":
+        return scope
+    if not isinstance(cohort, str):
+        raise Invalid("cohort must be text (kind:value)")
+    try:
+        return scope_key(scope, parse_cohort(cohort))
+    except CohortError as exc:
+        raise Invalid(f"cohort: {exc}") from None
 
 
 def _minutes(rt: Runtime, minutes: float | None) -> float:
@@ -115,47 +126,65 @@ def _change(rt: Runtime, scope: str, decide: Decide) -> dict[str, dict[str, Any]
     with scorer.locked(), rt.sessions() as session:
         scorer.adopt(stored.controls(session, lock=True))
         live = scorer.breaker_state
-        backup = copy.deepcopy(live.scopes[scope])
+        backup = copy.deepcopy(live.scopes.get(scope))
+
+        def put_back() -> None:
+            if backup is not None:
+                live.scopes[scope] = backup
+            else:  # a cohort scope this action made
+                live.scopes.pop(scope, None)
+
         try:
             transition = decide(scorer.breaker, live, time.time())
             stored.persist(session, transition)
             session.commit()
         except BreakerError as exc:
-            live.scopes[scope] = backup
+            put_back()
             raise Conflict(str(exc)) from None
         except BaseException:
-            live.scopes[scope] = backup
+            put_back()
             raise
         status = stored.status(session)
+        if scope not in status:  # a cohort: its own line besides the three types
+            row = next((p for p in stored.cohort_pauses(session) if p["scope"] == scope),
+                       None)
+            status[scope] = ({key: v for key, v in row.items()
+                              if key not in ("scope", "type", "cohort")}
+                             if row is not None else
+                             {"state": "open", "message": f"{scope} is open."})
     rt.status.invalidate()
     rt.metrics.breaker_changes.labels(transition["action"]).inc()
     return status
 
 
 def pause(rt: Runtime, who: Principal, scope: str, reason: Any,
-          minutes: float | None = None) -> dict[str, dict[str, Any]]:
-    """Pause a scope with a reason until now + ``minutes`` (default and maximum from
-    ``[breaker]``), or give a running pause that reason and expiry."""
+          minutes: float | None = None, cohort: Any = None) -> dict[str, dict[str, Any]]:
+    """Pause a scope (or one ``cohort`` of it) with a reason until now + ``minutes``
+    (default and maximum from ``[breaker]``), or give a running pause that reason and
+    expiry."""
     _role(who, auth.BREAKER_WRITE)
-    scope, reason, minutes = _scope(scope), _text(rt, reason, "reason"), _minutes(rt, minutes)
+    scope = _scope(scope, cohort)
+    reason, minutes = _text(rt, reason, "reason"), _minutes(rt, minutes)
     return _change(rt, scope, lambda b, state, now: b.pause(state, scope, reason, now,
                                                              minutes, who.actor))
 
 
-def resume(rt: Runtime, who: Principal, scope: str, reason: Any
+def resume(rt: Runtime, who: Principal, scope: str, reason: Any, cohort: Any = None
            ) -> dict[str, dict[str, Any]]:
-    """Reopen a scope; detection re-arms at once."""
+    """Reopen a scope (or one ``cohort`` of it); detection re-arms at once."""
     _role(who, auth.BREAKER_WRITE)
-    scope, reason = _scope(scope), _text(rt, reason, "reason")
+    scope, reason = _scope(scope, cohort), _text(rt, reason, "reason")
     return _change(rt, scope, lambda b, state, now: b.resume(state, scope, reason, now,
                                                               who.actor))
 
 
 def confirm(rt: Runtime, who: Principal, scope: str, reason: Any,
-            minutes: float | None = None) -> dict[str, dict[str, Any]]:
-    """Keep a running pause until now + ``minutes``: it no longer lapses."""
+            minutes: float | None = None, cohort: Any = None) -> dict[str, dict[str, Any]]:
+    """Keep a running pause (of a scope, or one ``cohort`` of it) until now +
+    ``minutes``: it no longer lapses."""
     _role(who, auth.BREAKER_WRITE)
-    scope, reason, minutes = _scope(scope), _text(rt, reason, "reason"), _minutes(rt, minutes)
+    scope = _scope(scope, cohort)
+    reason, minutes = _text(rt, reason, "reason"), _minutes(rt, minutes)
     return _change(rt, scope, lambda b, state, now: b.confirm(state, scope, reason, now,
                                                                minutes, who.actor))
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from detector.vocab import Scope
 from service import actions, auth, breaker, ingest, queue, sessions, triage
+from service import registration_status as per_registration
 from service.config import Settings
 from service.db import now
 from service.models import Token
@@ -26,6 +27,7 @@ from service.schemas import (
     AuditEntry,
     CampaignOut,
     CampaignVerdictOut,
+    CohortPause,
     Decision,
     DecisionOut,
     ErrorOut,
@@ -176,16 +178,35 @@ def get_event(request: Request, event_id: str,
 
 @router.get("/registration-status", response_model=dict[Scope, ScopeStatus],
             response_model_exclude_none=True,
-            summary="Whether each kind of registration is open, and why not")
+            summary="Whether each kind of registration is open, and why not; with "
+                    "email, ip or project: for that one registration, per cohort")
 async def registration_status(
-    request: Request, who: Annotated[Principal, Depends(auth.require(*auth.STATUS_READ))]
+    request: Request, who: Annotated[Principal, Depends(auth.require(*auth.STATUS_READ))],
+    email: Annotated[str | None, Query(max_length=320, description=(
+        "the sign-up's e-mail address: its domain, registrable domain and provider"))] = None,
+    ip: Annotated[str | None, Query(max_length=64, description="the client's IP address")
+                  ] = None,
+    project: Annotated[str | None, Query(max_length=200, description=(
+        "the project name: its name templates and typosquat target"))] = None,
+    username: Annotated[str | None, Query(max_length=200, description=(
+        "the account's username (an account cohort)"))] = None,
 ) -> Any:
-    return Response(await status_answer(runtime(request)), media_type="application/json")
+    body = await status_answer(runtime(request), request.scope.get("query_string", b""))
+    return Response(body, media_type="application/json")
 
 
-async def status_answer(rt: Runtime) -> bytes:
-    """GET /v1/registration-status after auth (called by this route and `service.hot`)."""
+async def status_answer(rt: Runtime, query: bytes = b"") -> bytes:
+    """GET /v1/registration-status after auth (called by this route and `service.hot`):
+    the cached type-level answer, or with email/ip/project the answer for that
+    registration (`service.registration_status`)."""
     cache = rt.status
+    if query:
+        try:
+            params = per_registration.parse_query(query)
+        except per_registration.BadQuery as exc:
+            raise HTTPException(422, str(exc)) from None
+        if params:
+            return await run_in_threadpool(per_registration.answer, rt, query)
     return cache.get_json() if cache.fresh() else await run_in_threadpool(cache.get_json)
 
 
@@ -197,24 +218,42 @@ def _act(action: Any, *args: Any) -> Any:
         raise HTTPException(exc.status, str(exc)) from None
 
 
-@router.post("/breaker/{scope}/pause", response_model=dict[Scope, ScopeStatus],
-             summary="Pause one kind of registration with a reason and an expiry")
+_ACTED = ("the status of the three event types, and with a cohort, of the cohort scope "
+          "acted on under its own key")
+
+
+@router.post("/breaker/{scope}/pause", response_model=dict[str, ScopeStatus],
+             response_model_exclude_none=True, response_description=_ACTED,
+             summary="Pause one kind of registration (or one cohort of it) with a reason "
+                     "and an expiry")
 def pause(request: Request, scope: ScopePath, body: PauseIn, who: Caller) -> Any:
     return _act(actions.pause, runtime(request), who, scope, body.reason,
-                body.expires_in_minutes)
+                body.expires_in_minutes, body.cohort)
 
 
-@router.post("/breaker/{scope}/resume", response_model=dict[Scope, ScopeStatus],
-             summary="Reopen one kind of registration")
+@router.post("/breaker/{scope}/resume", response_model=dict[str, ScopeStatus],
+             response_model_exclude_none=True, response_description=_ACTED,
+             summary="Reopen one kind of registration (or one cohort of it)")
 def resume(request: Request, scope: ScopePath, body: ResumeIn, who: Caller) -> Any:
-    return _act(actions.resume, runtime(request), who, scope, body.reason)
+    return _act(actions.resume, runtime(request), who, scope, body.reason, body.cohort)
 
 
-@router.post("/breaker/{scope}/confirm", response_model=dict[Scope, ScopeStatus],
+@router.post("/breaker/{scope}/confirm", response_model=dict[str, ScopeStatus],
+             response_model_exclude_none=True, response_description=_ACTED,
              summary="Confirm an automatic trip so it does not lapse after the short default")
 def confirm(request: Request, scope: ScopePath, body: PauseIn, who: Caller) -> Any:
     return _act(actions.confirm, runtime(request), who, scope, body.reason,
-                body.expires_in_minutes)
+                body.expires_in_minutes, body.cohort)
+
+
+@router.get("/breaker/cohorts", response_model=list[CohortPause],
+            response_model_exclude_none=True,
+            summary="The cohorts of an event type paused now, oldest first")
+def breaker_cohorts(request: Request,
+                    who: Annotated[Principal, Depends(auth.require(*auth.BREAKER_READ))]
+                    ) -> Any:
+    with runtime(request).sessions() as session:
+        return breaker.cohort_pauses(session)
 
 
 @router.get("/breaker/audit", response_model=list[AuditEntry],

@@ -35,7 +35,7 @@ async def _events(rt: Runtime, scope: Scope, receive: Receive) -> bytes:
 
 async def _status(rt: Runtime, scope: Scope, receive: Receive) -> bytes:
     await auth.caller(scope, rt.tokens, auth.STATUS_READ)
-    return await api.status_answer(rt)
+    return await api.status_answer(rt, scope.get("query_string", b""))
 
 
 class _Disconnected(Exception):

@@ -37,6 +37,9 @@ class Metrics:
                              registry=self.registry, multiprocess_mode="mostrecent")
         self.breaker = Gauge("warden_breaker_paused", "1 when the scope is paused", ["scope"],
                              registry=self.registry, multiprocess_mode="mostrecent")
+        self.breaker_cohorts = Gauge("warden_breaker_cohorts_paused",
+                                     "Cohorts of the event type paused now", ["scope"],
+                                     registry=self.registry, multiprocess_mode="mostrecent")
         self.breaker_changes = Counter("warden_breaker_changes", "Breaker state changes",
                                        ["action"], registry=self.registry)
         self.verdicts = Counter("warden_verdicts", "Verdicts recorded", ["verdict"],

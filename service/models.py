@@ -97,7 +97,7 @@ class BreakerState(Base):
 
     __tablename__ = "breaker_state"
 
-    scope: Mapped[str] = mapped_column(String(40), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(400), primary_key=True)  # 0006: cohorts
     state: Mapped[str] = mapped_column(String(10))
     kind: Mapped[str | None] = mapped_column(String(12))
     reason: Mapped[str | None] = mapped_column(Text)
@@ -114,7 +114,7 @@ class BreakerAudit(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(index=True)
-    scope: Mapped[str] = mapped_column(String(40))
+    scope: Mapped[str] = mapped_column(String(400))
     action: Mapped[str] = mapped_column(String(20))
     actor: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(Text)

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from detector.vocab import Decision, Scope, values
+from detector.vocab import CohortKind, Decision, Scope, values
 from service import actions, auth, breaker, csrf, ingest, queue, sessions, triage
 from service.db import utc
 from service.evidence import annotate_files, collect_findings
@@ -377,7 +377,9 @@ def breaker_page(request: Request, who: Reader) -> Response:
     with rt.sessions() as session:
         entries = breaker.audit_log(session, 100)
         state = breaker.status(session)
+        cohorts = breaker.cohort_pauses(session)
     return _render(request, "breaker.html", who, entries=entries, state=state,
+                   cohorts=cohorts, cohort_kinds=values(CohortKind),
                    default_minutes=rt.scorer.breaker.policy.manual_pause_default_minutes)
 
 
@@ -386,19 +388,34 @@ async def _change(request: Request, action: Any, *args: Any) -> Response:
     return _back(local_path(request.headers.get("x-return-to"), "/ui/breaker"))
 
 
+# ``cohort`` (``kind:value``): act on that cohort of the event type only; the "pause a
+# cohort" form sends kind and value apart (``cohort_kind``, ``cohort_value``).
+Cohort = Annotated[str | None, Form(max_length=400)]
+
+
+def _cohort(cohort: str | None, kind: str | None, value: str | None) -> str | None:
+    if cohort:
+        return cohort
+    return f"{kind}:{value}" if kind and value else None
+
+
 @router.post("/breaker/{scope}/pause")
 async def pause(request: Request, scope: str, who: Reader, reason: Annotated[str, Form()],
-                expires_in_minutes: Annotated[float, Form()]) -> Response:
-    return await _change(request, actions.pause, who, scope, reason, expires_in_minutes)
+                expires_in_minutes: Annotated[float, Form()], cohort: Cohort = None,
+                cohort_kind: Cohort = None, cohort_value: Cohort = None) -> Response:
+    return await _change(request, actions.pause, who, scope, reason, expires_in_minutes,
+                         _cohort(cohort, cohort_kind, cohort_value))
 
 
 @router.post("/breaker/{scope}/resume")
 async def resume(request: Request, scope: str, who: Reader,
-                 reason: Annotated[str, Form()]) -> Response:
-    return await _change(request, actions.resume, who, scope, reason)
+                 reason: Annotated[str, Form()], cohort: Cohort = None) -> Response:
+    return await _change(request, actions.resume, who, scope, reason, cohort)
 
 
 @router.post("/breaker/{scope}/confirm")
 async def confirm(request: Request, scope: str, who: Reader, reason: Annotated[str, Form()],
-                  expires_in_minutes: Annotated[float, Form()]) -> Response:
-    return await _change(request, actions.confirm, who, scope, reason, expires_in_minutes)
+                  expires_in_minutes: Annotated[float, Form()],
+                  cohort: Cohort = None) -> Response:
+    return await _change(request, actions.confirm, who, scope, reason, expires_in_minutes,
+                         cohort)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, text
@@ -231,8 +232,10 @@ class Runtime:
         """Store the breaker's lapses and expiries that are due, take what other replicas
         stored (`actions.sweep`), and refresh the breaker gauges."""
         state = actions.sweep(self)
+        cohorts = Counter(p["type"] for p in self.status.cohorts())
         for scope in Scope:
             self.metrics.breaker.labels(scope).set(state[scope]["state"] == "paused")
+            self.metrics.breaker_cohorts.labels(scope).set(cohorts[scope])
 
     def _sweep(self) -> None:
         while not self._stop.wait(SWEEP_SECONDS):

@@ -100,15 +100,24 @@ class QueueGroup(BaseModel):
 _REASON = "required; at most `[service] max_reason_chars` characters (2,000 shipped)"
 
 
+_COHORT = ("one cohort of the event type only, written kind:value (kinds: email_domain, "
+           "registrable_domain, provider, template, target, ip_prefix, account), e.g. "
+           "`email_domain:uni.example`, `ip_prefix:203.0.113.0/24`, `template:acme-*`, "
+           "`account:name`; "
+           "absent: the whole event type")
+
+
 class PauseIn(_Checked):
     reason: str = Field(description=_REASON)
     expires_in_minutes: float | None = Field(
         default=None, description="default `[breaker] manual_pause_default_minutes` (60), "
                                   "at most `manual_pause_max_minutes` (10,080)")
+    cohort: str | None = Field(default=None, max_length=400, description=_COHORT)
 
 
 class ResumeIn(_Checked):
     reason: str = Field(description=_REASON)
+    cohort: str | None = Field(default=None, max_length=400, description=_COHORT)
 
 
 class ScopeStatus(BaseModel):
@@ -119,6 +128,14 @@ class ScopeStatus(BaseModel):
     expires_at: datetime | None = None
     confirmed: bool | None = None
     message: str
+    scope: str | None = Field(default=None, description=(
+        "with email/ip/project: the pause that holds this registration, the event type "
+        "or a cohort scope (`account.created|email_domain:uni.example`)"))
+    cohort: str | None = Field(default=None, description="the cohort of a cohort pause")
+
+
+class CohortPause(ScopeStatus):
+    type: str
 
 
 class AuditEntry(BaseModel):

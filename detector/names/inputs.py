@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from detector.timestamps import parse_ts
+
 
 class NameListError(OSError):
     """A name list that cannot be opened or read; the message names the file."""
@@ -46,7 +48,27 @@ def name_in_line(line: str, column: int | None) -> str:
     return cells[column].strip() if column < len(cells) else ""
 
 
-def read_names(path: str) -> Iterator[str]:
+# A TSV column giving when each name was registered (the first of these in the header).
+TIME_COLUMNS = ("ts", "time", "first_seen")
+
+
+def time_column(first_line: str) -> int | None:
+    """The time column of a TSV header line (``TIME_COLUMNS``), or None."""
+    header = [cell.strip().lower() for cell in first_line.rstrip("\r\n").split("\t")]
+    return next((header.index(name) for name in TIME_COLUMNS if name in header), None)
+
+
+def _time_in_line(path: str, number: int, line: str, column: int) -> float:
+    cells = line.rstrip("\r\n").split("\t")
+    value = cells[column].strip() if column < len(cells) else ""
+    try:
+        return parse_ts(value)
+    except ValueError:
+        raise NameListError(f"{path}: line {number}: the time column holds {value!r}, not an "
+                            "ISO 8601 date or time") from None
+
+
+def read_names(path: str, times: list[float] | None = None) -> Iterator[str]:
     """Every name in ``path`` (``-`` for stdin), in order.
 
     A first line with tabs and a ``name`` column marks a TSV (tabs without one are a
@@ -54,6 +76,10 @@ def read_names(path: str) -> Iterator[str]:
     stripped of surrounding whitespace and a trailing CR; blank lines are
     kept as empty names so that output lines stay aligned with input lines. Undecodable
     bytes become U+FFFD, which the name check then reports as an error for that name.
+
+    When ``times`` is given and the TSV has a time column (``TIME_COLUMNS``: ISO 8601
+    dates or times, naive meaning UTC), each row's time is appended to it before its
+    name is yielded; a row without a readable time is a NameListError.
     """
     handle = _open_text(path)
     try:
@@ -70,9 +96,17 @@ def read_names(path: str) -> Iterator[str]:
                                 f"TSV needs a header naming it; found {header})")
         if column is None:
             yield name_in_line(first, None)
+        when = time_column(first) if column is not None and times is not None else None
         try:
+            if when is not None and times is not None:
+                for number, line in enumerate(handle, start=2):
+                    times.append(_time_in_line(path, number, line, when))
+                    yield name_in_line(line, column)
+                return
             for line in handle:
                 yield name_in_line(line, column)
+        except NameListError:
+            raise
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise NameListError(f"{path}: read failed part-way ({exc})") from exc
     finally:

@@ -40,6 +40,19 @@ class NameResult:
     matches: list[NameMatch] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     error: str | None = None
+    # Set only on a member of a sweep (detector.sweeps): its target, siblings, own score.
+    sweep: dict[str, Any] | None = None
+
+    @classmethod
+    def unmatched(cls, name: str, normalized: str) -> NameResult:
+        """A result with no match and no error (most names on a registry), built without
+        the frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field)."""
+        result = object.__new__(cls)
+        result.__dict__.update(
+            name=name, normalized=normalized, score=0.0, flagged=False, matches=[],
+            reasons=[], error=None, sweep=None,
+        )
+        return result
 
     @property
     def best(self) -> NameMatch | None:
@@ -54,6 +67,7 @@ class NameResult:
             "matches": [match.to_dict() for match in self.matches],
             "reasons": list(self.reasons),
             "error": self.error,
+            **({} if self.sweep is None else {"sweep": self.sweep}),
         }
 
     def to_json(self) -> str:
@@ -61,7 +75,8 @@ class NameResult:
         on a registry) is written from a template, about ten times faster than encoding
         the dict; both spell the same object."""
         if self.matches or self.reasons or self.error is not None:
-            return json.dumps(self.to_dict(), ensure_ascii=False)
+            # One shared encoder: json.dumps(..., ensure_ascii=False) builds a new one per call.
+            return _dumps(self.to_dict())
         return (
             f'{{"name": {_dumps(self.name)}, "normalized": {_dumps(self.normalized)}, '
             f'"score": {float(self.score)!r}, "flagged": {"true" if self.flagged else "false"}, '

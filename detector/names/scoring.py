@@ -20,8 +20,11 @@ from detector.vocab import NameKind
 SHIPPED_WEIGHTS = data_path("name_weights.json")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class MatchFeatures:
+    """One match's features. Not frozen: a frozen dataclass sets each of its 20 fields with
+    ``object.__setattr__``, and one is built per candidate on the hot path."""
+
     kind: str
     distance: int
     position: str
@@ -32,6 +35,14 @@ class MatchFeatures:
     neighbours: int
     family_size: int
     attacks: float = 0.0  # log1p of the target's decayed attack history
+    # What differs, in words (detector/names/lexicon.py, edits.difference):
+    added: str = "none"  # wordness of what is added to a whole target at one end
+    token: str = "none"  # wordness of the name's words holding the difference
+    at: str = "none"  # whole-word, word-edge or inside
+    vowel_swap: bool = False
+    affix_odds: float = 0.0  # log-odds that the added part is a squat's affix
+    brand_crowd: float = 0.0  # log1p of the live names carrying the target at that end
+    worded: bool = False  # the word features above were computed
 
     def vector(self) -> dict[str, float]:
         """The named features the logistic model weighs (names it has no weight for weigh 0).
@@ -42,7 +53,7 @@ class MatchFeatures:
         size = max(self.corpus_size, 2)
         length_bin = _bin(self.name_length, _LENGTH_BINS)
         typo = self.kind in _TYPO_KINDS
-        return {
+        vector = {
             f"kind={self.kind}": 1.0,
             f"length<={length_bin}": 1.0,
             f"rank<={_bin(self.target_rank, _RANK_BINS)}": 1.0,
@@ -57,8 +68,27 @@ class MatchFeatures:
             "attacks": self.attacks,
             f"attacks_kind={self.kind if self.attacks > 0 else 'none'}": 1.0,
         }
+        if not self.worded:
+            return vector
+        vector.update({
+            f"added={self.added}": 1.0,
+            f"token={self.token}": 1.0,
+            f"{'typo' if typo or self.distance > 1 else 'other'}_token={self.token}": 1.0,
+            f"at={self.at}": 1.0,
+            f"{'typo' if typo else 'other'}_at={self.at}": 1.0,
+            "vowel_swap": float(self.vowel_swap),
+            "affix_odds": self.affix_odds,
+            "brand_crowd": self.brand_crowd,
+            f"combo_added={self.added if self.kind == 'combosquat' else 'none'}": 1.0,
+        })
+        return vector
 
 
+# Prefixes of the features that need the word statistics (``added`` to ``brand_crowd``).
+WORD_FEATURES = (
+    "added=", "token=", "typo_token=", "other_token=", "at=", "typo_at=", "other_at=",
+    "vowel_swap", "affix_odds", "brand_crowd", "combo_added=",
+)
 _LENGTH_BINS = (3, 4, 5, 6, 7, 9, 12)
 _RANK_BINS = (30, 100, 300, 1000, 3000, 10000)
 _TYPO_KINDS = frozenset({

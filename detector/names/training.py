@@ -10,6 +10,7 @@ later ones: the figure every feature and weight is chosen by.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -19,7 +20,9 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from detector.names import evaluation as ev
+from detector.names import lexicon as lx
 from detector.names.checker import NameChecker
+from detector.names.edits import difference
 from detector.names.history import AttackHistory
 from detector.names.scoring import MatchFeatures, NameScorer
 
@@ -57,6 +60,26 @@ def attack_events(checker: NameChecker, malicious: Sequence[ev.Malicious]) -> li
     return events
 
 
+def affix_events(
+    checker: NameChecker, malicious: Sequence[ev.Malicious]
+) -> list[tuple[str, str]]:
+    """(what was added, first_seen) of each malicious name that is a popular name kept whole
+    at one end with something added (`requests-new-module`, `2022-requests`, `pyhttpx`)."""
+    popular = set(checker.corpus.ranks)
+    names = [row.name for row in malicious]
+    events = []
+    for row, match in zip(malicious, match_rows(checker, names), strict=True):
+        if row.name in popular:
+            continue
+        target = match[0].target if match else ev.combo_target(row.name, popular)
+        if target is None:
+            continue
+        added = difference(row.name, target).added
+        if added:
+            events.append((added, row.first_seen))
+    return events
+
+
 @dataclass(frozen=True)
 class Fitted:
     scorer: NameScorer
@@ -71,6 +94,7 @@ def fit(
     alert_rate: float,
     c: float = 1.0,
     events: Sequence[tuple[str, str]] = (),
+    added_events: Sequence[tuple[str, str]] = (),
 ) -> Fitted:
     """Logistic weights on the closest match of each name (see the module docstring).
 
@@ -92,7 +116,17 @@ def fit(
         earlier = AttackHistory.build(
             [event for event in events if event[1] < as_of], as_of, checker.history.half_life_days
         )
-        rows.append(replace(features, attacks=earlier.feature(match[0].target)).vector())
+        odds = features.affix_odds
+        if added_events and features.affix_odds:
+            # The affix weights, too, as they stood before the squat appeared.
+            weights = lx.affix_weights(
+                [e for e in added_events if e[1] < as_of], as_of, checker.history.half_life_days
+            )
+            past = replace(checker.lexicon, affixes=weights, affix_total=sum(weights.values()))
+            odds = past.affix_odds(difference(row.name, match[0].target).added)
+        rows.append(
+            replace(features, attacks=earlier.feature(match[0].target), affix_odds=odds).vector()
+        )
         labels.append(1)
     negatives = [name for name in negatives if name not in popular]
     for match in match_rows(checker, negatives):
@@ -130,17 +164,41 @@ def forward(
     c: float = 1.0,
     combos: bool = True,
     history: bool = True,
+    words: bool = False,
+    combo_scope: str | None = None,
 ) -> ForwardRun:
-    """Fit on what was known before ``cut``: history and weights. ``combos`` and
-    ``history`` turn the combosquat check and the attack-history feature on or off."""
-    base = NameChecker(history=AttackHistory(as_of=cut, half_life_days=365.0))
+    """Fit on what was known before ``cut``: history, word statistics, affixes and weights.
+    ``combos``, ``history`` and ``words`` turn the combosquat check, the attack-history
+    feature and the lexicon (word statistics and affix weights) on or off."""
+    base = NameChecker(
+        history=AttackHistory(as_of=cut, half_life_days=365.0)
+    )
     before = [row for row in malicious if row.first_seen < cut]
     events = attack_events(base, before) if history else []
     past = AttackHistory.build(events, as_of=cut)
-    checker = NameChecker(corpus=base.corpus, history=past, combos=combos)
-    fitted = fit(checker, before, live_before, alert_rate, c, events)
+    added = affix_events(base, before) if words else []
+    # Word statistics from one half of the earlier live names, weights fitted on the other:
+    # a live name's own words must not make it look word-like (a later name's are not in).
+    counted = [name for name in live_before if zlib.crc32(name.encode()) % 2 == 0]
+    if words:
+        live_before = [name for name in live_before if zlib.crc32(name.encode()) % 2 == 1]
+    lexicon = (
+        # None: no word features (a lexicon given, even an empty one, turns them on).
+        lx.build(counted, base.corpus.ranks, added, as_of=cut) if words else None
+    )
+    checker = NameChecker(
+        corpus=base.corpus, history=past, combos=combos, combo_scope=combo_scope, lexicon=lexicon
+    )
+    fitted = fit(checker, before, live_before, alert_rate, c, events, added)
     return ForwardRun(
         past,
         fitted,
-        NameChecker(corpus=base.corpus, history=past, scorer=fitted.scorer, combos=combos),
+        NameChecker(
+            corpus=base.corpus,
+            history=past,
+            scorer=fitted.scorer,
+            combos=combos,
+            combo_scope=combo_scope,
+            lexicon=lexicon,
+        ),
     )

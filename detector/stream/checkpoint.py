@@ -9,8 +9,11 @@ event in ``tests/stream/test_checkpoint.py``. The name and code caches are not s
 they are pure and refilled on demand.
 
 ``encode``/``decode`` add zlib compression (what a service stores). A checkpoint of
-another ``VERSION`` is refused with ``CheckpointError``: the caller replays the events
-instead.
+a version not in ``READS`` is refused with ``CheckpointError``: the caller replays the
+events instead. An older version that is read starts what it lacks empty. Version 2
+(before cohort scopes, sweeps and link evidence): its breaker held no cohort pause and
+no cohort traffic, its flagged registrations carry no cohorts, it has no sweep members
+(sweeps count from the restore on), and its links rest on more than a site.
 """
 
 from __future__ import annotations
@@ -26,9 +29,15 @@ from detector.stream.campaigns import Campaign, Campaigns
 from detector.stream.cohorts import CohortTracker, KeyState, SeasonalProfile
 from detector.stream.scorer import AccountState, StreamScorer
 
-VERSION = 3  # 2: campaign links' strength and time per account; keys cleared by verdicts;
-# 3: what a link rests on (an organisation's site only), the broad sign-up burst of an
-# account and the broad keys' burst episodes
+# 2: campaign links' strength and time per account; keys cleared by verdicts.
+# 3: the breaker's cohort scopes, flagged registrations' cohorts and cohort traffic;
+#    the sweeps' recent members (detector.sweeps.SweepMemory); what a link rests on
+#    (an organisation's site only; version 2 links rest on more), the broad sign-up
+#    burst of an account and the broad keys' burst episodes.
+VERSION = 3
+READS = (2, 3)
+# A version 2 account row lacks the last two fields: (link_site, cohort).
+_V2_ACCOUNT_TAIL = [False, None]
 
 _KEY_SLOTS = ("times", "weights", "accounts", "events", "starts", "matured", "last_counted",
               "campaign", "burst_at", "description", "trim_at")
@@ -116,16 +125,21 @@ def _restore_campaigns(store: Campaigns, data: dict[str, Any]) -> None:
 def _breaker(state: BreakerState) -> dict[str, Any]:
     return {"clock": state.clock,
             "scopes": {scope: [*(getattr(s, name) for name in _SCOPE_FIELDS),
-                               [list(item) for item in s.flagged]]
-                       for scope, s in state.scopes.items()}}
+                               [[ts, campaign, list(cohorts)]
+                                for ts, campaign, cohorts in s.flagged]]
+                       for scope, s in state.scopes.items()},
+            "traffic": state.traffic, "traffic_pruned_at": state.traffic_pruned_at}
 
 
 def _restore_breaker(data: dict[str, Any]) -> BreakerState:
     state = BreakerState(clock=data["clock"])
     for scope, values in data["scopes"].items():
         fields = dict(zip(_SCOPE_FIELDS, values[:-1], strict=True))
-        state.scopes[scope] = ScopeState(**fields,
-                                         flagged=[(ts, c) for ts, c in values[-1]])
+        state.scopes[scope] = ScopeState(
+            **fields, flagged=[(item[0], item[1], tuple(item[2]) if len(item) > 2 else ())
+                               for item in values[-1]])
+    state.traffic = data.get("traffic", {})  # absent in version 2
+    state.traffic_pruned_at = data.get("traffic_pruned_at", state.traffic_pruned_at)
     return state
 
 
@@ -146,15 +160,16 @@ def dump(scorer: StreamScorer) -> dict[str, Any]:
         "broad_episodes": scorer.broad_episodes,
         "tracker": _tracker(scorer.tracker),
         "breaker": _breaker(scorer.breaker_state),
+        "sweeps": scorer.sweeps.dump(),
     }
 
 
 def restore(data: dict[str, Any], policy: Policy | None = None) -> StreamScorer:
     """A scorer in exactly the state ``dump`` saw (under the same policy)."""
-    if not isinstance(data, dict) or data.get("version") != VERSION:
+    if not isinstance(data, dict) or data.get("version") not in READS:
         found = data.get("version") if isinstance(data, dict) else type(data).__name__
         raise CheckpointError(f"scorer checkpoint version {found!r}; this build reads "
-                              f"version {VERSION}")
+                              f"versions {', '.join(map(str, READS))}")
     scorer = StreamScorer(policy)
     try:
         scorer.clock.now, scorer.clock.leap = data["clock"]
@@ -166,12 +181,16 @@ def restore(data: dict[str, Any], policy: Policy | None = None) -> StreamScorer:
             name: AccountState(created, domain, score, tuple(reasons), campaign, recent,
                                recent_events, flood, link, linked_at, link_site, cohort)
             for (name, created, domain, score, reasons, campaign, recent, recent_events, flood,
-                 link, linked_at, link_site, cohort) in data["accounts"]}
+                 link, linked_at, link_site, cohort) in (
+                     row if len(row) == 13 else [*row, *_V2_ACCOUNT_TAIL]
+                     for row in data["accounts"])}
         _restore_campaigns(scorer.campaign_store, data["campaigns"])
         scorer.cleared_keys = dict(data["cleared_keys"])
-        scorer.broad_episodes = dict(data["broad_episodes"])
+        scorer.broad_episodes = dict(data.get("broad_episodes", {}))  # absent in version 2
         _restore_tracker(scorer.tracker, data["tracker"])
         scorer.breaker_state = _restore_breaker(data["breaker"])
+        if data["version"] >= 3:
+            scorer.sweeps.load(data["sweeps"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"damaged scorer checkpoint: {type(exc).__name__}: {exc}"
                               ) from None

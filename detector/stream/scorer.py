@@ -35,6 +35,7 @@ from detector.stream.campaigns import Campaigns
 from detector.stream.clock import StreamClock, TimePolicy, check_event_time
 from detector.stream.cohorts import DAY, HOUR, CohortTracker, KeyVerdict
 from detector.stream.events import Event, EventError, parse_event, parse_ts
+from detector.stream.scope import event_cohorts
 from detector.stream.signals import (
     CodeCache,
     NameCache,
@@ -43,6 +44,7 @@ from detector.stream.signals import (
     exact_hash,
 )
 from detector.stream.templates import files_hash, name_head, name_shape, shape, text_hash
+from detector.sweeps import SweepMemory
 from detector.vocab import EventType, ScanCode
 
 _SCOPE_PREFIX: dict[str, str] = {EventType.ACCOUNT: "a", EventType.PROJECT: "p",
@@ -122,12 +124,16 @@ class StreamScorer:
         self.signal_times = SignalTimes()
         self.names = NameCache(policy, times=self.signal_times)
         self.code = CodeCache(policy, times=self.signal_times)
+        # The recent members of each sweep (names imitating one target): stream state.
+        self.sweeps = SweepMemory(policy.names)
         self.findings_for_last_event: list[dict[str, Any]] = []
         self._seen_ids: dict[str, None] = {}  # a dict: 2-4x smaller than a set this size
         self._accounts_pruned_at = -math.inf
         self.last_event_type: str | None = None
         self.last_event_id: str | None = None
         self.last_event_ts: float | None = None
+        # The breaker cohorts of the last event (``detector.stream.scope``).
+        self.last_event_cohorts: tuple[str, ...] = ()
         self._popular = _popular_tokens(self.cfg.impersonation_top_projects)
         self._broad = frozenset(self.cfg.broad_cohorts)
         # Cohort keys of campaigns cleared by a benign verdict -> when: for tail_days
@@ -174,14 +180,23 @@ class StreamScorer:
         self.campaign_store.moved.clear()
         self.campaign_store.merged.clear()
         decision = self._score(ev)
+        self.last_event_cohorts = cohorts = self._cohorts(ev)
         transitions = self.breaker.advance_one(self.breaker_state, ev.type, ev.ts,
                                                decision["decision"] != "allow",
-                                               decision["campaign"], ev.ts)
+                                               decision["campaign"], ev.ts, cohorts)
         if ev.ts - self._accounts_pruned_at > self.prune_accounts_every:
             self._prune_accounts(ev.ts)
         if not transitions:
             return [decision]
         return [decision, *({"breaker": t} for t in transitions)]
+
+    def _cohorts(self, ev: Event) -> tuple[str, ...]:
+        """The breaker cohorts of an event (e-mail domain: the account's)."""
+        account = self.accounts.get(ev.username)
+        name = self.names.get(ev.project) if ev.project else None
+        target = name.target if name is not None and name.flagged else None
+        return event_cohorts(account.domain if account else None, ev.ip, ev.project, target,
+                             ev.username)
 
     def prime_names(self, events: Iterable[dict[str, Any]]) -> None:
         """Check the project names of upcoming events in one batch (pure, so still causal)."""
@@ -398,8 +413,17 @@ class StreamScorer:
                                                 f"{cfg.young_account_hours} h old"
         if ev.project:
             name = self.names.get(ev.project)
-            if name.flagged:
-                signals.append(Signal("name", cfg.name_squat * name.score, name.reason))
+            score, flagged, reason = name.score, name.flagged, name.reason
+            if name.sweep_target is not None and name.normalized is not None:
+                # Other names imitating the same target in the window (detector.sweeps).
+                sweep = self.sweeps.observe(name.normalized, name.sweep_target, score, ev.ts,
+                                            register=ev.type == "project.created")
+                if sweep is not None:
+                    score = sweep.score
+                    flagged = flagged or score >= self.policy.names.flag_threshold
+                    reason = f"{reason}; {sweep.reason}" if reason else sweep.reason
+            if flagged:
+                signals.append(Signal("name", cfg.name_squat * score, reason))
                 if name.target:
                     keys[f"{prefix}|target:{name.target}"] = f"typosquats of {name.target!r}"
             if ev.type == "project.created":  # a release's name is not new

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from detector.policy import Policy, load_policy, resolve
+from detector.sweeps import is_member_match
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,10 @@ class NameSignal:
     flagged: bool
     target: str | None
     reason: str
+    # The canonical name and the target of its sweep, when it is a sweep member
+    # (detector.sweeps: its best match is an edit-based imitation); else None.
+    normalized: str | None = None
+    sweep_target: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,15 +84,20 @@ def _code_scanner() -> Any:
     return scan_files
 
 
-def _to_signal(result: Any) -> NameSignal:
+def _to_signal(result: Any, policy: Policy) -> NameSignal:
     if result is None or getattr(result, "error", None):
         return _NO_NAME
     matches = getattr(result, "matches", None) or []
     reasons = getattr(result, "reasons", None) or []
+    best = matches[0] if matches else None
+    member = best is not None and is_member_match(best.kind, best.distance, best.score,
+                                                  policy.names)
     signal = NameSignal(
         score=float(result.score), flagged=bool(result.flagged),
-        target=matches[0].target if matches else None,
+        target=best.target if best is not None else None,
         reason=reasons[0] if reasons else "",
+        normalized=getattr(result, "normalized", None) if member else None,
+        sweep_target=best.target if member and best is not None else None,
     )
     return _shared(signal)
 
@@ -101,12 +111,13 @@ def _shared(signal: NameSignal) -> NameSignal:
 def check_names(names: list[str], policy: Policy | None,
                 times: SignalTimes | None = None) -> dict[str, NameSignal]:
     """The name signal of each name; ``times`` (if given) counts the checks and their CPU."""
-    checker = _name_checker(resolve(policy))
+    policy = resolve(policy)
+    checker = _name_checker(policy)
     if checker is None or not names:
         return dict.fromkeys(names, _NO_NAME)
     start = time.process_time()
-    results = {name: _to_signal(r) for name, r in zip(names, checker.check_many(names),
-                                                      strict=True)}
+    results = {name: _to_signal(r, policy)
+               for name, r in zip(names, checker.check_many(names), strict=True)}
     if times is not None:
         times.name_checks += len(names)
         times.name_seconds += time.process_time() - start

@@ -33,6 +33,7 @@ from typing import Any
 
 from detector.popular import shipped_corpus
 from detector.stream.crowds import CROWD_KINDS, add_crowds
+from detector.stream.shapes import SHAPE_MAKERS
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -570,6 +571,8 @@ _MAKERS = {
     "account-flood": (_campaign_flood, 4.0),
     "low-and-slow": (_campaign_slow, 40.0),
 }
+# Campaign shapes held by one cohort (scoped breaker pauses), asked for by name only.
+_MAKERS.update(SHAPE_MAKERS)
 
 
 def simulate(cfg: SimConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

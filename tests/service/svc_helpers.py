@@ -225,6 +225,39 @@ def wave(server: Server, size: int, prefix: str) -> list[dict[str, Any]]:
     return events
 
 
+# Popular names the mixed wave squats in turn: no one target holds the wave.
+SQUATS = ("reqeusts", "nmupy", "pandsa", "djnago", "flaks", "urlib3", "boto33", "pytset")
+
+
+def mixed_wave(server: Server, size: int, prefix: str) -> list[dict[str, Any]]:
+    """``wave`` spread so that no cohort holds it (each account its own e-mail domain,
+    squats of several targets): an automatic trip pauses the whole event type."""
+    events = []
+    for i in range(size):
+        user = f"{prefix}{i}x{uuid.uuid4().hex[:4]}"
+        events.append(account_event(server, user, email=f"{user}@{user}.example"))
+        events.append(project_event(server, f"{SQUATS[i % len(SQUATS)]}{prefix}{i}", user,
+                                    files={"setup.py": BAD_SETUP}))
+    return events
+
+
+def cohort_wave(server: Server, size: int, prefix: str, domain: str, ip: str
+                ) -> list[dict[str, Any]]:
+    """A wave held by one cohort: every account from ``domain`` and the /24 of ``ip``
+    (``a.b.c``), each creating a squat of a different target."""
+    events = []
+    for i in range(size):
+        user = f"{prefix}{i}x{uuid.uuid4().hex[:4]}"
+        account = account_event(server, user, email=f"{user}@{domain}")
+        account["account"]["ip"] = f"{ip}.{10 + i}"
+        events.append(account)
+        project = project_event(server, f"{SQUATS[i % len(SQUATS)]}{prefix}{i}", user,
+                                files={"setup.py": BAD_SETUP})
+        project["account"]["ip"] = f"{ip}.{10 + i}"
+        events.append(project)
+    return events
+
+
 def project_event(server: Server, name: str, username: str | None = None,
                   files: dict[str, str] | None = None, kind: str = "project.created"
                   ) -> dict[str, Any]:

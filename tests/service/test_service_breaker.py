@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from svc_helpers import BAD_SETUP, Server, project_event, run_service, wave
+from svc_helpers import BAD_SETUP, SQUATS, Server, mixed_wave, project_event, run_service
 
 # An automatic trip lapses after 6 s here (the shipped policy: 30 min).
 LAPSE_POLICY = "[breaker]\nauto_trip_minutes = 0.1\n"
@@ -56,7 +56,7 @@ def _wait_for(predicate, seconds: float = 20.0) -> bool:  # type: ignore[no-unty
 
 def _send_wave(server: Server, prefix: str, size: int = 20) -> list[dict]:
     with server.client("registry") as c:
-        r = c.post("/v1/events", json=wave(server, size, prefix))
+        r = c.post("/v1/events", json=mixed_wave(server, size, prefix))
     assert r.status_code == 200, r.text
     answers = r.json()
     assert sum(a["decision"] != "allow" for a in answers) >= 15
@@ -166,7 +166,8 @@ def test_resume_then_continuing_wave_trips_again(fresh_server: Server) -> None:
         assert r.status_code == 200, r.text
     assert _status(server)["project.created"]["state"] == "open"
     with server.client("registry") as c:
-        uploads = [project_event(server, f"reqeusts-resa{i}", kind="release.uploaded",
+        uploads = [project_event(server, f"{SQUATS[i % len(SQUATS)]}-resa{i}",
+                                 kind="release.uploaded",
                                  files={"setup.py": BAD_SETUP}) for i in range(40)]
         answers = c.post("/v1/events", json=uploads).json()
     assert sum(a["decision"] != "allow" for a in answers) >= 15

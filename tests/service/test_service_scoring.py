@@ -10,6 +10,7 @@ import pytest
 from svc_helpers import BAD_SETUP, Server, project_event, run_service
 
 from detector.policy import load_policy
+from detector.replay import whole_type
 from detector.stream import StreamScorer
 from detector.stream.events import format_ts
 from service.scoring import Scorer
@@ -18,6 +19,7 @@ from service.scoring import Scorer
 # numbers than the detector's, from this policy, would decide differently.
 ODD_POLICY = ("[stream]\nreview_threshold = 0.3\nblock_threshold = 0.97\ncode = 0.6\n"
               "code_min_score = 0.1\n")
+WHOLE_TYPE = whole_type(None)
 # Big enough not to count as an empty project, small enough to scan quickly.
 FILES = {"setup.py": BAD_SETUP + "# " + "padding " * 60 + "\n"}
 
@@ -64,17 +66,18 @@ def test_a_deferred_scan_of_clean_files_changes_nothing() -> None:
 def test_rebuild_takes_the_stored_breaker_and_re_arms() -> None:
     """After a restart the replayed events trip the breaker again in memory, but the
     stored state (a moderator resumed since) is the truth: the detector must be open and
-    counting afresh, not blind for hours."""
+    counting afresh, not blind for hours. (Whole-type pauses here: the wave's squats of
+    one target would otherwise pause only that cohort.)"""
     now = time.time()
     wave = [_event(i, now - 3000 + i) for i in range(20)]
-    scorer = Scorer()
+    scorer = Scorer(WHOLE_TYPE)
     scorer.rebuild(wave, {}, now)
     assert scorer.breaker_state.scopes["project.created"].state == "paused"
 
     resumed = {"state": "open", "kind": None, "confirmed": False,
                "since": format_ts(now - 2000), "expires_at": None,
                "reason": "looked fine", "actor": "moderator:m"}
-    scorer = Scorer()
+    scorer = Scorer(WHOLE_TYPE)
     assert scorer.rebuild(wave, {"project.created": resumed}, now) == 20
     assert scorer.breaker_state.scopes["project.created"].state == "open"
     lines = [t for i in range(20, 40)

@@ -23,7 +23,8 @@ POLICY = BreakerPolicy(trip_rules=(TripRule(window_minutes=60, flagged=10),
                                    TripRule(window_minutes=360, flagged=25)),
                        auto_trip_minutes=30, reset_window_minutes=60, reset_flagged=2,
                        min_pause_minutes=120, manual_pause_default_minutes=60,
-                       manual_pause_max_minutes=600)
+                       manual_pause_max_minutes=600, cohort_kinds=(),
+                       cohort_min_share=0.9, cohort_max_bystander_share=0.5)
 T0 = 1_700_000_000.0
 
 

@@ -68,3 +68,39 @@ def test_campaign_ids_derive_from_the_founding_event() -> None:
     assert len(set(names)) == 3 and all(n.startswith("c-") and len(n) == 14 for n in names)
     again = Campaigns()
     assert again.record(again.new(5.0, "e2")).id == names[2]  # same founder, same id
+
+
+def test_cohort_pauses_survive_a_checkpoint_and_version_2_is_read() -> None:
+    """A stream whose waves trip cohort scopes, cut while one is paused: the restored
+    scorer answers the same; a version 2 checkpoint (no cohorts) is still read."""
+    events, _ = simulate(SimConfig(days=11, seed=4, campaigns=("one-domain", "ip-range"),
+                                   crowds=(), first_campaign_day=8, files_share=0.05))
+    whole = _score(StreamScorer(), events)
+    trips = [line["breaker"]["scope"] for line in whole
+             if line.get("breaker", {}).get("action") == "trip"]
+    assert any("|" in scope for scope in trips), trips
+    first = next(i for i, line in enumerate(whole)
+                 if "|" in line.get("breaker", {}).get("scope", ""))
+    cut = sum(1 for line in whole[:first] if "score" in line) + 1  # just after the trip
+    scorer = StreamScorer()
+    pieces = _score(scorer, events[:cut])
+    assert any("|" in scope for scope in scorer.breaker_state.scopes)
+    assert scorer.breaker_state.traffic
+    scorer = decode(encode(scorer))
+    assert any("|" in scope for scope in scorer.breaker_state.scopes)
+    pieces.extend(_score(scorer, events[cut:]))
+    assert pieces == whole
+
+    old = StreamScorer()
+    _score(old, events[:2000])
+    data = dump(old)
+    data["version"] = 2
+    breaker = data["breaker"]
+    del breaker["traffic"], breaker["traffic_pruned_at"]
+    for values in breaker["scopes"].values():
+        values[-1] = [item[:2] for item in values[-1]]
+    restored = decode(zlib.compress(json.dumps(data).encode()))
+    assert restored.breaker_state.traffic == {}
+    assert all(item[2] == () for s in restored.breaker_state.scopes.values()
+               for item in s.flagged)
+    assert restored.process(events[2000])[0]["id"] == events[2000]["id"]

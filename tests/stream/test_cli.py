@@ -149,3 +149,26 @@ def test_replay_compares_two_policies_side_by_side(stream_files, tmp_path) -> No
     pauses = next(r for r in rows if r.startswith("pauses"))
     assert pauses.split()[1:] == [str(len(shipped["timeline"])),
                                   str(len(trigger_happy["timeline"]))]
+
+
+def test_replay_collateral_sets_scoped_against_whole_type_pauses(tmp_path) -> None:
+    events, labels = tmp_path / "events.jsonl", tmp_path / "labels.jsonl"
+    done = _run("simulate", "--days", "9", "--seed", "4", "--campaigns",
+                "one-domain,ip-range", "--crowds", "none", "--first-campaign-day", "5",
+                "--scale", "0.5", "--out", str(events), "--labels", str(labels))
+    assert done.returncode == 0, done.stderr
+    done = _run("replay", str(events), "--labels", str(labels), "--collateral", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    rows = report["by_kind"]
+    assert set(rows) == {"baseline", "one-domain", "ip-range"}
+    assert rows["one-domain"]["attack"] and not rows["baseline"]["attack"]
+    scoped, whole = report["pauses"]["scoped"], report["pauses"]["whole_type"]
+    assert any("|" in scope for scope in scoped)  # cohort pauses, scoped
+    assert all("|" not in scope for scope in whole)  # whole types only
+    # a cohort pause refuses fewer legitimate registrations than the whole type
+    assert rows["baseline"]["scoped"] < rows["baseline"]["whole_type"]
+    text = _run("replay", str(events), "--labels", str(labels), "--collateral")
+    assert "legitimate refused" in text.stdout and "attack let through" in text.stdout
+    bad = _run("replay", str(events), "--collateral")
+    assert bad.returncode == 2 and "--labels" in bad.stderr

@@ -111,7 +111,8 @@ def simulate_command(
     labels: Annotated[str | None, typer.Option(
         "--labels", help="Ground-truth labels file (JSON Lines: id, campaign, kind).")] = None,
     campaigns: Annotated[str, typer.Option(
-        help="Comma-separated campaign kinds, 'all' or 'none'.")] = "all",
+        help="Comma-separated campaign kinds, 'all' or 'none' (also: one-domain, "
+             "subdomain-rotation, template-wave, ip-range, not in 'all').")] = "all",
     crowds: Annotated[str, typer.Option(
         help="Comma-separated benign crowd kinds (labelled crowd-<kind>), 'all' or "
              "'none'.")] = "all",
@@ -129,9 +130,12 @@ def simulate_command(
 ) -> None:
     """Generate a seeded PyPI-like registration stream with labelled campaigns."""
     from detector.stream.crowds import CROWD_KINDS
+    from detector.stream.shapes import SHAPE_KINDS
     from detector.stream.simulate import CAMPAIGN_KINDS, SimConfig, simulate
 
-    kinds = _kinds("--campaigns", campaigns, CAMPAIGN_KINDS)
+    # 'all': the default campaigns; the scoped-pause shapes are asked for by name.
+    kinds = CAMPAIGN_KINDS if campaigns == "all" else \
+        _kinds("--campaigns", campaigns, CAMPAIGN_KINDS + SHAPE_KINDS)
     crowd_kinds = _kinds("--crowds", crowds, CROWD_KINDS)
     try:
         from detector.stream.events import parse_ts
@@ -189,12 +193,18 @@ def replay_command(
         "--compare", help="A second policy file: both replays side by side.")] = None,
     out: Annotated[str | None, typer.Option(
         "--out", help="Write the report to this file instead of stdout.")] = None,
+    collateral_report: Annotated[bool, typer.Option(
+        "--collateral", help="With --labels: replay with cohort-scoped pauses and with "
+                             "whole-type pauses only, and show per label kind the "
+                             "legitimate events refused and attack events let through.")
+    ] = False,
 ) -> None:
     """Replay a stream under a policy: breaker pauses per scope and, with labels, their cost.
 
     The report goes to stdout (or --out); --compare POLICY replays the stream under a
-    second policy too and shows the two side by side."""
-    from detector.replay import compare_text, replay, timeline_text
+    second policy too and shows the two side by side; --collateral sets scoped pauses
+    against whole-type pauses per crowd type and campaign shape."""
+    from detector.replay import collateral, collateral_text, compare_text, replay, timeline_text
 
     for path in (events, labels, compare):
         if path is not None and not Path(path).is_file():
@@ -208,6 +218,20 @@ def replay_command(
         except UnicodeDecodeError as exc:
             fail_usage(f"{events}: not UTF-8 text ({exc.reason})")
 
+    if collateral_report:
+        if labels is None or compare is not None:
+            fail_usage("--collateral needs --labels, and does not go with --compare")
+        assert labels is not None
+        try:
+            report = collateral(events, labels, policy_or_exit(policy))
+        except (ValueError, KeyError) as exc:
+            fail_usage(f"{labels}: {exc}")
+        except UnicodeDecodeError as exc:
+            fail_usage(f"{events}: not UTF-8 text ({exc.reason})")
+        text = json.dumps(report, ensure_ascii=False) if json_output else \
+            collateral_text(report)
+        _emit(out, text)
+        return
     result = run(policy)
     if compare is None:
         text = json.dumps(result, ensure_ascii=False) if json_output else timeline_text(result)
@@ -217,6 +241,10 @@ def replay_command(
         text = (json.dumps({"policies": list(names), "results": [result, other]},
                            ensure_ascii=False)
                 if json_output else compare_text(result, other, names))
+    _emit(out, text)
+
+
+def _emit(out: str | None, text: str) -> None:
     if out is None:
         sys.stdout.write(text + "\n")
         return

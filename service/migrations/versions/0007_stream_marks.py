@@ -4,15 +4,15 @@ A benign verdict on a campaign or a member unlinks it in the detector's state; t
 is stored at its own log position (drawn with `events.seq`, under the stream lock), so
 every replica and every replay applies it after exactly the events it followed.
 
-Revision ID: 0006_stream_marks
-Revises: 0005_scan_claims
+Revision ID: 0007_stream_marks
+Revises: 0006_cohort_scopes
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_stream_marks"
-down_revision = "0005_scan_claims"
+revision = "0007_stream_marks"
+down_revision = "0006_cohort_scopes"
 branch_labels = None
 depends_on = None
 

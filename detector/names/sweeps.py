@@ -1,0 +1,131 @@
+"""Sweeps over a batch of name results (`warden check-name --file`): see ``detector.sweeps``.
+
+``BatchSweeps`` takes results one at a time (so a caller can write the others as they
+come), holds only the sweep members, and at the end answers the members whose result
+changes. ``apply_sweeps`` does the same over a list. Both are O(n) in the results plus a
+sort of each group; the answer depends on the set of (name, time) pairs only, never on
+their order in the batch.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from detector.names.results import NameResult
+from detector.policy import NamesPolicy, Policy, resolve
+from detector.sweeps import Sweep, is_member_match, make_sweep
+
+HOUR = 3600.0
+
+
+def member_target(result: NameResult, cfg: NamesPolicy) -> str | None:
+    """The target whose sweep ``result`` belongs to, or None (see ``detector.sweeps``)."""
+    matches = result.matches
+    if not matches or result.error is not None or result.normalized is None:
+        return None  # most names: no match at all
+    best = matches[0]
+    if not is_member_match(best.kind, best.distance, best.score, cfg):
+        return None
+    return best.target
+
+
+def with_sweep(result: NameResult, sweep: Sweep, cfg: NamesPolicy) -> NameResult:
+    """``result`` with its score raised, its flag renewed and the sweep's reason added."""
+    return NameResult(result.name, result.normalized, max(result.score, sweep.score),
+                      result.flagged or sweep.score >= cfg.flag_threshold, result.matches,
+                      [*result.reasons, sweep.reason], result.error, sweep.to_dict())
+
+
+class BatchSweeps:
+    """Collects a batch's members (``add``), then scores its sweeps (``resolve``)."""
+
+    def __init__(self, policy: Policy | None = None) -> None:
+        self.cfg = resolve(policy).names
+        # target -> [(time, name, position, result)]
+        self._groups: dict[str, list[tuple[float | None, str, int, NameResult]]] = {}
+
+    def add(self, position: int, result: NameResult, ts: float | None = None) -> bool:
+        """Hold ``result`` (at ``position`` in the batch) if it is a sweep member; True then."""
+        target = member_target(result, self.cfg)
+        if target is None:
+            return False
+        assert result.normalized is not None
+        self._groups.setdefault(target, []).append((ts, result.normalized, position, result))
+        return True
+
+    def members(self) -> dict[int, NameResult]:
+        """Every member held, by position, as checked (before ``resolve``)."""
+        return {position: result for members in self._groups.values()
+                for _, _, position, result in members}
+
+    def resolve(self, size: int) -> dict[int, NameResult]:
+        """The changed results by position: every member with at least one sibling.
+
+        ``size``: how many names the batch holds. A batch of more than
+        ``sweep_batch_names`` without times gets no sweeps (a sweep is hours, not a
+        registry's worth of names); its members with times still do."""
+        changed: dict[int, NameResult] = {}
+        one_window = size <= self.cfg.sweep_batch_names
+        for target, members in self._groups.items():
+            if len(members) < 2:
+                continue
+            if all(ts is None for ts, _, _, _ in members):
+                if one_window:
+                    self._untimed(target, members, changed)
+            else:
+                self._timed(target, members, changed)
+        return changed
+
+    def _untimed(self, target: str, members: list[tuple[float | None, str, int, NameResult]],
+                 changed: dict[int, NameResult]) -> None:
+        names = sorted({name for _, name, _, _ in members})
+        if len(names) < 2:
+            return
+        for _, name, position, result in members:
+            others = [other for other in names[: self.cfg.sweep_listed + 1] if other != name]
+            sweep = make_sweep(target, others, len(names) - 1, result.score, self.cfg,
+                               timed=False)
+            changed[position] = with_sweep(result, sweep, self.cfg)
+
+    def _timed(self, target: str, members: list[tuple[float | None, str, int, NameResult]],
+               changed: dict[int, NameResult]) -> None:
+        """Siblings: the others at most the window before, or at the same time (a name
+        without a time counts as at its group's earliest). O(n log n) in the group."""
+        window = self.cfg.sweep_window_hours * HOUR
+        earliest = min(ts for ts, _, _, _ in members if ts is not None)
+        rows = sorted(((earliest if ts is None else ts, name, position, result)
+                       for ts, name, position, result in members),
+                      key=lambda row: (row[0], row[1], row[2]))
+        inside: Counter[str] = Counter()
+        low = high = 0
+        for ts, name, position, result in rows:
+            while high < len(rows) and rows[high][0] <= ts:
+                inside[rows[high][1]] += 1
+                high += 1
+            while rows[low][0] < ts - window:
+                gone = rows[low][1]
+                inside[gone] -= 1
+                if not inside[gone]:
+                    del inside[gone]
+                low += 1
+            count = len(inside) - (name in inside)
+            if count == 0:
+                continue
+            # ``inside`` keeps the order in which names entered the window: earliest first.
+            others = (other for other in inside if other != name)
+            sweep = make_sweep(target, others, count, result.score, self.cfg, timed=True)
+            changed[position] = with_sweep(result, sweep, self.cfg)
+
+
+def apply_sweeps(results: Sequence[NameResult], times: Sequence[float | None] | None = None,
+                 policy: Policy | None = None) -> list[NameResult]:
+    """``results`` with every sweep member raised (``times``: one per result, or None)."""
+    batch = BatchSweeps(policy)
+    for position, result in enumerate(results):
+        batch.add(position, result, None if times is None else times[position])
+    changed = batch.resolve(len(results))
+    return [changed.get(position, result) for position, result in enumerate(results)]
+
+
+__all__ = ["BatchSweeps", "apply_sweeps", "member_target", "with_sweep"]

@@ -1,0 +1,189 @@
+"""Sweeps: several names imitating one popular target, registered close together.
+
+Attack tools register many variants of one target within hours (`reqeusts`, `requets`,
+`rquests`, ...). Each variant alone may score below the name threshold; together they
+are far less likely to be chance. This module is the one rule for all three places that
+see names together: a batch (`warden check-name --file`, ``detector.names.sweeps``), and
+a stream (`warden score` and the service, through ``SweepMemory`` in the stream state).
+
+**Who is a member.** A sweep is a group of names sharing a target, the target being the
+name checker's own best match (even below the flag threshold). A name is a member only
+when that match is itself evidence of imitation (``SWEEP_KINDS``: a typo kind, a
+look-alike, other separators, two edits, an affix on top of a typo) and scores at least
+``[names] sweep_min_score`` alone. Brand-plus-word matches (``affix``, ``combosquat``,
+``dropped-words``, ``word-reorder``, ``plural``, ``version-suffix``, ``digit-change``)
+never make a sweep: an organisation releasing `acme-core`, `acme-cli`, `acme-utils` is a
+legitimate family (and the target's own owner registers exactly such names), whereas
+nobody legitimately registers five misspellings of one name.
+
+**The boost.** A member with ``k`` distinct siblings gains, on the logit of its own
+score, ``sweep_boost * k / (k + sweep_half_siblings)``: it grows with the siblings and
+saturates at ``sweep_boost`` (a logistic model's feature, added to the score's log-odds,
+so it lifts a 0.3 typo further than a 0.05 one). The match scores are left as they were;
+the name's score, its flag and an added reason (naming the target and, capped at
+``sweep_listed``, the siblings) carry the sweep.
+
+**Which siblings count (order independence and "later ones score higher").**
+
+- With times (a stream; a batch whose names carry times): a member's siblings are the
+  other names of its group that arrived at most ``sweep_window_hours`` before it, or at
+  the same time. The first of a sweep gains nothing from those that follow it; each
+  later one sees more siblings and scores higher. The rule depends only on the times, so
+  a batch with times gives the same answer in any order, and a stream, which sees names
+  in time order, gives the same answer as that batch (names at exactly the same time are
+  each other's siblings in a batch; in a stream the one that arrived first cannot see
+  the one after it).
+- In a stream, only new projects (``project.created``) join a sweep. A release of an
+  existing project is raised by the sweep its name belongs to but does not join it:
+  thousands of existing projects release every day, and their names were not chosen
+  in the window.
+- Without times (a file of names): the batch is one window, and every member's siblings
+  are all the other distinct names of its group in the batch. Every member of a sweep
+  is raised alike; the answer depends on the set of names, never on their order. A batch
+  of more than ``sweep_batch_names`` names without times is not one window (it cannot
+  stand for names registered together) and gets no sweeps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any
+
+from detector.policy import NamesPolicy
+from detector.vocab import NameKind
+
+HOUR = 3600.0
+
+# Best-match kinds that are evidence of imitation on their own (see the module docstring).
+SWEEP_KINDS = frozenset({
+    NameKind.SWAPPED_CHARACTERS, NameKind.REPEATED_CHARACTER, NameKind.OMITTED_CHARACTER,
+    NameKind.EXTRA_CHARACTER, NameKind.KEYBOARD_TYPO, NameKind.HOMOGLYPH, NameKind.BIT_FLIP,
+    NameKind.SUBSTITUTION, NameKind.EDIT_DISTANCE_2, NameKind.SEPARATOR,
+})
+# An affix match two edits away is an affix on top of a typo (`reqeusts-py`, `openvc`).
+TYPO_AFFIX_DISTANCE = 2
+# Scores are kept off 0 and 1 before taking their logit.
+_EPSILON = 1e-4
+
+
+def is_member_match(kind: str, distance: int, score: float, cfg: NamesPolicy) -> bool:
+    """Whether a best match of this kind, distance and score makes its name a sweep member."""
+    if cfg.sweep_boost <= 0.0 or score < cfg.sweep_min_score:
+        return False
+    return kind in SWEEP_KINDS or (kind == NameKind.AFFIX and distance >= TYPO_AFFIX_DISTANCE)
+
+
+def boosted(score: float, siblings: int, cfg: NamesPolicy) -> float:
+    """``score`` raised for ``siblings`` distinct siblings (unchanged for none)."""
+    if siblings <= 0 or cfg.sweep_boost <= 0.0:
+        return score
+    p = min(max(score, _EPSILON), 1.0 - _EPSILON)
+    gain = cfg.sweep_boost * siblings / (siblings + cfg.sweep_half_siblings)
+    raised = round(1.0 / (1.0 + math.exp(-(math.log(p / (1.0 - p)) + gain))), 4)
+    return max(raised, score)
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """One name's place in a sweep: its target, its siblings, and its score before and after."""
+
+    target: str
+    count: int  # distinct siblings
+    listed: tuple[str, ...]  # the first of them (earliest, or by name), at most sweep_listed
+    individual: float  # the name's own score
+    score: float  # after the boost
+    window_hours: float | None  # None: the whole batch was the window
+
+    @property
+    def reason(self) -> str:
+        shown = ", ".join(f"'{name}'" for name in self.listed)
+        more = self.count - len(self.listed)
+        if more > 0:
+            shown += f" and {more} more"
+        others = f"{self.count} other name{'s' if self.count != 1 else ''}"
+        where = ("in this batch" if self.window_hours is None
+                 else f"in the {self.window_hours:g} h before it")
+        return (f"sweep: {others} imitating '{self.target}' {where} ({shown}); "
+                f"score {self.individual:.2f} alone")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "siblings": list(self.listed), "count": self.count,
+                "individual_score": self.individual,
+                "window_hours": self.window_hours}
+
+
+def make_sweep(target: str, listed: Iterator[str] | list[str], count: int, score: float,
+               cfg: NamesPolicy, timed: bool) -> Sweep:
+    return Sweep(target, count, tuple(islice(listed, cfg.sweep_listed)), score,
+                 boosted(score, count, cfg), cfg.sweep_window_hours if timed else None)
+
+
+class SweepMemory:
+    """The recent members of each target, for a stream (events arrive in time order).
+
+    Part of the stream scorer's state: checkpointed with it (``dump``/``load``) and
+    rebuilt identically by a replay. Holds only members seen within the window, so its
+    size is the number of imitating names registered in one window.
+    """
+
+    def __init__(self, cfg: NamesPolicy) -> None:
+        self.cfg = cfg
+        self.window = cfg.sweep_window_hours * HOUR
+        # target -> name -> when first seen (insertion order is time order).
+        self.targets: dict[str, dict[str, float]] = {}
+        self._pruned_at = -math.inf
+
+    def observe(self, name: str, target: str, score: float, ts: float,
+                register: bool = True) -> Sweep | None:
+        """Record member ``name`` of ``target``'s group at ``ts`` (unless not ``register``:
+        a release of an existing project is raised by a sweep but does not join one);
+        its sweep, if any."""
+        members = self.targets.get(target)
+        if members is None:
+            if not register:
+                return None
+            members = self.targets[target] = {}
+        else:
+            self._expire(members, ts)
+        known = name in members
+        count = len(members) - known
+        if register and not known:
+            members[name] = ts
+        if ts - self._pruned_at > self.window:
+            self.prune(ts)
+        if count == 0:
+            return None
+        others = (other for other in members if other != name)
+        return make_sweep(target, others, count, score, self.cfg, timed=True)
+
+    def _expire(self, members: dict[str, float], now: float) -> None:
+        oldest = now - self.window
+        while members:
+            first = next(iter(members))
+            if members[first] >= oldest:
+                return
+            del members[first]
+
+    def prune(self, now: float) -> None:
+        """Forget every member older than the window (and targets left empty)."""
+        self._pruned_at = now
+        for target in list(self.targets):
+            members = self.targets[target]
+            self._expire(members, now)
+            if not members:
+                del self.targets[target]
+
+    def dump(self) -> list[Any]:
+        return [self._pruned_at,
+                [[target, list(members.items())] for target, members in self.targets.items()]]
+
+    def load(self, data: list[Any]) -> None:
+        self._pruned_at = float(data[0])
+        self.targets = {str(target): {str(name): float(ts) for name, ts in members}
+                        for target, members in data[1]}
+
+
+__all__ = ["SWEEP_KINDS", "Sweep", "SweepMemory", "boosted", "is_member_match", "make_sweep"]
