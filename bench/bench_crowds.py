@@ -15,8 +15,9 @@ kind (baseline, each crowd type, each campaign shape):
   kind of the bystander, and per campaign shape of the campaign);
 * detection delay of each campaign of 20+ accounts: minutes from its 10th registration
   (account or project) to its first flagged event;
-* breaker trips, and false ones (most flagged registrations of the paused scope in the
-  lookback before it are benign, as ``detector.replay`` judges them).
+* breaker trips, and false ones (most flagged registrations of the paused scope, an
+  event type or one cohort of it, in the lookback before it are benign, as
+  ``detector.replay`` judges them).
 
 Then the goals: benign events flagged <= 0.3%, all-benign campaigns <= 1 per 90 days,
 bystanders <= 2%, campaign events flagged >= 97%, every 20+-account campaign flagged
@@ -73,9 +74,12 @@ def run(seed: int, days: int, policy: Policy | None = None) -> dict[str, Any]:
             labelled.add(out["id"])
         labelled.update(scorer.relabels()[0])  # earlier events it put in a campaign
         if out["decision"] != "allow":
-            assert scorer.last_event_type is not None and scorer.last_event_ts is not None
-            flagged_log[scorer.last_event_type].append(
-                (scorer.last_event_ts, label_of[out["id"]]["campaign"] is not None))
+            kind, ts = scorer.last_event_type, scorer.last_event_ts
+            assert kind is not None and ts is not None
+            entry = (ts, label_of[out["id"]]["campaign"] is not None)
+            # a pause's scope: the event type, or one cohort of it (detector.breaker_scope)
+            for scope in (kind, *(f"{kind}|{c}" for c in scorer.last_event_cohorts)):
+                flagged_log[scope].append(entry)
     kinds: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     owner: dict[str, tuple[str | None, str]] = {}
     waves: dict[str, list[tuple[dict[str, Any], str]]] = defaultdict(list)

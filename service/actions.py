@@ -294,7 +294,7 @@ def wave_verdict(rt: Runtime, who: Principal, campaign: str, verdict: Any, note:
             # (its traits stop linking newcomers) when no member is left out or judged
             # malicious.
             usernames = dict(session.execute(select(Event.id, Event.username)
-                                             .where(Event.campaign == campaign)).tuples().all())
+                                             .where(Event.campaign == campaign)).all())
             whole = not plan.excluded and VerdictName.MALICIOUS not in plan.kept.values()
             clear(campaign if whole else None,
                   sorted({usernames[i] for i in plan.apply if i in usernames}))

@@ -17,6 +17,7 @@ SIGNAL_LABELS: dict[str, str] = {
     "campaign-account": "wave account",
     "account-flood": "account flood",
     "broad-burst": "busy hour",
+    "site-burst": "one organisation",
     "disposable-email": "throwaway email",
     "machine-username": "bot-like username",
     "account": "suspicious account",

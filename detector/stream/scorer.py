@@ -248,6 +248,7 @@ class StreamScorer:
                 if state is not None and state.campaign is not None \
                         and store.find(state.campaign) == root:
                     state.campaign, state.link, state.link_site = None, 0.0, False
+                    state.cohort = None  # nor the broad sign-up burst it came in
                     unlinked += 1
             now = self.clock.now
             for key, key_state in self.tracker.keys.items():
@@ -260,6 +261,7 @@ class StreamScorer:
             state = self.accounts.get(name)
             if state is not None and state.campaign is not None:
                 state.campaign, state.link, state.link_site = None, 0.0, False
+                state.cohort = None
                 unlinked += 1
         return unlinked
 

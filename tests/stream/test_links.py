@@ -165,3 +165,28 @@ def test_a_benign_verdict_clears_at_once(cold_policy: Any, clear: dict[str, Any]
 def test_clearing_an_unknown_campaign_is_refused(cold_policy: Any) -> None:
     with pytest.raises(KeyError):
         StreamScorer(cold_policy).clear(campaign="c-000000000000")
+
+
+def test_a_sleeper_on_a_big_provider_is_caught_when_its_accounts_wake() -> None:
+    """A sleeper signing up on outlook.com: its sign-up bursts are a big provider's, not
+    enough to link (a benign crowd there looks the same). Its dormant accounts creating
+    projects together days later are: nearly all its projects are flagged."""
+    from detector.stream.simulate import SimConfig, simulate
+
+    events, labels = simulate(SimConfig(days=40, seed=10, campaigns=("sleeper",), crowds=(),
+                                        first_campaign_day=8.0))
+    scorer = StreamScorer()
+    signups = projects = flagged = 0
+    for event, label in zip(events, labels, strict=True):
+        out = scorer.process(event)[0]
+        if label["kind"] != "sleeper":
+            continue
+        if event["type"] == "account.created":
+            assert event["account"]["email"].endswith("@outlook.com")
+            signups += 1
+            assert out["campaign"] is None  # membership in a big provider's burst: no link
+        else:
+            projects += 1
+            flagged += out["decision"] != "allow"
+    assert signups >= 100 and projects >= 500
+    assert flagged >= 0.9 * projects
