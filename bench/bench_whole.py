@@ -158,7 +158,7 @@ def main() -> int:
     fneg = score[(y == 0) & forward]
     fpos = score[(y == 1) & forward]
     t_fwd = threshold_at_fpr(fneg)
-    report["forward"] = {"malicious": int(len(fpos)), "benign": int(len(fneg)),
+    report["forward"] = {"malicious": len(fpos), "benign": len(fneg),
                          "threshold_0.5pct": t_fwd,
                          "recall_0.5pct": float((fpos >= t_fwd).mean()) if len(fpos) else 0.0,
                          "recall_at_shipped": float((fpos >= threshold).mean()),

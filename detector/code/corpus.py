@@ -108,7 +108,7 @@ FORWARD_UNDATED_SHARE = 0.3
 
 
 def _stable_fraction(key: str) -> float:
-    import zlib  # noqa: PLC0415 (used only here)
+    import zlib
 
     return (zlib.crc32(key.encode("utf-8", "surrogatepass")) % 10_000) / 10_000
 
