@@ -27,7 +27,6 @@ import argparse
 import ast
 import contextlib
 import json
-import statistics
 import sys
 import time
 import warnings
@@ -86,28 +85,13 @@ def threshold_at_fpr(neg: np.ndarray, fpr: float = TARGET_FPR) -> float:
 
 
 def layout_auc(samples: list[Sample]) -> float:
-    """Grouped-CV ROC-AUC of a classifier that sees only layout: file count, total and
-    median file length, and which metadata files exist."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedGroupKFold
+    """Grouped-CV ROC-AUC of a classifier that sees only layout (train.layout_check),
+    grouped by repository or name."""
+    from detector.code.train import layout_check
 
-    def row(s: Sample) -> list[float]:
-        sizes = [len(v) for v in s.files.values()] or [0]
-        bases = {n.rsplit("/", 1)[-1] for n in s.files}
-        return [np.log1p(len(s.files)), np.log1p(sum(sizes)), np.log1p(statistics.median(sizes)),
-                *(float(b in bases) for b in ("setup.py", "setup.cfg", "pyproject.toml",
-                                                "__init__.py")),
-                float(any("test" in n for n in s.files))]
-
-    X = np.array([row(s) for s in samples])
     y = np.array([s.label for s in samples])
     groups = np.array([s.group or s.name for s in samples])
-    oof = np.zeros(len(y))
-    for tr, te in StratifiedGroupKFold(5, shuffle=True, random_state=0).split(X, y, groups):
-        model = HistGradientBoostingClassifier(max_iter=100, random_state=0)
-        oof[te] = model.fit(X[tr], y[tr]).predict_proba(X[te])[:, 1]
-    return float(roc_auc_score(y, oof))
+    return float(layout_check(samples, y, groups)["roc_auc"])
 
 
 def main() -> int:

@@ -8,13 +8,15 @@ wheel layout. Nothing is imported or executed: files are opened and read as text
 
 Files outside site-packages (``../../bin/...``: console scripts pip generates) and
 byte-compiled caches are not part of an upload and are left out; distributions whose
-RECORD is missing (editable installs, this project) give nothing.
+RECORD is missing, and editable installs (this project: a `.pth` pointing at the
+source tree), give nothing.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -65,6 +67,16 @@ def _record_paths(record: Path) -> list[str]:
     return out
 
 
+def _editable(info: Path) -> bool:
+    """PEP 610: `direct_url.json` says `"editable": true`."""
+    try:
+        data = json.loads((info / "direct_url.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("dir_info"), dict) and \
+        data["dir_info"].get("editable") is True
+
+
 def installed_samples(venv: Path | None = None, *, max_files: int = CORPUS_MAX_FILES,
                       max_chars: int = CORPUS_FILE_CHARS,
                       exclude: frozenset[str] = frozenset()) -> Iterator[Sample]:
@@ -83,6 +95,8 @@ def installed_samples(venv: Path | None = None, *, max_files: int = CORPUS_MAX_F
         key = name.lower().replace("_", "-").replace(".", "-")
         if key in exclude:
             continue
+        if _editable(info):
+            continue  # an editable install (this project): a pointer, not an upload
         names = sorted(_record_paths(record))[:max_files]
         files: dict[str, str] = {}
         for rel in names:

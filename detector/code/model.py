@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 ARTIFACT = "code-model.npz"
 FORMAT = 1
 # The feature layout a model was trained on; change it with any change to the features.
-FEATURES = ("rule-hits-log1p-hot-cold+rule-score+behaviour-tokens-v2"
+FEATURES = ("rule-hits-log1p-hot-cold+rule-score-max-file+behaviour-tokens-v2"
             "+mmh3-x86_32-seed0-abs-mod-binary-l2")
 HOT = ("install", "import")
 TOKEN_INDEX_CACHE = 200_000

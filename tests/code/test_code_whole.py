@@ -129,7 +129,13 @@ def test_installed_distributions_load_as_benign_whole_packages(tmp_path):
         "tidy/__init__.py,sha256=x,1\ntidy/core.py,,\ntidy/data.json,,\n"
         "tidy/__pycache__/core.cpython-311.pyc,,\n../../bin/tidy,,\n"
         "tidy-1.0.dist-info/RECORD,,\n")
-    (site / "editable-0.1.dist-info").mkdir()  # no RECORD: nothing to read
+    (site / "norecord-0.1.dist-info").mkdir()  # no RECORD: nothing to read
+    editable = site / "editable-0.2.dist-info"
+    editable.mkdir()
+    (editable / "RECORD").write_text("_editable_impl_editable.pth,,\n")
+    (site / "_editable_impl_editable.pth").write_text("/src/editable\n")
+    (editable / "direct_url.json").write_text('{"url": "file:///src", "dir_info": '
+                                              '{"editable": true}}')
     samples = list(installed_samples(tmp_path / "venv"))
     assert [s.sample_id for s in samples] == ["installed:tidy-1.0"]
     (sample,) = samples
