@@ -304,7 +304,7 @@ def rule_score(findings: list[Finding], policy: Policy | None = None) -> float:
     cap = table.max_hits_per_rule_file
     rules = catalogue()
     used: Counter[tuple[str, str]] = Counter()
-    per_file: Counter[str] = Counter()
+    per_file: dict[str, float] = {}
     for f in findings:
         key = (f.rule, f.file)
         if used[key] >= cap:
@@ -314,7 +314,8 @@ def rule_score(findings: list[Finding], policy: Policy | None = None) -> float:
         spec = rules.get(f.rule)
         if spec is not None:
             factor = 0.25 if repeat else 1.0
-            per_file[f.file] += factor * spec.weight * tiers.get(f.tier, tiers[Tier.OTHER])
+            per_file[f.file] = per_file.get(f.file, 0.0) + factor * spec.weight * tiers.get(
+                f.tier, tiers[Tier.OTHER])
     total = max(per_file.values(), default=0.0)
     return 1.0 - math.exp(-total / table.rule_score_scale)
 
