@@ -149,13 +149,16 @@ def rename_modules(files: Files) -> Files:
 def rename_functions(files: Files) -> Files:
     """Module-level functions get other names, at their definition and every use."""
     defs: set[str] = set()
+    imported: set[str] = set()  # a def may shadow an imported name: renaming both breaks it
     for name in _py(files):
         tree = _parse(files[name])
         if tree is not None:
             defs.update(n.name for n in tree.body
                         if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
+            imported.update(part for node in ast.walk(tree) if isinstance(node, ast.alias)
+                            for part in (node.name, node.asname or "") if part)
     defs = {d for d in defs if d not in KEEP and d not in COMMON_ATTRS and not d.startswith("__")
-            and not d.startswith("test")}
+            and not d.startswith("test") and d not in imported}
     out = {}
     for name, text in files.items():
         if name.lower().endswith(PY):
