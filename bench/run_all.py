@@ -4,8 +4,8 @@ Each script runs in its own process with this interpreter, its output passed thr
 as it comes; a summary at the end lists each script's exit status and wall time. A
 script that needs ../shared exits 2 without it and is reported as skipped. ``--quick``
 passes each script its short settings (fewer runs, smaller loads); ``--only`` and
-``--skip`` pick scripts by name (``names``, ``scan``, ``stream``, ``service``,
-``backfill``, ``startup``, ``crowds``, ``scopes``, ...).
+``--skip`` pick scripts by name (``names``, ``scan``, ``whole``, ``invariance``, ``stream``,
+``service``, ``backfill``, ``startup``, ``crowds``, ``scopes``, ...).
 
     .venv/bin/python bench/run_all.py [--quick] [--only names,startup] [--skip service]
 """
@@ -24,6 +24,8 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "startup": ([], ["--runs", "3"]),
     "names": ([], ["--quick"]),
     "scan": ([], ["--limit", "400", "--folds", "3"]),
+    "whole": ([], ["--limit", "400", "--no-layout"]),
+    "invariance": ([], ["--per-class", "20"]),
     "stream": ([], ["--seeds", "1", "--skip-year"]),
     "service": ([], ["--seconds", "5", "--status-seconds", "3", "--skip-fuzz",
                      "--skip-kill"]),

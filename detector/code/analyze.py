@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from detector.code import reach as reach_mod
+from detector.code.archive import is_wheel_script
 from detector.code.budget import Budget, BudgetExceeded
 from detector.code.findings import SEVERITIES, Finding, clip_evidence
 from detector.code.limits import Limits
@@ -37,6 +38,14 @@ class Analysis:
     tiers: dict[str, str] = field(default_factory=dict)
     n_files: int = 0
     n_unparsable: int = 0
+
+
+def is_python(name: str, text: str) -> bool:
+    """A Python file: by suffix, or a wheel script whose first line names Python."""
+    if name.lower().endswith(PY_SUFFIXES):
+        return True
+    return is_wheel_script(name) and text.startswith("#!") and \
+        "python" in text[:200].split("\n", 1)[0]
 
 
 def operator_density(text: str) -> float:
@@ -152,7 +161,7 @@ def analyze(files: dict[str, str], limits: Limits | None = None,
     for name, text in files.items():
         if budget.check_quietly():
             break  # parsing alone used the budget: the loop below reports it
-        if name.lower().endswith(PY_SUFFIXES):
+        if is_python(name, text):
             density = dense_code.density(text)
             if density is not None:
                 dense[name] = density
@@ -182,6 +191,7 @@ def analyze(files: dict[str, str], limits: Limits | None = None,
 def _scan_files(files: dict[str, str], trees: dict[str, list[ast.AST] | None],
                 dense: dict[str, float], capped: set[str], reach: reach_mod.Reach,
                 worker: _Analyzer, limits: Limits, result: Analysis) -> None:
+    local = local_names(files)
     for name in sorted(files):
         worker.budget.current = name
         worker.budget.check()
@@ -190,7 +200,7 @@ def _scan_files(files: dict[str, str], trees: dict[str, list[ast.AST] | None],
         lower = name.lower()
         found: list[Finding] = []
         tokens: list[str] = []
-        if lower.endswith(PY_SUFFIXES):
+        if is_python(name, text):
             tree = trees.get(name)
             found, tokens, parsed = worker.python(name, text, tier, tree, 0)
             if name in dense:
@@ -205,7 +215,11 @@ def _scan_files(files: dict[str, str], trees: dict[str, list[ast.AST] | None],
                 found.append(Finding("unparsable-python", name, None,
                                      rule("unparsable-python").severity,
                                      f"{why}; text rules only", tier))
-            if tier == "install" and reach.reasons.get(name) not in (None, "setup.py"):
+            reason = reach.reasons.get(name) or "setup.py"
+            # an entry point of its own (a build hook, backend, .pth, cmdclass), not a
+            # module setup.py imports: where code sits in the package is not evidence
+            if tier == "install" and reason != "setup.py" and \
+                    not reason.startswith("imported by"):
                 found.append(Finding("install-time-entry", name, None, "info",
                                      clip_evidence(reach.reasons[name]), tier))
         elif lower.endswith(".pth"):
@@ -219,9 +233,44 @@ def _scan_files(files: dict[str, str], trees: dict[str, list[ast.AST] | None],
             pieces = list(enumerate(text[: limits.max_text_scan_bytes].splitlines()[:50_000], 1))
             found = scan_strings(name, tier, pieces, limits.max_text_scan_bytes, worker.max_hits)
         group = "hot" if tier in ("install", "import") else "cold"
-        result.tokens += [f"{group}|{t}" for t in tokens]
-        result.tokens.append(f"file|{PurePosixPath(name).suffix}|{tier}")
+        result.tokens += [f"{group}|{t}" for t in behaviour_tokens(tokens, local)]
         result.findings += _dedupe(found)
+
+
+# Packaging boilerplate: what every setup.py says, so whether a package ships one (an
+# sdist) or not (a wheel) is not evidence. Calls and imports only; findings stay.
+PACKAGING_TOKENS = ("c:setuptools.", "c:distutils.", "i:setuptools", "i:distutils")
+# How code is split into modules and how a module is imported (`import importlib` to
+# call `import_module("os")`, which reads as `i:os`) say nothing about what it does.
+PLUMBING_TOKENS = frozenset({"i:_", "i:importlib"})
+
+
+def local_names(files: dict[str, str]) -> frozenset[str]:
+    """Module and package names the package defines itself (every folder and `.py`
+    stem): imports and calls through them say nothing a rename could not change."""
+    out: set[str] = set()
+    for name in files:
+        if not name.lower().endswith(PY_SUFFIXES):
+            continue
+        parts = PurePosixPath(name).parts
+        out.update(parts[:-1])
+        out.add(PurePosixPath(parts[-1]).stem)
+    out.discard("__init__")
+    return frozenset(out)
+
+
+def behaviour_tokens(tokens: list[str], local: frozenset[str]) -> list[str]:
+    """Model tokens that describe behaviour, not naming or layout: a call or import
+    through the package's own modules becomes `c:_` / `i:_`; setup() boilerplate goes."""
+    out = []
+    for token in tokens:
+        kind, _, dotted = token.partition(":")
+        if kind in ("c", "i") and dotted.split(".", 1)[0] in local:
+            token = f"{kind}:_"
+        if token.startswith(PACKAGING_TOKENS) or token in PLUMBING_TOKENS:
+            continue
+        out.append(token)
+    return out
 
 
 def _dedupe(found: list[Finding]) -> list[Finding]:
@@ -239,10 +288,15 @@ def _dedupe(found: list[Finding]) -> list[Finding]:
 
 
 def rule_score(findings: list[Finding], policy: Policy | None = None) -> float:
-    """Additive evidence: 1 - exp(-sum(weight x tier weight) / scale).
+    """Additive evidence of the most suspicious file: 1 - exp(-max over files of
+    sum(weight x tier weight) / scale).
 
     Repeats of one rule in one file add a quarter of the weight each (up to the
-    per-file cap), so ten `cmdclass` entries do not outweigh one decode-exec.
+    per-file cap), so ten `cmdclass` entries do not outweigh one decode-exec. Files are
+    not summed: a whole library (hundreds of files, each with an ordinary network call
+    or subprocess) would otherwise score like a payload, and the score would measure
+    package size. Measured on whole uploads (grouped CV): rules-only ROC-AUC 0.926
+    summed, 0.979 per file.
     """
     table = resolve(policy).code
     tiers: dict[str, float] = {Tier.INSTALL: table.tiers.install, Tier.IMPORT: table.tiers.import_,
@@ -250,7 +304,7 @@ def rule_score(findings: list[Finding], policy: Policy | None = None) -> float:
     cap = table.max_hits_per_rule_file
     rules = catalogue()
     used: Counter[tuple[str, str]] = Counter()
-    total = 0.0
+    per_file: dict[str, float] = {}
     for f in findings:
         key = (f.rule, f.file)
         if used[key] >= cap:
@@ -260,11 +314,14 @@ def rule_score(findings: list[Finding], policy: Policy | None = None) -> float:
         spec = rules.get(f.rule)
         if spec is not None:
             factor = 0.25 if repeat else 1.0
-            total += factor * spec.weight * tiers.get(f.tier, tiers[Tier.OTHER])
+            per_file[f.file] = per_file.get(f.file, 0.0) + factor * spec.weight * tiers.get(
+                f.tier, tiers[Tier.OTHER])
+    total = max(per_file.values(), default=0.0)
     return 1.0 - math.exp(-total / table.rule_score_scale)
 
 
-def blend_score(rules: float, model_p: float | None, policy: Policy | None = None) -> float:
+def blend_score(rules: float, model_p: float | None, policy: Policy | None = None,
+                blend: float | None = None) -> float:
     """Shipped score: the model's probability moved to the assumed prior, blended with rules.
 
     The model is trained with both classes weighted equally (a 50% prior); a registry
@@ -278,7 +335,7 @@ def blend_score(rules: float, model_p: float | None, policy: Policy | None = Non
     p = min(max(model_p, 1e-9), 1 - 1e-9)
     odds = p / (1 - p) * prior / (1 - prior)
     shifted = odds / (1 + odds)
-    blend = table.rule_blend
+    blend = table.rule_blend if blend is None else blend
     return min(1.0, max(0.0, blend * rules + (1 - blend) * shifted))
 
 

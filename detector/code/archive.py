@@ -39,8 +39,16 @@ class ReadError(Exception):
     """The path cannot be read at all (missing, not an archive, corrupt)."""
 
 
+def is_wheel_script(name: str) -> bool:
+    """A file of a wheel's `<name>.data/scripts/` (installed to bin/ as it is; often
+    without a suffix)."""
+    parts = name.split("/")
+    return any(p.endswith(".data") and parts[i + 1:i + 2] == ["scripts"]
+               for i, p in enumerate(parts[:-2]))
+
+
 def is_text_member(name: str) -> bool:
-    return name.lower().endswith(TEXT_SUFFIXES)
+    return name.lower().endswith(TEXT_SUFFIXES) or is_wheel_script(name)
 
 
 def decode_text(data: bytes, name: str, package: Package) -> str:

@@ -19,6 +19,8 @@ class Sample:
     name: str
     files: dict[str, str]
     label: int
+    first_seen: str = ""  # ISO date the registry first saw it ("" unknown)
+    group: str = ""  # what ties samples together beyond their code (a repository)
 
 
 class CorpusError(ValueError):
@@ -27,6 +29,16 @@ class CorpusError(ValueError):
 
 def default_corpus(shared: Path) -> tuple[Path, Path]:
     return shared / "corpus" / "malicious_dev.jsonl.gz", shared / "corpus" / "benign_dev.jsonl.gz"
+
+
+def whole_corpus(shared: Path) -> tuple[list[Path], list[Path]]:
+    """Whole uploads: every code file of each package (88 KiB per file, 300 files per
+    package). Malicious: `malicious_dev_full`; benign: `benign_whole_dev` (whole source
+    trees) and `benign_dev` (install-time files; small packages, as most malicious
+    uploads are). Add the installed distributions with `installed.installed_samples`."""
+    corpus = shared / "corpus"
+    return ([corpus / "malicious_dev_full.jsonl.gz"],
+            [corpus / "benign_whole_dev.jsonl.gz", corpus / "benign_dev.jsonl.gz"])
 
 
 def _text(value: object) -> str:
@@ -55,7 +67,8 @@ def read_samples(path: Path, label: int) -> Iterator[Sample]:
                 except (json.JSONDecodeError, KeyError, TypeError) as exc:
                     raise CorpusError(f"{path}:{number}: not a corpus sample ({exc})") from exc
                 yield Sample(str(row.get("sample_id", number)), str(row.get("name", "")),
-                             {_text(k): _text(v) for k, v in files.items()}, label)
+                             {_text(k): _text(v) for k, v in files.items()}, label,
+                             str(row.get("first_seen") or ""), str(row.get("repo") or ""))
     except OSError as exc:
         raise CorpusError(f"{path}: cannot read ({exc.strerror or exc})") from exc
 
@@ -67,9 +80,11 @@ CORPUS_FILE_CHARS = 90_112
 
 
 def read_all(paths: list[Path], label: int,
-             max_file_chars: int | None = CORPUS_FILE_CHARS) -> list[Sample]:
+             max_file_chars: int | None = CORPUS_FILE_CHARS,
+             max_files: int | None = None) -> list[Sample]:
     """Samples of several corpus files; a sample id seen twice is kept once (first file
-    wins). Files are cut at `max_file_chars` (None: kept whole)."""
+    wins). Files are cut at `max_file_chars` (None: kept whole); at most `max_files`
+    files per sample are kept (sorted by name; None: all)."""
     seen: set[str] = set()
     out: list[Sample] = []
     for path in paths:
@@ -79,5 +94,30 @@ def read_all(paths: list[Path], label: int,
             seen.add(sample.sample_id)
             if max_file_chars is not None:
                 sample.files = {k: v[:max_file_chars] for k, v in sample.files.items()}
+            if max_files is not None and len(sample.files) > max_files:
+                sample.files = {k: sample.files[k] for k in sorted(sample.files)[:max_files]}
             out.append(sample)
     return out
+
+
+# Forward-in-time validation: train on what was first seen before, measure on the rest.
+FORWARD_CUTOFF = "2023-07-01"
+# Benign samples without a date (whole source trees, installed libraries) go to the
+# forward test side by a stable hash of their group (repository or name): this share.
+FORWARD_UNDATED_SHARE = 0.3
+
+
+def _stable_fraction(key: str) -> float:
+    import zlib
+
+    return (zlib.crc32(key.encode("utf-8", "surrogatepass")) % 10_000) / 10_000
+
+
+def is_forward(sample: Sample, cutoff: str = FORWARD_CUTOFF,
+               undated_share: float = FORWARD_UNDATED_SHARE) -> bool:
+    """True when a sample belongs to the forward (later) side of the split: first seen on
+    or after `cutoff`; undated samples by a stable hash of their group, so one
+    repository's packages stay on one side."""
+    if sample.first_seen:
+        return sample.first_seen >= cutoff
+    return _stable_fraction(sample.group or sample.name or sample.sample_id) < undated_share

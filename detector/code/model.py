@@ -1,9 +1,11 @@
 """The trained code model: feature layout, prediction, and checked loading.
 
-Features per package: for every catalogue rule, the tier-weighted hit count in
-install/import-time files and in other files (log-scaled), the rule score, and
-hashed tokens (resolved call names, imports, file kinds, rule-by-tier pairs),
-scaled to unit length per package.
+Features per package: for every catalogue rule, the hit count in install/import-time
+files and in other files (log-scaled), the rule score, and hashed behaviour tokens
+(resolved call names and imports of install/import-time and other code, with the
+package's own module and function names replaced by `_`, and rule-by-tier pairs),
+scaled to unit length per package. No file names, file kinds or metadata files: a
+package's layout is not evidence (analyze.behaviour_tokens).
 
 The artifact ``models/code-model.npz`` holds plain arrays (per calibration fold: the
 logistic regression's coefficients and intercept, the sigmoid calibrator's ``a`` and
@@ -42,7 +44,8 @@ log = logging.getLogger(__name__)
 ARTIFACT = "code-model.npz"
 FORMAT = 1
 # The feature layout a model was trained on; change it with any change to the features.
-FEATURES = "rule-hits-log1p-hot-cold+rule-score+mmh3-x86_32-seed0-abs-mod-binary-l2"
+FEATURES = ("rule-hits-log1p-hot-cold+rule-score-max-file+behaviour-tokens-v2"
+            "+mmh3-x86_32-seed0-abs-mod-binary-l2")
 HOT = ("install", "import")
 TOKEN_INDEX_CACHE = 200_000
 ARRAYS = ("coef", "intercept", "a", "b")

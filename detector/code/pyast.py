@@ -7,8 +7,11 @@ expression is depth-bounded, so hostile nesting costs an exception, not a crash.
 from __future__ import annotations
 
 import ast
+import builtins
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from detector.code import decode
@@ -280,17 +283,75 @@ def flatten(tree: ast.AST) -> list[ast.AST]:
     return out
 
 
+# Public names of the standard-library modules a payload uses, so that `from os import *`
+# resolves `system(...)` to `os.system` as `import os` would (these modules are part of
+# Python; importing them runs no package code).
+STAR_MODULES = ("os", "subprocess", "base64", "zlib", "socket", "codecs", "shutil", "platform",
+                "urllib.request", "ctypes", "marshal", "pty", "tempfile", "getpass",
+                "importlib", "builtins", "binascii", "lzma", "bz2", "webbrowser", "sys")
+BUILTIN_NAMES = frozenset(dir(builtins))
+
+
+@lru_cache(maxsize=64)
+def star_names(module: str) -> dict[str, str]:
+    """`from module import *` of a standard-library module in STAR_MODULES: its public
+    names -> dotted origin; {} for any other module (never imported)."""
+    if module not in STAR_MODULES:
+        return {}
+    try:
+        found = importlib.import_module(module)
+    except ImportError:
+        return {}
+    names = getattr(found, "__all__", None) or [n for n in dir(found) if not n.startswith("_")]
+    return {str(n): f"{module}.{n}" for n in names if isinstance(n, str)}
+
+
+def _imported_module(node: ast.AST, aliases: dict[str, str]) -> str | None:
+    """The module of `__import__("os")` / `importlib.import_module("os")`, else None."""
+    if isinstance(node, ast.Call) and node.args:
+        head = qualified(node.func, aliases)
+        arg = node.args[0]
+        if head in ("__import__", "importlib.import_module", "importlib.__import__") and \
+                isinstance(arg, ast.Constant) and isinstance(arg.value, str) and \
+                arg.value.replace(".", "").isidentifier():
+            return arg.value
+    return None
+
+
 def collect_aliases(nodes: list[ast.AST]) -> dict[str, str]:
-    """Local name -> dotted origin for every import in the file."""
+    """Local name -> dotted origin for every import in the file, whatever its form:
+    `import x as y`, `from x import y`, `from x import *` (standard-library modules in
+    STAR_MODULES), `y = __import__("x")` and `y = importlib.import_module("x")`."""
     aliases: dict[str, str] = {}
+    explicit: dict[str, str] = {}
     for node in nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
-                    aliases[alias.asname] = alias.name
+                    explicit[alias.asname] = alias.name
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             for alias in node.names:
-                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+                if alias.name == "*":
+                    aliases.update(star_names(node.module))
+                else:
+                    explicit[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    aliases.update(explicit)
+    for node in nodes:
+        if type(node) is ast.Assign and len(node.targets) == 1 and \
+                isinstance(node.targets[0], ast.Name):
+            value = node.value
+            module = _imported_module(value, aliases)
+            if module is None and isinstance(value, ast.Attribute):
+                # `b64decode = __import__("base64").b64decode`
+                root: ast.AST = value
+                for _ in range(MAX_DEPTH):
+                    if not isinstance(root, ast.Attribute):
+                        break
+                    root = root.value
+                if _imported_module(root, aliases) is not None:
+                    module = qualified(value, aliases)
+            if module is not None:
+                aliases[node.targets[0].id] = module
     return aliases
 
 
@@ -304,6 +365,9 @@ class FileScan:
         self.budget = budget or unlimited()
         self.ev = Evidence()
         self.aliases = collect_aliases(nodes)
+        # names `import a.b` binds (`a`): calls through them are not local names
+        self.imported = {alias.asname or alias.name.split(".")[0] for node in nodes
+                         if type(node) is ast.Import for alias in node.names}
         self.consts: dict[str, str] = {}
         self.tainted: dict[str, str] = {}
         self.folder = Folder(self.consts, self.aliases, self.budget)
@@ -420,7 +484,7 @@ class FileScan:
             if isinstance(node.func, ast.Call):
                 self._getattr_call(node.func, called=True)
             return
-        self.ev.tokens.append("c:" + ".".join(name.split(".")[:3]))
+        self.ev.tokens.append(self._call_token(node, name))
         last = name.rsplit(".", 1)[-1]
         if name in ("__pyarmor__", "__pyarmor_enter__") or last == "pyarmor_runtime":
             self.add("obfuscator-marker", node, self.source(node))
@@ -555,9 +619,14 @@ class FileScan:
         arg = node.args[0] if node.args else None
         if arg is None:
             return
-        folded = self.folder.fold(arg)
-        if not isinstance(arg, ast.Constant) or folded in SENSITIVE_MODULES:
-            self.add("dynamic-import", node, self.source(node))
+        module = _imported_module(node, self.aliases)
+        if module is not None:
+            # `__import__("requests")` with a plain constant is `import requests`
+            # written another way: the same findings, nothing more
+            self._import(ast.Import(names=[ast.alias(name=module)], lineno=node.lineno),
+                         token=False)
+            return
+        self.add("dynamic-import", node, self.source(node))
 
     def _getattr_call(self, node: ast.Call, called: bool) -> None:
         if not (isinstance(node.func, ast.Name) and node.func.id == "getattr"):
@@ -658,10 +727,31 @@ class FileScan:
             if name.endswith(("BuildHookInterface", "MetadataHookInterface")):
                 self.add("install-time-entry", node, f"hatch hook class {node.name}({name})")
 
-    def _import(self, node: ast.Import | ast.ImportFrom) -> None:
+    def _call_token(self, node: ast.Call, name: str) -> str:
+        """`c:` + the call's dotted name (3 parts at most). A name bound in this code (a
+        local function or variable, not an import or a builtin) becomes `_`, so renaming
+        it changes nothing: `run()` -> `c:_`, `fh.write()` -> `c:_.write`. A call that
+        imports a module by a constant name reads as that import (`i:os`)."""
+        module = _imported_module(node, self.aliases)
+        if module is not None:
+            return "i:" + ".".join(module.split(".")[:2])
+        root = node.func
+        for _ in range(MAX_DEPTH):
+            if not isinstance(root, ast.Attribute):
+                break
+            root = root.value
+        parts = name.split(".")[:3]
+        if isinstance(root, ast.Name) and root.id not in self.aliases \
+                and root.id not in self.imported and root.id not in BUILTIN_NAMES:
+            parts[0] = "_"
+        return "c:" + ".".join(parts)
+
+    def _import(self, node: ast.Import | ast.ImportFrom, token: bool = True) -> None:
         mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
         for mod in mods:
-            self.ev.tokens.append("i:" + ".".join(mod.split(".")[:2]))
+            relative = isinstance(node, ast.ImportFrom) and node.level > 0
+            if token:
+                self.ev.tokens.append("i:_" if relative else "i:" + ".".join(mod.split(".")[:2]))
             if mod.split(".")[0] == "pytransform" or mod.startswith("pyarmor_runtime"):
                 self.add("obfuscator-marker", node, f"import {mod} (PyArmor runtime)")
             network = mod in NETWORK_MODULES or mod.split(".")[0] in ("requests", "httpx")

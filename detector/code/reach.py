@@ -2,9 +2,12 @@
 
 Entry points: `setup.py`, cmdclass targets named in `setup.cfg`, the PEP 517
 backend when it lives in the tree (`backend-path`), hatch build hooks, `.pth`
-files and `sitecustomize.py`. From each entry, local imports are followed
-transitively (resolved inside the package only). The top-level package
-`__init__.py` files and what they import run at first import. Tests, docs and
+files, `sitecustomize.py` and a wheel's `*.data/scripts`. From each entry, local
+imports are followed transitively (resolved inside the package only). The top
+`__init__.py` of every package (the first one on its path: namespace packages and
+`src/` layouts included) and what it imports run at first import: tier `import`,
+weighed like install-time code (`[code.tiers]`), since it runs on the user's machine
+without being called. Tests, docs and
 examples are still scanned but weigh far less.
 """
 
@@ -18,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from detector.code.archive import is_wheel_script
 from detector.vocab import Tier, values
 
 TEST_PARTS = {"test", "tests", "testing", "doc", "docs", "example", "examples", "benchmarks",
@@ -47,6 +51,17 @@ def _is_test_path(name: str) -> bool:
         or base.endswith("_test.py")
         or base == "conftest.py"
     )
+
+
+def _package_entry(name: str, names: set[str]) -> bool:
+    """An `__init__.py` that runs when its package is first imported: the top of a
+    regular package (no `__init__.py` above it; namespace packages and `src/` layouts
+    included), outside tests, docs and examples."""
+    parts = PurePosixPath(name).parts
+    if parts[-1] != "__init__.py" or len(parts) < 2 or _is_test_path(name):
+        return False
+    return not any("/".join([*parts[:i], "__init__.py"]) in names
+                   for i in range(1, len(parts) - 1))
 
 
 def module_candidates(module: str, base_dirs: Iterable[str]) -> list[str]:
@@ -185,11 +200,10 @@ def compute(files: dict[str, str], trees: dict[str, list[ast.AST] | None]) -> Re
             for ref, why in _setup_cfg_entries(files[name]):
                 queue += [(c, "install", why) for c in resolve(ref, "")]
     for name in sorted(files):
-        parts = PurePosixPath(name).parts
-        top_init = parts[-1] == "__init__.py" and (
-            len(parts) == 2 or (len(parts) == 3 and parts[0] == "src")
-        )
-        if top_init and not _is_test_path(name):
+        if is_wheel_script(name):
+            queue.append((name, "install", "wheel script (installed to bin/, runs by name)"))
+    for name in sorted(files):
+        if _package_entry(name, names):
             queue.append((name, "import", "package __init__.py runs at first import"))
 
     rank = {t: i for i, t in enumerate(TIER_ORDER)}

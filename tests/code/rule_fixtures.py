@@ -111,8 +111,11 @@ RULES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
                            {"setup.py": "setup(install_requires=['requests'])\n"}),
     "pth-exec-line": ({"evil.pth": "import os; os.getcwd()\n"}, {"paths.pth": "src\n"}),
     "install-time-entry": (
-        {"setup.py": "import helpers\n" + SETUP, "helpers.py": "x = 1\n"},
-        {"setup.py": SETUP, "helpers.py": "x = 1\n"}),
+        # an entry point of its own (a hatch build hook); a module setup.py merely
+        # imports is install-time code too, but not an entry of its own
+        {"pyproject.toml": '[tool.hatch.build.hooks.custom]\npath = "tools/build.py"\n',
+         "tools/build.py": "x = 1\n"},
+        {"setup.py": "import helpers\n" + SETUP, "helpers.py": "x = 1\n"}),
     "unparsable-python": ({"setup.py": "print 'python 2'\n"}, {"setup.py": "print('py3')\n"}),
     "nul-bytes": ({"setup.py": "x = 1\x00\n"}, {"setup.py": "x = 1\n"}),
 }

@@ -168,6 +168,14 @@ def test_train_writes_artifact_card_and_metrics(trained):
     assert report["top_features"]
     card = (out / "code-model.md").read_text()
     assert "StratifiedGroupKFold" in card and "ROC-AUC" in card
+    # forward-in-time validation chose the model and is printed and carded beside CV
+    forward = report["forward"]
+    assert forward["test"]["malicious"] > 0 and forward["test"]["benign"] > 0
+    assert forward["train"]["malicious"] + forward["test"]["malicious"] == 24
+    assert len(forward["candidates"]) >= 2
+    assert report["config"]["C"] == forward["chosen"]["C"]
+    assert "forward-in-time" in proc.stderr and "Forward-in-time validation" in card
+    assert not any(t["feature"].startswith("file|") for t in report["top_features"])
     assert (out / "code-model.npz").stat().st_size < 5_000_000
 
 

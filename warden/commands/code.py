@@ -82,26 +82,37 @@ def _train(
     seed: int = typer.Option(0),
     limit: int = typer.Option(0, min=0, help="use at most this many samples per class (0: all)"),
     json_out: bool = typer.Option(False, "--json", help="print the metrics as one JSON line"),
+    installed: bool | None = typer.Option(
+        None, help="add every distribution installed in this virtualenv as a benign whole "
+        "package (read from its RECORD as text; default: on when --benign is not given)"),
 ) -> None:
-    """Train the code model with grouped cross-validation and write it to models/.
-    Needs the [train] extra."""
+    """Train the code model on whole uploads, chosen by forward-in-time validation and
+    measured by grouped cross-validation too, and write it to models/. Needs the [train]
+    extra."""
     require_extra("train", "sklearn", "scipy")
-    from detector.code.corpus import CorpusError, default_corpus, read_all
+    from detector.code.corpus import CorpusError, read_all, whole_corpus
+    from detector.code.installed import CORPUS_MAX_FILES, installed_samples
     from detector.code.train import TrainConfig, train
     from detector.resources import models_path
 
-    default_mal, default_ben = default_corpus(SHARED)
-    mal_paths = malicious or [default_mal]
-    ben_paths = benign or [default_ben]
+    default_mal, default_ben = whole_corpus(SHARED)
+    mal_paths = malicious or default_mal
+    ben_paths = benign or default_ben
     for label, paths in (("malicious", mal_paths), ("benign", ben_paths)):
         for path in paths:
             if not path.is_file():
                 fail_usage(f"{path}: {label} corpus not found (pass --{label} FILE)")
     try:
-        mal = read_all(mal_paths, 1)
-        ben = read_all(ben_paths, 0)
+        mal = read_all(mal_paths, 1, max_files=CORPUS_MAX_FILES)
+        ben = read_all(ben_paths, 0, max_files=CORPUS_MAX_FILES)
     except CorpusError as exc:
         fail_usage(str(exc))
+    sources = [str(p) for p in (*mal_paths, *ben_paths)]
+    if installed or (installed is None and not benign):
+        extra = list(installed_samples())
+        ben += extra
+        sources.append("installed")
+        err_console.print(f"{len(extra)} installed distributions added as benign whole packages")
     if limit:
         mal, ben = mal[:limit], ben[:limit]
     if not mal or not ben:
@@ -115,17 +126,23 @@ def _train(
             return lambda: bar.advance(task)
 
         try:
-            report = train(mal + ben, out_dir, cfg, progress,
-                           sources=[str(p) for p in (*mal_paths, *ben_paths)])
+            report = train(mal + ben, out_dir, cfg, progress, sources=sources)
         except ValueError as exc:
             fail_usage(str(exc))
+    fw = report["forward"]["chosen"]
+    f = fw["metrics"]
+    err_console.print(
+        f"forward-in-time (train before {report['forward']['cutoff']}, test after): "
+        f"ROC-AUC {f['roc_auc']:.4f}, recall {f['recall']:.2%} at FPR {f['fpr']:.2%} "
+        f"(threshold {f['threshold']:.4f}; chosen C {fw['C']:g}, rule blend {fw['rule_blend']:g})"
+    )
     s = report["cv"]["score"]
     err_console.print(
         f"grouped {folds}-fold CV: ROC-AUC {s['roc_auc']:.4f}, recall {s['recall']:.2%} at "
         f"FPR {s['fpr']:.2%} (threshold {s['threshold']:.4f}); model written to {out_dir}"
     )
     if json_out:
-        emit_json({k: report[k] for k in ("data", "split", "cv", "versions")})
+        emit_json({k: report[k] for k in ("data", "split", "forward", "cv", "versions")})
 
 
 def register(app: typer.Typer) -> None:
