@@ -35,6 +35,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from detector.breaker_scope import scope_key
 from detector.policy import Policy, resolve
 from detector.stream.events import format_ts, parse_ts
 from detector.stream.scorer import StreamScorer, score_lines
@@ -127,7 +128,10 @@ def replay(events: Iterable[dict[str, Any]] | Iterable[str] | str | PathLike[str
         elif is_campaign:
             row["admitted"] += 1
         if out["decision"] != "allow":
-            flagged_log.setdefault(scope, []).append((ts, is_campaign))
+            # A pause's scope is the event type or one cohort of it (breaker_scope): a
+            # cohort pause is judged on the flagged events of its own cohort.
+            for key in (scope, *(scope_key(scope, c) for c in scorer.last_event_cohorts)):
+                flagged_log.setdefault(key, []).append((ts, is_campaign))
         if is_campaign:
             campaign_total += 1
             if not paused:
