@@ -35,6 +35,7 @@ import sys
 from collections import Counter, defaultdict
 from typing import Any
 
+from detector.breaker_scope import scope_key
 from detector.policy import Policy, load_policy
 from detector.replay import TRUE_TRIP_SHARE
 from detector.stream.events import parse_ts
@@ -78,7 +79,7 @@ def run(seed: int, days: int, policy: Policy | None = None) -> dict[str, Any]:
             assert kind is not None and ts is not None
             entry = (ts, label_of[out["id"]]["campaign"] is not None)
             # a pause's scope: the event type, or one cohort of it (detector.breaker_scope)
-            for scope in (kind, *(f"{kind}|{c}" for c in scorer.last_event_cohorts)):
+            for scope in (kind, *(scope_key(kind, c) for c in scorer.last_event_cohorts)):
                 flagged_log[scope].append(entry)
     kinds: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     owner: dict[str, tuple[str | None, str]] = {}

