@@ -143,3 +143,37 @@ def test_a_slow_wave_s_later_sign_up_joins_its_campaign(members: int, joins: boo
     assert _signup(scorer, at + DAY + 60, "nina.larsen", "gmx.de", None)["campaign"] is None
     assert _signup(scorer, at + DAY + 120, "olgasilva55", "gmx.de",
                    _BROWSERS[0])["campaign"] is None
+
+
+def _crowd(scorer: StreamScorer, rng: random.Random, at: float, domain: str, size: int,
+           tag: str) -> list[dict[str, Any]]:
+    """``size`` sign-ups on ``domain`` in two hours, people's names and many browsers."""
+    return [_signup(scorer, at + i * 7200 / size,
+                    f"{rng.choice(_FIRST)}{rng.choice(['', '-', '_x'])}{tag}{i}",
+                    domain, rng.choice(_BROWSERS)) for i in range(size)]
+
+
+@pytest.mark.parametrize(("first_wave", "linked"), [
+    # the domain's history is a wave's first burst: its second burst is the wave again
+    (True, True),
+])
+def test_a_key_that_held_a_wave_links_when_it_bursts_again(first_wave: bool,
+                                                           linked: bool) -> None:
+    """A small provider's domain seen only in a wave's first burst: that burst made its
+    history common (above broad_key_per_day). Its second burst within link_half_life_days
+    is the wave returning."""
+    rng = random.Random(3)
+    scorer = StreamScorer()
+    _history(scorer, rng, 0.2)
+    if first_wave:
+        first = _crowd(scorer, rng, START, "list.ru", 60, "a")
+        assert sum(o["campaign"] is not None for o in first) >= 40
+    at = START + 3 * HOUR
+    while at < START + 6 * DAY:
+        domain = "list.ru" if not first_wave and int(at // HOUR) % 4 else "gmail.com"
+        _signup(scorer, at, f"{rng.choice(_FIRST)}q{int(at)}", domain, rng.choice(_BROWSERS))
+        at += HOUR
+    second = _crowd(scorer, rng, START + 6 * DAY, "list.ru", 60, "b")
+    joined = sum(o["campaign"] is not None for o in second)
+    assert (joined >= 40) is linked
+    assert (joined == 0) is not linked
