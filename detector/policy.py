@@ -243,6 +243,12 @@ class StreamPolicy(Table):
     site_explains: tuple[str, ...] = required()
     site_burst: float = share()
     site_link: float = share()
+    within_cohorts: tuple[str, ...] = required()
+    within_surprise: float = positive()
+    within_link_minutes: float = positive()
+    tail_paired_cohorts: tuple[str, ...] = required()
+    signup_tail_members: int = count()
+    signup_tail_max_per_day: float = non_negative()
     cohorts: CohortsPolicy = required()
 
     def check(self) -> None:

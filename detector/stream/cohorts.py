@@ -45,6 +45,23 @@ DAY = 86400.0
 _LN10 = math.log(10.0)
 
 
+def binomial_surprise(n: int, trials: int, share: float) -> float:
+    """``-log10 P(X >= n)`` for ``X ~ Binomial(trials, share)``: how unlikely it is that
+    ``n`` of ``trials`` arrivals carry a trait a ``share`` of them usually carries."""
+    if n <= 0 or n <= trials * share:
+        return 0.0
+    if share <= 0.0:
+        return math.inf
+    if n > trials or share >= 1.0:
+        return 0.0
+    log_p, log_q = math.log(share), math.log1p(-share)
+    terms = [math.lgamma(trials + 1) - math.lgamma(k + 1) - math.lgamma(trials - k + 1)
+             + k * log_p + (trials - k) * log_q for k in range(n, trials + 1)]
+    top = max(terms)
+    log_tail = top + math.log(sum(math.exp(t - top) for t in terms))
+    return max(0.0, -log_tail / _LN10)
+
+
 def predictive_surprise(n: int, past: float, exposure: float, window: float) -> float:
     """``-log10 P(X >= n)`` under the Gamma-Poisson (negative binomial) predictive.
 
@@ -536,6 +553,42 @@ class CohortTracker:
         for key, full in retained:
             self._trim(full, now)
             self.keys[key] = full
+
+    def within(self, key: str, parent: str, now: float, threshold: float
+               ) -> tuple[float, int, float] | None:
+        """The narrowest window in which ``key``'s arrivals are over-represented among
+        ``parent``'s (a trait inside one e-mail domain's sign-ups): the binomial surprise
+        of the key's count among the parent's, at the share the key held in the parent's
+        history (prior included), reaches ``threshold`` and the count the window's
+        ``min_count``. Returns (window, count, surprise), or None.
+        """
+        child, whole = self.keys.get(key), self.keys.get(parent)
+        if not isinstance(child, KeyState) or not isinstance(whole, KeyState):
+            return None
+        for state in (child, whole):
+            if now >= state.trim_at:
+                self._trim(state, now)
+        prior = self.prior_count
+        scale = math.exp(-self.decay * (now - (self.start or now)))
+        for index, (window, min_count) in enumerate(self.windows):
+            count = child.count(index)
+            if count < min_count:
+                continue
+            share = ((child.matured[index] * scale + prior)
+                     / (whole.matured[index] * scale + prior))
+            surprise = binomial_surprise(count, whole.count(index), min(1.0, share))
+            if surprise >= threshold:
+                return window, count, surprise
+        return None
+
+    def per_day(self, state: KeyState, now: float) -> float:
+        """Arrivals a day a key's history before the longest window expects (prior included)."""
+        if now >= state.trim_at:
+            self._trim(state, now)
+        scale = math.exp(-self.decay * (now - (self.start or now)))
+        cutoff = now - self.long_window
+        exposure = self.observed.decayed_days(cutoff, self.decay) + self.prior_days
+        return (state.matured[self.long_index] * scale + self.prior_count) / exposure
 
     def window_members(self, state: KeyState, now: float, window: float
                        ) -> tuple[list[str], list[str]]:

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -33,7 +33,7 @@ from detector.popular import shipped_corpus
 from detector.stream import accounts as acc_signals
 from detector.stream.campaigns import Campaigns
 from detector.stream.clock import StreamClock, TimePolicy, check_event_time
-from detector.stream.cohorts import DAY, HOUR, CohortTracker, KeyVerdict
+from detector.stream.cohorts import DAY, HOUR, CohortTracker, KeyState, KeyVerdict
 from detector.stream.events import Event, EventError, parse_event, parse_ts
 from detector.stream.scope import event_cohorts
 from detector.stream.signals import (
@@ -43,7 +43,14 @@ from detector.stream.signals import (
     compute_batch,
     exact_hash,
 )
-from detector.stream.templates import files_hash, name_head, name_shape, shape, text_hash
+from detector.stream.templates import (
+    coarse_shape,
+    files_hash,
+    name_head,
+    name_shape,
+    shape,
+    text_hash,
+)
 from detector.sweeps import SweepMemory
 from detector.vocab import EventType, ScanCode
 
@@ -145,6 +152,9 @@ class StreamScorer:
         self._site = frozenset(self.cfg.site_cohorts)
         self._paired = frozenset(self.cfg.paired_cohorts)
         self._site_explains = frozenset(self.cfg.site_explains)
+        self._within = frozenset(self.cfg.within_cohorts)
+        self._tail_paired = frozenset(self.cfg.tail_paired_cohorts)
+        self._signup_key: str | None = None  # the account event's sign-up template key
 
     # -- public API -------------------------------------------------------------------------
 
@@ -309,6 +319,7 @@ class StreamScorer:
         signals: list[Signal] = []
         self.findings_for_last_event = []
         prefix = _SCOPE_PREFIX[ev.type]
+        self._signup_key = None
         if ev.type == "account.created":
             account = self._new_account(ev, signals)
             keys = self._account_keys(ev, account)
@@ -391,6 +402,18 @@ class StreamScorer:
             keys[f"a|ip:{prefix}"] = f"IP range {prefix}"
         if ev.user_agent:
             keys[f"a|ua:{ev.user_agent[:200]}"] = f"user agent {ev.user_agent[:60]!r}"
+        domain = account.domain
+        if domain and (acc_signals.provider_of(domain) != domain
+                       or acc_signals.is_disposable(domain)):
+            # Traits a wave shares inside one mail provider's sign-ups (``within_cohorts``):
+            # its client (one user agent, or none) and its username template.
+            client = ev.user_agent[:200] if ev.user_agent else "-"
+            said = f"user agent {ev.user_agent[:60]!r}" if ev.user_agent else "no user agent"
+            keys[f"a|client:{domain}/{client}"] = f"sign-ups on {domain} with {said}"
+            template = coarse_shape(ev.username)
+            self._signup_key = f"a|signup:{domain}/{client}/{template}"
+            keys[self._signup_key] = \
+                f"sign-ups on {domain} with {said} and username template {template!r}"
         return keys
 
     def _project_signals(self, ev: Event, account: AccountState, signals: list[Signal],
@@ -555,7 +578,11 @@ class StreamScorer:
                     warming = v
                 continue
             kind = v.key.split("|", 1)[1].split(":", 1)[0]
-            if v.bursting and (kind in broad or (kind in self._common
+            # A key that linked a wave within link_half_life_days and bursts again is that
+            # wave again, however common its own history (the wave's first burst) made it.
+            returning = (state.campaign is not None
+                         and ev.ts - state.burst_at <= cfg.link_half_life_days * DAY)
+            if v.bursting and (kind in broad or (kind in self._common and not returning
                                                  and v.expected_day >= cfg.broad_key_per_day)):
                 # A broad cohort (all young accounts, a whole mail provider, an e-mail
                 # domain as common as hotmail.com, version 0.0.1) bursting is evidence, not
@@ -576,6 +603,25 @@ class StreamScorer:
                             if other is not None and other.cohort is None:
                                 other.cohort = cohort
                 continue
+            if v.bursting and kind in self._within:
+                # A trait inside one mail provider's sign-ups links only when the burst
+                # holds more of it than the provider's own mix explains (a benign crowd on
+                # the provider brings the provider's usual clients and names), and adopts
+                # the arrivals of the narrowest window where it does.
+                narrow = self.tracker.within(v.key, f"a|domain:{account.domain}", ev.ts,
+                                             cfg.within_surprise) if account.domain else None
+                if narrow is None:
+                    continue
+                v = replace(v, window=narrow[0], count=narrow[1])
+                if v.window > cfg.within_link_minutes * 60:
+                    # Over-represented only over days (a slow wave, or the days after a
+                    # fast one): evidence, not a link (it would adopt later bystanders).
+                    signals.append(Signal(
+                        "burst", min(0.95, cfg.burst_base + cfg.burst_per_surprise
+                                     * (v.surprise - threshold)),
+                        f"{state.description}: {v.count} in {_fmt_window(v.window)} "
+                        f"(baseline expects {v.expected:.2f})"))
+                    continue
             if v.bursting:
                 bursts.append((v, kind))
             elif (state.campaign is not None
@@ -633,7 +679,7 @@ class StreamScorer:
             (site_links if site else strong_links).append(state.campaign)
             traits.append(state.description)
         for v, kind in tails:
-            if kind in self._paired and shared < 2:
+            if (kind in self._paired or kind in self._tail_paired) and shared < 2:
                 continue  # a template alone: no tail either
             state = v.state
             assert state.campaign is not None
@@ -645,6 +691,18 @@ class StreamScorer:
                 signals.append(Signal("campaign-tail", cfg.campaign_member, reason))
             (site_links if site else strong_links).append(state.campaign)
             traits.append(state.description)
+        if not strong_links and self._signup_key is not None:
+            joined = self._signup_tail(ev, self._signup_key)
+            if joined is not None:
+                number, members = joined
+                description = self.tracker.keys[self._signup_key]
+                assert not isinstance(description, tuple)
+                signals.append(Signal(
+                    "campaign-tail", cfg.campaign_member,
+                    f"shares {description.description} with {members} accounts of campaign "
+                    f"{store.record(number).id} in {_fmt_window(self.tracker.long_window)}"))
+                strong_links.append(number)
+                traits.append(description.description)
         if warming is not None:
             signals.append(Signal(
                 "burst", cfg.broad_burst * warming.warmth,
@@ -676,6 +734,34 @@ class StreamScorer:
             account.link, account.linked_at, account.link_site = cfg.site_link, ev.ts, True
         # Only a link through the wave's own traits makes membership alone reviewable.
         return root, traits, strong
+
+    def _signup_tail(self, ev: Event, key: str) -> tuple[int, int] | None:
+        """A slow wave's later sign-up: the campaign holding at least
+        ``signup_tail_members`` of the accounts that shared this sign-up's template key
+        (mail domain, client, username template) within the longest cohort window, each
+        linked to it through the wave's own traits. (campaign number, members) or None."""
+        state = self.tracker.keys.get(key)
+        if not isinstance(state, KeyState):
+            return None
+        store = self.campaign_store
+        members = self.tracker.window_members(state, ev.ts, self.tracker.long_window)[0]
+        roots: dict[int, int] = {}
+        for name in set(members):
+            other = self.accounts.get(name)
+            if (name == ev.username or other is None or other.campaign is None
+                    or other.link_site or other.link < self.cfg.link_min_strength):
+                continue
+            root = store.find(other.campaign)
+            roots[root] = roots.get(root, 0) + 1
+        if not roots:
+            return None
+        root, count = max(roots.items(), key=lambda item: item[1])
+        if count < self.cfg.signup_tail_members or 3 * count < 2 * len(set(members)):
+            return None  # the wave is not most of the key's recent sign-ups
+        # A key common in its own history is shared by anyone: no tail through it.
+        if self.tracker.per_day(state, ev.ts) > self.cfg.signup_tail_max_per_day:
+            return None
+        return root, count
 
     def _account_link(self, ev: Event, account: AccountState, individual: float) -> float:
         """How strongly ``account`` still belongs to its campaign, at this event.

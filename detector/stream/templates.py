@@ -33,6 +33,26 @@ def shape(text: str) -> str:
     return " ".join(parts)
 
 
+def coarse_shape(text: str) -> str:
+    """Character-class shape keeping digit run lengths only: ``john.smith42`` -> ``a . a 92``.
+
+    What a generator filling a template from name lists leaves on usernames: the
+    names' lengths vary, the template's separators and digit count do not.
+    """
+    parts = []
+    for run in _RUNS.findall(text):
+        first = run[0]
+        if first.isdigit():
+            parts.append(f"9{len(run)}")
+        elif first.islower():
+            parts.append("a")
+        elif first.isupper():
+            parts.append("A")
+        else:
+            parts.append(first)
+    return " ".join(parts)
+
+
 def name_head(name: str) -> str:
     """A project-name family key: first token and token count, or a short prefix and length."""
     lowered = name.lower()

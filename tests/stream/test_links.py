@@ -167,16 +167,17 @@ def test_clearing_an_unknown_campaign_is_refused(cold_policy: Any) -> None:
         StreamScorer(cold_policy).clear(campaign="c-000000000000")
 
 
-def test_a_sleeper_on_a_big_provider_is_caught_when_its_accounts_wake() -> None:
+def test_a_sleeper_on_a_big_provider_links_through_its_shared_client() -> None:
     """A sleeper signing up on outlook.com: its sign-up bursts are a big provider's, not
-    enough to link (a benign crowd there looks the same). Its dormant accounts creating
-    projects together days later are: nearly all its projects are flagged."""
+    enough to link alone (a benign crowd there looks the same), but its sign-ups share one
+    client (no user agent) far beyond outlook.com's own mix: that links them (issue 16,
+    ``within_cohorts``), and nearly all its sign-ups and projects are flagged."""
     from detector.stream.simulate import SimConfig, simulate
 
     events, labels = simulate(SimConfig(days=40, seed=10, campaigns=("sleeper",), crowds=(),
                                         first_campaign_day=8.0))
     scorer = StreamScorer()
-    signups = projects = flagged = 0
+    signups = projects = flagged = linked = flagged_signups = 0
     for event, label in zip(events, labels, strict=True):
         out = scorer.process(event)[0]
         if label["kind"] != "sleeper":
@@ -184,9 +185,14 @@ def test_a_sleeper_on_a_big_provider_is_caught_when_its_accounts_wake() -> None:
         if event["type"] == "account.created":
             assert event["account"]["email"].endswith("@outlook.com")
             signups += 1
-            assert out["campaign"] is None  # membership in a big provider's burst: no link
+            linked += out["campaign"] is not None
+            flagged_signups += out["decision"] != "allow"
+            if out["campaign"] is not None:
+                assert any("sign-ups on outlook.com" in r or "campaign" in r
+                           for r in out["reasons"])
         else:
             projects += 1
             flagged += out["decision"] != "allow"
     assert signups >= 100 and projects >= 500
+    assert linked >= 0.9 * signups and flagged_signups >= 0.9 * signups
     assert flagged >= 0.9 * projects
