@@ -3,10 +3,11 @@
 Before 2023 only a few hundred malicious names come within reach of a popular project, so
 weights fitted on them alone learn that campaign's targets and lengths. Typos generated
 the way typo tools make them (a letter left out, doubled, swapped with its neighbour,
-replaced by a neighbouring key or any letter, or one inserted; one or two such edits) say
+replaced by a neighbouring key or any letter, or one inserted; one or two such edits; now
+and then on the name without an affix word such as `python`) say
 what a typo of a popular name looks like in general, at no cost in time: they use no
 malicious name, and they are the same for any cut. Targets are drawn with probability
-``rank ** -RANK_EXPONENT`` (attackers prefer popular targets, but not only the top few).
+``rank ** -RANK_EXPONENT`` (attackers prefer popular targets).
 """
 
 from __future__ import annotations
@@ -18,13 +19,18 @@ from collections.abc import Mapping
 from detector.names.normalize import InvalidName, canonical
 from detector.names.rules import NameRules
 
-# Target drawn with probability rank ** -RANK_EXPONENT; the forward figure chose 0.5 over
-# 0 (uniform) and 1 (docs/names.md).
-RANK_EXPONENT = 0.5
+# Target drawn with probability rank ** -RANK_EXPONENT. The forward figure cannot tell 0.5,
+# 0.75 and 1 apart (docs/names.md); with 0.5 the fit weighs top-ranked targets down and the
+# anchor case `openvc` (for `opencv-python`) is lost, so 1.
+RANK_EXPONENT = 1.0
+RANK_EXPONENT = 1.0
 # Share of typos that carry a second edit.
 TWO_EDITS = 0.3
-# Shorter typos are not typosquats by issue 14's definition (DL 1 of a name of 5+).
-MIN_LENGTH = 5
+# Share of targets with an affix word (`opencv-python`) typed without it.
+DROP_AFFIX = 0.5
+# Shorter made-up typos are dropped. Issue 14's typosquats have 5+ characters, but with 5
+# the fit weighs short names down and two 4-letter anchors (npm `hulp`, `d3.js`) were lost.
+MIN_LENGTH = 4
 # How many, and how much each weighs against a real malicious name in the fit (chosen by
 # the forward figure: 3,000 at 0.1, 0.3 and 1 tried, and 6,000 at 0.15).
 COUNT = 6000
@@ -58,6 +64,17 @@ def _edit(name: str, rng: random.Random, rules: NameRules) -> str:
     return name[:i] + rng.choice(_LETTERS) + name[i + 1 :]  # replaced
 
 
+def _core(name: str, rng: random.Random, rules: NameRules) -> str:
+    """Now and then the name without one of its affix words: `openvc` is a typo of
+    `opencv-python` with `python` dropped."""
+    words = name.split("-")
+    affixes = [i for i, word in enumerate(words) if word in rules.affixes]
+    if len(words) < 2 or not affixes or rng.random() >= DROP_AFFIX:
+        return name
+    drop = rng.choice(affixes)
+    return "-".join(words[:drop] + words[drop + 1 :])
+
+
 def typos(ranks: Mapping[str, int], count: int, rules: NameRules, seed: int = 1) -> list[str]:
     """``count`` distinct made-up typos (fewer if the draws run out), none a popular name."""
     rng = random.Random(seed)
@@ -65,7 +82,7 @@ def typos(ranks: Mapping[str, int], count: int, rules: NameRules, seed: int = 1)
     weights = [max(ranks[name], 1) ** -RANK_EXPONENT for name in names]
     found: set[str] = set()
     for target in rng.choices(names, weights=weights, k=count * 2):
-        typo = _edit(target, rng, rules)
+        typo = _edit(_core(target, rng, rules), rng, rules)
         if rng.random() < TWO_EDITS:
             typo = _edit(typo, rng, rules)
         try:
