@@ -23,7 +23,6 @@ from detector.names.rules import NameRules
 # 0.75 and 1 apart (docs/names.md); with 0.5 the fit weighs top-ranked targets down and the
 # anchor case `openvc` (for `opencv-python`) is lost, so 1.
 RANK_EXPONENT = 1.0
-RANK_EXPONENT = 1.0
 # Share of typos that carry a second edit.
 TWO_EDITS = 0.3
 # Share of targets with an affix word (`opencv-python`) typed without it.

@@ -26,7 +26,7 @@ def test_made_up_typos_are_close_new_and_repeatable() -> None:
     assert typos == synthetic.typos(RANKS, 200, rules)
     assert typos != synthetic.typos(RANKS, 200, rules, seed=2)
     # Each is within two edits of a popular name, or of one without its affix word.
-    cores = list(RANKS) + ["dateutil", "websocket"]
+    cores = [*RANKS, "dateutil", "websocket"]
     for typo in typos:
         assert typo not in RANKS and len(typo) >= synthetic.MIN_LENGTH
         assert min(OSA.distance(typo, name) for name in cores) <= 2, typo
