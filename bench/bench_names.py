@@ -267,10 +267,9 @@ def bench_forward() -> dict[str, list[float]]:
     options: list[tuple[str, dict]] = [
         ("fitted before the cut", {"combos": False, "history": False, "words": False}),
         ("fitted before, + history, combos", {"combos": True, "history": True, "words": False}),
-        # Made-up typos of popular names join the positives (detector/names/synthetic.py), as
-        # in the shipped fit.
+        # Made-up typos of popular names join the positives (detector/names/synthetic.py).
         (
-            "fitted before, + made-up typos (as shipped)",
+            "fitted before, + made-up typos",
             {"combos": False, "history": False, "words": False, "made_up": synthetic.COUNT},
         ),
         # Word statistics and affix odds (detector/names/lexicon.py) from before the cut, with

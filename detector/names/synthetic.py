@@ -8,6 +8,10 @@ and then on the name without an affix word such as `python`) say
 what a typo of a popular name looks like in general, at no cost in time: they use no
 malicious name, and they are the same for any cut. Targets are drawn with probability
 ``rank ** -RANK_EXPONENT`` (attackers prefer popular targets).
+
+Measured, not shipped: forward AUC 0.9945 -> 0.9949, recall unchanged, and the shipped
+fit then loses popular-vs-popular precision or anchor cases (docs/names.md). Used by
+``training.forward(made_up=...)`` (a bench row) and ``fit_name_weights.py --made-up``.
 """
 
 from __future__ import annotations
