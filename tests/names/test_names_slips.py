@@ -39,3 +39,21 @@ def test_a_slip_in_the_affix_is_a_typo_a_new_word_a_sibling(
 ) -> None:
     targets = {match.target for match in checker.check(name).matches}
     assert (target in targets) is imitates, checker.check(name).to_dict()
+
+
+
+@pytest.mark.parametrize(
+    ("name", "on_typo"),
+    [
+        ("reqeusts-py", True),  # squat: an affix on top of a swap
+        ("requests-py", False),  # the same affix on the whole name
+        ("openvc", True),  # squat: a swap in `opencv`, `python` dropped
+        ("opencv", False),  # the core itself, `python` dropped
+    ],
+)
+def test_an_affix_on_a_typo_is_weighed_apart(name: str, on_typo: bool) -> None:
+    corpus = PopularCorpus.from_names(["requests", "opencv-python"], ranks=[1, 20])
+    checker = NameChecker(corpus, allowlist=Allowlist())
+    [(candidate, features)] = checker.candidates([name])[0]
+    assert candidate.kind == "affix"
+    assert ("affix_on_typo" in features.vector()) is on_typo
