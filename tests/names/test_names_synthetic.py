@@ -47,7 +47,7 @@ def test_popular_targets_are_drawn_more_often() -> None:
     names = {"".join(rng.choices(string.ascii_lowercase, k=10)) for _ in range(2000)}
     ranks = {name: rank for rank, name in enumerate(sorted(names), start=1)}
     typos = synthetic.typos(ranks, 300, load_rules())
-    nearest = [min(ranks, key=lambda name, t=typo: OSA.distance(t, name)) for typo in typos]
+    nearest = [min(ranks, key=lambda name: OSA.distance(typo, name)) for typo in typos]
     top = sum(ranks[name] <= len(ranks) // 10 for name in nearest)
     assert top > 0.2 * len(nearest)  # uniform draws would give 10%
 
