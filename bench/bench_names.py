@@ -28,7 +28,7 @@ from packaging.utils import canonicalize_name
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import cdist
 
-from detector.names import NameChecker, default_checker, training
+from detector.names import NameChecker, default_checker, synthetic, training
 from detector.names import evaluation as ev
 from detector.names.normalize import InvalidName, canonical
 from detector.names.sweeps import BatchSweeps, apply_sweeps
@@ -267,6 +267,11 @@ def bench_forward() -> dict[str, list[float]]:
     options: list[tuple[str, dict]] = [
         ("fitted before the cut", {"combos": False, "history": False, "words": False}),
         ("fitted before, + history, combos", {"combos": True, "history": True, "words": False}),
+        # Made-up typos of popular names join the positives (detector/names/synthetic.py).
+        (
+            "fitted before, + made-up typos",
+            {"combos": False, "history": False, "words": False, "made_up": synthetic.COUNT},
+        ),
         # Word statistics and affix odds (detector/names/lexicon.py) from before the cut, with
         # combosquats looked for on every popular name of 4+ characters.
         (

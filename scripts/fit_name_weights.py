@@ -8,7 +8,10 @@ reach of one; only the half whose CRC-32 is even is used, the other half is held
 specific check, most popular target). The model is checked with cross-validation grouped
 by target (a campaign of squats on one target never sits on both sides of a fold); the
 intercept is then moved so that the policy threshold (0.5) flags at most the chosen share
-of the negatives.
+of the negatives. With ``--made-up N``, N made-up typos of popular names
+(``detector/names/synthetic.py``) join the positives, each weighing ``synthetic.WEIGHT`` of a
+real one; the shipped weights use none (docs/names.md: the forward figure did not improve
+and the popular-vs-popular or anchor figures got worse).
 
     python scripts/fit_name_weights.py [--shared ../shared] [--alert-rate 0.0025]
 
@@ -32,8 +35,10 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
+from detector.names import synthetic
 from detector.names.checker import NameChecker
 from detector.names.normalize import InvalidName, canonical
+from detector.names.training import balanced
 from detector.resources import data_path
 
 GENERIC = ("extra-character", "substitution", "edit-distance-2", "dropped-words")
@@ -64,8 +69,8 @@ def malicious_names(shared: Path) -> list[str]:
         return sorted({row["name"] for row in csv.DictReader(handle, delimiter="\t")})
 
 
-def rows_for(checker: NameChecker, names: list[str], label: int, what: str):
-    feats, labels, groups = [], [], []
+def rows_for(checker: NameChecker, names: list[str], label: int, what: str, weight: float = 1.0):
+    feats, labels, groups, weights = [], [], [], []
     canonical_names = []
     for raw in names:
         try:
@@ -84,7 +89,8 @@ def rows_for(checker: NameChecker, names: list[str], label: int, what: str):
             feats.append(features.vector())
             labels.append(label)
             groups.append(candidate.target)
-    return feats, labels, groups
+            weights.append(weight)
+    return feats, labels, groups, weights
 
 
 def main() -> None:
@@ -94,18 +100,28 @@ def main() -> None:
     )
     parser.add_argument("--alert-rate", type=float, default=0.0025)
     parser.add_argument("--out", type=Path, default=data_path("name_weights.json"))
+    parser.add_argument(
+        "--made-up", type=int, default=0, help=f"made-up typos (tried: {synthetic.COUNT})"
+    )
     args = parser.parse_args()
 
     checker = NameChecker()
     pos = rows_for(checker, malicious_names(args.shared), 1, "malicious names")
+    typos = synthetic.typos(checker.corpus.ranks, args.made_up, checker.index.rules)
+    made = rows_for(checker, typos, 1, "made-up typos", synthetic.WEIGHT)
     neg = rows_for(checker, live_names(args.shared, held_out=False), 0, "live names")
-    feats, y, groups = pos[0] + neg[0], np.array(pos[1] + neg[1]), np.array(pos[2] + neg[2])
+    parts = (pos, made, neg)
+    feats = [row for part in parts for row in part[0]]
+    y = np.array([label for part in parts for label in part[1]])
+    groups = np.array([group for part in parts for group in part[2]])
+    sample = np.array([weight for part in parts for weight in part[3]])
+    real = np.array([True] * len(pos[0]) + [False] * len(made[0]) + [True] * len(neg[0]))
     vectorizer = DictVectorizer(sparse=False)
     x = vectorizer.fit_transform(feats)
 
-    def fit(xs, ys):
-        model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
-        return model.fit(xs, ys)
+    def fit(xs, ys, ws):
+        model = LogisticRegression(C=1.0, max_iter=2000)
+        return model.fit(xs, ys, sample_weight=balanced(ys, ws))
 
     # Grouped cross-validation: recall at the alert budget on unseen targets.
     live_total = len(live_names(args.shared, held_out=False))
@@ -120,14 +136,15 @@ def main() -> None:
 
     recalls = []
     for train, test in GroupKFold(n_splits=5).split(x, y, groups):
-        model = fit(x[train], y[train])
+        model = fit(x[train], y[train], sample[train])
         cut = cut_for(model, x[train][y[train] == 0])
+        test = test[real[test]]  # recall on real malicious names only
         z_test = model.decision_function(x[test])
         recalls.append(
             float(((z_test > cut) & (y[test] == 1)).sum() / max((y[test] == 1).sum(), 1))
         )
 
-    model = fit(x, y)
+    model = fit(x, y, sample)
     # Move the intercept so that z > 0 (score > 0.5) flags at most alert_rate of the live names.
     cut = cut_for(model, x[y == 0])
     intercept = float(model.intercept_[0] - cut - 1e-4)
@@ -135,13 +152,15 @@ def main() -> None:
         name: round(float(w), 4)
         for name, w in zip(vectorizer.feature_names_, model.coef_[0], strict=True)
     }
-    z_pos = model.decision_function(x[y == 1]) - cut
+    z_pos = model.decision_function(x[(y == 1) & real]) - cut
     report = {
         "note": "fitted by scripts/fit_name_weights.py; do not edit by hand",
         "fitted": date.today().isoformat(),
         "scikit_learn": sklearn.__version__,
         "training": {
-            "positives": int((y == 1).sum()),
+            "positives": int(((y == 1) & real).sum()),
+            "made_up_typos": int(((y == 1) & ~real).sum()),
+            "made_up_weight": synthetic.WEIGHT,
             "negatives": int((y == 0).sum()),
             "live_names_in_fit_half": live_total,
             "alert_rate_target": args.alert_rate,

@@ -243,6 +243,16 @@ def _prepare_batch(
     return queries
 
 
+# Edits inside a word that are typing slips rather than another word (`ppy`/`yp` for `py`).
+_SLIP_KINDS = frozenset({NameKind.REPEATED_CHARACTER, NameKind.SWAPPED_CHARACTERS})
+
+
+def _typo_of_word(word: str, other: str, index: NameIndex) -> bool:
+    if abs(len(word) - len(other)) > 1 or OSA.distance(word, other, score_cutoff=1) != 1:
+        return False
+    return classify(word, other, 1, index.rules).kind in _SLIP_KINDS
+
+
 def _is_family_sibling(name: str, target: str, index: NameIndex) -> bool:
     """`foo-core`/`foo-cli`, `tensorrt-cu12-libs`/`-cu13-libs`: one family, not squats."""
     mine, theirs = words(name), words(target)
@@ -257,6 +267,8 @@ def _is_family_sibling(name: str, target: str, index: NameIndex) -> bool:
     a, b = mine[position], theirs[position]
     if a in index.rules.affixes and b in index.rules.affixes:
         return True
+    if b in index.rules.affixes and a.isalpha() and _typo_of_word(a, b, index):
+        return False  # `discord-ppy`, `discord-yp`: a slip in the shared affix, not a member
     family = index.family_size.get(theirs[0], 0)
     numbered = a[-1:].isdigit() and b[-1:].isdigit()
     if family >= 2 and numbered and a.rstrip(_DIGITS) == b.rstrip(_DIGITS):

@@ -68,6 +68,10 @@ class MatchFeatures:
             "attacks": self.attacks,
             f"attacks_kind={self.kind if self.attacks > 0 else 'none'}": 1.0,
         }
+        if self.kind == NameKind.AFFIX and self.distance > 1:
+            # An affix on top of a typo (`reqeusts-py`, `openvc` for `opencv-python`) is a
+            # typo first: weighed apart from a brand plus a word.
+            vector["affix_on_typo"] = 1.0
         if not self.worded:
             return vector
         vector.update({

@@ -21,6 +21,7 @@ from sklearn.linear_model import LogisticRegression
 
 from detector.names import evaluation as ev
 from detector.names import lexicon as lx
+from detector.names import synthetic
 from detector.names.checker import NameChecker
 from detector.names.edits import difference
 from detector.names.history import AttackHistory
@@ -80,6 +81,17 @@ def affix_events(
     return events
 
 
+def balanced(labels: np.ndarray, weights: Sequence[float]) -> np.ndarray:
+    """``weights`` scaled so that each class weighs half of the total (as scikit-learn's
+    ``class_weight="balanced"`` does for unit weights)."""
+    scaled = np.asarray(weights, dtype=float)
+    for label in (0, 1):
+        mask = labels == label
+        if mask.any():
+            scaled[mask] *= len(labels) / (2.0 * scaled[mask].sum())
+    return scaled
+
+
 @dataclass(frozen=True)
 class Fitted:
     scorer: NameScorer
@@ -95,15 +107,19 @@ def fit(
     c: float = 1.0,
     events: Sequence[tuple[str, str]] = (),
     added_events: Sequence[tuple[str, str]] = (),
+    made_up: Sequence[str] = (),
+    made_up_weight: float = synthetic.WEIGHT,
 ) -> Fitted:
     """Logistic weights on the closest match of each name (see the module docstring).
 
     A positive's attack history is taken as it stood ``HISTORY_GAP_DAYS`` before the name
     was first seen (from ``events``), as a name scored after the cut sees a history frozen
     at the cut: otherwise the feature learns that every training squat's campaign is
-    already on record."""
+    already on record. ``made_up`` typos (``synthetic.typos``) join the positives, each
+    weighing ``made_up_weight`` of a real one, with no attack history."""
     rows: list[dict[str, float]] = []
     labels: list[int] = []
+    sample: list[float] = []
     popular = set(checker.corpus.ranks)
     positive_rows = [row for row in positives if row.name not in popular]
     for row, match in zip(
@@ -128,15 +144,22 @@ def fit(
             replace(features, attacks=earlier.feature(match[0].target), affix_odds=odds).vector()
         )
         labels.append(1)
+        sample.append(1.0)
+    for match in match_rows(checker, [name for name in made_up if name not in popular]):
+        if match is not None:
+            rows.append(replace(match[1], attacks=0.0).vector())
+            labels.append(1)
+            sample.append(made_up_weight)
     negatives = [name for name in negatives if name not in popular]
     for match in match_rows(checker, negatives):
         if match is not None:
             rows.append(match[1].vector())
             labels.append(0)
+            sample.append(1.0)
     y = np.asarray(labels)
     vectorizer = DictVectorizer(sparse=False)
     x = vectorizer.fit_transform(rows)
-    model = LogisticRegression(C=c, class_weight="balanced", max_iter=3000).fit(x, y)
+    model = LogisticRegression(C=c, max_iter=3000).fit(x, y, sample_weight=balanced(y, sample))
     z = np.sort(model.decision_function(x[y == 0]))[::-1]
     allowed = int(alert_rate * len(negatives))
     cut = float(z[allowed]) if allowed < len(z) else float(z[-1]) - 1.0
@@ -166,10 +189,12 @@ def forward(
     history: bool = True,
     words: bool = False,
     combo_scope: str | None = None,
+    made_up: int = 0,
 ) -> ForwardRun:
     """Fit on what was known before ``cut``: history, word statistics, affixes and weights.
     ``combos``, ``history`` and ``words`` turn the combosquat check, the attack-history
-    feature and the lexicon (word statistics and affix weights) on or off."""
+    feature and the lexicon (word statistics and affix weights) on or off; ``made_up`` adds
+    that many made-up typos of popular names to the positives (``synthetic.typos``)."""
     base = NameChecker(
         history=AttackHistory(as_of=cut, half_life_days=365.0)
     )
@@ -189,7 +214,8 @@ def forward(
     checker = NameChecker(
         corpus=base.corpus, history=past, combos=combos, combo_scope=combo_scope, lexicon=lexicon
     )
-    fitted = fit(checker, before, live_before, alert_rate, c, events, added)
+    typos = synthetic.typos(base.corpus.ranks, made_up, base.index.rules) if made_up else []
+    fitted = fit(checker, before, live_before, alert_rate, c, events, added, typos)
     return ForwardRun(
         past,
         fitted,
