@@ -17,7 +17,7 @@ import ast
 import itertools
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -165,9 +165,10 @@ def _setup_cfg_entries(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def compute(files: dict[str, str], trees: dict[str, list[ast.AST] | None]) -> Reach:
-    """`trees` maps each parsed Python file to its flattened nodes (pyast.flatten)."""
-    """Tier every file: install, import, other or test."""
+def compute(files: dict[str, str], trees: Mapping[str, list[ast.AST] | None]) -> Reach:
+    """Tier every file: install, import, other or test. `trees` maps each Python file
+    to its flattened nodes (pyast.flatten); only the files reached are looked up, so a
+    lazy mapping parses only those."""
     reach = Reach()
     names = set(files)
     roots = ["", "src"]
