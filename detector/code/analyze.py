@@ -204,9 +204,13 @@ def scan_order(files: dict[str, str], reach: reach_mod.Reach) -> tuple[list[str]
     and then smallest first). The budget is spent in this order, so padding a package
     with call-only code cannot starve the code that runs without being called."""
     hot = sorted(n for n in files if reach.tier(n) in HOT_TIERS)
-    cold = sorted((n for n in files if reach.tier(n) not in HOT_TIERS),
-                  key=lambda n: (-_risk(files[n]), len(files[n]), n))
-    return hot, cold
+    cold = [n for n in files if reach.tier(n) not in HOT_TIERS]
+    if sum(len(files[n]) for n in cold) < RISK_ORDER_BYTES:
+        return hot, sorted(cold)  # small: the order cannot matter, skip the risk count
+    return hot, sorted(cold, key=lambda n: (-_risk(files[n]), len(files[n]), n))
+
+
+RISK_ORDER_BYTES = 1 << 20
 
 
 def analyze(files: dict[str, str], limits: Limits | None = None,
