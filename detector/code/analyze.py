@@ -195,7 +195,7 @@ RISKY = ("exec", "eval", "compile", "system", "popen", "subprocess", "socket", "
 
 
 def _risk(text: str) -> int:
-    head = text[:65536]
+    head = text[:8192]
     return sum(token in head for token in RISKY)
 
 
