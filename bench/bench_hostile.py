@@ -68,6 +68,12 @@ def many_members(tmp: Path) -> Path:
                                           for i in range(30_000)])
 
 
+def deep_distinct_paths(tmp: Path) -> Path:
+    """75 KB of tar.gz whose 3,000 names each imply 2,000 new folders."""
+    return _tar(tmp / "deep-1.0.tar.gz", [(f"deep-1.0/d{i}/" + "a/" * 2000 + "x.py", b"x\n")
+                                          for i in range(3000)])
+
+
 def _files(text: str) -> dict[str, str]:
     return {"setup.py": text}
 
@@ -100,7 +106,8 @@ FILE_CASES = {
             for j in range(1000)) for i in range(300)}},
 }
 ARCHIVE_CASES = {"zip bomb": zip_bomb, "pax header bomb (.tar.bz2)": pax_header_bomb,
-                 "duplicate members": duplicate_members, "many members": many_members}
+                 "duplicate members": duplicate_members, "many members": many_members,
+                 "deep distinct paths": deep_distinct_paths}
 
 
 def _run(kind: str, name: str, out) -> None:

@@ -230,6 +230,7 @@ def analyze(files: dict[str, str], limits: Limits | None = None,
     result = Analysis(n_files=len(files))
     trees = _Trees(files, limits, DenseCode.from_policy(policy), budget, result)
     try:
+        budget.check()  # reading may have spent it: nothing was scanned, so it flags
         reach = reach_mod.compute(files, trees)
     except BudgetExceeded as exc:
         result.findings.append(_budget_finding(exc, "install", ""))

@@ -38,7 +38,7 @@ from detector.code.archive import (
 from detector.code.budget import Budget
 from detector.code.findings import clip_evidence
 from detector.code.limits import Limits
-from detector.code.tree import DIR, Failed, Inode, Member, Node, Outside, Tree
+from detector.code.tree import DIR, Failed, Inode, Member, Node, Outside, TooLarge, Tree
 from detector.policy import load_policy
 
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "node_modules", ".tox"}
@@ -89,7 +89,7 @@ class _Walk:
         self.limits, self.package, self.select = limits, package, select
         self.budget = budget
         self.compressed = max(compressed, 1)
-        self.tree = Tree()
+        self.tree = Tree(3 * limits.max_members, 32 << 20)
         self.extracts = False  # tar: members rewrite through links (see detector.code.tree)
         self.members = 0
         self.tops: set[str] = set()
@@ -102,7 +102,7 @@ class _Walk:
         self.members += 1
         if self.members > self.limits.max_members:
             raise _Stop(f"more than {self.limits.max_members} members")
-        if self.budget is not None and not self.members & 255 and self.budget.check_quietly():
+        if self.budget is not None and not self.members & 63 and self.budget.check_quietly():
             raise _Stop(f"CPU budget of {self.budget.cpu_seconds:g} s spent reading "
                         f"{self.members} members")
         name = safe_name(raw)
@@ -129,11 +129,16 @@ class _Walk:
         self.tree.root = self.root()
         if not self.extracts:
             self.tree.remember(name, member)
-            self.tree.place(name, _node(member))
+            try:
+                self.tree.place(name, _node(member))
+            except TooLarge as exc:
+                raise _Stop(str(exc)) from exc
             return
         missing = member.kind == "hardlink" and self.tree.lookup(member.target) is None
         try:
             self.tree.apply(name, member)
+        except TooLarge as exc:
+            raise _Stop(str(exc)) from exc
         except Outside:
             kind = {"symlink": "symlink", "hardlink": "hard link"}.get(member.kind)
             what = f"{kind} {name} -> {member.target}" if kind else f"{name} is written"

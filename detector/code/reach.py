@@ -43,8 +43,8 @@ class Reach:
 
 
 def _is_test_path(name: str) -> bool:
-    parts = PurePosixPath(name).parts
-    base = parts[-1] if parts else name
+    parts = name.split("/")  # names are normalized (archive.safe_name): no "", "." parts
+    base = parts[-1]
     return (
         any(p.lower() in TEST_PARTS for p in parts[:-1])
         or base.startswith("test_")
@@ -57,7 +57,9 @@ def _package_entry(name: str, names: set[str]) -> bool:
     """An `__init__.py` that runs when its package is first imported: the top of a
     regular package (no `__init__.py` above it; namespace packages and `src/` layouts
     included), outside tests, docs and examples."""
-    parts = PurePosixPath(name).parts
+    if not name.endswith("__init__.py"):
+        return False
+    parts = name.split("/")
     if parts[-1] != "__init__.py" or len(parts) < 2 or _is_test_path(name):
         return False
     return not any("/".join([*parts[:i], "__init__.py"]) in names
@@ -186,7 +188,7 @@ def compute(files: dict[str, str], trees: Mapping[str, list[ast.AST] | None]) ->
         return [c for c in module_candidates(module, bases) if c in names]
 
     for name in sorted(files):
-        base = PurePosixPath(name).name
+        base = name.rpartition("/")[2]
         depth = name.count("/")
         if base == "setup.py" and depth <= 1:
             queue.append((name, "install", "setup.py"))

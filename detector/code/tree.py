@@ -39,6 +39,13 @@ class Failed(Exception):
     """Extraction cannot apply this member (tarfile raises; the member is skipped)."""
 
 
+class TooLarge(Exception):
+    """The tree passed its size bound (folders implied by deep names count too)."""
+
+
+PATH_MAX = 4096  # Linux: a longer path cannot be created (ENAMETOOLONG)
+
+
 @dataclass(eq=False)
 class Inode:
     """A file's content: text read while walking, else a sniffed head and a reader."""
@@ -80,8 +87,10 @@ def is_absolute(target: str) -> bool:
 
 
 class Tree:
-    def __init__(self) -> None:
+    def __init__(self, max_nodes: int = 60_000, max_path_bytes: int = 32 << 20) -> None:
         self.nodes: dict[str, Node] = {}
+        # bounds on what a few kilobytes of deep, distinct names can make the tree hold
+        self.max_nodes, self.max_path_bytes, self.path_bytes = max_nodes, max_path_bytes, 0
         self.symlinks = 0  # while 0, every path is its own physical path (fast path)
         self.root = ""  # the package's single top folder, if it has one (nothing leaves it)
         self.last: dict[str, Member] = {}  # member name -> the last member of that name
@@ -140,15 +149,27 @@ class Tree:
         node = self.nodes.get(path)
         return node.kind if node is not None else ""
 
+    def _add(self, path: str, node: Node) -> None:
+        if path not in self.nodes:
+            self.path_bytes += len(path)
+            if len(self.nodes) >= self.max_nodes or self.path_bytes > self.max_path_bytes:
+                raise TooLarge(f"more than {len(self.nodes)} files and folders "
+                               f"({self.path_bytes} bytes of paths)")
+        self.nodes[path] = node
+
     def makedirs(self, path: str) -> str:
         """tarfile creates a member's missing parent folders (through symlinks): the
         folder's physical path."""
+        if self._kind(path) == "dir":
+            return path  # a folder's path is physical, and so are its parents
+        if len(path) >= PATH_MAX:
+            raise Failed(f"{path[:80]}...: path too long")
         real = ""
         for part in path.split("/") if path else ():
             here = f"{real}/{part}" if real else part
             node = self.nodes.get(here)
             if node is None:
-                self.nodes[here] = DIR
+                self._add(here, DIR)
             elif node.kind == "symlink":
                 target = self.resolve(here)
                 if target is None or (target and self._kind(target) != "dir"):
@@ -220,7 +241,7 @@ class Tree:
                 raise Failed(f"{name}: no folder {parent}")
             path, node = real, self.nodes.get(real)
         if node is None:
-            self.nodes[path] = Node("file", content.copy())
+            self._add(path, Node("file", content.copy()))
         elif node.kind == "file":
             assert node.inode is not None
             node.inode.assign(content)
@@ -230,20 +251,20 @@ class Tree:
     def mkdir(self, name: str) -> None:
         path = self._place(name)
         if path not in self.nodes:  # mkdir over anything existing: EEXIST, ignored
-            self.nodes[path] = DIR
+            self._add(path, DIR)
 
     def symlink(self, name: str, target: str) -> None:
         path = self._place(name)
         if self._kind(path) == "dir":
             return  # unlink fails on a folder; it stays (or extraction stops)
-        self.nodes[path] = Node("symlink", target=target)
+        self._add(path, Node("symlink", target=target))
         self.symlinks += 1
 
     def special(self, name: str, what: str) -> None:
         path = self._place(name)
         if path in self.nodes:
             raise Failed(f"{name} exists")
-        self.nodes[path] = Node("special", target=what)
+        self._add(path, Node("special", target=what))
 
     def hard_link(self, name: str, target: str) -> None:
         if is_absolute(target):
@@ -259,7 +280,7 @@ class Tree:
             real = None
         node = self.nodes.get(real) if real is not None else None
         if node is not None and path not in self.nodes and node.kind != "dir":
-            self.nodes[path] = node  # one inode, two names
+            self._add(path, node)  # one inode, two names
             self.symlinks += node.kind == "symlink"
             return
         if node is None:
@@ -301,11 +322,11 @@ class Tree:
         through links; the last of a name replaces the others)."""
         parent = name.rpartition("/")[0]
         while parent and parent not in self.nodes:
-            self.nodes[parent] = DIR
+            self._add(parent, DIR)
             parent = parent.rpartition("/")[0]
         if node.kind == "dir" and name in self.nodes:
             return
-        self.nodes[name] = node
+        self._add(name, node)
         self.symlinks += node.kind == "symlink"
 
     # -- the result -------------------------------------------------------------------
