@@ -301,3 +301,21 @@ def test_generated_archives_read_as_extraction_leaves_them(members, tar_filter,
         with contextlib.suppress(OSError):  # ELOOP: a cycle
             assert (os.path.lexists(left) and not left.exists()) \
                 or left.read_text() == read[extra], extra
+
+
+def test_deep_distinct_names_are_bounded(tmp_path):
+    """A few kilobytes of names that each imply thousands of new folders stop reading
+    (decisive) instead of filling memory."""
+    path = tmp_path / "deep-1.0.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for i in range(1500):
+            info = tarfile.TarInfo(f"deep-1.0/d{i}/" + "a/" * 2000 + "x.py")
+            info.size = 2
+            tar.addfile(info, io.BytesIO(b"x\n"))
+    tracemalloc.start()
+    start = time.process_time()
+    result = scan_path(path)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert time.process_time() - start < 2.0 and peak < 128 << 20
+    assert result.flagged and "archive-limit-exceeded" in _rules(result)
