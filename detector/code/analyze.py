@@ -9,6 +9,7 @@ import ast
 import math
 import warnings
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -38,6 +39,7 @@ class Analysis:
     tiers: dict[str, str] = field(default_factory=dict)
     n_files: int = 0
     n_unparsable: int = 0
+    local: frozenset[str] | None = None  # the package's own module names (set by the scan)
 
 
 def is_python(name: str, text: str) -> bool:
@@ -145,96 +147,172 @@ def _pth_code(text: str) -> list[tuple[int, str]]:
     return out
 
 
+class _Trees(Mapping[str, "list[ast.AST] | None"]):
+    """Python files parsed on first use (reachability asks for the files it reaches;
+    the scan for the rest), each at most once, each parse checked against the budget."""
+
+    def __init__(self, files: dict[str, str], limits: Limits, dense_code: DenseCode,
+                 budget: Budget, result: Analysis) -> None:
+        self.files, self.limits, self.dense_code = files, limits, dense_code
+        self.budget, self.result = budget, result
+        self.parsed: dict[str, list[ast.AST] | None] = {}
+        self.dense: dict[str, float] = {}
+        self.capped: set[str] = set()  # dense files past the parse cap
+
+    def __getitem__(self, name: str) -> list[ast.AST] | None:
+        if name in self.parsed:
+            return self.parsed[name]
+        text = self.files.get(name)
+        if text is None or not is_python(name, text):
+            raise KeyError(name)
+        self.budget.current = name
+        self.budget.check()
+        density = self.dense_code.density(text)
+        if density is not None:
+            self.dense[name] = density
+            # dense code costs the parser 5-10x more per byte and its AST tells
+            # little: past the cap it gets text rules only
+            if len(text) > self.limits.dense_parse_bytes:
+                self.capped.add(name)
+        tree = None if name in self.capped else parse(text, self.limits)
+        if tree is None and name not in self.capped:
+            self.result.n_unparsable += 1
+        self.parsed[name] = tree
+        return tree
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.files)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+
+# Substrings without which a file can hold no finding worth ordering first: call-only
+# files that have them are scanned before those that do not (the budget order only).
+RISKY = ("exec", "eval", "compile", "system", "popen", "subprocess", "socket", "urlopen",
+         "request", "b64", "base64", "decode", "marshal", "ctypes", "getattr", "import",
+         "http", "open(", "chr(", "\\x")
+
+
+def _risk(text: str) -> int:
+    head = text[:8192]
+    return sum(token in head for token in RISKY)
+
+
+def scan_order(files: dict[str, str], reach: reach_mod.Reach) -> tuple[list[str], list[str]]:
+    """(what runs uncalled: install and import tiers, sorted; call-only code, riskiest
+    and then smallest first). The budget is spent in this order, so padding a package
+    with call-only code cannot starve the code that runs without being called."""
+    hot = sorted(n for n in files if reach.tier(n) in HOT_TIERS)
+    cold = [n for n in files if reach.tier(n) not in HOT_TIERS]
+    if sum(len(files[n]) for n in cold) < RISK_ORDER_BYTES:
+        return hot, sorted(cold)  # small: the order cannot matter, skip the risk count
+    return hot, sorted(cold, key=lambda n: (-_risk(files[n]), len(files[n]), n))
+
+
+RISK_ORDER_BYTES = 1 << 20
+
+
 def analyze(files: dict[str, str], limits: Limits | None = None,
             policy: Policy | None = None, budget: Budget | None = None) -> Analysis:
     """Findings for a package given as {relative path: text}; `budget` (default: a fresh
-    one from `limits`) may already hold what reading the package spent."""
+    one from `limits`) may already hold what reading the package spent.
+
+    The budget is spent on what runs without being called first (reachability parses
+    only the files it reaches), then on call-only code. Running out in the first part
+    is a decisive `scan-budget-exceeded` finding; in call-only code it is a finding of
+    that file's tier naming what was left unscanned, which alone does not flag
+    (`scan.is_decisive`)."""
     policy = resolve(policy)
     limits = limits or policy.code.limits
     budget = budget or Budget.from_limits(limits)
     worker = _Analyzer(limits, policy, budget)
-    dense_code = DenseCode.from_policy(policy)
     result = Analysis(n_files=len(files))
-    trees: dict[str, list[ast.AST] | None] = {}
-    dense: dict[str, float] = {}
-    capped: set[str] = set()  # dense files past the parse cap
-    for name, text in files.items():
-        if budget.check_quietly():
-            break  # parsing alone used the budget: the loop below reports it
-        if is_python(name, text):
-            density = dense_code.density(text)
-            if density is not None:
-                dense[name] = density
-                # dense code costs the parser 5-10x more per byte and its AST tells
-                # little: past the cap it gets text rules only
-                if len(text) > limits.dense_parse_bytes:
-                    capped.add(name)
-            trees[name] = None if name in capped else parse(text, limits)
-            if trees[name] is None and name not in capped:
-                result.n_unparsable += 1
+    trees = _Trees(files, limits, DenseCode.from_policy(policy), budget, result)
     try:
+        budget.check()  # reading may have spent it: nothing was scanned, so it flags
         reach = reach_mod.compute(files, trees)
+    except BudgetExceeded as exc:
+        result.findings.append(_budget_finding(exc, "install", ""))
+        return result
     except (RecursionError, MemoryError):
         reach = reach_mod.Reach()
     result.tiers = dict(reach.tiers)
+    hot, cold = scan_order(files, reach)
+    names = [*hot, *cold]
+    done = 0
     try:
-        _scan_files(files, trees, dense, capped, reach, worker, limits, result)
+        for done, name in enumerate(names):  # noqa: B007 (read after the loop)
+            _scan_file(name, files, trees, reach, worker, limits, result)
+        done = len(names)
     except BudgetExceeded as exc:
-        result.findings.append(Finding(
-            "scan-budget-exceeded", exc.file or "<package>", None,
-            rule("scan-budget-exceeded").severity,
-            clip_evidence(f"{exc} (in {exc.file}; scan stopped, findings so far kept)"),
-            reach.tier(exc.file)))
+        left = names[done:]
+        size = sum(len(files[n]) for n in left)
+        tier = reach.tier(exc.file) if exc.file in files else reach.tier(names[done])
+        result.findings.append(_budget_finding(
+            exc, tier, f"; {len(left)} files ({size} bytes) left unscanned"
+            + ("" if tier in HOT_TIERS else ", all of them call-only code")))
     return result
 
 
-def _scan_files(files: dict[str, str], trees: dict[str, list[ast.AST] | None],
-                dense: dict[str, float], capped: set[str], reach: reach_mod.Reach,
-                worker: _Analyzer, limits: Limits, result: Analysis) -> None:
-    local = local_names(files)
-    for name in sorted(files):
-        worker.budget.current = name
-        worker.budget.check()
-        text = files[name]
-        tier = reach.tier(name)
-        lower = name.lower()
-        found: list[Finding] = []
-        tokens: list[str] = []
-        if is_python(name, text):
-            tree = trees.get(name)
-            found, tokens, parsed = worker.python(name, text, tier, tree, 0)
-            if name in dense:
-                skipped = "; not parsed: text rules only" if name in capped else ""
-                found.append(Finding("dense-code", name, None, rule("dense-code").severity,
-                                     f"{len(text) / 1024:.0f} KiB, {dense[name]:.0%} brackets "
-                                     f"and operators{skipped}", tier))
-            if not parsed and name not in capped:
-                why = ("too large to parse" if len(text) > limits.max_parse_bytes else
-                       "too costly to parse" if parse_units(text) > limits.max_parse_units
-                       else "syntax")
-                found.append(Finding("unparsable-python", name, None,
-                                     rule("unparsable-python").severity,
-                                     f"{why}; text rules only", tier))
-            reason = reach.reasons.get(name) or "setup.py"
-            # an entry point of its own (a build hook, backend, .pth, cmdclass), not a
-            # module setup.py imports: where code sits in the package is not evidence
-            if tier == "install" and reason != "setup.py" and \
-                    not reason.startswith("imported by"):
-                found.append(Finding("install-time-entry", name, None, "info",
-                                     clip_evidence(reach.reasons[name]), tier))
-        elif lower.endswith(".pth"):
-            for number, code in _pth_code(text):
-                found.append(Finding("pth-exec-line", name, number,
-                                     rule("pth-exec-line").severity, clip_evidence(code), tier))
-                inner, toks, _ = worker.python(name, code, tier, parse(code, limits), 0, number)
-                found += inner
-                tokens += toks
-        else:
-            pieces = list(enumerate(text[: limits.max_text_scan_bytes].splitlines()[:50_000], 1))
-            found = scan_strings(name, tier, pieces, limits.max_text_scan_bytes, worker.max_hits)
-        group = "hot" if tier in ("install", "import") else "cold"
-        result.tokens += [f"{group}|{t}" for t in behaviour_tokens(tokens, local)]
-        result.findings += _dedupe(found)
+HOT_TIERS = (Tier.INSTALL, Tier.IMPORT)
+
+
+def _budget_finding(exc: BudgetExceeded, tier: str, left: str) -> Finding:
+    return Finding("scan-budget-exceeded", exc.file or "<package>", None,
+                   rule("scan-budget-exceeded").severity,
+                   clip_evidence(f"{exc} (in {exc.file}; scan stopped, findings so far "
+                                 f"kept{left})"), tier)
+
+
+def _scan_file(name: str, files: dict[str, str], trees: _Trees, reach: reach_mod.Reach,
+               worker: _Analyzer, limits: Limits, result: Analysis) -> None:
+    if result.local is None:
+        result.local = local_names(files)
+    local = result.local
+    worker.budget.current = name
+    worker.budget.check()
+    text = files[name]
+    tier = reach.tier(name)
+    lower = name.lower()
+    found: list[Finding] = []
+    tokens: list[str] = []
+    if is_python(name, text):
+        tree = trees.get(name)
+        dense, capped = trees.dense, trees.capped
+        found, tokens, parsed = worker.python(name, text, tier, tree, 0)
+        if name in dense:
+            skipped = "; not parsed: text rules only" if name in capped else ""
+            found.append(Finding("dense-code", name, None, rule("dense-code").severity,
+                                 f"{len(text) / 1024:.0f} KiB, {dense[name]:.0%} brackets "
+                                 f"and operators{skipped}", tier))
+        if not parsed and name not in capped:
+            why = ("too large to parse" if len(text) > limits.max_parse_bytes else
+                   "too costly to parse" if parse_units(text) > limits.max_parse_units
+                   else "syntax")
+            found.append(Finding("unparsable-python", name, None,
+                                 rule("unparsable-python").severity,
+                                 f"{why}; text rules only", tier))
+        reason = reach.reasons.get(name) or "setup.py"
+        # an entry point of its own (a build hook, backend, .pth, cmdclass), not a
+        # module setup.py imports: where code sits in the package is not evidence
+        if tier == "install" and reason != "setup.py" and \
+                not reason.startswith("imported by"):
+            found.append(Finding("install-time-entry", name, None, "info",
+                                 clip_evidence(reach.reasons[name]), tier))
+    elif lower.endswith(".pth"):
+        for number, code in _pth_code(text):
+            found.append(Finding("pth-exec-line", name, number,
+                                 rule("pth-exec-line").severity, clip_evidence(code), tier))
+            inner, toks, _ = worker.python(name, code, tier, parse(code, limits), 0, number)
+            found += inner
+            tokens += toks
+    else:
+        pieces = list(enumerate(text[: limits.max_text_scan_bytes].splitlines()[:50_000], 1))
+        found = scan_strings(name, tier, pieces, limits.max_text_scan_bytes, worker.max_hits)
+    group = "hot" if tier in HOT_TIERS else "cold"
+    result.tokens += [f"{group}|{t}" for t in behaviour_tokens(tokens, local)]
+    result.findings += _dedupe(found)
 
 
 # Packaging boilerplate: what every setup.py says, so whether a package ships one (an

@@ -21,13 +21,10 @@ from __future__ import annotations
 
 import io
 import os
-import posixpath
 import stat
 import tarfile
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 from detector.code.archive import (
@@ -41,12 +38,12 @@ from detector.code.archive import (
 from detector.code.budget import Budget
 from detector.code.findings import clip_evidence
 from detector.code.limits import Limits
+from detector.code.tree import DIR, Failed, Inode, Member, Node, Outside, TooLarge, Tree
 from detector.policy import load_policy
 
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "node_modules", ".tox"}
 BINARY_MAGIC = (b"\x7fELF", b"MZ", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe")
 SNIFF_BYTES = 4
-MAX_LINK_HOPS = 16
 LINK_TARGET_BYTES = 4096
 CODE_NAMES = ("setup.cfg", "pyproject.toml")
 CODE_SUFFIXES = (".py", ".pyw", ".pth")
@@ -60,15 +57,6 @@ def is_code_member(name: str) -> bool:
     """Names whose duplication can change what runs at install."""
     lower = name.lower()
     return lower.endswith(CODE_SUFFIXES) or lower.rsplit("/", 1)[-1] in CODE_NAMES
-
-
-@dataclass
-class _Entry:
-    kind: str  # file | dir | symlink | hardlink | special
-    data: bytes | None = None  # text members only (read while walking: streams stay linear)
-    target: str | None = None  # link target as stored
-    head: bytes = b""
-    reader: Callable[[int], bytes] | None = None  # while the archive is open
 
 
 class _Stop(Exception):
@@ -93,29 +81,28 @@ def _bounded_tarinfo(limit: int) -> type[tarfile.TarInfo]:
 
 
 class _Walk:
-    """Members in archive order under the limits, last duplicate winning."""
+    """Members in archive order under the limits, applied to the extracted `Tree`: as
+    tarfile extracts them (`extracts`), or as zip and folder sources leave them."""
 
     def __init__(self, limits: Limits, package: Package, select: Select, compressed: int,
                  budget: Budget | None = None):
         self.limits, self.package, self.select = limits, package, select
         self.budget = budget
         self.compressed = max(compressed, 1)
-        self.index: dict[str, _Entry] = {}
+        self.tree = Tree(3 * limits.max_members, 32 << 20)
+        self.extracts = False  # tar: members rewrite through links (see detector.code.tree)
         self.members = 0
-        self.links = 0
         self.tops: set[str] = set()
-        # the bytes each member name last carried in the archive (tarfile's fallback for
-        # a hard link that cannot be made extracts those, not what is on disk)
-        self.originals: dict[str, tuple[bytes | None, bytes, Callable | None] | None] = {}
         self.flat = False  # a file at the archive's top level: no single root folder
         self.read_bytes = 0
         self.declared = 0
+        self.files: dict[str, bytes] = {}  # the result, by archive name (set by `finish`)
 
     def admit(self, raw: str) -> str | None:
         self.members += 1
         if self.members > self.limits.max_members:
             raise _Stop(f"more than {self.limits.max_members} members")
-        if self.budget is not None and not self.members & 255 and self.budget.check_quietly():
+        if self.budget is not None and not self.members & 63 and self.budget.check_quietly():
             raise _Stop(f"CPU budget of {self.budget.cpu_seconds:g} s spent reading "
                         f"{self.members} members")
         name = safe_name(raw)
@@ -124,147 +111,143 @@ class _Walk:
                                  f"path traversal in {raw!r}")
         return name
 
-    def put(self, name: str, entry: _Entry) -> None:
-        """Apply one member as extraction does. Regular files are written in place (an
-        existing file's inode is truncated and rewritten, so every hard link to it sees
-        the new bytes; a symlink in the way is written through); a symlink replaces what
-        was there; a hard link shares its target's inode (the same `_Entry` object)."""
-        old = self.index.get(name)
-        if old is not None and not (old.kind == entry.kind == "dir"):
+    def put(self, name: str, member: Member) -> None:
+        """Apply one member (see detector.code.tree); findings for duplicates, links
+        and special files."""
+        old = self.tree.last.get(name)
+        if old is not None and not (old.kind == member.kind == "dir"):
             code = is_code_member(name)
             self.package.problem(
                 "archive-duplicate-code" if code else "archive-duplicate-name", name,
-                f"member {name!r} appears again ({old.kind}, then {entry.kind}); "
+                f"member {name!r} appears again ({old.kind}, then {member.kind}); "
                 "extraction keeps the last", f"duplicate member {name!r}")
+        if member.kind == "special":
+            self.package.problem("archive-special-file", name, f"{name} ({member.target})",
+                                 f"special member {name!r}")
         self.tops.add(name.split("/", 1)[0])
-        self.flat = self.flat or ("/" not in name and entry.kind != "dir")
-        if entry.kind == "hardlink":
-            linked = self._hard_link(name, entry, old)
-            self.originals[name] = None
-            if linked is None:
-                return
-            entry = linked
-        elif entry.kind == "file":
-            self.originals[name] = (entry.data, entry.head, entry.reader)
-        else:
-            self.originals[name] = None
-        if entry.kind == "file":
-            self._write(name, entry)
+        self.flat = self.flat or ("/" not in name and member.kind != "dir")
+        self.tree.root = self.root()
+        if not self.extracts:
+            self.tree.remember(name, member)
+            try:
+                self.tree.place(name, _node(member))
+            except TooLarge as exc:
+                raise _Stop(str(exc)) from exc
             return
-        if entry.kind == "symlink":
-            self.links += 1
-        self.index[name] = entry
-
-    def _hard_link(self, name: str, entry: _Entry, old: _Entry | None) -> _Entry | None:
-        """What a hard link member leaves: the target's own entry at `name` (shared), or,
-        when `name` already exists (linking fails), a write of the target's bytes."""
-        self.links += 1
-        resolver = _Resolver(self.index, self.root())
-        where = resolver.link_target("", entry)
-        kind = "hard link"
-        if where is None:
+        missing = member.kind == "hardlink" and self.tree.lookup(member.target) is None
+        try:
+            self.tree.apply(name, member)
+        except TooLarge as exc:
+            raise _Stop(str(exc)) from exc
+        except Outside:
+            kind = {"symlink": "symlink", "hardlink": "hard link"}.get(member.kind)
+            what = f"{kind} {name} -> {member.target}" if kind else f"{name} is written"
             self.package.problem("archive-link-outside", name,
-                                 f"{kind} {name} -> {entry.target} leaves the package",
+                                 f"{what} leaves the package",
                                  f"link {name!r} points outside the package")
-            return None
-        real, _ = resolver.follow(where)
-        target = self.index.get(real) if real else None
-        self.package.problem("archive-link", name, f"{kind} {name} -> {entry.target}"
-                             + ("" if target is not None else " (missing target)"))
-        if target is None or target.kind != "file":
-            self.index[name] = entry  # dangling: nothing is extracted there
-            return None
-        if old is None:
-            self.index[name] = target  # one inode, two names
-            return None
-        # linking onto an existing name fails; tarfile then extracts the target *member*
-        # (the last one of that name before this link) to the name, as a plain write
-        original = self.originals.get(where)
-        if original is None:
-            return None
-        data, head, reader = original
-        return _Entry("file", data=data, head=head, reader=reader)
-
-    def _write(self, name: str, entry: _Entry) -> None:
-        written = name
-        if self.links:
-            followed, _ = _Resolver(self.index, self.root()).follow(name)
-            if followed is None:
-                return  # through a link that leaves the package (flagged at the end)
-            written = followed
-        current = self.index.get(written)
-        if current is not None and current.kind == "file":
-            current.data, current.head, current.reader = entry.data, entry.head, entry.reader
-        else:
-            self.index[written] = entry
+            return
+        except Failed:
+            pass  # extraction cannot apply it either: the member is skipped
+        if member.kind == "hardlink":
+            self.package.problem("archive-link", name, f"hard link {name} -> {member.target}"
+                                 + (" (missing target)" if missing else ""))
 
     def root(self) -> str:
-        """`package_root` of what was walked so far, kept incrementally (O(1))."""
-        return next(iter(self.tops)) + "/" if len(self.tops) == 1 and not self.flat else ""
+        """The single top folder of what was walked so far, or "" (kept incrementally)."""
+        return next(iter(self.tops)) if len(self.tops) == 1 and not self.flat else ""
 
     def inflate(self, size: int) -> None:
         self.declared += size
         if self.declared > 1_000_000 and self.declared / self.compressed > self.limits.max_ratio:
             raise _Stop(f"compression ratio over {self.limits.max_ratio:g}")
 
-    def file(self, name: str, size: int, reader: Callable[[int], bytes]) -> _Entry:
+    def file(self, name: str, size: int, reader: Callable[[int], bytes]) -> Member:
         """A regular member: text is read (bounded), other files only sniffed."""
         if size > self.limits.max_file_bytes:
             self.package.problem(
                 "archive-limit-exceeded", name, f"{size} bytes > {self.limits.max_file_bytes}",
                 f"{name}: file larger than {self.limits.max_file_bytes} bytes")
-            return _Entry("file")
+            return Member("file", Inode())
         if is_text_member(name):
             if self.read_bytes + size > self.limits.max_total_bytes:
                 raise _Stop(f"more than {self.limits.max_total_bytes} decompressed bytes")
             data = reader(self.limits.max_file_bytes + 1)
             self.read_bytes += len(data)
-            return _Entry("file", data=data)
-        return _Entry("file", head=reader(SNIFF_BYTES) if size >= SNIFF_BYTES else b"",
-                      reader=reader)
+            return Member("file", Inode(data=data))
+        return Member("file", Inode(head=reader(SNIFF_BYTES) if size >= SNIFF_BYTES else b"",
+                                    reader=reader))
 
-    def read_link_targets(self) -> None:
-        """Links may name any file (a `setup.py` linking to `README`): read the targets
-        that were only sniffed, while the archive is still open."""
-        resolver = _Resolver(self.index, package_root(self.index))
-        for name, entry in list(self.index.items()):
-            target = None
-            if entry.kind == "symlink":
-                real, _ = resolver.resolve(name)
-                target = self.index.get(real) if real else None  # None: a folder
-            elif entry.kind == "file" and is_text_member(name):
-                target = entry  # a hard link's shared entry, read under a text name
-            if target is None or target.data is not None or target.reader is None:
+    def finish(self) -> None:
+        """What extraction left: link findings, then the selected text files, reading
+        (while the archive is still open) targets that were only sniffed, e.g. a
+        `setup.py` that links to a `README`."""
+        files, links = self.tree.visible(self.limits.max_members)
+        for name, node, why in links:
+            if why == "outside":
+                self.package.problem("archive-link-outside", name,
+                                     f"symlink {name} -> {node.target} leaves the package",
+                                     f"link {name!r} points outside the package")
+            else:
+                self.package.problem("archive-link", name, f"symlink {name} -> {node.target}"
+                                     + (f" ({why} target)" if why else ""))
+        for name, node in self.tree.nodes.items():
+            inode = node.inode
+            if node.kind == "file" and inode is not None and inode.data is None \
+                    and inode.head.startswith(BINARY_MAGIC):
+                compiled = name.endswith((".pyd", ".so", ".dll"))
+                self.package.problem(
+                    "bundled-binary", name, f"compiled extension {name}" if compiled
+                    else f"{name} starts with {inode.head!r}")
+        strip = _strip_common_root([n for n, node in self.tree.nodes.items()
+                                    if node.kind != "dir"])
+        for name, inode in files.items():
+            if not is_text_member(name) or not self.select(name[len(strip):]):
                 continue
-            data = target.reader(self.limits.max_file_bytes + 1)
-            self.read_bytes += len(data)
-            if self.read_bytes > self.limits.max_total_bytes:
-                raise _Stop(f"more than {self.limits.max_total_bytes} decompressed bytes")
-            target.data = data
+            if inode.divergent and is_code_member(name):
+                self.package.problem("archive-duplicate-code", name, inode.divergent,
+                                     f"{name}: content depends on the Python version")
+            if inode.data is None and inode.reader is not None:
+                inode.data = inode.reader(self.limits.max_file_bytes + 1)
+                inode.reader = None
+                self.read_bytes += len(inode.data)
+                if self.read_bytes > self.limits.max_total_bytes:
+                    raise _Stop(f"more than {self.limits.max_total_bytes} decompressed bytes")
+            if inode.data is not None:
+                self.files[name[len(strip):]] = inode.data
+
+
+def _node(member: Member) -> Node:
+    """A member placed as it is (zip and folder sources)."""
+    if member.kind == "file":
+        return Node("file", member.content)
+    return DIR if member.kind == "dir" else Node(member.kind, target=member.target)
 
 
 def _walk_tar(tar: tarfile.TarFile, walk: _Walk) -> None:
-    for member in tar:
-        name = walk.admit(member.name)
-        if name is None:
-            continue
-        if member.isdir():
-            walk.put(name, _Entry("dir"))
-        elif member.issym():
-            walk.put(name, _Entry("symlink", target=member.linkname))
-        elif member.islnk():
-            walk.put(name, _Entry("hardlink", target=member.linkname))
-        elif member.isfile():
-            walk.inflate(member.size)
+    walk.extracts = True
+    try:
+        for member in tar:
+            name = walk.admit(member.name)
+            if name is None:
+                continue
+            if member.isdir():
+                walk.put(name, Member("dir"))
+            elif member.issym():
+                walk.put(name, Member("symlink", target=member.linkname))
+            elif member.islnk():
+                walk.put(name, Member("hardlink", target=member.linkname))
+            elif member.isfile():
+                walk.inflate(member.size)
 
-            def reader(n: int, m: tarfile.TarInfo = member) -> bytes:
-                handle = tar.extractfile(m)
-                return handle.read(n) if handle else b""
+                def reader(n: int, m: tarfile.TarInfo = member) -> bytes:
+                    handle = tar.extractfile(m)
+                    return handle.read(n) if handle else b""
 
-            walk.put(name, walk.file(name, member.size, reader))
-        else:
-            walk.put(name, _Entry("special", target=f"type {member.type!r}"))
-    walk.read_link_targets()
+                walk.put(name, walk.file(name, member.size, reader))
+            else:
+                walk.put(name, Member("special", target=f"type {member.type!r}"))
+    finally:
+        walk.finish()
 
 
 def _check_zip_directory(handle, limits: Limits) -> None:
@@ -280,178 +263,69 @@ def _check_zip_directory(handle, limits: Limits) -> None:
 
 
 def _walk_zip(archive: zipfile.ZipFile, walk: _Walk) -> None:
-    for info in archive.infolist():
-        name = walk.admit(info.filename)
-        if name is None:
-            continue
-        mode = info.external_attr >> 16
-        if info.is_dir():
-            walk.put(name, _Entry("dir"))
-            continue
-        if stat.S_ISLNK(mode):
-            with archive.open(info) as handle:  # a zip symlink stores its target as data
-                target = handle.read(LINK_TARGET_BYTES).decode("utf-8", "replace")
-            walk.put(name, _Entry("symlink", target=target))
-            continue
-        if stat.S_IFMT(mode) and not stat.S_ISREG(mode):
-            walk.put(name, _Entry("special", target=f"mode {oct(mode)}"))
-            continue
-        ratio = info.file_size / max(info.compress_size, 1)
-        if ratio > walk.limits.max_ratio and info.file_size > 1_000_000:
-            walk.package.problem(
-                "archive-limit-exceeded", name, f"compression ratio {ratio:.0f}",
-                f"{name}: compression ratio {ratio:.0f} over {walk.limits.max_ratio:g} (bomb)")
-            walk.put(name, _Entry("file"))
-            continue
+    try:
+        for info in archive.infolist():
+            name = walk.admit(info.filename)
+            if name is None:
+                continue
+            mode = info.external_attr >> 16
+            if info.is_dir():
+                walk.put(name, Member("dir"))
+                continue
+            if stat.S_ISLNK(mode):
+                with archive.open(info) as handle:  # a zip symlink stores its target as data
+                    target = handle.read(LINK_TARGET_BYTES).decode("utf-8", "replace")
+                walk.put(name, Member("symlink", target=target))
+                continue
+            if stat.S_IFMT(mode) and not stat.S_ISREG(mode):
+                walk.put(name, Member("special", target=f"mode {oct(mode)}"))
+                continue
+            ratio = info.file_size / max(info.compress_size, 1)
+            if ratio > walk.limits.max_ratio and info.file_size > 1_000_000:
+                walk.package.problem(
+                    "archive-limit-exceeded", name, f"compression ratio {ratio:.0f}",
+                    f"{name}: compression ratio {ratio:.0f} over {walk.limits.max_ratio:g} (bomb)")
+                walk.put(name, Member("file", Inode()))
+                continue
 
-        def reader(n: int, i: zipfile.ZipInfo = info) -> bytes:
-            with archive.open(i) as handle:
-                return handle.read(n)
+            def reader(n: int, i: zipfile.ZipInfo = info) -> bytes:
+                with archive.open(i) as handle:
+                    return handle.read(n)
 
-        try:
-            walk.put(name, walk.file(name, info.file_size, reader))
-        except (zipfile.BadZipFile, OSError, ValueError, RuntimeError,
-                NotImplementedError, EOFError) as exc:
-            walk.package.problem("archive-unreadable", name, str(exc),
-                                 f"{name}: unreadable ({exc})")
-    walk.read_link_targets()
+            try:
+                walk.put(name, walk.file(name, info.file_size, reader))
+            except (zipfile.BadZipFile, OSError, ValueError, RuntimeError,
+                    NotImplementedError, EOFError) as exc:
+                walk.package.problem("archive-unreadable", name, str(exc),
+                                     f"{name}: unreadable ({exc})")
+    finally:
+        walk.finish()
 
 
 def _walk_dir(root: Path, walk: _Walk) -> None:
-    for here, dirs, names in os.walk(root, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
-        for entry in [*dirs, *sorted(names)]:
-            full = Path(here) / entry
-            name = walk.admit(full.relative_to(root).as_posix())
-            if name is None:
-                continue
-            info = full.lstat()
-            if stat.S_ISLNK(info.st_mode):
-                walk.put(name, _Entry("symlink", target=os.readlink(full)))
-            elif stat.S_ISDIR(info.st_mode):
-                walk.put(name, _Entry("dir"))
-            elif stat.S_ISREG(info.st_mode):
-                def reader(n: int, p: Path = full) -> bytes:
-                    with open(p, "rb") as handle:
-                        return handle.read(n)
-
-                walk.put(name, walk.file(name, info.st_size, reader))
-            else:
-                walk.put(name, _Entry("special", target=f"mode {oct(info.st_mode)}"))
-    walk.read_link_targets()
-
-
-def package_root(index: dict[str, _Entry]) -> str:
-    """The package's root: its single top folder when it has one (an sdist's
-    `name-version/`, a wheel's only package), else the archive's root ('')."""
-    tops = {name.split("/", 1)[0] for name in index}
-    single = len(tops) == 1 and all("/" in n or index[n].kind == "dir" for n in index)
-    return next(iter(tops)) + "/" if single else ""
-
-
-class _Resolver:
-    """Follows links inside the walked archive as the file system would after extraction.
-    Cheap to make (the walk makes one per write through a link): the folder set is built
-    only when an existence check needs it."""
-
-    def __init__(self, index: dict[str, _Entry], root: str) -> None:
-        self.index, self.root = index, root
-
-    @cached_property
-    def dirs(self) -> set[str]:
-        """Folders exist by implication too (tar and zip often omit their members)."""
-        dirs = {name for name, entry in self.index.items() if entry.kind == "dir"}
-        for name in self.index:
-            while "/" in name:
-                name = name.rsplit("/", 1)[0]
-                if name in dirs:
-                    break
-                dirs.add(name)
-        return dirs
-
-    def follow(self, name: str) -> tuple[str | None, str]:
-        """(the path `name` leads to after every link in it, existing or not, or None;
-        "" or why not: "outside" the package, or a "loop")."""
-        for _ in range(MAX_LINK_HOPS):
-            parts = name.split("/")
-            for i in range(1, len(parts) + 1):
-                prefix = "/".join(parts[:i])
-                entry = self.index.get(prefix)
-                if entry is None or entry.kind not in ("symlink", "hardlink"):
+    try:
+        for here, dirs, names in os.walk(root, followlinks=False):
+            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+            for entry in [*dirs, *sorted(names)]:
+                full = Path(here) / entry
+                name = walk.admit(full.relative_to(root).as_posix())
+                if name is None:
                     continue
-                target = self.link_target(prefix, entry)
-                if target is None:
-                    return None, "outside"
-                name = "/".join([target, *parts[i:]]).strip("/")
-                break
-            else:
-                return name, ""
-        return None, "loop"
+                info = full.lstat()
+                if stat.S_ISLNK(info.st_mode):
+                    walk.put(name, Member("symlink", target=os.readlink(full)))
+                elif stat.S_ISDIR(info.st_mode):
+                    walk.put(name, Member("dir"))
+                elif stat.S_ISREG(info.st_mode):
+                    def reader(n: int, p: Path = full) -> bytes:
+                        with open(p, "rb") as handle:
+                            return handle.read(n)
 
-    def resolve(self, name: str) -> tuple[str | None, str]:
-        """(final name of a regular file or folder, or None; why not)."""
-        path, why = self.follow(name)
-        if path is None:
-            return None, why
-        return (path, "") if path in self.index or path in self.dirs else (None, "missing")
-
-    def link_target(self, name: str, entry: _Entry) -> str | None:
-        """The archive path a link points at, or None when it leaves the package."""
-        raw = entry.target or ""
-        if raw.startswith("/") or (len(raw) > 1 and raw[1] == ":"):
-            return None
-        # a symlink is relative to its folder; a tar hard link to the archive root
-        base = posixpath.dirname(name) if entry.kind == "symlink" else ""
-        joined = posixpath.normpath(posixpath.join(base, raw.replace("\\", "/")))
-        if joined == ".." or joined.startswith("../") or joined.startswith("/"):
-            return None
-        if self.root and not (joined + "/").startswith(self.root):
-            return None
-        return "" if joined == "." else joined
-
-
-def _collect(walk: _Walk, package: Package) -> dict[str, bytes]:
-    """{name: bytes} of every selected text file after extraction, links resolved."""
-    index, resolver = walk.index, _Resolver(walk.index, package_root(walk.index))
-    out: dict[str, bytes] = {}
-    aliases: list[tuple[str, str]] = []  # (name under a linked folder, real name)
-    for name, entry in index.items():
-        if entry.kind == "special":
-            package.problem("archive-special-file", name, f"{name} ({entry.target})",
-                            f"special member {name!r}")
-            continue
-        if entry.kind == "hardlink":
-            continue  # dangling (its finding was made when it was walked)
-        if entry.kind == "symlink":
-            real, why = resolver.resolve(name)
-            kind = "symlink"
-            if why == "outside":
-                package.problem("archive-link-outside", name,
-                                f"{kind} {name} -> {entry.target} leaves the package",
-                                f"link {name!r} points outside the package")
-                continue
-            package.problem("archive-link", name, f"{kind} {name} -> {entry.target}"
-                            + (f" ({why} target)" if why else ""))
-            if real is None:
-                continue
-            if real in resolver.dirs:
-                prefix = real + "/"
-                aliases += [(name + "/" + other[len(prefix):], other)
-                            for other in index if other.startswith(prefix)]
-            else:
-                aliases.append((name, real))
-            continue
-        if entry.kind == "file" and entry.data is not None:
-            out[name] = entry.data
-        elif entry.kind == "file" and entry.head.startswith(BINARY_MAGIC):
-            compiled = name.endswith((".pyd", ".so", ".dll"))
-            package.problem("bundled-binary", name, f"compiled extension {name}" if compiled
-                            else f"{name} starts with {entry.head!r}")
-    for name, real in aliases[: walk.limits.max_members]:
-        target = index.get(real)
-        if name not in out and target is not None and target.data is not None:
-            out[name] = target.data
-    return {k: v for k, v in out.items() if walk.select(k)}
+                    walk.put(name, walk.file(name, info.st_size, reader))
+                else:
+                    walk.put(name, Member("special", target=f"mode {oct(info.st_mode)}"))
+    finally:
+        walk.finish()
 
 
 def _strip_common_root(names: list[str]) -> str:
@@ -494,6 +368,7 @@ def _open(source: Path | bytes, filename: str, walk: _Walk) -> None:
             handle.seek(0)
             walk.put(Path(filename).name, walk.file(
                 Path(filename).name, walk.limits.max_file_bytes, handle.read))
+            walk.finish()
             return
         raise ReadError("not an sdist, wheel, zip or directory")
 
@@ -517,9 +392,7 @@ def read_package(source: str | Path | bytes, limits: Limits | None = None, *,
             raise ReadError("no such file or directory")
         size = 1 if path.is_dir() else path.stat().st_size
         source, filename = path, filename or path.name
-    chosen: Select = select or is_text_member
-    root = [""]
-    walk = _Walk(limits, package, lambda name: chosen(name[len(root[0]):]), size, budget)
+    walk = _Walk(limits, package, select or is_text_member, size, budget)
     try:
         _open(source, filename, walk)
     except _Stop as stop:
@@ -536,11 +409,9 @@ def read_package(source: str | Path | bytes, limits: Limits | None = None, *,
         raise ReadError(f"permission denied ({exc.filename})") from exc
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, ValueError,
             RuntimeError, NotImplementedError) as exc:
-        if not walk.index and not package.findings:
+        if not walk.tree.nodes and not package.findings:
             raise ReadError(clip_evidence(f"not a readable archive ({exc})")) from exc
         package.problem("archive-unreadable", filename, str(exc), f"corrupt archive ({exc})")
-    root[0] = _strip_common_root([n for n, e in walk.index.items() if e.kind != "dir"])
-    for name, data in _collect(walk, package).items():
-        rel = name[len(root[0]):]
-        package.files[rel] = decode_text(data[: limits.max_file_bytes], rel, package)
+    for name, data in walk.files.items():
+        package.files[name] = decode_text(data[: limits.max_file_bytes], name, package)
     return package

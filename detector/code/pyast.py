@@ -261,16 +261,18 @@ def flatten(tree: ast.AST) -> list[ast.AST]:
     """
     out = [tree]
     append = out.append
-    AST, Constant = ast.AST, ast.Constant
+    AST, Constant, fields = ast.AST, ast.Constant, _FIELDS
     i = 0
     while i < len(out):
         node = out[i]
         i += 1
-        for fname in node._fields:
-            if fname == "ctx":
-                continue
+        kind = type(node)
+        names = fields.get(kind)
+        if names is None:
+            names = fields[kind] = tuple(f for f in node._fields if f != "ctx")
+        for fname in names:
             value = getattr(node, fname, None)
-            if isinstance(value, list):
+            if type(value) is list:
                 for item in value:
                     if isinstance(item, AST) and not (
                         type(item) is Constant and not isinstance(item.value, str | bytes)
@@ -281,6 +283,9 @@ def flatten(tree: ast.AST) -> list[ast.AST]:
             ):
                 append(value)
     return out
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}  # each node type's fields but `ctx`, cached
 
 
 # Public names of the standard-library modules a payload uses, so that `from os import *`

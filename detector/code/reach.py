@@ -17,7 +17,7 @@ import ast
 import itertools
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -43,8 +43,8 @@ class Reach:
 
 
 def _is_test_path(name: str) -> bool:
-    parts = PurePosixPath(name).parts
-    base = parts[-1] if parts else name
+    parts = name.split("/")  # names are normalized (archive.safe_name): no "", "." parts
+    base = parts[-1]
     return (
         any(p.lower() in TEST_PARTS for p in parts[:-1])
         or base.startswith("test_")
@@ -57,7 +57,9 @@ def _package_entry(name: str, names: set[str]) -> bool:
     """An `__init__.py` that runs when its package is first imported: the top of a
     regular package (no `__init__.py` above it; namespace packages and `src/` layouts
     included), outside tests, docs and examples."""
-    parts = PurePosixPath(name).parts
+    if not name.endswith("__init__.py"):
+        return False
+    parts = name.split("/")
     if parts[-1] != "__init__.py" or len(parts) < 2 or _is_test_path(name):
         return False
     return not any("/".join([*parts[:i], "__init__.py"]) in names
@@ -165,9 +167,10 @@ def _setup_cfg_entries(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def compute(files: dict[str, str], trees: dict[str, list[ast.AST] | None]) -> Reach:
-    """`trees` maps each parsed Python file to its flattened nodes (pyast.flatten)."""
-    """Tier every file: install, import, other or test."""
+def compute(files: dict[str, str], trees: Mapping[str, list[ast.AST] | None]) -> Reach:
+    """Tier every file: install, import, other or test. `trees` maps each Python file
+    to its flattened nodes (pyast.flatten); only the files reached are looked up, so a
+    lazy mapping parses only those."""
     reach = Reach()
     names = set(files)
     roots = ["", "src"]
@@ -185,7 +188,7 @@ def compute(files: dict[str, str], trees: dict[str, list[ast.AST] | None]) -> Re
         return [c for c in module_candidates(module, bases) if c in names]
 
     for name in sorted(files):
-        base = PurePosixPath(name).name
+        base = name.rpartition("/")[2]
         depth = name.count("/")
         if base == "setup.py" and depth <= 1:
             queue.append((name, "install", "setup.py"))

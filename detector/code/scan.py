@@ -14,6 +14,7 @@ from detector.code.limits import Limits
 from detector.code.model import shipped_model
 from detector.code.rules import catalogue
 from detector.policy import Policy, resolve
+from detector.vocab import Tier
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,7 @@ def _combine(analysis: Analysis, findings: list[Finding], policy: Policy | None,
     model_p = model.predict(findings, analysis.tokens, rules) if model is not None else None
     score = blend_score(rules, model_p, policy)
     threshold = policy.code.flag_threshold
-    catalogue_ = catalogue()
-    if any(catalogue_[f.rule].decisive for f in findings if f.rule in catalogue_):
+    if any(is_decisive(f) for f in findings):
         # hostile packaging or a scan cut short: at least review, whatever the model says
         score = max(score, threshold, policy.code.decisive_score)
     return ScanResult(
@@ -39,6 +39,20 @@ def _combine(analysis: Analysis, findings: list[Finding], policy: Policy | None,
         rule_score=rules,
         model_score=model_p,
     )
+
+
+def is_decisive(finding: Finding) -> bool:
+    """A finding that flags the package by itself (`decisive` in the catalogue). A
+    scan budget that ran out in call-only code, after everything that runs without
+    being called was scanned, is the exception: it is evidence (what was left
+    unscanned), and an attacker gains nothing by it (see analyze.analyze)."""
+    spec = catalogue().get(finding.rule)
+    if spec is None or not spec.decisive:
+        return False
+    return not (finding.rule == "scan-budget-exceeded" and finding.tier in CALL_ONLY)
+
+
+CALL_ONLY = (Tier.OTHER, Tier.TEST)
 
 
 def scan_package(package: Package, origin: str, policy: Policy | None = None,

