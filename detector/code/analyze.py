@@ -192,6 +192,7 @@ def _scan_files(files: dict[str, str], trees: dict[str, list[ast.AST] | None],
                 dense: dict[str, float], capped: set[str], reach: reach_mod.Reach,
                 worker: _Analyzer, limits: Limits, result: Analysis) -> None:
     local = local_names(files)
+    defined = defined_names(trees)
     for name in sorted(files):
         worker.budget.current = name
         worker.budget.check()
@@ -233,7 +234,7 @@ def _scan_files(files: dict[str, str], trees: dict[str, list[ast.AST] | None],
             pieces = list(enumerate(text[: limits.max_text_scan_bytes].splitlines()[:50_000], 1))
             found = scan_strings(name, tier, pieces, limits.max_text_scan_bytes, worker.max_hits)
         group = "hot" if tier in ("install", "import") else "cold"
-        result.tokens += [f"{group}|{t}" for t in behaviour_tokens(tokens, local)]
+        result.tokens += [f"{group}|{t}" for t in behaviour_tokens(tokens, local, defined)]
         result.findings += _dedupe(found)
 
 
@@ -259,13 +260,29 @@ def local_names(files: dict[str, str]) -> frozenset[str]:
     return frozenset(out)
 
 
-def behaviour_tokens(tokens: list[str], local: frozenset[str]) -> list[str]:
+def defined_names(trees: dict[str, list[ast.AST] | None]) -> frozenset[str]:
+    """Functions and classes the package defines at module level: `mod.run()` on a local
+    object calls the package's own code, and its name says nothing a rename could not
+    change."""
+    out: set[str] = set()
+    for nodes in trees.values():
+        if nodes and isinstance(nodes[0], ast.Module):
+            out.update(n.name for n in nodes[0].body
+                       if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef))
+    return frozenset(out)
+
+
+def behaviour_tokens(tokens: list[str], local: frozenset[str],
+                     defined: frozenset[str] = frozenset()) -> list[str]:
     """Model tokens that describe behaviour, not naming or layout: a call or import
-    through the package's own modules becomes `c:_` / `i:_`; setup() boilerplate goes."""
+    through the package's own modules, or a method of a local object named like one of the
+    package's own functions or classes, becomes `c:_` / `i:_`; setup() boilerplate goes."""
     out = []
     for token in tokens:
         kind, _, dotted = token.partition(":")
-        if kind in ("c", "i") and dotted.split(".", 1)[0] in local:
+        head, _, rest = dotted.partition(".")
+        if kind in ("c", "i") and (head in local or (
+                head == "_" and rest.split(".", 1)[0] in defined)):
             token = f"{kind}:_"
         if token.startswith(PACKAGING_TOKENS) or token in PLUMBING_TOKENS:
             continue
