@@ -93,15 +93,22 @@ def drop_metadata(files: Files) -> Files:
     return out
 
 
-def _rename_in(text: str, old: str, new: str, attributes: bool) -> str:
+def _rename_in(text: str, old: str, new: str, attributes: bool,
+               local: frozenset[str] = frozenset()) -> str:
     """Rename identifier `old`: everywhere on import lines; elsewhere only where it is not
     an attribute (`x.old`), unless `attributes` (a module reached as `pkg.old`)."""
     word = re.compile(rf"\b{re.escape(old)}\b")
     bare = re.compile(rf"(?<![\w.]){re.escape(old)}\b")
     lines = text.split("\n")
     for i, line in enumerate(lines):
-        if re.match(r"\s*(from|import)\s", line) or attributes:
+        if attributes:
             lines[i] = word.sub(new, line)
+        elif re.match(r"\s*(from|import)\s", line):
+            # a dotted path is renamed when it is the package's own (relative, or it starts
+            # with the renamed name): `haystack.components` stays a third-party module
+            lines[i] = re.sub(r"\.*[A-Za-z_][\w.]*", lambda m: word.sub(new, m[0])
+                              if m[0].startswith(".") or m[0].split(".")[0] in local | {old}
+                              else m[0], line)
         else:
             lines[i] = bare.sub(new, line)
     return "\n".join(lines)
@@ -120,6 +127,7 @@ def rename_modules(files: Files) -> Files:
     if not names:
         return dict(files)
     mapping = {n: f"{n}_r" for n in names}
+    local = frozenset(mapping) | frozenset(mapping.values())
 
     def path(name: str) -> str:
         parts = list(PurePosixPath(name).parts)
@@ -133,7 +141,7 @@ def rename_modules(files: Files) -> Files:
     for name, text in files.items():
         if name.lower().endswith(PY):
             for old, new in mapping.items():
-                text = _rename_in(text, old, new, attributes=False)
+                text = _rename_in(text, old, new, attributes=False, local=local)
         elif name.lower().endswith((".toml", ".cfg")):
             # configuration names modules in its values (hook paths, backends, cmdclass)
             def values(m: re.Match[str]) -> str:
