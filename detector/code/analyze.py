@@ -254,7 +254,7 @@ def _scan_files(files: dict[str, str], trees: dict[str, list[ast.AST] | None],
                                      f"and operators{skipped}", tier))
             # a file cut at the corpus and scan cap fails to parse because it was cut:
             # text rules still run, but the failure itself is not evidence
-            if not parsed and name not in capped and len(text) != CORPUS_FILE_CHARS:
+            if not parsed and name not in capped and len(text) < CORPUS_FILE_CHARS:
                 why = ("too large to parse" if len(text) > limits.max_parse_bytes else
                        "too costly to parse" if parse_units(text) > limits.max_parse_units
                        else "syntax")
