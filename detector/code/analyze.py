@@ -15,7 +15,6 @@ from pathlib import PurePosixPath
 from detector.code import reach as reach_mod
 from detector.code.archive import is_wheel_script
 from detector.code.budget import Budget, BudgetExceeded
-from detector.code.corpus import CORPUS_FILE_CHARS
 from detector.code.findings import SEVERITIES, Finding, clip_evidence
 from detector.code.limits import Limits
 from detector.code.pyast import FileScan, flatten
@@ -96,48 +95,6 @@ def parse(text: str, limits: Limits) -> list[ast.AST] | None:
         return None
 
 
-# A file whose syntax error sits in its last tenth (a file cut at the size cap, or a
-# tail broken on purpose) is parsed up to its last complete top-level statement.
-TAIL_SHARE = 0.1
-
-
-def complete_prefix(text: str, line: int | None) -> str | None:
-    """The text before the last top-level statement that starts at or before `line` (a
-    syntax error's line) when that line is in the text's last tenth, else None."""
-    lines = text.count("\n") + 1
-    if not line or line < lines * (1 - TAIL_SHARE):
-        return None
-    end = 0
-    for _ in range(line - 1):
-        end = text.find("\n", end) + 1
-    # back from the error line to the last line that starts a statement at column 0
-    # (not blank, not a comment, not a closing bracket)
-    while end > 0:
-        start = text.rfind("\n", 0, end - 1) + 1
-        head = text[start:start + 1]
-        if start > 0 and head and not head.isspace() and head not in "#)]}":
-            return text[:start]
-        end = start
-    return None
-
-
-def parse_file(text: str, limits: Limits) -> list[ast.AST] | None:
-    """`parse` for a whole file; when only its tail fails (a file cut at the size cap: a
-    file with a syntax error never runs, so the tail is never behaviour), the AST of the
-    complete statements before it."""
-    if len(text) > limits.max_parse_bytes or parse_units(text) > limits.max_parse_units:
-        return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return flatten(ast.parse(text))
-    except SyntaxError as exc:
-        head = complete_prefix(text, exc.lineno)
-    except (ValueError, RecursionError, MemoryError, OverflowError, TypeError):
-        return None
-    return parse(head, limits) if head else None
-
-
 class _Analyzer:
     def __init__(self, limits: Limits, policy: Policy, budget: Budget) -> None:
         self.limits = limits
@@ -212,7 +169,7 @@ def analyze(files: dict[str, str], limits: Limits | None = None,
                 # little: past the cap it gets text rules only
                 if len(text) > limits.dense_parse_bytes:
                     capped.add(name)
-            trees[name] = None if name in capped else parse_file(text, limits)
+            trees[name] = None if name in capped else parse(text, limits)
             if trees[name] is None and name not in capped:
                 result.n_unparsable += 1
     try:
@@ -252,9 +209,7 @@ def _scan_files(files: dict[str, str], trees: dict[str, list[ast.AST] | None],
                 found.append(Finding("dense-code", name, None, rule("dense-code").severity,
                                      f"{len(text) / 1024:.0f} KiB, {dense[name]:.0%} brackets "
                                      f"and operators{skipped}", tier))
-            # a file cut at the corpus and scan cap fails to parse because it was cut:
-            # text rules still run, but the failure itself is not evidence
-            if not parsed and name not in capped and len(text) < CORPUS_FILE_CHARS:
+            if not parsed and name not in capped:
                 why = ("too large to parse" if len(text) > limits.max_parse_bytes else
                        "too costly to parse" if parse_units(text) > limits.max_parse_units
                        else "syntax")

@@ -99,26 +99,3 @@ def test_method_named_like_a_package_function_is_a_local_call():
     assert "hot|c:_" in tokens and not [t for t in tokens if "fetch_conf" in t]
     renamed = rename_functions(PKG)
     assert sorted(analyze(renamed).tokens) == sorted(tokens)
-
-
-PAYLOAD = 'import base64\nexec(base64.b64decode("cHJpbnQoMSk="))\n'
-FILLER = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(60))
-
-
-def test_a_file_broken_only_in_its_tail_is_parsed_up_to_it():
-    cut = PAYLOAD + FILLER + "def tail(x):\n    return (x +"
-    found = rules({"pkg/__init__.py": cut})
-    assert "decode-exec" in found and "unparsable-python" not in found
-
-
-def test_an_early_syntax_error_stays_unparsable():
-    broken = "print 'python 2'\n" + PAYLOAD + FILLER
-    assert "unparsable-python" in rules({"pkg/__init__.py": broken})
-
-
-def test_a_file_cut_at_the_cap_is_not_unparsable_evidence():
-    from detector.code.corpus import CORPUS_FILE_CHARS
-
-    table = "WORDS = {\n" + "".join(f"    'w{i}',\n" for i in range(20_000))
-    assert "unparsable-python" in rules({"pkg/__init__.py": table[:5000]})
-    assert "unparsable-python" not in rules({"pkg/__init__.py": table[:CORPUS_FILE_CHARS]})
