@@ -39,7 +39,6 @@ class Analysis:
     tiers: dict[str, str] = field(default_factory=dict)
     n_files: int = 0
     n_unparsable: int = 0
-    local: frozenset[str] | None = None  # the package's own module names (set by the scan)
 
 
 def is_python(name: str, text: str) -> bool:
@@ -241,9 +240,10 @@ def analyze(files: dict[str, str], limits: Limits | None = None,
     hot, cold = scan_order(files, reach)
     names = [*hot, *cold]
     done = 0
+    pending: list[tuple[str, list[str]]] = []
     try:
         for done, name in enumerate(names):  # noqa: B007 (read after the loop)
-            _scan_file(name, files, trees, reach, worker, limits, result)
+            _scan_file(name, files, trees, reach, worker, limits, result, pending)
         done = len(names)
     except BudgetExceeded as exc:
         left = names[done:]
@@ -252,6 +252,11 @@ def analyze(files: dict[str, str], limits: Limits | None = None,
         result.findings.append(_budget_finding(
             exc, tier, f"; {len(left)} files ({size} bytes) left unscanned"
             + ("" if tier in HOT_TIERS else ", all of them call-only code")))
+    # Names the package defines, from every file parsed (all of them unless the budget
+    # ran out): a method call named like one is the package's own code (`c:_`).
+    local, defined = local_names(files), defined_names(trees.parsed)
+    result.tokens += [f"{group}|{t}" for group, tokens in pending
+                      for t in behaviour_tokens(tokens, local, defined)]
     return result
 
 
@@ -266,10 +271,10 @@ def _budget_finding(exc: BudgetExceeded, tier: str, left: str) -> Finding:
 
 
 def _scan_file(name: str, files: dict[str, str], trees: _Trees, reach: reach_mod.Reach,
-               worker: _Analyzer, limits: Limits, result: Analysis) -> None:
-    if result.local is None:
-        result.local = local_names(files)
-    local = result.local
+               worker: _Analyzer, limits: Limits, result: Analysis,
+               pending: list[tuple[str, list[str]]]) -> None:
+    """Scan one file: its findings go to ``result``, its raw model tokens (with their
+    hot/cold group) to ``pending``, normalised once every scanned file is parsed."""
     worker.budget.current = name
     worker.budget.check()
     text = files[name]
@@ -311,7 +316,7 @@ def _scan_file(name: str, files: dict[str, str], trees: _Trees, reach: reach_mod
         pieces = list(enumerate(text[: limits.max_text_scan_bytes].splitlines()[:50_000], 1))
         found = scan_strings(name, tier, pieces, limits.max_text_scan_bytes, worker.max_hits)
     group = "hot" if tier in HOT_TIERS else "cold"
-    result.tokens += [f"{group}|{t}" for t in behaviour_tokens(tokens, local)]
+    pending.append((group, tokens))
     result.findings += _dedupe(found)
 
 
@@ -337,13 +342,29 @@ def local_names(files: dict[str, str]) -> frozenset[str]:
     return frozenset(out)
 
 
-def behaviour_tokens(tokens: list[str], local: frozenset[str]) -> list[str]:
+def defined_names(trees: dict[str, list[ast.AST] | None]) -> frozenset[str]:
+    """Functions and classes the package defines at module level: `mod.run()` on a local
+    object calls the package's own code, and its name says nothing a rename could not
+    change."""
+    out: set[str] = set()
+    for nodes in trees.values():
+        if nodes and isinstance(nodes[0], ast.Module):
+            out.update(n.name for n in nodes[0].body
+                       if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef))
+    return frozenset(out)
+
+
+def behaviour_tokens(tokens: list[str], local: frozenset[str],
+                     defined: frozenset[str] = frozenset()) -> list[str]:
     """Model tokens that describe behaviour, not naming or layout: a call or import
-    through the package's own modules becomes `c:_` / `i:_`; setup() boilerplate goes."""
+    through the package's own modules, or a method of a local object named like one of the
+    package's own functions or classes, becomes `c:_` / `i:_`; setup() boilerplate goes."""
     out = []
     for token in tokens:
         kind, _, dotted = token.partition(":")
-        if kind in ("c", "i") and dotted.split(".", 1)[0] in local:
+        head, _, rest = dotted.partition(".")
+        if kind in ("c", "i") and (head in local or (
+                head == "_" and rest.split(".", 1)[0] in defined)):
             token = f"{kind}:_"
         if token.startswith(PACKAGING_TOKENS) or token in PLUMBING_TOKENS:
             continue

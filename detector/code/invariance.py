@@ -93,18 +93,44 @@ def drop_metadata(files: Files) -> Files:
     return out
 
 
-def _rename_in(text: str, old: str, new: str, attributes: bool) -> str:
+def _rename_in(text: str, old: str, new: str, attributes: bool,
+               local: frozenset[str] = frozenset()) -> str:
     """Rename identifier `old`: everywhere on import lines; elsewhere only where it is not
     an attribute (`x.old`), unless `attributes` (a module reached as `pkg.old`)."""
     word = re.compile(rf"\b{re.escape(old)}\b")
     bare = re.compile(rf"(?<![\w.]){re.escape(old)}\b")
     lines = text.split("\n")
     for i, line in enumerate(lines):
-        if re.match(r"\s*(from|import)\s", line) or attributes:
+        if attributes:
             lines[i] = word.sub(new, line)
+        elif re.match(r"\s*(from|import)\s", line):
+            lines[i] = _rename_import(line, word, new, local)
         else:
             lines[i] = bare.sub(new, line)
     return "\n".join(lines)
+
+
+def _rename_import(line: str, word: re.Pattern[str], new: str, local: frozenset[str]) -> str:
+    """An import line with the package's own module paths renamed: relative ones, and
+    absolute ones that start at one of its top-level modules (`local`). `from x import a`
+    renames `a` only when `x` is the package's own; `haystack.components` and the standard
+    library's `urllib` stay what they are."""
+    def own(path: str) -> bool:
+        return path.startswith(".") or path.split(".")[0] in local
+
+    def paths(text: str) -> str:
+        return re.sub(r"\.*[A-Za-z_][\w.]*|\.+",
+                      lambda m: word.sub(new, m[0]) if own(m[0]) else m[0], text)
+
+    found = re.match(r"(\s*from\s+)(\S+)(\s+import\b)(.*)", line)
+    if found:
+        head, module, keyword, names = found.groups()
+        renamed = word.sub(new, names) if own(module) else names
+        return head + paths(module) + keyword + renamed
+    found = re.match(r"(\s*import\s+)(.*)", line)
+    if found:
+        return found[1] + paths(found[2])
+    return line
 
 
 def rename_modules(files: Files) -> Files:
@@ -120,6 +146,11 @@ def rename_modules(files: Files) -> Files:
     if not names:
         return dict(files)
     mapping = {n: f"{n}_r" for n in names}
+    # absolute imports start at a top-level module (`import urllib.request` is the
+    # standard library's even when the package has a `pkg/urllib/` subpackage)
+    top = {PurePosixPath(n.removeprefix("src/")).parts[0].removesuffix(".py")
+           for n in _py(files)} & set(mapping)
+    local = frozenset(top) | frozenset(mapping[n] for n in top)
 
     def path(name: str) -> str:
         parts = list(PurePosixPath(name).parts)
@@ -133,7 +164,7 @@ def rename_modules(files: Files) -> Files:
     for name, text in files.items():
         if name.lower().endswith(PY):
             for old, new in mapping.items():
-                text = _rename_in(text, old, new, attributes=False)
+                text = _rename_in(text, old, new, attributes=False, local=local)
         elif name.lower().endswith((".toml", ".cfg")):
             # configuration names modules in its values (hook paths, backends, cmdclass)
             def values(m: re.Match[str]) -> str:

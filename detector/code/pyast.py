@@ -84,6 +84,7 @@ DOWNLOAD_CMD = compile_pattern(
 PIP_CMD = compile_pattern(
     r"(?i)\bpip3?(\.exe)?\s+install\b|-m\s+pip\s+install|\bpip\b.*\binstall\b")
 SYSINFO_CMD = compile_pattern(r"(?i)^\s*(whoami|hostname|uname|systeminfo|id)\b")
+PERCENT_CONVERSIONS = frozenset("sdrifxXoeEgGca")
 CHMOD_EXEC = compile_pattern(r"(?i)chmod\s+(\+x|[0-7]?7[0-7]{2})")
 
 
@@ -129,10 +130,13 @@ class Folder:
     """Constant folding of string expressions, bounded in depth and size."""
 
     def __init__(self, consts: dict[str, str], aliases: dict[str, str],
-                 budget: Budget | None = None) -> None:
+                 budget: Budget | None = None,
+                 decoders: dict[str, str] | None = None) -> None:
         self.consts = consts
         self.aliases = aliases
         self.budget = budget or unlimited()
+        # local functions that decode their argument: name -> decoder (`b64decode`)
+        self.decoders = decoders if decoders is not None else {}
 
     def fold(self, node: ast.AST, depth: int = 0) -> str | None:
         if depth == 0:
@@ -159,6 +163,8 @@ class Folder:
             if left is not None and right is not None and len(left) + len(right) < MAX_FOLD:
                 return left + right
             return None
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+            return self._percent(node, depth)
         if isinstance(node, ast.JoinedStr):
             out = []
             for value in node.values:
@@ -176,6 +182,18 @@ class Folder:
         if isinstance(node, ast.Call):
             return self._fold_call(node, depth)
         return None
+
+    def _percent(self, node: ast.BinOp, depth: int) -> str | None:
+        """`"echo %s | bash" % x`: the format with each `%s`/`%d`/`%r` replaced by the
+        folded argument, or `{}` when it does not fold (the command's shape is evidence)."""
+        template = self.fold(node.left, depth + 1)
+        if template is None:
+            return None
+        right = node.right
+        args = list(right.elts[:50]) if isinstance(right, ast.Tuple) else [right]
+        values = [self.fold(a, depth + 1) or "{}" for a in args]
+        out = _percent_format(template, values)
+        return out if len(out) < MAX_FOLD else None
 
     def _fold_call(self, node: ast.Call, depth: int) -> str | None:
         func = node.func
@@ -200,7 +218,7 @@ class Folder:
         if isinstance(func, ast.Attribute) and func.attr == "strip":
             return self.fold(func.value, depth + 1)
         name = qualified(func, self.aliases) or ""
-        last = name.rsplit(".", 1)[-1]
+        last = self.decoders.get(name, name.rsplit(".", 1)[-1])
         if last in decode.DECODERS and node.args:
             inner = self.fold(node.args[0], depth + 1)
             if inner is not None:
@@ -244,6 +262,37 @@ class Folder:
             if codes and len(codes) == len(node.elts):
                 return "".join(chr(c % 256) for c in codes)
         return self.fold(node, depth)
+
+
+def _percent_format(template: str, values: list[str]) -> str:
+    """printf-style `template % values` on text only: each conversion (`%s`, `%-10d`,
+    `%(name)s`) takes the next value (`{}` when they run out), `%%` is `%`. One pass."""
+    out: list[str] = []
+    given = iter(values)
+    i, n = 0, len(template)
+    while i < n:
+        j = template.find("%", i)
+        if j < 0:
+            out.append(template[i:])
+            break
+        out.append(template[i:j])
+        k = j + 1
+        if k < n and template[k] == "%":
+            out.append("%")
+            i = k + 1
+            continue
+        if k < n and template[k] == "(":
+            close = template.find(")", k, k + 64)
+            k = close + 1 if close > 0 else k
+        while k < n and k - j < 16 and template[k] in "-#0 +.0123456789":
+            k += 1
+        if k < n and template[k] in PERCENT_CONVERSIONS:
+            out.append(next(given, "{}"))
+            i = k + 1
+        else:
+            out.append("%")
+            i = j + 1
+    return "".join(out)
 
 
 def _join(sep: str, items: list[str]) -> str | None:
@@ -323,6 +372,36 @@ def _imported_module(node: ast.AST, aliases: dict[str, str]) -> str | None:
     return None
 
 
+# A function body walked to find whether it decodes its argument (bounded per function).
+DECODER_BODY_NODES = 400
+
+
+def local_decoders(nodes: list[ast.AST]) -> dict[str, str]:
+    """Functions of this file that decode one of their parameters
+    (`def d(s): return base64.b64decode(s).decode()`): name -> the decoder they call, so
+    `d("Y3VybC...")` folds and reads as a decode call, as the inline call would."""
+    aliases: dict[str, str] | None = None
+    out: dict[str, str] = {}
+    for node in nodes:
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        params = {a.arg for a in (*node.args.posonlyargs, *node.args.args)}
+        if not params:
+            continue
+        for seen, sub in enumerate(ast.walk(node)):
+            if seen > DECODER_BODY_NODES:
+                break
+            if isinstance(sub, ast.Call) and sub.args and isinstance(sub.args[0], ast.Name) \
+                    and sub.args[0].id in params:
+                if aliases is None:
+                    aliases = collect_aliases(nodes)
+                last = (qualified(sub.func, aliases) or "").rsplit(".", 1)[-1]
+                if last in decode.DECODERS:
+                    out[node.name] = last
+                    break
+    return out
+
+
 def collect_aliases(nodes: list[ast.AST]) -> dict[str, str]:
     """Local name -> dotted origin for every import in the file, whatever its form:
     `import x as y`, `from x import y`, `from x import *` (standard-library modules in
@@ -375,7 +454,7 @@ class FileScan:
                          if type(node) is ast.Import for alias in node.names}
         self.consts: dict[str, str] = {}
         self.tainted: dict[str, str] = {}
-        self.folder = Folder(self.consts, self.aliases, self.budget)
+        self.folder = Folder(self.consts, self.aliases, self.budget, local_decoders(nodes))
         # operands of a `+` chain: only the whole chain is folded (once), not each prefix
         self.inner_adds = {id(side) for n in nodes if type(n) is ast.BinOp
                            and isinstance(n.op, ast.Add) for side in (n.left, n.right)}
@@ -425,12 +504,21 @@ class FileScan:
 
     def _assignments(self) -> None:
         self.dicts: dict[str, ast.AST] = {}
+        self.lists: dict[str, ast.List | ast.Tuple] = {}
         for node in self.nodes:
+            if type(node) is ast.AugAssign and isinstance(node.target, ast.Name):
+                # `out += chr(ord(c) ^ k)` in a loop builds a decoded string
+                kind = self._kind(node.value)
+                if kind in ("decode", "net"):
+                    self.tainted[node.target.id] = kind
+                continue
             if type(node) is ast.Assign and len(node.targets) == 1 and \
                     isinstance(node.targets[0], ast.Name):
                 target = node.targets[0].id
                 if isinstance(node.value, ast.Dict | ast.Call):
                     self.dicts[target] = node.value
+                elif isinstance(node.value, ast.List | ast.Tuple):
+                    self.lists[target] = node.value  # `cmd = [...]; Popen(cmd)`
                 value = self.folder.fold(node.value)
                 if value is not None:
                     self.consts[target] = value
@@ -456,7 +544,8 @@ class FileScan:
                 last = name.rsplit(".", 1)[-1]
                 if name.startswith(NETWORK_PREFIX) or last in ("urlopen", "urlretrieve"):
                     return "net"
-                if last in decode.DECODE_NAMES or name.startswith(("marshal.", "zlib.", "lzma.",
+                if last in decode.DECODE_NAMES or name in self.folder.decoders or \
+                        name.startswith(("marshal.", "zlib.", "lzma.",
                                                                    "bz2.", "codecs.")):
                     return "decode"
                 if last == "chr" or (last == "join" and "chr" in self.source(sub)):
@@ -516,6 +605,8 @@ class FileScan:
             self.flags.setdefault("chmod", node.lineno)
         elif last in decode.DECODERS or name in ("codecs.decode", "marshal.loads"):
             self._decode_call(node, name)
+        elif name in self.folder.decoders:
+            self._decode_call(node, self.folder.decoders[name])
         elif name in ("globals", "locals", "vars"):
             self.flags.setdefault("namespace", node.lineno)
         if any(kw.arg == "cmdclass" for kw in node.keywords):
@@ -582,6 +673,8 @@ class FileScan:
         if not node.args:
             return ""
         first = node.args[0]
+        if isinstance(first, ast.Name) and first.id in self.lists:
+            first = self.lists[first.id]
         if isinstance(first, ast.List | ast.Tuple):
             parts = [self.folder.fold(e) or (qualified(e, self.aliases) or "?")
                      for e in first.elts[:200]]

