@@ -60,7 +60,9 @@ def start_service(database_url: str, policy: str | None) -> tuple[str, Any, thre
 
 
 def _queue(client: httpx.Client) -> list[dict[str, Any]]:
-    rows, url, params = [], "/v1/queue", {"limit": 1000}
+    rows: list[dict[str, Any]] = []
+    url: str | None = "/v1/queue"
+    params: dict[str, int] | None = {"limit": 1000}
     while url:
         answer = client.get(url, params=params)
         answer.raise_for_status()

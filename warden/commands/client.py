@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated, Any
 
 import typer
 
@@ -19,12 +19,12 @@ def read_token(token_file: Path | None) -> str:
     """The token from ``--token-file`` (first line), else ``$WARDEN_TOKEN``."""
     if token_file is not None:
         try:
-            token = token_file.read_text(encoding="utf-8").strip().splitlines()
+            lines = token_file.read_text(encoding="utf-8").strip().splitlines()
         except OSError as exc:
             fail_usage(f"{token_file}: cannot read the token ({exc.strerror})")
-        if not token or not token[0].strip():
+        if not lines or not lines[0].strip():
             fail_usage(f"{token_file}: the file is empty (expected a token on its first line)")
-        return token[0].strip()
+        return lines[0].strip()
     token = os.environ.get("WARDEN_TOKEN", "").strip()
     if not token:
         fail_usage("no token: give --token-file FILE or set WARDEN_TOKEN "
@@ -86,7 +86,7 @@ def send(
                 rows, url, token, batch_size, retries,
                 progress=lambda n: progress.advance(task, n),
                 on_retry=lambda why: err_console.print(f"retrying: {why}"),
-                answers=(lambda a: handle.write(json.dumps(a) + "\n")) if handle else None)
+                answers=(lambda a: _write_line(handle, a)) if handle else None)
     except ClientError as exc:
         err_console.print(f"warden: {exc}")
         raise SystemExit(1) from None
@@ -141,3 +141,8 @@ def export(
 def register(app: typer.Typer) -> None:
     app.command("send")(send)
     app.command("export")(export)
+
+
+def _write_line(handle: IO[str], answer: dict[str, Any]) -> None:
+    """One service answer as a JSON line (the `--out` file)."""
+    handle.write(json.dumps(answer) + "\n")
