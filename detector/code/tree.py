@@ -190,22 +190,29 @@ class Tree:
         """Apply one tar member; raises Outside or Failed (the member is then skipped,
         as tarfile's data filter or file system refuses it). Remembered either way."""
         try:
-            if member.kind == "file":
-                assert member.content is not None
-                self.write(name, member.content)
-            elif member.kind == "dir":
-                self.mkdir(name)
-            elif member.kind == "symlink":
+            if member.kind == "symlink":
                 if is_absolute(member.target):
                     raise Outside(member.target)
                 self._check_inside(posixpath.join(posixpath.dirname(name), member.target))
-                self.symlink(name, member.target)
-            elif member.kind == "hardlink":
+            if member.kind == "hardlink":
                 self.hard_link(name, member.target)
             else:
-                self.special(name, member.target)
+                self._create(name, member)
         finally:
             self.remember(name, member)
+
+    def _create(self, name: str, member: Member) -> None:
+        """Make `name` from a member that is not a hard link (a file, folder, symlink or
+        device), as extracting it does."""
+        if member.kind == "file":
+            assert member.content is not None
+            self.write(name, member.content)
+        elif member.kind == "dir":
+            self.mkdir(name)
+        elif member.kind == "symlink":
+            self.symlink(name, member.target)
+        else:
+            self.special(name, member.target)
 
     def remember(self, name: str, member: Member) -> None:
         self.count += 1
@@ -306,15 +313,7 @@ class Tree:
             member = self.before(member.target, member.index)  # strictly earlier: ends
         if member is None:
             raise Failed(f"hard link {name} -> {target}: no such member")
-        if member.kind == "file":
-            assert member.content is not None
-            self.write(name, member.content)
-        elif member.kind == "dir":
-            self.mkdir(name)
-        elif member.kind == "symlink":
-            self.symlink(name, member.target)
-        else:
-            self.special(name, member.target)
+        self._create(name, member)
 
     # -- other sources ----------------------------------------------------------------
     def place(self, name: str, node: Node) -> None:

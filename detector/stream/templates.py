@@ -17,17 +17,16 @@ _COMMENT = re.compile(r"#[^\n]*")
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)*\b")
 
 
-def shape(text: str) -> str:
+def shape(text: str, *, letter_lengths: bool = True) -> str:
     """Character-class shape with run lengths: ``xk3qpz`` -> ``a2 9 a3``."""
     parts = []
     for run in _RUNS.findall(text):
         first = run[0]
-        if first.islower():
-            parts.append(f"a{len(run)}")
-        elif first.isupper():
-            parts.append(f"A{len(run)}")
-        elif first.isdigit():
+        if first.isdigit():
             parts.append(f"9{len(run)}")
+        elif first.islower() or first.isupper():
+            letters = "a" if first.islower() else "A"
+            parts.append(f"{letters}{len(run)}" if letter_lengths else letters)
         else:
             parts.append(first)
     return " ".join(parts)
@@ -39,18 +38,7 @@ def coarse_shape(text: str) -> str:
     What a generator filling a template from name lists leaves on usernames: the
     names' lengths vary, the template's separators and digit count do not.
     """
-    parts = []
-    for run in _RUNS.findall(text):
-        first = run[0]
-        if first.isdigit():
-            parts.append(f"9{len(run)}")
-        elif first.islower():
-            parts.append("a")
-        elif first.isupper():
-            parts.append("A")
-        else:
-            parts.append(first)
-    return " ".join(parts)
+    return shape(text, letter_lengths=False)
 
 
 def name_head(name: str) -> str:
