@@ -28,7 +28,7 @@ from typing import Any
 
 from detector.breaker import Breaker, BreakerState
 from detector.decision import Signal, code_signal, decide, noisy_or
-from detector.policy import Policy, resolve
+from detector.policy import Policy, StreamPolicy, resolve
 from detector.popular import shipped_corpus
 from detector.stream import accounts as acc_signals
 from detector.stream.campaigns import Campaigns
@@ -104,6 +104,17 @@ def _ip_prefix(ip: str) -> str | None:
         return None
     bits = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{bits}", strict=False))
+
+
+def _burst_reason(v: KeyVerdict) -> str:
+    return (f"{v.state.description}: {v.count} in {_fmt_window(v.window)} "
+            f"(baseline expects {v.expected:.2f})")
+
+
+def _burst_signal(v: KeyVerdict, threshold: float, cfg: StreamPolicy) -> Signal:
+    """A cohort's burst as evidence, stronger the more surprising it is."""
+    strength = cfg.burst_base + cfg.burst_per_surprise * (v.surprise - threshold)
+    return Signal("burst", min(0.95, strength), _burst_reason(v))
 
 
 def _fmt_window(seconds: float) -> str:
@@ -616,11 +627,7 @@ class StreamScorer:
                 if v.window > cfg.within_link_minutes * 60:
                     # Over-represented only over days (a slow wave, or the days after a
                     # fast one): evidence, not a link (it would adopt later bystanders).
-                    signals.append(Signal(
-                        "burst", min(0.95, cfg.burst_base + cfg.burst_per_surprise
-                                     * (v.surprise - threshold)),
-                        f"{state.description}: {v.count} in {_fmt_window(v.window)} "
-                        f"(baseline expects {v.expected:.2f})"))
+                    signals.append(_burst_signal(v, threshold, cfg))
                     continue
             if v.bursting:
                 bursts.append((v, kind))
@@ -657,13 +664,10 @@ class StreamScorer:
         for v, kind in bursts:
             state = v.state
             site = site_of[v.key]
-            reason = (f"{state.description}: {v.count} in {_fmt_window(v.window)} "
-                      f"(baseline expects {v.expected:.2f})")
             if site:
-                weak.append(Signal("site-burst", cfg.site_burst, reason))
+                weak.append(Signal("site-burst", cfg.site_burst, _burst_reason(v)))
             else:
-                strength = cfg.burst_base + cfg.burst_per_surprise * (v.surprise - threshold)
-                signals.append(Signal("burst", min(0.95, strength), reason))
+                signals.append(_burst_signal(v, threshold, cfg))
             paired = kind in self._paired
             if paired and shared < 2:
                 continue  # a template alone: evidence, not a link
