@@ -120,6 +120,10 @@ class PreScanner:
                 job.future.set_exception(exc)
                 continue
             job.future.set_result(None if hit_budget(result) else code_signal_of(result))
+            try:  # a worker killed for time is replaced now, not at the next scan
+                scanner.start()
+            except Exception:  # its next scan tries again
+                log.exception("restarting a code scan process failed")
 
     async def scan(self, raws: list[dict[str, Any]]) -> Scans:
         """Scan the files of the events in ``raws`` (those not deferred by size), waiting
