@@ -125,6 +125,8 @@ async def events_answer(rt: Runtime, body: bytes) -> bytes:
     events, raws, single = parse_events(body, rt.settings)
     # the events' code scans, in the scan processes (service.prescan), never in the writer
     scans = await rt.prescan.scan(raws)
+    if scans.deferred:
+        rt.metrics.scans_deferred.inc(len(scans.deferred))
     try:
         future = rt.writer.submit(  # may raise Overloaded
             ingest.Request(events, raws, scans.code, scans.deferred))
