@@ -83,19 +83,23 @@ class PreScanner:
                          for _ in range(cfg.inline_scan_workers)]
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
+        self._started = [threading.Event() for _ in self._workers]
 
     def start(self) -> None:
-        """Start the workers (each loads the scanner and its model: about a second)."""
-        starters = [threading.Thread(target=w.start, daemon=True) for w in self._workers]
-        for thread in starters:
-            thread.start()
-        for thread in starters:
-            thread.join()
+        """Start the workers in the background (each loads the scanner and its model:
+        about a second, while the service does the rest of its start); ``wait_started``
+        waits for them."""
         for number, scanner in enumerate(self._workers):
             thread = threading.Thread(target=self._feed, args=(scanner,), daemon=True,
                                       name=f"code-prescan-{number}")
             thread.start()
             self._threads.append(thread)
+
+    def wait_started(self, timeout: float = 120.0) -> None:
+        """Until every worker is up (or failed to start: its scans then try again)."""
+        deadline = time.monotonic() + timeout
+        for started in self._started:
+            started.wait(max(deadline - time.monotonic(), 0))
 
     def stop(self) -> None:
         for _ in self._threads:
@@ -107,6 +111,11 @@ class PreScanner:
             scanner.close()
 
     def _feed(self, scanner: IsolatedScanner) -> None:
+        try:
+            scanner.start()
+        except Exception:  # its first scan tries again
+            log.exception("starting a code scan process failed")
+        self._started[self._workers.index(scanner)].set()
         while (job := self._jobs.get()) is not None:
             if not job.future.set_running_or_notify_cancel():
                 continue  # its request stopped waiting

@@ -179,6 +179,7 @@ class Runtime:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+        self.prescan.wait_started()
         self.ready = True
 
     def freeze_heap(self) -> None:
