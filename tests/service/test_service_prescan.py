@@ -158,10 +158,10 @@ def _replay_marks(database_url: str, pending: dict[str, bool]) -> None:
     assert sum(ordinary) < len(ordinary) / 4, pending
 
 
-@pytest.fixture
-def impatient(tmp_path: Path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def impatient(request: pytest.FixtureRequest, tmp_path: Path):
     """A server whose scans before scoring have CPU to spare but little time."""
-    yield from run_service("sqlite", tmp_path, inline_scan_seconds=0.3,
+    yield from run_service(request.param, tmp_path, inline_scan_seconds=0.3,
                            inline_scan_cpu_seconds=60.0)
 
 
