@@ -31,6 +31,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
                      "--skip-kill"]),
     "backfill": ([], ["--sdists", "100"]),
     "hostile": ([], []),
+    "scanload": ([], ["--seconds", "5"]),
     "triage": ([], ["--lone", "10", "--wave", "5"]),
     "crowds": ([], ["--seeds", "1", "--days", "30"]),
     "scopes": ([], ["--seeds", "1", "--days", "30"]),

@@ -126,6 +126,9 @@ class ServicePolicy(Table):
     scan_wall_seconds: float = positive()
     scan_memory_bytes: int = count()
     scan_max_attempts: int = count()
+    inline_scan_workers: int = count()
+    inline_scan_seconds: float = positive()
+    inline_scan_cpu_seconds: float = positive()
 
 
 @dataclass(frozen=True)

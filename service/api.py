@@ -123,8 +123,13 @@ async def events_answer(rt: Runtime, body: bytes) -> bytes:
     """POST /v1/events after auth: the JSON answer, or an HTTPException (both routes to it,
     this one and `service.hot`, call this)."""
     events, raws, single = parse_events(body, rt.settings)
+    # the events' code scans, in the scan processes (service.prescan), never in the writer
+    scans = await rt.prescan.scan(raws)
+    if scans.deferred:
+        rt.metrics.scans_deferred.inc(len(scans.deferred))
     try:
-        future = rt.writer.submit(ingest.Request(events, raws))  # may raise Overloaded
+        future = rt.writer.submit(  # may raise Overloaded
+            ingest.Request(events, raws, scans.code, scans.deferred))
         result = await asyncio.wrap_future(future)
     except Overloaded as exc:
         raise HTTPException(503, str(exc), headers={"Retry-After": str(exc.retry_after)}

@@ -20,7 +20,7 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from detector.stream.signals import CodeSignal
 from service import breaker, scoring, stream_log
 from service.config import Settings
 from service.db import utc
@@ -119,7 +120,7 @@ def _row(raw: dict[str, Any], event: EventIn, digest: str, decision: dict[str, A
         "campaign": decision.get("campaign"), "signals": " ".join(signals),
         "detail": {k: v for k, v in decision.items() if k not in core},
         "pending": pending, "verdict": None, "verdict_at": None, "verdict_by": None,
-        "seq": seq,
+        "seq": seq, "files_deferred": pending,
     }
 
 
@@ -129,13 +130,19 @@ def _strip_files(raw: dict[str, Any]) -> dict[str, Any]:
     return {**raw, "project": project}
 
 
-def scored_form(raw: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """The event as the detector scores it: without files too big to scan inline (those
-    are scanned later, see `service.worker`). A mark of the log (`stream_log.is_mark`) is
-    passed as it is."""
+def deferred_by_size(raw: dict[str, Any], settings: Settings) -> bool:
+    """Files too big to scan before answering (scanned later, see `service.worker`)."""
+    return files_size(raw) > settings.service.async_files_bytes
+
+
+def scored_form(raw: dict[str, Any], settings: Settings, deferred: bool = False
+                ) -> dict[str, Any]:
+    """The event as the detector scored it: without its files when they were deferred
+    (``deferred``: the row's ``files_deferred``, or, for rows stored before it existed,
+    their size). A mark of the log (`stream_log.is_mark`) is passed as it is."""
     if stream_log.is_mark(raw):
         return raw
-    return _strip_files(raw) if files_size(raw) > settings.service.async_files_bytes else raw
+    return _strip_files(raw) if deferred or deferred_by_size(raw, settings) else raw
 
 
 _EVENTS: Table = Event.__table__  # type: ignore[assignment]
@@ -159,10 +166,14 @@ def _insert(connection: Connection, rows: list[dict[str, Any]]) -> set[str]:
 
 @dataclass
 class Request:
-    """One POST body: its validated events and their raw JSON objects."""
+    """One POST body: its validated events and their raw JSON objects, and what their
+    code scans before scoring gave (`service.prescan`): the code signal by the files'
+    exact hash, and the ids of events to score without their files (scanned later)."""
 
     events: list[EventIn]
     raws: list[dict[str, Any]]
+    code: dict[str, CodeSignal | None] = field(default_factory=dict)
+    deferred: set[str] = field(default_factory=set)
 
 
 class _Group:
@@ -219,7 +230,7 @@ def _score(group: _Group, scorer: Scorer, settings: Settings, request: Request,
         for event, raw, digest in zip(request.events, request.raws, digests, strict=True):
             if event.id in known or event.id in group.fresh:
                 continue
-            pending = files_size(raw) > settings.service.async_files_bytes
+            pending = event.id in request.deferred or deferred_by_size(raw, settings)
             try:
                 outcome = scorer.process(_strip_files(raw) if pending else raw, clock)
             except scoring.ScoringError:
@@ -264,8 +275,8 @@ def catch_up_locked(connection: Connection, scorer: Scorer, settings: Settings) 
 def _catch_up(connection: Connection, scorer: Scorer, settings: Settings) -> None:
     """Replay what the other replicas stored after this one's log position."""
     replayed = scorer.catch_up(
-        (seq, scored_form(raw, settings), utc(received).timestamp())
-        for seq, raw, received in stream_log.events_after(connection, scorer.seq))
+        (seq, scored_form(raw, settings, deferred), utc(received).timestamp())
+        for seq, raw, received, deferred in stream_log.events_after(connection, scorer.seq))
     if replayed:  # the stored breaker is the truth (moderators' actions included)
         with Session(bind=connection) as session:
             scorer.adopt(breaker.controls(session))
@@ -305,6 +316,8 @@ def ingest_group(connection: Connection, scorer: Scorer, settings: Settings,
         group = _Group(stored)
         scorer.prime([raw for r in requests for e, raw in zip(r.events, r.raws, strict=True)
                       if e.id not in group.stored])
+        # the code scans made before the group (service.prescan): no scan runs here
+        scorer.prime_code({k: v for r in requests for k, v in r.code.items()})
         outcomes: list[tuple[list[str], dict[str, Mapping[str, Any]]] | Exception] = []
         for request in requests:
             try:

@@ -35,6 +35,10 @@ class Metrics:
                                registry=self.registry)
         self.pending = Gauge("warden_events_pending", "Events waiting for their code scan",
                              registry=self.registry, multiprocess_mode="mostrecent")
+        self.scans_deferred = Counter(
+            "warden_scans_deferred", "Events scored without their files because their scan "
+            "before scoring hit its budget or time limit (service.prescan)",
+            registry=self.registry)
         self.breaker = Gauge("warden_breaker_paused", "1 when the scope is paused", ["scope"],
                              registry=self.registry, multiprocess_mode="mostrecent")
         self.breaker_cohorts = Gauge("warden_breaker_cohorts_paused",

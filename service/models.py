@@ -55,6 +55,9 @@ class Event(Base):
     # a pending code scan taken by a replica (SQLite; PostgreSQL locks the row instead)
     scan_claimed_by: Mapped[str | None] = mapped_column(String(200))
     scan_claimed_at: Mapped[datetime | None]
+    # scored without its files (too big, or its scan before scoring hit a budget or its
+    # time limit: service.prescan): a replay of the log scores it without them too
+    files_deferred: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Verdict(Base):

@@ -20,6 +20,7 @@ from service.db import at_head, make_engine, migrate, session_factory, utc
 from service.db import checkpoint as wal_checkpoint
 from service.logs import log
 from service.metrics import Metrics
+from service.prescan import PreScanner
 from service.scoring import Scorer
 from service.tokens import TokenCache
 from service.writer import Writer
@@ -91,11 +92,14 @@ class Runtime:
     _threads: list[threading.Thread] = field(default_factory=list)
     # deferred code scans run in its worker process (started at the first one)
     scanner: IsolatedScanner = field(init=False)
+    # code scans before scoring run in their own worker processes (service.prescan)
+    prescan: PreScanner = field(init=False)
 
     def __post_init__(self) -> None:
         self.writer = Writer(self.engine, self.scorer, self.settings,
                              after_group=self._checkpoint_if_due)
         self.scanner = worker.make_scanner(self.settings)
+        self.prescan = PreScanner(self.settings)
         self.scorer.loader = self.stored_state
 
     @classmethod
@@ -121,9 +125,10 @@ class Runtime:
         self.scorer.ensure_fresh()
         with self.engine.connect() as connection:
             count = self.scorer.catch_up(
-                (seq, ingest.scored_form(raw, self.settings), utc(received).timestamp())
-                for seq, raw, received in stream_log.events_after(connection,
-                                                                  self.scorer.seq))
+                (seq, ingest.scored_form(raw, self.settings, deferred),
+                 utc(received).timestamp())
+                for seq, raw, received, deferred in stream_log.events_after(
+                    connection, self.scorer.seq))
         with self.sessions() as session:
             self.scorer.adopt(breaker.controls(session))
         return count
@@ -158,6 +163,7 @@ class Runtime:
     def start(self) -> None:
         """Migrate, rebuild the stream state from stored events, start the background threads."""
         migrate(self.engine)
+        self.prescan.start()
         self.scorer.warm_up()
         self.scorer.reset(self.stored_state())
         self.rebuilt = self.catch_up()
@@ -173,6 +179,7 @@ class Runtime:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+        self.prescan.wait_started()
         self.ready = True
 
     def freeze_heap(self) -> None:
@@ -205,6 +212,7 @@ class Runtime:
         self._stop.set()
         self._wake.set()
         self.writer.stop()
+        self.prescan.stop()
         try:
             self.save_checkpoint(force=True)  # a restart then replays nothing
         except Exception:

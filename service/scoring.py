@@ -253,6 +253,14 @@ class Scorer:
         with self._lock:
             self._stream.prime_names(events)
 
+    def prime_code(self, scans: Mapping[str, CodeSignal | None]) -> None:
+        """Code signals computed elsewhere (the service's scans before scoring,
+        ``service.prescan``), by the files' exact hash: ``process`` takes them from the
+        code cache instead of scanning."""
+        if scans:
+            with self._lock:
+                self._stream.code.store(dict(scans))
+
     def process(self, event: dict[str, Any], now: float | None = None) -> Outcome:
         """Score one event at the server clock ``now`` (default: the wall clock)."""
         with self._lock:

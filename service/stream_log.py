@@ -52,7 +52,8 @@ KEEP_CHECKPOINTS = 2
 REPLAY_BATCH = 2000
 
 _EVENTS: Table = Event.__table__  # type: ignore[assignment]
-_AFTER = (select(_EVENTS.c.seq, _EVENTS.c.payload, _EVENTS.c.received_at)
+_AFTER = (select(_EVENTS.c.seq, _EVENTS.c.payload, _EVENTS.c.received_at,
+                 _EVENTS.c.files_deferred)
           .where(_EVENTS.c.seq > bindparam("after")).order_by(_EVENTS.c.seq)
           .limit(bindparam("limit")))
 _MARKS: Table = StreamMark.__table__  # type: ignore[assignment]
@@ -76,19 +77,21 @@ def take_turn(connection: Connection) -> None:
 
 
 def events_after(connection: Connection, seq: int
-                 ) -> Iterator[tuple[int, dict[str, Any], datetime]]:
-    """(seq, payload, received_at) of every stored event after log position ``seq``, and
-    of every mark among them (payload ``{MARK: kind, "campaign": ..., "accounts": [...]}``,
-    its time), in log order."""
+                 ) -> Iterator[tuple[int, dict[str, Any], datetime, bool]]:
+    """(seq, payload, received_at, scored without its files) of every stored event after
+    log position ``seq``, and of every mark among them (payload ``{MARK: kind, "campaign":
+    ..., "accounts": [...]}``, its time, False), in log order."""
     while True:
         rows = connection.execute(_AFTER, {"after": seq, "limit": REPLAY_BATCH}).all()
         full = len(rows) == REPLAY_BATCH
         upto = int(rows[-1].seq) if full else 2 ** 62
         marks = connection.execute(_MARKS_AFTER, {"after": seq, "upto": upto}).all()
-        items = [(int(row.seq), row.payload, row.received_at) for row in rows]
+        items = [(int(row.seq), row.payload, row.received_at, bool(row.files_deferred))
+                 for row in rows]
         if marks:
             items.extend((int(m.seq), {MARK: m.kind, "campaign": m.campaign,
-                                       "accounts": list(m.accounts)}, m.at) for m in marks)
+                                       "accounts": list(m.accounts)}, m.at, False)
+                         for m in marks)
             items.sort(key=lambda item: item[0])
         yield from items
         if not full:

@@ -2,9 +2,9 @@
 
 The in-process budgets (`detector.code.budget`) bound what the scanner's own loops
 spend, but a C-level call (the parser, a decompressor) cannot be interrupted, and a
-scanner bug could still loop. For scans nobody waits on (the service's deferred scans)
-this module runs the scan in one long-lived worker process (spawned, not forked: the
-caller has threads) whose address space is capped with `RLIMIT_AS`; a scan that
+scanner bug could still loop. For scans that must not hold the caller's interpreter (a
+service's) this module runs the scan in one long-lived worker process (spawned, not
+forked: the caller has threads) whose address space is capped with `RLIMIT_AS`; a scan that
 overruns `wall_seconds` gets its worker killed and replaced, and its result is a
 decisive `scan-budget-exceeded` finding (review, never a silent allow).
 """
@@ -69,6 +69,11 @@ class IsolatedScanner:
                 self._kill()
                 raise
         return self._pool
+
+    def start(self) -> None:
+        """Start and warm up the worker now (else at the first scan)."""
+        with self._lock:
+            self._ensure()
 
     def _kill(self) -> None:
         if self._pool is not None:
