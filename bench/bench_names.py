@@ -259,6 +259,9 @@ def bench_forward() -> dict[str, list[float]]:
     popular = list(shipped.corpus.ranks)
     typo = ev.typosquats(later_malicious, popular)
     combo = ev.combosquats(later_malicious, popular)
+    first, last = ev.busiest_week([row for row in malicious if row.first_seen >= ev.CUT])
+    seen = {row.name: row.first_seen for row in malicious}
+    outside = [i for i, name in enumerate(typo) if not first <= seen[name] <= last]
     figure(
         f"forward split at {ev.CUT}: later typosquats / combosquats / live unpopular names",
         f"{len(typo):,} / {len(combo):,} / {len(later_live):,}",
@@ -296,6 +299,15 @@ def bench_forward() -> dict[str, list[float]]:
                 f" (goals {goal} / 60%)",
                 f"{recall:.1%} / {combo_recall:.1%} (score >= {threshold:.4f})",
             )
+        cells = [
+            f"{ev.recall_at_alert_rate([typo_scores[i] for i in outside], negative, rate)[0]:.1%}"
+            for rate in (0.003, 0.01)
+        ]
+        figure(
+            f"  same, typosquats outside the busiest week {first}..{last}"
+            f" ({len(outside):,} of {len(typo):,}) @0.3% / @1%",
+            " / ".join(cells),
+        )
         auc = ev.roc_auc(typo_scores, negative)
         figure("forward ROC-AUC, typosquats vs later live names (goal 0.995)", f"{auc:.4f}")
         alerting = sum(s >= checker.threshold for s in negative) / len(negative)

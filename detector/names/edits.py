@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rapidfuzz.distance import Postfix, Prefix
+from rapidfuzz.distance import OSA, Postfix, Prefix
 
 from detector.names.rules import NameRules
 
@@ -97,10 +97,36 @@ def _substitution(name: str, target: str, rules: NameRules) -> Edit:
     return Edit("substitution", where, detail)
 
 
+# Slips that a second, trivial edit (a separator, a final 's') does not hide: typed by hand,
+# `ansiicolor` is `ansicolors` with 'i' doubled, `pyinstalers` is `pyinstaller` with an 'l'
+# left out. Legitimate two-edit look-alikes rarely fold to one of these (docs/names.md,
+# "Fourth pass"); keyboard, look-alike and bit-flip changes do, and stay two edits.
+FOLDED_SLIPS = frozenset({"repeated-character", "swapped-characters", "omitted-character"})
+
+
+def _folded(name: str) -> str:
+    """``name`` without separators or a final 's' (edits that change no letter typed)."""
+    flat = name.replace(SEPARATOR, "")
+    return flat[:-1] if flat.endswith("s") and len(flat) > 4 else flat
+
+
+def _two_edits(name: str, target: str, rules: NameRules) -> Edit:
+    """Two edits, or a slip beside a separator or a final 's' changed (then that slip)."""
+    a, b = _folded(name), _folded(target)
+    if a != b and abs(len(a) - len(b)) <= 1 and OSA.distance(a, b, score_cutoff=1) == 1:
+        slip = classify(a, b, 1, rules)
+        if slip.kind in FOLDED_SLIPS:
+            detail = f"{slip.detail}, and a separator or final 's' changed"
+            return Edit(slip.kind, slip.position, detail)
+    return Edit("edit-distance-2", "middle", "two edits")
+
+
 def classify(name: str, target: str, distance: int, rules: NameRules) -> Edit:
-    """The kind of a one- or two-edit difference between canonical names."""
+    """The kind of a one- or two-edit difference between canonical names. A two-edit
+    difference keeps its distance but takes a slip's kind when one edit is only a separator
+    or a final 's' (``_two_edits``)."""
     if distance >= 2:
-        return Edit("edit-distance-2", "middle", "two edits")
+        return _two_edits(name, target, rules)
     if len(name) == len(target) + 1:
         return _insertion(name, target)
     if len(name) + 1 == len(target):

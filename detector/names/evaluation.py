@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import csv
 import gzip
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +92,18 @@ def split_live(rows: Sequence[Live], cut: str = CUT) -> tuple[list[str], list[st
     before = [row.name for row in rows if not row.popular and row.month and row.month < month]
     after = [row.name for row in rows if not row.popular and row.month >= month]
     return before, after
+
+
+def busiest_week(rows: Sequence[Malicious]) -> tuple[str, str]:
+    """The Monday-to-Sunday week (first and last ISO day) in which most of ``rows`` were
+    first seen. One generator's burst can outweigh a year of other squats (docs/names.md,
+    "Fourth pass"): the bench prints the recall outside it beside the whole figure."""
+    weeks = Counter(
+        (day - timedelta(days=day.weekday())).isoformat()
+        for day in (date.fromisoformat(row.first_seen[:10]) for row in rows)
+    )
+    start = max(weeks, key=lambda week: (weeks[week], week))
+    return start, (date.fromisoformat(start) + timedelta(days=6)).isoformat()
 
 
 def typosquats(names: Sequence[str], popular: Sequence[str]) -> list[str]:

@@ -65,3 +65,20 @@ def test_roc_auc_matches_scikit_learn_with_ties() -> None:
     negative = np.round(rng.random(700) * 0.8, 1)
     expected = roc_auc_score([1] * 300 + [0] * 700, np.concatenate([positive, negative]))
     assert ev.roc_auc(positive, negative) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("days", "week"),
+    [
+        # three names on a Thursday to Saturday outweigh two on one Monday
+        (["2023-02-13", "2023-02-13", "2023-02-23", "2023-02-24", "2023-02-25"],
+         ("2023-02-20", "2023-02-26")),
+        # a Sunday belongs to the week that began the Monday before
+        (["2023-02-19", "2023-02-19", "2023-02-20"], ("2023-02-13", "2023-02-19")),
+    ],
+)
+def test_busiest_week_is_the_monday_to_sunday_week_with_most_names(
+    days: list[str], week: tuple[str, str]
+) -> None:
+    rows = [ev.Malicious(f"name{i}", day) for i, day in enumerate(days)]
+    assert ev.busiest_week(rows) == week
