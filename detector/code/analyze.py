@@ -51,11 +51,26 @@ def is_python(name: str, text: str) -> bool:
         "python" in text[:200].split("\n", 1)[0]
 
 
+def count_chars(text: str, others: bytes) -> int:
+    """How many characters of `text` are among a set of ASCII characters, given as the
+    bytes *outside* the set (`_others`): one C pass that deletes them, 6x cheaper than
+    one `str.count` per character (non-ASCII characters encode to bytes >= 0x80)."""
+    return len(text.encode("utf-8", "surrogatepass").translate(None, others))
+
+
+def _others(chars: str) -> bytes:
+    return bytes(b for b in range(256) if chr(b) not in chars)
+
+
+OPERATOR_OTHERS = _others(OPERATOR_CHARS)
+PARSE_UNIT_OTHERS = _others(PARSE_UNIT_CHARS)
+
+
 def operator_density(text: str) -> float:
-    """Share of brackets and operators among a text's characters (str.count: C speed)."""
+    """Share of brackets and operators among a text's characters."""
     if not text:
         return 0.0
-    return sum(text.count(c) for c in OPERATOR_CHARS) / len(text)
+    return count_chars(text, OPERATOR_OTHERS) / len(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +94,10 @@ class DenseCode:
 
 def parse_units(text: str) -> int:
     """What `ast.parse` will cost, in punctuation and line breaks (about 2-10 us each;
-    str.count runs at C speed). The largest file of ~10,000 in this project's own
+    counted in one C pass). The largest file of ~10,000 in this project's own
     virtualenv (pandas' frame.py) has 73,000; 1 MB of `x=1;` has 500,000 and takes the
     parser 2 s that nothing can interrupt."""
-    return sum(text.count(c) for c in PARSE_UNIT_CHARS)
+    return count_chars(text, PARSE_UNIT_OTHERS)
 
 
 def parse(text: str, limits: Limits) -> list[ast.AST] | None:

@@ -303,17 +303,20 @@ def _join(sep: str, items: list[str]) -> str | None:
 
 
 def flatten(tree: ast.AST) -> list[ast.AST]:
-    """Every node worth visiting, breadth first, in one cheap pass.
+    """The nodes the scanner reads (`READ`), breadth first, in one cheap pass.
 
-    Expression contexts and non-string constants (huge int lists in packed
-    payloads) are leaves nobody needs, so they are left out.
+    Leaves nobody reads (names, expression contexts, operators, aliases, non-string
+    constants such as the huge int lists of packed payloads) are not even queued, and
+    of the rest only the kinds in `READ` are returned, in the order a full breadth-first
+    walk visits them: every later pass over a file (aliases, assignments, imports,
+    the rule walk) goes over a third of the nodes.
     """
-    out = [tree]
-    append = out.append
-    AST, Constant, fields = ast.AST, ast.Constant, _FIELDS
+    queue = [tree]
+    append = queue.append
+    AST, Constant, fields, skip = ast.AST, ast.Constant, _FIELDS, _LEAVES
     i = 0
-    while i < len(out):
-        node = out[i]
+    while i < len(queue):
+        node = queue[i]
         i += 1
         kind = type(node)
         names = fields.get(kind)
@@ -323,15 +326,32 @@ def flatten(tree: ast.AST) -> list[ast.AST]:
             value = getattr(node, fname, None)
             if type(value) is list:
                 for item in value:
-                    if isinstance(item, AST) and not (
+                    if isinstance(item, AST) and type(item) not in skip and not (
                         type(item) is Constant and not isinstance(item.value, str | bytes)
                     ):
                         append(item)
-            elif isinstance(value, AST) and not (
+            elif isinstance(value, AST) and type(value) not in skip and not (
                 type(value) is Constant and not isinstance(value.value, str | bytes)
             ):
                 append(value)
-    return out
+    read = READ
+    return [node for node in queue if type(node) in read]
+
+
+# The node kinds any pass reads from `flatten`'s list: FileScan.run's handlers,
+# collect_aliases, FileScan._assignments, local_decoders, reach._imports and
+# analyze.defined_names (the Module). A pass that needs another kind adds it here.
+READ = frozenset({
+    ast.Module, ast.Import, ast.ImportFrom, ast.Call, ast.Assign, ast.AugAssign,
+    ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.BinOp, ast.Constant,
+    ast.Attribute, ast.JoinedStr, ast.Subscript,
+})
+# Nodes with no child any pass reads: not queued at all (names are a third of a tree).
+_LEAVES = frozenset({
+    ast.Name, ast.alias, ast.Pass, ast.Break, ast.Continue, ast.Global, ast.Nonlocal,
+    *ast.operator.__subclasses__(), *ast.unaryop.__subclasses__(),
+    *ast.cmpop.__subclasses__(), *ast.boolop.__subclasses__(),
+})
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}  # each node type's fields but `ctx`, cached
