@@ -318,13 +318,12 @@ def flatten(tree: ast.AST) -> list[ast.AST]:
     while i < len(queue):
         node = queue[i]
         i += 1
-        kind = type(node)
-        names = fields.get(kind)
+        names = fields.get(type(node))
         if names is None:
-            names = fields[kind] = tuple(f for f in node._fields if f not in _NOT_NODES)
+            names = fields[type(node)] = tuple(f for f in node._fields if f not in _NOT_NODES)
         for fname in names:
-            value = getattr(node, fname, None)
-            kind = type(value)
+            value: Any = getattr(node, fname, None)
+            kind: type = type(value)
             if kind is list:
                 for item in value:
                     kind = type(item)
@@ -363,7 +362,8 @@ _FIELDS: dict[type, tuple[str, ...]] = {}  # each node type's fields that may ho
 
 
 def _node_kinds(base: type = ast.AST) -> set[type]:
-    out = set()
+    out: set[type] = set()
+    sub: type
     for sub in base.__subclasses__():
         out |= {sub, *_node_kinds(sub)}
     return out
