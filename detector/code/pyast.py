@@ -400,11 +400,11 @@ def star_names(module: str) -> dict[str, str]:
 def _imported_module(node: ast.AST, aliases: dict[str, str]) -> str | None:
     """The module of `__import__("os")` / `importlib.import_module("os")`, else None."""
     if isinstance(node, ast.Call) and node.args:
-        head = qualified(node.func, aliases)
         arg = node.args[0]
-        if head in ("__import__", "importlib.import_module", "importlib.__import__") and \
-                isinstance(arg, ast.Constant) and isinstance(arg.value, str) and \
-                arg.value.replace(".", "").isidentifier():
+        # the cheap test first: most calls have no constant module name
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and \
+                arg.value.replace(".", "").isidentifier() and qualified(node.func, aliases) in (
+                    "__import__", "importlib.import_module", "importlib.__import__"):
             return arg.value
     return None
 
@@ -596,6 +596,8 @@ class FileScan:
         """What an expression carries: decode / net / literal / local-file / dynamic."""
         if isinstance(node, ast.Constant):
             return "literal"
+        if type(node) is ast.Name:  # what the walk below finds for a bare name
+            return self.tainted.get(node.id, "dynamic")
         kind = "dynamic"
         for sub in walk(node, 5000):
             if isinstance(sub, ast.Name) and sub.id in self.tainted:
