@@ -369,6 +369,7 @@ def _node_kinds(base: type = ast.AST) -> set[type]:
     return out
 
 
+_ALL_KINDS = frozenset(_node_kinds())  # every node class (`walk` tests types, not isinstance)
 # Every concrete node kind but the leaves and constants (a constant is queued only when
 # it holds text): what flatten follows.
 _INNER = frozenset(_node_kinds() - _LEAVES - {ast.Constant})
@@ -451,19 +452,20 @@ def walk(node: ast.AST, limit: int) -> Iterator[ast.AST]:
     `ast.walk`'s nested generators: 3-4x cheaper."""
     queue = [node]
     append = queue.append
-    AST = ast.AST
+    nodes = _ALL_KINDS
     i = 0
     while i < len(queue) and i <= limit:
         here = queue[i]
         i += 1
         yield here
         for fname in here._fields:
-            value = getattr(here, fname, None)
-            if isinstance(value, AST):
+            value: Any = getattr(here, fname, None)
+            kind = type(value)
+            if kind in nodes:
                 append(value)
-            elif isinstance(value, list):
+            elif kind is list:
                 for item in value:
-                    if isinstance(item, AST):
+                    if type(item) in nodes:
                         append(item)
 
 
@@ -596,8 +598,11 @@ class FileScan:
         """What an expression carries: decode / net / literal / local-file / dynamic."""
         if isinstance(node, ast.Constant):
             return "literal"
-        if type(node) is ast.Name:  # what the walk below finds for a bare name
-            return self.tainted.get(node.id, "dynamic")
+        root = node
+        while type(root) is ast.Attribute:  # `a.b.c`: only its name can match below
+            root = root.value
+        if type(root) is ast.Name:  # what the walk below finds for a bare name
+            return self.tainted.get(root.id, "dynamic")
         kind = "dynamic"
         for sub in walk(node, 5000):
             if isinstance(sub, ast.Name) and sub.id in self.tainted:
