@@ -99,13 +99,15 @@ class Evidence:
 
 def qualified(node: ast.AST, aliases: dict[str, str]) -> str | None:
     """Dotted name of an expression such as `o.system` -> `os.system`, via import aliases."""
+    if type(node) is ast.Name:  # the common case: a bare name
+        return aliases.get(node.id, node.id)
     parts: list[str] = []
     for _ in range(MAX_DEPTH):
-        if isinstance(node, ast.Attribute):
+        if type(node) is ast.Attribute:  # exact types: the parser makes no subclasses
             parts.append(node.attr)
             node = node.value
             continue
-        if isinstance(node, ast.Name):
+        if type(node) is ast.Name:
             parts.append(aliases.get(node.id, node.id))
             return ".".join(reversed(parts))
         if isinstance(node, ast.Call):
