@@ -176,14 +176,17 @@ def compute(files: dict[str, str], trees: Mapping[str, list[ast.AST] | None]) ->
     roots = ["", "src"]
     queue: list[tuple[str, str, str]] = []  # (file, tier, reason)
 
+    folders: dict[str, str] = {}
+
     def resolve(ref: str, importer: str) -> list[str]:
+        base = folders.get(importer)
+        if base is None:
+            base = folders[importer] = str(PurePosixPath(importer).parent) if importer else ""
         if ref.startswith("file:"):
             target = ref[5:].lstrip("./")
-            base = str(PurePosixPath(importer).parent) if importer else ""
             cands = [target, f"{base}/{target}" if base not in ("", ".") else target]
             return [c for c in cands if c in names]
         module = ref.removeprefix("maybe:")
-        base = str(PurePosixPath(importer).parent) if importer else ""
         bases = [*roots, base] if base not in ("", ".") else roots
         return [c for c in module_candidates(module, bases) if c in names]
 
