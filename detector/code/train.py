@@ -313,7 +313,7 @@ def top_features(model: model_mod.CodeModel, rows: list[Row], k: int = 25) -> li
     the bucket.
     """
     coefs = np.mean(model.coef, axis=0)
-    names = [f"{r}|{side}" for r in model.rule_ids for side in ("hot", "cold")] + ["rule_score"]
+    names = model.layout.dense_names()
     n_dense = len(names)
     frequency: Counter[str] = Counter()
     for findings, tokens, _ in rows:
