@@ -1,10 +1,13 @@
 """The trained code model: feature layout, prediction, and checked loading.
 
-Features per package: for every catalogue rule, the hit count in install/import-time
-files and in other files (log-scaled), the rule score, and hashed behaviour tokens
-(resolved call names and imports of install/import-time and other code, with the
-package's own module and function names replaced by `_`, and rule-by-tier pairs),
-scaled to unit length per package. No file names, file kinds or metadata files: a
+Features per package: for every catalogue rule and every severity, the number of
+install/import-time files and of other files with a hit (log-scaled; files, not lines,
+so a wrapper or formatter that moves statements between lines does not count), the rule
+score and the rule scores of install/import-time and of other findings alone, and hashed
+behaviour tokens (resolved call names and imports of install/import-time and other code,
+with the package's own module and function names replaced by `_`, rule-by-tier pairs,
+and the shape of files that are not parsed), scaled to unit length per package.
+No file names, file kinds or metadata files: a
 package's layout is not evidence (analyze.behaviour_tokens).
 
 The artifact ``models/code-model.npz`` holds plain arrays (per calibration fold: the
