@@ -66,6 +66,20 @@ OPERATOR_OTHERS = _others(OPERATOR_CHARS)
 PARSE_UNIT_OTHERS = _others(PARSE_UNIT_CHARS)
 
 
+# A line this long in a file that does not parse is packed code (a payload squeezed
+# onto one line, minified or encoded), not a module cut short or written for Python 2.
+PACKED_LINE_CHARS = 1000
+PACKED_SCAN_CHARS = 1 << 20
+
+
+def unparsed_shape(text: str) -> str:
+    """Model token for a Python file that does not parse: `u:packed` when it holds a line
+    of PACKED_LINE_CHARS or more, else `u:lines` (ordinary code that fails to parse: cut
+    short, Python 2). What the text looks like, not where the file sits."""
+    longest = max(map(len, text[:PACKED_SCAN_CHARS].split("\n")), default=0)
+    return "u:packed" if longest >= PACKED_LINE_CHARS else "u:lines"
+
+
 def operator_density(text: str) -> float:
     """Share of brackets and operators among a text's characters."""
     if not text:
@@ -132,7 +146,7 @@ class _Analyzer:
 
         if tree is None:
             found = scan_raw(name, tier, text, self.limits.max_text_scan_bytes, self.max_hits)
-            tokens = [f"r:{f.rule}" for f in found]
+            tokens = [f"r:{f.rule}" for f in found] + [unparsed_shape(text)]
             parsed = False
         else:
             try:

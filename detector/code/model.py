@@ -1,10 +1,13 @@
 """The trained code model: feature layout, prediction, and checked loading.
 
-Features per package: for every catalogue rule, the hit count in install/import-time
-files and in other files (log-scaled), the rule score, and hashed behaviour tokens
-(resolved call names and imports of install/import-time and other code, with the
-package's own module and function names replaced by `_`, and rule-by-tier pairs),
-scaled to unit length per package. No file names, file kinds or metadata files: a
+Features per package: for every catalogue rule and every severity, the number of
+install/import-time files and of other files with a hit (log-scaled; files, not lines,
+so a wrapper or formatter that moves statements between lines does not count), the rule
+score and the rule scores of install/import-time and of other findings alone, and hashed
+behaviour tokens (resolved call names and imports of install/import-time and other code,
+with the package's own module and function names replaced by `_`, rule-by-tier pairs,
+and the shape of files that are not parsed), scaled to unit length per package.
+No file names, file kinds or metadata files: a
 package's layout is not evidence (analyze.behaviour_tokens).
 
 The artifact ``models/code-model.npz`` holds plain arrays (per calibration fold: the
@@ -35,6 +38,7 @@ from typing import Any
 import mmh3
 import numpy as np
 
+from detector.code.analyze import rule_score as score_of
 from detector.code.findings import Finding
 from detector.code.rules import catalogue
 from detector.policy import Policy, resolve
@@ -44,10 +48,14 @@ log = logging.getLogger(__name__)
 ARTIFACT = "code-model.npz"
 FORMAT = 1
 # The feature layout a model was trained on; change it with any change to the features.
-FEATURES = ("rule-hits-log1p-hot-cold+rule-score-max-file+behaviour-tokens-v2"
+FEATURES = ("rule-files-log1p-hot-cold+rule-score-max-file+severity-files-hot-cold"
+            "+rule-score-hot-cold+behaviour-tokens-v3-unparsed-shape"
             "+mmh3-x86_32-seed0-abs-mod-binary-l2")
 HOT = ("install", "import")
 TOKEN_INDEX_CACHE = 200_000
+# Severities counted per tier group: "high-severity evidence in code that runs uncalled"
+# carries over to a rule the training data holds only in one held-out campaign.
+SEVERITY_COLUMNS = ("low", "medium", "high")
 ARRAYS = ("coef", "intercept", "a", "b")
 
 
@@ -81,7 +89,13 @@ class FeatureLayout:
 
     @property
     def n_dense(self) -> int:
-        return 2 * len(self.rule_ids) + 1
+        return 2 * len(self.rule_ids) + 1 + 2 * len(SEVERITY_COLUMNS) + 2
+
+    def dense_names(self) -> list[str]:
+        return [*(f"{r}|{side}" for r in self.rule_ids for side in ("hot", "cold")),
+                "rule_score",
+                *(f"severity:{s}|{side}" for s in SEVERITY_COLUMNS for side in ("hot", "cold")),
+                "rule_score|hot", "rule_score|cold"]
 
     def bucket(self, token: str) -> int:
         """The hashed column of a token: |signed 32-bit MurmurHash3 (seed 0)| mod n_hash,
@@ -99,14 +113,32 @@ class FeatureLayout:
         return sorted(set(tokens) | set(rule_tokens))
 
     def dense_row(self, findings: list[Finding], rule_score: float) -> list[float]:
+        """Per rule and per severity, in code that runs uncalled (hot) and other code:
+        log(1 + number of files with a hit), so how a file's statements are spread over
+        lines (a wrapper, a formatter) does not move it; then the rule score, and the
+        rule score of hot and of other findings alone."""
         index = self._index
-        row = [0.0] * (2 * len(self.rule_ids))
+        n_rules = len(self.rule_ids)
+        per_rule: set[tuple[int, str]] = set()
+        per_severity: set[tuple[int, str]] = set()
+        hot: list[Finding] = []
+        cold: list[Finding] = []
         for f in findings:
+            side = 0 if f.tier in HOT else 1
+            (hot if side == 0 else cold).append(f)
             i = index.get(f.rule)
             if i is not None:
-                row[2 * i + (0 if f.tier in HOT else 1)] += 1.0
-        row = [math.log1p(v) for v in row]
-        return [*row, rule_score]
+                per_rule.add((2 * i + side, f.file))
+            if f.severity in SEVERITY_COLUMNS:
+                per_severity.add((2 * SEVERITY_COLUMNS.index(f.severity) + side, f.file))
+        rules = [0.0] * (2 * n_rules)
+        for column, _ in per_rule:
+            rules[column] += 1.0
+        severities = [0.0] * (2 * len(SEVERITY_COLUMNS))
+        for column, _ in per_severity:
+            severities[column] += 1.0
+        return [*(math.log1p(v) for v in rules), rule_score,
+                *(math.log1p(v) for v in severities), score_of(hot), score_of(cold)]
 
     def buckets(self, findings: list[Finding], tokens: list[str]) -> np.ndarray:
         """Distinct hashed columns of a package (each holds 1/sqrt(k) after scaling)."""

@@ -313,7 +313,7 @@ def top_features(model: model_mod.CodeModel, rows: list[Row], k: int = 25) -> li
     the bucket.
     """
     coefs = np.mean(model.coef, axis=0)
-    names = [f"{r}|{side}" for r in model.rule_ids for side in ("hot", "cold")] + ["rule_score"]
+    names = model.layout.dense_names()
     n_dense = len(names)
     frequency: Counter[str] = Counter()
     for findings, tokens, _ in rows:
@@ -470,12 +470,16 @@ curve points, confusion matrix and top features: `models/code-model.json`.
   {d['benign_clusters']} benign); the largest holds {d['largest_cluster']} packages.
 
 ## Model
-- Features describe behaviour: per-rule hit counts in code that runs uncalled
-  (install time, or import time: a package's top `__init__.py` and what it imports)
-  and in other code (log-scaled), the rule score, and hashed tokens
+- Features describe behaviour: per rule and per severity (low, medium, high), the
+  number of files with a hit in code that runs uncalled (install time, or import time: a
+  package's top `__init__.py` and what it imports) and in other code (log-scaled; files,
+  not lines, so how statements are spread over lines does not count), the rule score,
+  the rule score of that hot code and of other code alone, and hashed tokens
   ({r['config']['n_hash']} buckets: resolved call names and imports, with the package's
-  own module and function names replaced by `_`, and rule-by-tier pairs; unit length per
-  package). No file names, file kinds or metadata files (see "Layout" below).
+  own module and function names replaced by `_`, rule-by-tier pairs, and for a Python
+  file that is not parsed whether it holds a line of 1,000+ characters (packed code) or
+  not; unit length per package). No file names, file kinds or metadata files (see
+  "Layout" below).
 - Logistic regression (C={r['config']['C']}, chosen on the forward split); each package
   weighs 1/sqrt(cluster size) (power {r['config']['cluster_weight_power']}) so the big
   template clusters do not drown the rest, then both classes get equal total weight.
