@@ -479,6 +479,7 @@ def collect_aliases(nodes: list[ast.AST]) -> dict[str, str]:
     STAR_MODULES), `y = __import__("x")` and `y = importlib.import_module("x")`."""
     aliases: dict[str, str] = {}
     explicit: dict[str, str] = {}
+    node: Any
     for node in nodes:  # exact type tests: no node class has subclasses
         kind = type(node)
         if kind is ast.Import:
