@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -45,3 +46,15 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 90) -> 
             pass
         time.sleep(0.2)
     raise RuntimeError("server did not become ready")
+
+
+def stop_service(proc: subprocess.Popen[bytes], database: Any) -> None:
+    """Stop a server started by `spawn_uvicorn` (killed if it will not stop) and drop its
+    test database when the test created one."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except Exception:
+        proc.kill()
+    if database.drop:
+        database.drop()

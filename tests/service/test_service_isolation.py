@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from svc_helpers import TEST_POLICY, add_tokens, free_port, new_database
-from svc_procs import spawn_uvicorn, wait_ready
+from svc_procs import spawn_uvicorn, stop_service, wait_ready
 
 from detector.stream.events import format_ts
 
@@ -72,13 +72,7 @@ def test_a_crafted_file_cannot_freeze_the_server(tmp_path: Path) -> None:
         assert "scan-budget-exceeded" in {f["rule"] for f in detail["findings"]}, stored
         assert "wall time" in detail["scan_error"] and detail["scan_attempts"] == 1
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except Exception:
-            proc.kill()
-        if database.drop:
-            database.drop()
+        stop_service(proc, database)
 
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from svc_helpers import BAD_SETUP, TEST_POLICY, add_tokens, free_port, new_database, run_service
-from svc_procs import spawn_uvicorn, wait_ready
+from svc_procs import spawn_uvicorn, stop_service, wait_ready
 
 from detector.policy import load_policy
 from detector.stream.events import format_ts
@@ -121,13 +121,7 @@ def test_hostile_files_do_not_hold_up_ordinary_events(tmp_path: Path) -> None:
         pending.update({a["id"]: True for a in hostile_answers})
         _replay_marks(database.url, pending)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except Exception:
-            proc.kill()
-        if database.drop:
-            database.drop()
+        stop_service(proc, database)
 
 
 def _replay_marks(database_url: str, pending: dict[str, bool]) -> None:
