@@ -419,8 +419,12 @@ def behaviour_tokens(tokens: list[str], local: frozenset[str],
                      defined: frozenset[str] = frozenset()) -> list[str]:
     """Model tokens that describe behaviour, not naming or layout: a call or import
     through the package's own modules, or a method of a local object named like one of the
-    package's own functions or classes, becomes `c:_` / `i:_`; setup() boilerplate goes."""
+    package's own functions or classes, becomes `c:_` / `i:_`; setup() boilerplate goes.
+
+    ``tokens`` are one file's: its imports count once each, so `from x import a, b`,
+    one import line per name and `a = __import__("x").a` read the same."""
     out = []
+    imported: set[str] = set()
     for token in tokens:
         kind, _, dotted = token.partition(":")
         head, _, rest = dotted.partition(".")
@@ -429,6 +433,10 @@ def behaviour_tokens(tokens: list[str], local: frozenset[str],
             token = f"{kind}:_"
         if token.startswith(PACKAGING_TOKENS) or token in PLUMBING_TOKENS:
             continue
+        if kind == "i":
+            if token in imported:
+                continue
+            imported.add(token)
         out.append(token)
     return out
 

@@ -245,10 +245,13 @@ def _rewrite_imports(text: str, form: str) -> str:
             return m[0]
         if form == "star":
             return f"{indent}from {mod} import *"
-        load = (f'__import__("{mod}", fromlist=["_"])' if form == "dunder"
-                else f'importlib.import_module("{mod}")')
+        def load(n: str) -> str:
+            # `fromlist` names the attribute, so a submodule is imported as `from` does
+            return (f'__import__("{mod}", fromlist=["{n}"])' if form == "dunder"
+                    else f'importlib.import_module("{mod}")')
+
         pre = f"{indent}import importlib\n" if form == "importlib" else ""
-        return pre + "\n".join(f"{indent}{n} = {load}.{n}" for n in names)
+        return pre + "\n".join(f"{indent}{n} = {load(n)}.{n}" for n in names)
 
     def import_line(m: re.Match[str]) -> str:
         mod, indent = m["mod"], m["indent"]

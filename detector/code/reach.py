@@ -79,6 +79,24 @@ def module_candidates(module: str, base_dirs: Iterable[str]) -> list[str]:
     return out
 
 
+IMPORT_CALLS = ("__import__", "import_module", "importlib.import_module", "importlib.__import__")
+
+
+def _constant_import(call: ast.Call) -> str | None:
+    """The module a `__import__("x")` / `importlib.import_module("x")` call names, else None."""
+    func = call.func
+    name = func.id if isinstance(func, ast.Name) else (
+        f"{func.value.id}.{func.attr}" if isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name) else "")
+    if name not in IMPORT_CALLS or not call.args:
+        return None
+    arg = call.args[0]
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and \
+            re.fullmatch(r"[A-Za-z_][\w.]*", arg.value):
+        return arg.value
+    return None
+
+
 def _imports(nodes: list[ast.AST], name: str) -> set[str]:
     """Module names a file imports (absolute, with relative ones resolved)."""
     here = PurePosixPath(name).parent.parts
@@ -95,6 +113,12 @@ def _imports(nodes: list[ast.AST], name: str) -> set[str]:
             if mod:
                 found.add(mod)
                 found.update(f"{mod}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Call):
+            # `__import__("pkg", fromlist=["_"]).mod` and `import_module("pkg").mod` are
+            # `from pkg import mod`: a submodule of that name is imported too
+            module = _constant_import(node.value)
+            if module:
+                found.add(f"maybe:{module}.{node.attr}")
         elif isinstance(node, ast.Call):
             # runpy.run_path("x.py"), exec(open("x.py").read()), importlib.import_module("x")
             for arg in node.args[:1]:

