@@ -6,10 +6,14 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from svc_helpers import add_tokens, free_port, new_database
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,3 +62,34 @@ def stop_service(proc: subprocess.Popen[bytes], database: Any) -> None:
         proc.kill()
     if database.drop:
         database.drop()
+
+
+@dataclass(frozen=True)
+class Served:
+    """A running server process: its address, its database and role headers."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+    database: Any
+    registry: dict[str, str]
+    analyst: dict[str, str]
+
+
+@contextmanager
+def served(tmp_path: Path, policy_text: str, backend: str = "sqlite") -> Iterator[Served]:
+    """A fresh database with registry and analyst tokens, and a real server process on
+    it with ``policy_text`` as its policy, stopped (and the database dropped) on exit."""
+    database = new_database(backend, tmp_path)
+    tokens = add_tokens(database.url)
+    policy = tmp_path / "policy.toml"
+    policy.write_text(policy_text)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = spawn_uvicorn(database.url, port, tmp_path / "server.log", policy)
+    try:
+        wait_ready(url, proc)
+        yield Served(url, proc, database,
+                     {"Authorization": f"Bearer {tokens['registry']}"},
+                     {"Authorization": f"Bearer {tokens['analyst']}"})
+    finally:
+        stop_service(proc, database)

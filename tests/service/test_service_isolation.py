@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from svc_helpers import TEST_POLICY, add_tokens, free_port, new_database
-from svc_procs import spawn_uvicorn, stop_service, wait_ready
+from svc_helpers import TEST_POLICY, new_database
+from svc_procs import served
 
 from detector.stream.events import format_ts
 
@@ -33,17 +33,8 @@ CRAFTED = {"setup.py": "x = 1\n" * 1_200_000}
 
 
 def test_a_crafted_file_cannot_freeze_the_server(tmp_path: Path) -> None:
-    database = new_database("sqlite", tmp_path)
-    tokens = add_tokens(database.url)
-    policy = tmp_path / "policy.toml"
-    policy.write_text(POLICY)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = spawn_uvicorn(database.url, port, tmp_path / "server.log", policy)
-    try:
-        wait_ready(url, proc)
-        registry = {"Authorization": f"Bearer {tokens['registry']}"}
-        analyst = {"Authorization": f"Bearer {tokens['analyst']}"}
+    with served(tmp_path, POLICY) as server:
+        url, registry, analyst = server.url, server.registry, server.analyst
         event = {"id": "crafted-1", "ts": format_ts(time.time() - 5),
                  "type": "project.created", "account": {"username": "someone"},
                  "project": {"name": "tidy-widgets", "files": CRAFTED}}
@@ -71,8 +62,6 @@ def test_a_crafted_file_cannot_freeze_the_server(tmp_path: Path) -> None:
         detail = stored["detail"]
         assert "scan-budget-exceeded" in {f["rule"] for f in detail["findings"]}, stored
         assert "wall time" in detail["scan_error"] and detail["scan_attempts"] == 1
-    finally:
-        stop_service(proc, database)
 
 
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
-from svc_helpers import BAD_SETUP, TEST_POLICY, add_tokens, free_port, new_database, run_service
-from svc_procs import spawn_uvicorn, stop_service, wait_ready
+from svc_helpers import BAD_SETUP, TEST_POLICY, run_service
+from svc_procs import served
 
 from detector.policy import load_policy
 from detector.stream.events import format_ts
@@ -48,17 +48,9 @@ ORDINARY_SETUP = "from setuptools import setup\nsetup(name='tidy', version='1.0'
 
 def test_hostile_files_do_not_hold_up_ordinary_events(tmp_path: Path) -> None:
     assert sum(len(v) for v in hostile_files(0).values()) < INLINE.async_files_bytes
-    database = new_database("sqlite", tmp_path)
-    tokens = add_tokens(database.url)
-    policy = tmp_path / "policy.toml"
-    policy.write_text(TEST_POLICY)  # the shipped budgets
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = spawn_uvicorn(database.url, port, tmp_path / "server.log", policy)
-    try:
-        wait_ready(url, proc)
-        registry = {"Authorization": f"Bearer {tokens['registry']}"}
-        analyst = {"Authorization": f"Bearer {tokens['analyst']}"}
+    with served(tmp_path, TEST_POLICY) as server:  # the shipped budgets
+        url, registry, analyst = server.url, server.registry, server.analyst
+        database = server.database
         hostile_answers: list[dict[str, Any]] = []
         sending = threading.Event()
         sending.set()
@@ -120,8 +112,6 @@ def test_hostile_files_do_not_hold_up_ordinary_events(tmp_path: Path) -> None:
                 assert stored["score"] >= hostile_answers[n]["score"]
         pending.update({a["id"]: True for a in hostile_answers})
         _replay_marks(database.url, pending)
-    finally:
-        stop_service(proc, database)
 
 
 def _replay_marks(database_url: str, pending: dict[str, bool]) -> None:
