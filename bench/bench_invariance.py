@@ -9,6 +9,10 @@ prints per transform: the largest score change (absolute, and the largest drop),
 and false positives at the shipped threshold before and after.
 
     .venv/bin/python bench/bench_invariance.py [--per-class 150] [--jobs 2] [--no-corpus]
+        [--card models/code-model.md]
+
+`--card` writes the figures into the model card's "Invariance" section (replaced on every
+run, so a retrained model's card says what its own score does under the transforms).
 
 Goals: largest change < 0.05, recall change <= 2 points. The corpus part needs ../shared
 (skipped with a note when it is absent).
@@ -72,6 +76,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--no-corpus", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "invariance.json")
+    parser.add_argument("--card", type=Path, help="model card to write the figures into")
     args = parser.parse_args()
     from detector.policy import load_policy
 
@@ -111,7 +116,58 @@ def main() -> int:
     report["seconds"] = round(time.time() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
+    if args.card:
+        write_card_section(args.card, card_section(report, args.per_class))
     return 0
+
+
+CARD_HEADING = "## Invariance"
+
+
+def card_section(report: dict[str, Any], per_class: int) -> str:
+    """The model card's invariance section: per set, the largest change of any transform
+    and the transforms that move a score at all, with recall and FPs before and after."""
+    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    lines = [f"{CARD_HEADING} (`bench/bench_invariance.py --per-class {per_class}`, {when})",
+             "Meaning-preserving changes (detector/code/invariance.py), goal: every score "
+             "moves by less than 0.05 and recall by at most 2 points. Threshold "
+             f"{report['threshold']}.", "",
+             "| set | packages | largest change (transform) | largest drop | recall before "
+             "-> after (range) | FP before -> after (max) |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for label in ("fixtures", "corpus sample"):
+        if label not in report:
+            continue
+        part = report[label]
+        rows = part["rows"]
+        top = max(rows, key=lambda r: r["max_abs_change"])
+        after = [r["recall_after"] for r in rows]
+        lines.append(
+            f"| {label} | {part['packages']} ({part['malicious']} malicious) | "
+            f"{top['max_abs_change']:.3f} ({top['transform']}) | "
+            f"{max(r['max_drop'] for r in rows):.3f} | {rows[0]['recall_before']:.1%} -> "
+            f"{min(after):.1%}-{max(after):.1%} | {rows[0]['fp_before']} -> "
+            f"{max(r['fp_after'] for r in rows)} |")
+    moved = sorted({r["transform"] for label in ("fixtures", "corpus sample")
+                    if label in report for r in report[label]["rows"]
+                    if r["max_abs_change"] >= 0.001})
+    lines += ["", "Transforms that move any score by 0.001 or more: "
+              + (", ".join(f"`{t}`" for t in moved) if moved else "none") + "."]
+    return "\n".join(lines) + "\n"
+
+
+def write_card_section(card: Path, section: str) -> None:
+    """Replace the card's invariance section, or insert it before the top features."""
+    text = card.read_text()
+    start = text.find(CARD_HEADING)
+    if start >= 0:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + ("\n" + text[end + 1:] if end >= 0 else "")
+    else:
+        at = text.find("## Top features")
+        at = at if at >= 0 else len(text)
+        text = text[:at] + section + "\n" + text[at:]
+    card.write_text(text)
 
 
 if __name__ == "__main__":

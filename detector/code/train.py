@@ -538,6 +538,15 @@ Caveat: coefficients of hashed tokens are learned on this corpus, where a few la
 template clusters dominate the malicious side; per-cluster weighting and the rule score
 keep them in check, but read single token coefficients as corpus statistics, not rules.
 
+## Training is timing-dependent where a scan runs out of budget
+A package whose scan reaches the CPU budget (`[code.limits] scan_cpu_seconds`) is cut where
+the budget ran out, and that point depends on the machine's speed and load, so two
+trainings on the same data can differ by a package or two in the figures above.
+
+## Invariance
+Not measured for this model yet: `bench/bench_invariance.py --card models/code-model.md`
+replaces this section with its figures.
+
 ## Top features (mean coefficient over calibration folds)
 | feature | coefficient |
 | --- | --- |
