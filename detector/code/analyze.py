@@ -22,6 +22,7 @@ from detector.code.findings import SEVERITIES, Finding, clip_evidence
 from detector.code.limits import Limits
 from detector.code.pyast import FileScan, flatten
 from detector.code.rules import catalogue, rule
+from detector.code.sourcecoding import recode
 from detector.code.textscan import scan_raw, scan_strings
 from detector.policy import Policy, resolve
 from detector.vocab import Tier
@@ -289,6 +290,8 @@ def _analyze(files: dict[str, str], limits: Limits | None,
     budget = budget or Budget.from_limits(limits)
     worker = _Analyzer(limits, policy, budget)
     result = Analysis(n_files=len(files))
+    # what Python runs: a coding cookie that rewrites ASCII is honoured (sourcecoding.py)
+    files, recoded = recode(files, limits.max_file_bytes, is_python)
     trees = _Trees(files, limits, DenseCode.from_policy(policy), budget, result)
     try:
         budget.check()  # reading may have spent it: nothing was scanned, so it flags
@@ -299,6 +302,10 @@ def _analyze(files: dict[str, str], limits: Limits | None,
     except (RecursionError, MemoryError):
         reach = reach_mod.Reach()
     result.tiers = dict(reach.tiers)
+    result.findings += [Finding("source-encoding", name, 1, rule("source-encoding").severity,
+                                f"# coding: {codec} (Python decodes the file with it; "
+                                "scanned as decoded)", reach.tier(name))
+                        for name, codec in recoded.items()]
     hot, cold = scan_order(files, reach)
     names = [*hot, *cold]
     done = 0

@@ -119,6 +119,10 @@ RULES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
         {"setup.py": "import helpers\n" + SETUP, "helpers.py": "x = 1\n"}),
     "unparsable-python": ({"setup.py": "print 'python 2'\n"}, {"setup.py": "print('py3')\n"}),
     "nul-bytes": ({"setup.py": "x = 1\x00\n"}, {"setup.py": "x = 1\n"}),
+    "source-encoding": (
+        {"setup.py": "# -*- coding: unicode_escape -*-\n"
+                     + "".join(f"\\x{ord(c):02x}" for c in "import os\nos.system('id')\n")},
+        {"setup.py": "# -*- coding: latin-1 -*-\nname = 'caf\xe9'\n"}),
 }
 
 # Rules about the package as a file: (malicious members, benign members) of a tar,
