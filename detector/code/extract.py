@@ -24,8 +24,8 @@ import os
 import stat
 import tarfile
 import zipfile
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from pathlib import Path, PurePosixPath
 
 from detector.code.archive import (
     TEXT_SUFFIXES,
@@ -47,6 +47,7 @@ SNIFF_BYTES = 4
 LINK_TARGET_BYTES = 4096
 CODE_NAMES = ("setup.cfg", "pyproject.toml")
 CODE_SUFFIXES = (".py", ".pyw", ".pth")
+BYTECODE = (".pyc", ".pyo")
 _TAR_LONG_HEADERS = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE,
                      tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
 
@@ -91,6 +92,7 @@ class _Walk:
         self.compressed = max(compressed, 1)
         self.tree = Tree(3 * limits.max_members, 32 << 20)
         self.extracts = False  # tar: members rewrite through links (see detector.code.tree)
+        self.upload = True  # an archive someone uploads (a folder is a local checkout)
         self.members = 0
         self.tops: set[str] = set()
         self.flat = False  # a file at the archive's top level: no single root folder
@@ -197,6 +199,9 @@ class _Walk:
                                      + (f" ({why} target)" if why else ""))
         for name, node in self.tree.nodes.items():
             inode = node.inode
+            if self.upload and node.kind == "file" and name.lower().endswith(BYTECODE):
+                self.package.problem("compiled-bytecode", name, _bytecode_evidence(
+                    name, self.tree.nodes))
             if node.kind == "file" and inode is not None and inode.data is None \
                     and inode.head.startswith(BINARY_MAGIC):
                 compiled = name.endswith((".pyd", ".so", ".dll"))
@@ -219,6 +224,21 @@ class _Walk:
                     raise _Stop(f"more than {self.limits.max_total_bytes} decompressed bytes")
             if inode.data is not None:
                 self.files[name[len(strip):]] = inode.data
+
+
+def _bytecode_evidence(name: str, nodes: Mapping[str, Node]) -> str:
+    """Why a `.pyc` in an upload matters: Python imports a sourceless one, and one in
+    `__pycache__` can be marked to run without checking its source (PEP 552)."""
+    path = PurePosixPath(name)
+    if path.parent.name == "__pycache__":
+        source = path.parent.parent / (path.name.split(".", 1)[0] + ".py")
+        beside = "its source is shipped" if str(source) in nodes else "no source beside it"
+        return (f"{name}: compiled bytecode in __pycache__ ({beside}); an unchecked-hash "
+                "pyc runs instead of the source, and pip never ships bytecode")
+    source = path.with_suffix(".py")
+    if str(source) in nodes:
+        return f"{name}: compiled bytecode beside {source.name}; pip never ships bytecode"
+    return f"{name}: sourceless compiled bytecode, imported as `{path.stem}` with no source"
 
 
 def _node(member: Member) -> Node:
@@ -308,6 +328,7 @@ def _walk_zip(archive: zipfile.ZipFile, walk: _Walk) -> None:
 
 
 def _walk_dir(root: Path, walk: _Walk) -> None:
+    walk.upload = False  # a checkout: bytecode there is the developer's own runs
     try:
         for here, dirs, names in os.walk(root, followlinks=False):
             dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)

@@ -155,6 +155,10 @@ ARCHIVE_RULES: dict[str, tuple[list[tuple], list[tuple]]] = {
                                 ("p-1/big.txt", "file", b"#" * 6_000_000)],
                                [("p-1/setup.py", "file", b"x=1\n"),
                                 ("p-1/ok.txt", "file", b"#" * 1000)]),
+    "compiled-bytecode": ([("p-1/setup.py", "file", b"x=1\n"),
+                           ("p-1/pkg/__init__.pyc", "file", b"\xa7\r\r\n" + b"\0" * 12)],
+                          [("p-1/setup.py", "file", b"x=1\n"),
+                           ("p-1/pkg/__init__.py", "file", b"x = 1\n")]),
     # incompressible, so the compression-ratio limit does not stop reading first
     "oversized-code": ([("p-1/setup.py", "file", b"x=1\n"),
                         ("p-1/pkg/__init__.py", "file", random.Random(1).randbytes(6_000_000))],

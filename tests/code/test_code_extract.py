@@ -37,7 +37,7 @@ def _tar(path: Path, members: list[tuple]) -> Path:
             info.type = kinds[kind]
             info.mode = 0o755 if kind == "dir" else 0o644
             if kind == "file":
-                data = value.encode()
+                data = value if isinstance(value, bytes) else value.encode()
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))
             else:
@@ -342,3 +342,36 @@ def test_padding_code_past_the_file_limit_does_not_hide_it(tmp_path, kind):
         result = scan_path(path)
         assert ("oversized-code" in _rules(result)) is want, (kind, member, _rules(result))
         assert result.flagged is want, (kind, member, result.score)
+
+
+PYC = b"\xa7\r\r\n" + (3).to_bytes(4, "little") + b"\0" * 8  # 3.11 magic, unchecked hash
+
+
+@pytest.mark.parametrize("members,why", [
+    ([("evil/__init__.pyc", PYC)], "sourceless"),
+    ([("evil/__init__.py", "x = 1\n"), ("evil/__pycache__/__init__.cpython-311.pyc", PYC)],
+     "__pycache__"),
+    ([("evil/__init__.py", "x = 1\n"), ("evil/__init__.pyc", PYC)], "beside"),
+    ([("evil/util.pyo", PYC)], "sourceless"),
+])
+def test_shipped_bytecode_goes_to_review(tmp_path, members, why):
+    """Python imports a sourceless .pyc, and an unchecked-hash .pyc in __pycache__ runs
+    instead of its source: an upload that ships bytecode hides code from a source scan."""
+    wheel = _zip(tmp_path / "evil-1.0-py3-none-any.whl",
+                 [*members, ("evil-1.0.dist-info/METADATA", "Name: evil\n")])
+    sdist = _tar(tmp_path / "evil-1.0.tar.gz",
+                 [("evil-1.0/setup.py", "file", "from setuptools import setup\nsetup()\n"),
+                  *[(f"evil-1.0/{n}", "file", d) for n, d in members]])
+    for path in (wheel, sdist):
+        result = scan_path(path)
+        found = [f for f in result.findings if f.rule == "compiled-bytecode"]
+        assert result.flagged and found, path
+        assert why in found[0].evidence
+
+
+def test_bytecode_in_a_local_checkout_is_not_an_upload(tmp_path):
+    root = tmp_path / "proj"
+    (root / "pkg" / "__pycache__").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("x = 1\n")
+    (root / "pkg" / "__pycache__" / "__init__.cpython-311.pyc").write_bytes(PYC)
+    assert "compiled-bytecode" not in _rules(scan_path(root))
