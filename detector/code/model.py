@@ -51,13 +51,8 @@ FORMAT = 1
 # The feature layout a model was trained on; change it with any change to the features.
 FEATURES = ("rule-files-log1p-hot-cold+rule-score-max-file+severity-files-hot-cold"
             "+rule-score-hot-cold+behaviour-tokens-v3-unparsed-shape"
-            "+mmh3-x86_32-seed0-abs-mod-binary-l2-per-hot-cold")
+            "+mmh3-x86_32-seed0-abs-mod-binary-l2-per-hot-cold+max-hot-view")
 HOT = ("install", "import")
-# Weight of the tokens of code that does not run uncalled, relative to hot code's (each
-# group has unit length first). Below 1, cold tokens need larger coefficients to matter,
-# which the regularisation resists: how much ordinary code a package carries moves its
-# score less (chosen with the forward split and the dilution check, docs/code.md).
-COLD_SCALE = 1.0
 TOKEN_INDEX_CACHE = 200_000
 # Severities counted per tier group: "high-severity evidence in code that runs uncalled"
 # carries over to a rule the training data holds only in one held-out campaign.
@@ -80,6 +75,11 @@ def library_versions() -> dict[str, str]:
 def is_hot_token(token: str) -> bool:
     """A token of code that runs uncalled: `hot|c:os.system`, `rule|exec-call|hot`."""
     return token.startswith("hot|") or token.endswith("|hot")
+
+
+def hot_view(findings: list[Finding], tokens: list[str]) -> tuple[list[Finding], list[str]]:
+    """A package's findings and tokens of code that runs uncalled alone."""
+    return [f for f in findings if f.tier in HOT], [t for t in tokens if is_hot_token(t)]
 
 
 class ModelVersionError(RuntimeError):
@@ -200,17 +200,29 @@ class CodeModel:
 
     def probability(self, dense: np.ndarray, hashed: tuple[np.ndarray, np.ndarray]) -> float:
         decision = self.intercept + self.coef[:, : self.layout.n_dense] @ dense
-        for group, scale in zip(hashed, (1.0, COLD_SCALE), strict=True):
+        for group in hashed:
             if len(group):
                 # unit length per group: every distinct bucket holds 1/sqrt(k)
                 columns = self.coef[:, self.layout.n_dense + group]
-                decision += columns.sum(axis=1) * (scale / math.sqrt(len(group)))
+                decision += columns.sum(axis=1) / math.sqrt(len(group))
         return float(np.mean(1.0 / (1.0 + np.exp(self.a * decision + self.b))))
 
     def predict(self, findings: list[Finding], tokens: list[str], rule_score: float) -> float:
         """One package's probability of being malicious (microseconds, NumPy only)."""
         dense = np.array(self.layout.dense_row(findings, rule_score), dtype=np.float64)
         return self.probability(dense, self.layout.buckets(findings, tokens))
+
+    def package_probability(self, findings: list[Finding], tokens: list[str],
+                            rule_score: float) -> float:
+        """The shipped model score: the larger of the whole package's probability and that
+        of its code that runs uncalled alone. Code shipped beside an install- or
+        import-time payload and never run (a vendored library) then cannot lower the
+        score below what the payload scores by itself (docs/code.md, "Dilution")."""
+        whole = self.predict(findings, tokens, rule_score)
+        hot_findings, hot_tokens = hot_view(findings, tokens)
+        if len(hot_findings) == len(findings) and len(hot_tokens) == len(tokens):
+            return whole
+        return max(whole, self.predict(hot_findings, hot_tokens, score_of(hot_findings)))
 
     def predict_many(self, batch: Sequence[tuple[list[Finding], list[str], float]]) -> np.ndarray:
         return np.array([self.predict(*row) for row in batch], dtype=np.float64)

@@ -12,7 +12,6 @@ probabilities on every training package before anything is written.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import time
@@ -37,7 +36,6 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import StratifiedGroupKFold
 
-from detector.code import augment
 from detector.code import model as model_mod
 from detector.code.analyze import analyze, blend_score, rule_score
 from detector.code.cluster import cluster_ids
@@ -64,10 +62,6 @@ class TrainConfig:
     # forward split, and the best recall at FPR <= 0.5% there (then ROC-AUC) is kept.
     C_grid: tuple[float, ...] = (3.0, 10.0, 30.0)
     blend_grid: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.3)
-    # The weight of a diluted copy of every malicious package (augment.py) relative to its
-    # source (0: none); chosen on the forward split like C and the blend.
-    dilution: float = 0.0
-    dilution_grid: tuple[float, ...] = (0.0, 0.5, 1.0)
     cutoff: str = FORWARD_CUTOFF
 
 
@@ -157,10 +151,9 @@ def vectorize(layout: model_mod.FeatureLayout, rows: Sequence[Row]) -> sp.csr_ma
     dense = np.array([layout.dense_row(f, s) for f, _, s in rows], dtype=np.float64)
     indptr, indices, values = [0], [], []
     for findings, tokens, _ in rows:
-        for group, scale in zip(layout.buckets(findings, tokens), (1.0, model_mod.COLD_SCALE),
-                                strict=True):
+        for group in layout.buckets(findings, tokens):
             indices.append(group)
-            values.append(np.full(len(group), scale / math.sqrt(max(len(group), 1))))
+            values.append(np.full(len(group), 1.0 / math.sqrt(max(len(group), 1))))
         indptr.append(indptr[-1] + sum(map(len, indices[-2:])))
     flat = np.concatenate(indices) if indices else np.zeros(0, dtype=np.intp)
     weights = np.concatenate(values) if values else np.zeros(0)
@@ -197,14 +190,10 @@ def export_difference(model: model_mod.CodeModel, estimator: CalibratedClassifie
     return float(np.max(np.abs(model.predict_many(rows) - reference)))
 
 
-def sample_weights(y: np.ndarray, groups: np.ndarray, power: float,
-                   factor: np.ndarray | None = None) -> np.ndarray:
-    """Down-weight big clusters (1/size**power, size counting rows by ``factor``), scale
-    each row by its ``factor``, then balance the two classes."""
-    factor = np.ones(len(y)) if factor is None else np.asarray(factor, dtype=np.float64)
-    _, inverse = np.unique(groups, return_inverse=True)
-    sizes = np.bincount(inverse, weights=factor)
-    w = factor / sizes[inverse] ** power
+def sample_weights(y: np.ndarray, groups: np.ndarray, power: float) -> np.ndarray:
+    """Down-weight big clusters (1/size**power), then balance the two classes."""
+    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    w = 1.0 / counts[inverse] ** power
     for label in (0, 1):
         mask = y == label
         if mask.any():
@@ -256,20 +245,20 @@ def _curve_points(x: np.ndarray, yv: np.ndarray, t: np.ndarray, n: int = 200) ->
     return [[float(x[i]), float(yv[i]), float(t[min(i, len(t) - 1)])] for i in idx]
 
 
-def training_set(X: sp.csr_matrix, rows: Sequence[Row], y: np.ndarray, groups: np.ndarray,
-                 idx: np.ndarray, cfg: TrainConfig, dilution: float | None = None
-                 ) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
-    """The design matrix, labels, groups and weight factors of the rows ``idx``, with a
-    diluted copy of each malicious one (same label and group: never split from its
-    source) weighing ``dilution`` (default: the config's; 0: no copies)."""
-    weight = cfg.dilution if dilution is None else dilution
-    extra, source = augment.dilute(rows, y, idx, cfg.seed) if weight > 0 else ([], None)
-    if not extra or source is None:
-        return X[idx], y[idx], groups[idx], np.ones(len(idx))
-    added = vectorize(new_layout(cfg.n_hash), extra)
-    return (sp.vstack([X[idx], added], format="csr"), np.concatenate([y[idx], y[source]]),
-            np.concatenate([groups[idx], groups[source]]),
-            np.concatenate([np.ones(len(idx)), np.full(len(extra), weight)]))
+def hot_rows(rows: Sequence[Row]) -> list[Row]:
+    """Each package's code that runs uncalled alone (`CodeModel.package_probability`)."""
+    out: list[Row] = []
+    for findings, tokens, _ in rows:
+        hot_findings, hot_tokens = model_mod.hot_view(findings, tokens)
+        out.append((hot_findings, hot_tokens, rule_score(hot_findings)))
+    return out
+
+
+def package_probability(est: CalibratedClassifierCV, X: sp.csr_matrix,
+                        X_hot: sp.csr_matrix) -> np.ndarray:
+    """The shipped model score of packages: the larger of the whole package's probability
+    and its hot code's alone (`CodeModel.package_probability`)."""
+    return np.maximum(est.predict_proba(X)[:, 1], est.predict_proba(X_hot)[:, 1])
 
 
 def cross_validate(rows: list[Row], y: np.ndarray, groups: np.ndarray, cfg: TrainConfig,
@@ -277,26 +266,25 @@ def cross_validate(rows: list[Row], y: np.ndarray, groups: np.ndarray, cfg: Trai
                    blend: float | None = None) -> dict[str, np.ndarray]:
     """Out-of-fold model, rule and blended scores."""
     X = vectorize(new_layout(cfg.n_hash), rows)
+    X_hot = vectorize(new_layout(cfg.n_hash), hot_rows(rows))
     rules = np.array([r[2] for r in rows])
     oof = np.zeros(len(y))
     splitter = StratifiedGroupKFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
     for train_idx, test_idx in splitter.split(X, y, groups):
-        est = fit(*training_set(X, rows, y, groups, train_idx, cfg), cfg)
-        oof[test_idx] = est.predict_proba(X[test_idx])[:, 1]
+        est = make_estimator(groups[train_idx], y[train_idx], cfg)
+        est.fit(X[train_idx], y[train_idx], sample_weight=sample_weights(
+            y[train_idx], groups[train_idx], cfg.cluster_weight_power))
+        oof[test_idx] = package_probability(est, X[test_idx], X_hot[test_idx])
         if tick:
             tick()
     score = np.array([blend_score(r, p, blend=blend) for r, p in zip(rules, oof, strict=True)])
     return {"model": oof, "rules": rules, "score": score}
 
 
-def fit(X: sp.csr_matrix, y: np.ndarray, groups: np.ndarray, factor: np.ndarray | None,
+def fit(X: sp.csr_matrix, y: np.ndarray, groups: np.ndarray,
         cfg: TrainConfig) -> CalibratedClassifierCV:
-    """Fit on ``X``; ``factor`` scales each row's weight (diluted copies) before the
-    cluster and class weighting, which keeps each class's total."""
     est = make_estimator(groups, y, cfg)
-    weights = sample_weights(y, groups, cfg.cluster_weight_power,
-                             np.ones(len(y)) if factor is None else factor)
-    return est.fit(X, y, sample_weight=weights)
+    return est.fit(X, y, sample_weight=sample_weights(y, groups, cfg.cluster_weight_power))
 
 
 def forward_select(rows: list[Row], y: np.ndarray, groups: np.ndarray, forward: np.ndarray,
@@ -307,6 +295,7 @@ def forward_select(rows: list[Row], y: np.ndarray, groups: np.ndarray, forward: 
     side (then ROC-AUC) chooses the model. Returns every candidate's metrics and the
     chosen one's scores."""
     X = vectorize(new_layout(cfg.n_hash), rows)
+    X_hot = vectorize(new_layout(cfg.n_hash), hot_rows(rows))
     rules = np.array([r[2] for r in rows])
     past, future = ~forward, forward
     if len(np.unique(y[past])) < 2 or len(np.unique(y[future])) < 2:
@@ -314,20 +303,18 @@ def forward_select(rows: list[Row], y: np.ndarray, groups: np.ndarray, forward: 
                          f"{cfg.cutoff}")
     candidates = []
     best: dict[str, Any] | None = None
-    for dilution, c in itertools.product(cfg.dilution_grid, cfg.C_grid):
-        est = fit(*training_set(X, rows, y, groups, np.flatnonzero(past), cfg, dilution),
-                  TrainConfig(**{**cfg.__dict__, "C": c}))
-        p = est.predict_proba(X[future])[:, 1]
+    for c in cfg.C_grid:
+        est = fit(X[past], y[past], groups[past], TrainConfig(**{**cfg.__dict__, "C": c}))
+        p = package_probability(est, X[future], X_hot[future])
         for blend in cfg.blend_grid:
             score = np.array([blend_score(r, m, blend=blend)
                               for r, m in zip(rules[future], p, strict=True)])
             m = metrics(y[future], score, groups[future])
-            candidates.append({"C": c, "rule_blend": blend, "dilution": dilution,
-                               "recall": m["recall"], "roc_auc": m["roc_auc"],
-                               "threshold": m["threshold"]})
+            candidates.append({"C": c, "rule_blend": blend, "recall": m["recall"],
+                               "roc_auc": m["roc_auc"], "threshold": m["threshold"]})
             key = (m["recall"], m["roc_auc"])
             if best is None or key > (best["metrics"]["recall"], best["metrics"]["roc_auc"]):
-                best = {"C": c, "rule_blend": blend, "dilution": dilution, "metrics": m,
+                best = {"C": c, "rule_blend": blend, "metrics": m,
                         "model": metrics(y[future], p, groups[future]),
                         "rules": metrics(y[future], rules[future], groups[future])}
         if tick:
@@ -388,10 +375,9 @@ def train(samples: Sequence[Sample], out_dir: Path, cfg: TrainConfig,
                           [s.group for s in samples])
     forward = np.array([is_forward(s, cfg.cutoff) for s in samples])
     fwd = forward_select(rows, y, groups, forward, cfg,
-                         stage("forward-in-time selection",
-                               len(cfg.C_grid) * len(cfg.dilution_grid)))
+                         stage("forward-in-time selection", len(cfg.C_grid)))
     chosen = fwd["chosen"]
-    cfg = TrainConfig(**{**cfg.__dict__, "C": chosen["C"], "dilution": chosen["dilution"]})
+    cfg = TrainConfig(**{**cfg.__dict__, "C": chosen["C"]})
     cv = cross_validate(rows, y, groups, cfg, stage("grouped cross-validation", cfg.folds),
                         blend=chosen["rule_blend"])
     report: dict[str, Any] = {
@@ -410,7 +396,6 @@ def train(samples: Sequence[Sample], out_dir: Path, cfg: TrainConfig,
         "config": {"C": cfg.C, "n_hash": cfg.n_hash, "calibration": "sigmoid, grouped inner CV",
                    "cluster_weight_power": cfg.cluster_weight_power,
                    "rule_blend": chosen["rule_blend"],
-                   "dilution": chosen["dilution"],
                    "policy_rule_blend": load_policy().code.rule_blend,
                    "model_prior": load_policy().code.model_prior,
                    "chosen_by": "forward-in-time recall at FPR <= 0.5%, then ROC-AUC"},
@@ -434,8 +419,7 @@ def train(samples: Sequence[Sample], out_dir: Path, cfg: TrainConfig,
                "points": _curve_points(rec[::-1], prec[::-1], pr_t[::-1])},
     }
     layout = new_layout(cfg.n_hash)
-    estimator = fit(*training_set(vectorize(layout, rows), rows, y, groups,
-                                  np.arange(len(rows)), cfg), cfg)
+    estimator = fit(vectorize(layout, rows), y, groups, cfg)
     report["versions"] = model_mod.library_versions()
     final = export(estimator, layout, {"versions": report["versions"],
                                        "created": report["created"],
@@ -482,12 +466,8 @@ def model_card(r: dict[str, Any]) -> str:
     lay = r.get("layout") or {"roc_auc": float("nan"), "columns": {}}
     lay_cols = ", ".join(f"{k} {v:.2f}" for k, v in lay["columns"].items())
     fw = r["forward"]
-    cands = "; ".join(f"{c['C']:g}, {c['rule_blend']:g}"
-                      f", {c.get('dilution', 0):g}: {c['recall']:.1%}, "
-                      f"{c['roc_auc']:.4f}" for c in fw["candidates"])
-    weight = r["config"].get("dilution", 0)
-    diluted = (f"with dilution (copies weigh {weight:g} of their source)" if weight
-               else "without dilution")
+    cands = "; ".join(f"{c['C']:g}, {c['rule_blend']:g}: {c['recall']:.1%}, {c['roc_auc']:.4f}"
+                      for c in fw["candidates"])
     feats = "\n".join(f"| `{f['feature']}` | {f['coefficient']:+.3f} |"
                       for f in r["top_features"][:15])
     versions = ", ".join(f"{k} {v}" for k, v in r["versions"].items())
@@ -527,10 +507,9 @@ curve points, confusion matrix and top features: `models/code-model.json`.
   weighs 1/sqrt(cluster size) (power {r['config']['cluster_weight_power']}) so the big
   template clusters do not drown the rest, then both classes get equal total weight.
   Calibrated with a sigmoid on grouped inner folds.
-- Trained {diluted}, chosen on the forward split: a copy of every malicious
-  training package joined with a random benign training package's features, vendored
-  (as code that never runs) or carrying the payload (`detector/code/augment.py`), so
-  ordinary library code beside a payload does not clear it.
+- The model probability of a package is the larger of the whole package's and that of
+  its hot code alone, so code shipped beside a payload and never run (a vendored library)
+  cannot lower it below what the payload scores by itself; every figure below uses it.
 - Shipped score = {r['config']['rule_blend']} x rule score + {1 - r['config']['rule_blend']:.1f}
   x calibrated model probability moved from the training prior (50%, classes weighted
   equally) to an assumed prior of {r['config']['model_prior']} (`[code] model_prior`), a
@@ -543,7 +522,7 @@ Trained on the samples first seen before {fw['cutoff']} ({fw['train']['malicious
 malicious, {fw['train']['benign']} benign), measured on the later ones
 ({fw['test']['malicious']} malicious, {fw['test']['benign']} benign; benign packages
 without a date go to one side by a stable hash of their repository or name, 30% forward).
-C, the rule blend and dilution are picked by recall at FPR <= 0.5% on this split, then ROC-AUC.
+C and the rule blend are picked by recall at FPR <= 0.5% on this split, then ROC-AUC.
 
 | score | ROC-AUC | avg. precision | threshold | recall | FPR | mean per-cluster recall |
 | --- | --- | --- | --- | --- | --- | --- |
@@ -551,8 +530,7 @@ C, the rule blend and dilution are picked by recall at FPR <= 0.5% on this split
 {line('model only', fw['chosen']['model'])}
 {line('rules only', fw['chosen']['rules'])}
 
-Candidates (C, rule blend, weight of diluted copies: forward recall at FPR <= 0.5%,
-ROC-AUC): {cands}.
+Candidates (C, rule blend: forward recall at FPR <= 0.5%, ROC-AUC): {cands}.
 
 ## Layout alone
 Both classes go through the same file selection and caps. Whether layout could still tell

