@@ -37,7 +37,9 @@ sys.path.insert(0, str(REPO / "tests" / "code"))
 
 from invariance_sets import corpus_sample, fixtures  # noqa: E402
 
-from detector.code.invariance import TRANSFORMS  # noqa: E402
+from detector.code.invariance import DILUTIONS, TRANSFORMS  # noqa: E402
+
+ALL = {**TRANSFORMS, **DILUTIONS}
 
 
 def _scores(files: dict[str, str]) -> list[float]:
@@ -45,7 +47,7 @@ def _scores(files: dict[str, str]) -> list[float]:
 
     warnings.simplefilter("ignore")
     out = [scan_files(files).score]
-    for transform in TRANSFORMS.values():
+    for transform in ALL.values():
         out.append(scan_files(transform(files)).score)
     return out
 
@@ -53,11 +55,12 @@ def _scores(files: dict[str, str]) -> list[float]:
 def summarize(labels: np.ndarray, scores: np.ndarray, threshold: float) -> list[dict[str, Any]]:
     base = scores[:, 0]
     rows = []
-    for j, name in enumerate(TRANSFORMS, 1):
+    for j, name in enumerate(ALL, 1):
         delta = scores[:, j] - base
         mal, ben = labels == 1, labels == 0
         rows.append({
             "transform": name,
+            "dilution": name in DILUTIONS,
             "max_abs_change": float(np.abs(delta).max()),
             "max_drop": float(max(0.0, -delta.min())),
             "changed_over_0.05": int((np.abs(delta) >= 0.05).sum()),
@@ -89,21 +92,24 @@ def main() -> int:
         else:
             print(f"bench_invariance: no corpus under {args.shared}; fixtures only",
                   file=sys.stderr)
-    report: dict[str, Any] = {"threshold": threshold, "transforms": list(TRANSFORMS)}
+    report: dict[str, Any] = {"threshold": threshold, "transforms": list(TRANSFORMS),
+                              "dilutions": list(DILUTIONS)}
     started = time.time()
     for label, items in sets.items():
-        print(f"{label}: {len(items)} packages x {len(TRANSFORMS) + 1} versions",
+        print(f"{label}: {len(items)} packages x {len(ALL) + 1} versions",
               file=sys.stderr)
         with ProcessPoolExecutor(args.jobs) as pool:
             scores = np.array(list(pool.map(_scores, [f for _, _, f in items], chunksize=2)))
         labels = np.array([y for _, y, _ in items])
         rows = summarize(labels, scores, threshold)
-        worst = int(np.argmax(np.abs(scores[:, 1:] - scores[:, :1]).max(axis=1)))
+        plain = [r for r in rows if not r["dilution"]]
+        n = len(TRANSFORMS)
+        worst = int(np.argmax(np.abs(scores[:, 1:n + 1] - scores[:, :1]).max(axis=1)))
         report[label] = {"packages": len(items), "malicious": int(labels.sum()),
                          "rows": rows,
-                         "max_abs_change": max(r["max_abs_change"] for r in rows),
+                         "max_abs_change": max(r["max_abs_change"] for r in plain),
                          "max_recall_change": max(abs(r["recall_after"] - r["recall_before"])
-                                                  for r in rows),
+                                                  for r in plain),
                          "worst_package": items[worst][0]}
         print(f"\n{label} ({len(items)} packages, {int(labels.sum())} malicious; threshold "
               f"{threshold})")
@@ -139,7 +145,7 @@ def card_section(report: dict[str, Any], per_class: int) -> str:
         if label not in report:
             continue
         part = report[label]
-        rows = part["rows"]
+        rows = [r for r in part["rows"] if not r.get("dilution")]
         top = max(rows, key=lambda r: r["max_abs_change"])
         after = [r["recall_after"] for r in rows]
         lines.append(
@@ -150,9 +156,17 @@ def card_section(report: dict[str, Any], per_class: int) -> str:
             f"{max(r['fp_after'] for r in rows)} |")
     moved = sorted({r["transform"] for label in ("fixtures", "corpus sample")
                     if label in report for r in report[label]["rows"]
-                    if r["max_abs_change"] >= 0.001})
+                    if r["max_abs_change"] >= 0.001 and not r.get("dilution")})
     lines += ["", "Transforms that move any score by 0.001 or more: "
               + (", ".join(f"`{t}`" for t in moved) if moved else "none") + "."]
+    diluted = [(label, r) for label in ("fixtures", "corpus sample") if label in report
+               for r in report[label]["rows"] if r.get("dilution")]
+    if diluted:
+        lines += ["", "Dilution (an attack on volume: library code shipped and never run, "
+                  "docs/code.md): " + "; ".join(
+                      f"{label}: `{r['transform']}` largest drop {r['max_drop']:.3f}, recall "
+                      f"{r['recall_before']:.1%} -> {r['recall_after']:.1%}, FP "
+                      f"{r['fp_before']} -> {r['fp_after']}" for label, r in diluted) + "."]
     return "\n".join(lines) + "\n"
 
 

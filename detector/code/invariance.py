@@ -16,8 +16,10 @@ from __future__ import annotations
 import ast
 import builtins
 import re
+import sysconfig
 import warnings
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 Files = dict[str, str]
@@ -380,6 +382,37 @@ def move_to_module(files: Files) -> Files:
     return out
 
 
+# Standard-library modules vendored by `vendor_library`: ordinary library code (parsing,
+# formatting, data structures, temporary files) on which no rule fires. Read as text from
+# this interpreter's own library (never imported), so the suite needs no download, and
+# the model never trained on them.
+VENDORED_STDLIB = ("string", "pprint", "heapq", "bisect", "csv", "locale", "graphlib",
+                   "tempfile", "email/message", "json/decoder")
+
+
+@lru_cache(maxsize=1)
+def _stdlib_sources() -> tuple[tuple[str, str], ...]:
+    base = PurePosixPath(sysconfig.get_paths()["stdlib"])
+    out = []
+    for module in VENDORED_STDLIB:
+        try:
+            with open(base / f"{module}.py", encoding="utf-8") as handle:
+                out.append((f"{module.replace('/', '_')}.py", handle.read()))
+        except OSError:
+            continue
+    return tuple(out)
+
+
+def vendor_library(files: Files) -> Files:
+    """A copy of ordinary library code shipped in the package and never imported by it
+    (`_vendor/`, as pip and setuptools vendor theirs): what runs is unchanged, so a score
+    that falls is diluted by volume, an attacker's cheapest disguise."""
+    top = sorted({n.split("/")[0] for n in files if "/" in n and n.endswith("__init__.py")})
+    folder = f"{top[0]}/_vendor" if top else "_vendor"
+    vendored = {f"{folder}/{name}": text for name, text in _stdlib_sources()}
+    return {**vendored, f"{folder}/__init__.py": "", **files}
+
+
 TRANSFORMS: dict[str, Transform] = {
     "add pyproject.toml ([tool.black])": add_pyproject,
     "add setup.cfg (flake8 only)": add_setup_cfg,
@@ -398,4 +431,10 @@ TRANSFORMS: dict[str, Transform] = {
     "wrap in a class body": _wrapper("class"),
     "wrap in a decorator": _wrapper("decorator"),
     "move code to an imported module": move_to_module,
+}
+# Meaning-preserving too, but an attack on volume rather than on layout or naming: the
+# bench reports them apart (the model trades some of this off for forward recall, see
+# docs/code.md "Dilution"); tests bound the verdicts they change.
+DILUTIONS: dict[str, Transform] = {
+    "vendor library code it never imports": vendor_library,
 }

@@ -6,7 +6,8 @@ so a wrapper or formatter that moves statements between lines does not count), t
 score and the rule scores of install/import-time and of other findings alone, and hashed
 behaviour tokens (resolved call names and imports of install/import-time and other code,
 with the package's own module and function names replaced by `_`, rule-by-tier pairs,
-and the shape of files that are not parsed), scaled to unit length per package.
+and the shape of files that are not parsed), scaled to unit length per package, the
+tokens of code that runs uncalled and of other code each on their own.
 No file names, file kinds or metadata files: a
 package's layout is not evidence (analyze.behaviour_tokens).
 
@@ -50,7 +51,7 @@ FORMAT = 1
 # The feature layout a model was trained on; change it with any change to the features.
 FEATURES = ("rule-files-log1p-hot-cold+rule-score-max-file+severity-files-hot-cold"
             "+rule-score-hot-cold+behaviour-tokens-v3-unparsed-shape"
-            "+mmh3-x86_32-seed0-abs-mod-binary-l2")
+            "+mmh3-x86_32-seed0-abs-mod-binary-l2-per-hot-cold+max-hot-view")
 HOT = ("install", "import")
 TOKEN_INDEX_CACHE = 200_000
 # Severities counted per tier group: "high-severity evidence in code that runs uncalled"
@@ -69,6 +70,16 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return found
+
+
+def is_hot_token(token: str) -> bool:
+    """A token of code that runs uncalled: `hot|c:os.system`, `rule|exec-call|hot`."""
+    return token.startswith("hot|") or token.endswith("|hot")
+
+
+def hot_view(findings: list[Finding], tokens: list[str]) -> tuple[list[Finding], list[str]]:
+    """A package's findings and tokens of code that runs uncalled alone."""
+    return [f for f in findings if f.tier in HOT], [t for t in tokens if is_hot_token(t)]
 
 
 class ModelVersionError(RuntimeError):
@@ -140,10 +151,16 @@ class FeatureLayout:
         return [*(math.log1p(v) for v in rules), rule_score,
                 *(math.log1p(v) for v in severities), score_of(hot), score_of(cold)]
 
-    def buckets(self, findings: list[Finding], tokens: list[str]) -> np.ndarray:
-        """Distinct hashed columns of a package (each holds 1/sqrt(k) after scaling)."""
-        return np.array(sorted({self.bucket(t) for t in self.tokens_for(findings, tokens)}),
-                        dtype=np.intp)
+    def buckets(self, findings: list[Finding], tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct hashed columns of a package's code that runs uncalled (hot) and of
+        the rest (cold). Each group is scaled to unit length on its own (a column holds
+        1/sqrt(k) of its group's k), so library code shipped beside a payload, and never
+        run, cannot shrink the payload's share of the score: volume is not evidence."""
+        hot: set[int] = set()
+        cold: set[int] = set()
+        for token in self.tokens_for(findings, tokens):
+            (hot if is_hot_token(token) else cold).add(self.bucket(token))
+        return (np.array(sorted(hot), dtype=np.intp), np.array(sorted(cold), dtype=np.intp))
 
 
 class CodeModel:
@@ -181,18 +198,31 @@ class CodeModel:
     def bucket(self, token: str) -> int:
         return self.layout.bucket(token)
 
-    def probability(self, dense: np.ndarray, hashed: np.ndarray) -> float:
+    def probability(self, dense: np.ndarray, hashed: tuple[np.ndarray, np.ndarray]) -> float:
         decision = self.intercept + self.coef[:, : self.layout.n_dense] @ dense
-        if len(hashed):
-            # unit length: every distinct bucket holds 1/sqrt(k)
-            columns = self.coef[:, self.layout.n_dense + hashed]
-            decision += columns.sum(axis=1) / math.sqrt(len(hashed))
+        for group in hashed:
+            if len(group):
+                # unit length per group: every distinct bucket holds 1/sqrt(k)
+                columns = self.coef[:, self.layout.n_dense + group]
+                decision += columns.sum(axis=1) / math.sqrt(len(group))
         return float(np.mean(1.0 / (1.0 + np.exp(self.a * decision + self.b))))
 
     def predict(self, findings: list[Finding], tokens: list[str], rule_score: float) -> float:
         """One package's probability of being malicious (microseconds, NumPy only)."""
         dense = np.array(self.layout.dense_row(findings, rule_score), dtype=np.float64)
         return self.probability(dense, self.layout.buckets(findings, tokens))
+
+    def package_probability(self, findings: list[Finding], tokens: list[str],
+                            rule_score: float) -> float:
+        """The shipped model score: the larger of the whole package's probability and that
+        of its code that runs uncalled alone. Code shipped beside an install- or
+        import-time payload and never run (a vendored library) then cannot lower the
+        score below what the payload scores by itself (docs/code.md, "Dilution")."""
+        whole = self.predict(findings, tokens, rule_score)
+        hot_findings, hot_tokens = hot_view(findings, tokens)
+        if len(hot_findings) == len(findings) and len(hot_tokens) == len(tokens):
+            return whole
+        return max(whole, self.predict(hot_findings, hot_tokens, score_of(hot_findings)))
 
     def predict_many(self, batch: Sequence[tuple[list[Finding], list[str], float]]) -> np.ndarray:
         return np.array([self.predict(*row) for row in batch], dtype=np.float64)

@@ -13,6 +13,7 @@ probabilities on every training package before anything is written.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -34,7 +35,6 @@ from sklearn.metrics import (
     roc_curve,
 )
 from sklearn.model_selection import StratifiedGroupKFold
-from sklearn.preprocessing import normalize
 
 from detector.code import model as model_mod
 from detector.code.analyze import analyze, blend_score, rule_score
@@ -146,17 +146,21 @@ def new_layout(n_hash: int = 2**15) -> model_mod.FeatureLayout:
 
 def vectorize(layout: model_mod.FeatureLayout, rows: Sequence[Row]) -> sp.csr_matrix:
     """The design matrix: dense rule columns, then hashed tokens (binary, unit length per
-    package: a 3,000-call file must not saturate the logistic)."""
+    package for hot and for cold tokens apart: a 3,000-call file must not saturate the
+    logistic, and cold library code must not dilute hot code; `FeatureLayout.buckets`)."""
     dense = np.array([layout.dense_row(f, s) for f, _, s in rows], dtype=np.float64)
-    indptr, indices = [0], []
+    indptr, indices, values = [0], [], []
     for findings, tokens, _ in rows:
-        columns = layout.buckets(findings, tokens)
-        indices.append(columns)
-        indptr.append(indptr[-1] + len(columns))
+        for group in layout.buckets(findings, tokens):
+            indices.append(group)
+            values.append(np.full(len(group), 1.0 / math.sqrt(max(len(group), 1))))
+        indptr.append(indptr[-1] + sum(map(len, indices[-2:])))
     flat = np.concatenate(indices) if indices else np.zeros(0, dtype=np.intp)
-    hashed = sp.csr_matrix((np.ones(len(flat)), flat, indptr),
-                           shape=(len(rows), layout.n_hash))
-    return sp.hstack([sp.csr_matrix(dense), normalize(hashed)], format="csr")
+    weights = np.concatenate(values) if values else np.zeros(0)
+    # a column in both groups (a hash collision) holds the sum, as `probability` adds it
+    hashed = sp.csr_matrix((weights, flat, indptr), shape=(len(rows), layout.n_hash))
+    hashed.sum_duplicates()
+    return sp.hstack([sp.csr_matrix(dense), hashed], format="csr")
 
 
 def export(estimator: CalibratedClassifierCV, layout: model_mod.FeatureLayout,
@@ -241,11 +245,28 @@ def _curve_points(x: np.ndarray, yv: np.ndarray, t: np.ndarray, n: int = 200) ->
     return [[float(x[i]), float(yv[i]), float(t[min(i, len(t) - 1)])] for i in idx]
 
 
+def hot_rows(rows: Sequence[Row]) -> list[Row]:
+    """Each package's code that runs uncalled alone (`CodeModel.package_probability`)."""
+    out: list[Row] = []
+    for findings, tokens, _ in rows:
+        hot_findings, hot_tokens = model_mod.hot_view(findings, tokens)
+        out.append((hot_findings, hot_tokens, rule_score(hot_findings)))
+    return out
+
+
+def package_probability(est: CalibratedClassifierCV, X: sp.csr_matrix,
+                        X_hot: sp.csr_matrix) -> np.ndarray:
+    """The shipped model score of packages: the larger of the whole package's probability
+    and its hot code's alone (`CodeModel.package_probability`)."""
+    return np.maximum(est.predict_proba(X)[:, 1], est.predict_proba(X_hot)[:, 1])
+
+
 def cross_validate(rows: list[Row], y: np.ndarray, groups: np.ndarray, cfg: TrainConfig,
                    tick: Callable[[], None] | None = None,
                    blend: float | None = None) -> dict[str, np.ndarray]:
     """Out-of-fold model, rule and blended scores."""
     X = vectorize(new_layout(cfg.n_hash), rows)
+    X_hot = vectorize(new_layout(cfg.n_hash), hot_rows(rows))
     rules = np.array([r[2] for r in rows])
     oof = np.zeros(len(y))
     splitter = StratifiedGroupKFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
@@ -253,7 +274,7 @@ def cross_validate(rows: list[Row], y: np.ndarray, groups: np.ndarray, cfg: Trai
         est = make_estimator(groups[train_idx], y[train_idx], cfg)
         est.fit(X[train_idx], y[train_idx], sample_weight=sample_weights(
             y[train_idx], groups[train_idx], cfg.cluster_weight_power))
-        oof[test_idx] = est.predict_proba(X[test_idx])[:, 1]
+        oof[test_idx] = package_probability(est, X[test_idx], X_hot[test_idx])
         if tick:
             tick()
     score = np.array([blend_score(r, p, blend=blend) for r, p in zip(rules, oof, strict=True)])
@@ -274,6 +295,7 @@ def forward_select(rows: list[Row], y: np.ndarray, groups: np.ndarray, forward: 
     side (then ROC-AUC) chooses the model. Returns every candidate's metrics and the
     chosen one's scores."""
     X = vectorize(new_layout(cfg.n_hash), rows)
+    X_hot = vectorize(new_layout(cfg.n_hash), hot_rows(rows))
     rules = np.array([r[2] for r in rows])
     past, future = ~forward, forward
     if len(np.unique(y[past])) < 2 or len(np.unique(y[future])) < 2:
@@ -283,7 +305,7 @@ def forward_select(rows: list[Row], y: np.ndarray, groups: np.ndarray, forward: 
     best: dict[str, Any] | None = None
     for c in cfg.C_grid:
         est = fit(X[past], y[past], groups[past], TrainConfig(**{**cfg.__dict__, "C": c}))
-        p = est.predict_proba(X[future])[:, 1]
+        p = package_probability(est, X[future], X_hot[future])
         for blend in cfg.blend_grid:
             score = np.array([blend_score(r, m, blend=blend)
                               for r, m in zip(rules[future], p, strict=True)])
@@ -478,12 +500,16 @@ curve points, confusion matrix and top features: `models/code-model.json`.
   ({r['config']['n_hash']} buckets: resolved call names and imports, with the package's
   own module and function names replaced by `_`, rule-by-tier pairs, and for a Python
   file that is not parsed whether it holds a line of 1,000+ characters (packed code) or
-  not; unit length per package). No file names, file kinds or metadata files (see
+  not; unit length per package for the tokens of hot and of other code apart, so code
+  that never runs cannot dilute what does). No file names, file kinds or metadata files (see
   "Layout" below).
 - Logistic regression (C={r['config']['C']}, chosen on the forward split); each package
   weighs 1/sqrt(cluster size) (power {r['config']['cluster_weight_power']}) so the big
   template clusters do not drown the rest, then both classes get equal total weight.
   Calibrated with a sigmoid on grouped inner folds.
+- The model probability of a package is the larger of the whole package's and that of
+  its hot code alone, so code shipped beside a payload and never run (a vendored library)
+  cannot lower it below what the payload scores by itself; every figure below uses it.
 - Shipped score = {r['config']['rule_blend']} x rule score + {1 - r['config']['rule_blend']:.1f}
   x calibrated model probability moved from the training prior (50%, classes weighted
   equally) to an assumed prior of {r['config']['model_prior']} (`[code] model_prior`), a
