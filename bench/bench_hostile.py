@@ -94,6 +94,9 @@ FILE_CASES = {
         f"exec(base64.b64decode({base64.b64encode(b'import os;' * 50_000)!r}))\n"
         for _ in range(50))),
     "tiny statements (1 MB)": lambda: _files("x=1;" * 250_000),
+    # a coding cookie Python honours: 4 MB of escapes it decodes to 1 MB of statements
+    "unicode_escape source (4 MB)": lambda: _files(
+        "# -*- coding: unicode_escape -*-\n" + "\\x78\\x3d\\x31\\x3b" * 250_000),
     "many files": lambda: {f"pkg/m{i}.py": "import os\nx = os.path.join('a', 'b')\n"
                            for i in range(3000)},
     # 300 call-only modules (18 MB) pad the package past the budget; the payload runs
