@@ -51,6 +51,8 @@ def skeleton(name: str, rules: NameRules) -> str:
     for sequence, fold in rules.fold_sequences:
         if sequence in folded:
             folded = folded.replace(sequence, fold)
+    if rules.fold_bytes and folded.isascii():
+        return folded.encode("ascii").translate(rules.fold_bytes).decode("ascii")
     return folded.translate(rules.fold_table)
 
 
