@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-from packaging.utils import canonicalize_name
-
 from detector.names.rules import NameRules
+from detector.pep503 import canonicalize_name
 
 MAX_NAME_LENGTH = 200
 # PEP 508 / core metadata: ASCII letters and digits, with . _ - inside.
