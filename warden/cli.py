@@ -7,6 +7,7 @@ these commands are a stable interface (``CONTRACT.md``).
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import sys
 from functools import lru_cache
@@ -70,6 +71,10 @@ def _bulk_check_name(args: list[str]) -> bool:
     path = rest[1]
     if path.startswith("-") and path != "-":
         return False
+    # Nothing this process allocates from here on needs the cyclic collector (see
+    # name_check._without_cycle_collection); off before the imports and the index load,
+    # it saves the ~50 ms its collections took there.
+    gc.disable()
     from warden.commands.name_check import run_check_name
 
     try:
