@@ -194,40 +194,46 @@ def _prepare_batch(
     A name on which no check could fire (most names on a registry) gets None instead of a
     query: it reaches no popular name through any table, none of its deletion-index hits is
     within its edit depth, and none of its affix cores is a popular name, the core of one,
-    or (looked up below) one edit from one."""
+    or one edit from one. The names and their cores that may be typos are looked up in one
+    pass over the index."""
     rules = index.rules
     corpus, core_owners = index.corpus, index.cores
     by_squashed, by_skeleton, by_words = index.squashed, index.skeletons, index.word_sets
     by_prefix = index.word_prefixes
     depths = [2 if len(name) >= DL2_MIN_NAME_LENGTH else 1 for name in names]
+    all_cores = [affix_cores(name, rules) for name in names]
+    typo_cores = [core for cores in all_cores for core in cores if _typo_core(core, corpus)]
+    found = index.neighbours([*names, *typo_cores], [*depths, *[1] * len(typo_cores)])
+    core_hits = iter(found[len(names) :])
     queries: list[Query | None] = []
-    # Queries only a typo of one of their cores can reach anything from.
-    core_typos_only: list[int] = []
-    for name, depth, hits in zip(names, depths, index.neighbours(names, depths), strict=True):
+    for name, depth, hits, cores in zip(names, depths, found[: len(names)], all_cores,
+                                        strict=True):
         ids = _within_distance(name, hits, depth, index) if hits else hits
+        core_ids: dict[str, Collection[int]] = {}
+        for core in cores:
+            if _typo_core(core, corpus):
+                near = next(core_hits)
+                close = _within_distance(core, near, 1, index) if near else near
+                if close:
+                    core_ids[core] = close
         flat = squashed(name)
         folded = skeleton(name, rules)
         parts = words(name)
-        cores = affix_cores(name, rules)
         combos = combo_parts(name, combo_targets) if combo_targets else []
-        direct = (
+        reachable = (
             ids
+            or core_ids
             or combos
             or flat in by_squashed
             or folded in by_skeleton
             or name in core_owners
             or name in by_prefix
             or (len(parts) > 1 and "-".join(sorted(parts)) in by_words)
+            or (cores and any(core in core_owners or core in corpus for core in cores))
         )
-        if not direct:
-            if not cores:
-                queries.append(None)
-                continue
-            if not any(core in core_owners or core in corpus for core in cores):
-                if not any(_typo_core(core, corpus) for core in cores):
-                    queries.append(None)
-                    continue
-                core_typos_only.append(len(queries))
+        if not reachable:
+            queries.append(None)
+            continue
         queries.append(
             Query(
                 name=name,
@@ -237,25 +243,10 @@ def _prepare_batch(
                 own_rank=corpus.rank(name),
                 cores=cores,
                 edit_ids=ids,
+                core_edit_ids=core_ids,
                 combos=combos,
             )
         )
-    lookups = [
-        (query, core)
-        for query in queries
-        if query is not None
-        for core in query.cores
-        if _typo_core(core, corpus)
-    ]
-    if lookups:
-        core_neighbours = index.neighbours([core for _, core in lookups], [1] * len(lookups))
-        for (query, core), hits in zip(lookups, core_neighbours, strict=True):
-            close = _within_distance(core, hits, 1, index) if hits else hits
-            if close:
-                query.core_edit_ids[core] = close
-    for position in core_typos_only:
-        if not queries[position].core_edit_ids:  # type: ignore[union-attr]
-            queries[position] = None
     return queries
 
 
