@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from itertools import islice
 
 from rapidfuzz.distance import OSA
 
@@ -372,13 +373,8 @@ class NameChecker:
 
     def iter_check(self, raws: Iterable[str], batch_size: int = 4096) -> Iterator[NameResult]:
         """Like ``check_many`` but yields results as each batch is done (for streams)."""
-        batch: list[str] = []
-        for raw in raws:
-            batch.append(raw)
-            if len(batch) >= batch_size:
-                yield from self._check_batch(batch)
-                batch = []
-        if batch:
+        names = iter(raws)
+        while batch := list(islice(names, max(batch_size, 1))):
             yield from self._check_batch(batch)
 
     def _check_batch(self, raws: list[str]) -> list[NameResult]:
