@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
-
+from detector.pep503 import canonicalize_name
 from detector.resources import data_path
 
 SHIPPED_POPULAR = data_path("popular.tsv")

@@ -7,18 +7,14 @@ these commands are a stable interface (``CONTRACT.md``).
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import sys
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import typer
-
-app = typer.Typer(
-    name="warden",
-    help="Warden: scores registrations on a package registry for squatting and malware.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+if TYPE_CHECKING:
+    import typer
 
 # Command groups, in the order `warden --help` lists them.
 COMMAND_MODULES = (
@@ -30,20 +26,43 @@ COMMAND_MODULES = (
     "warden.commands.stream",
 )
 
-for _module in COMMAND_MODULES:
-    importlib.import_module(_module).register(app)
+
+@lru_cache(maxsize=1)
+def build_app() -> typer.Typer:
+    """The Typer app with every command group registered (built on first use: the bulk
+    name check below runs without Typer, Click and the command modules)."""
+    import typer
+
+    app = typer.Typer(
+        name="warden",
+        help="Warden: scores registrations on a package registry for squatting and malware.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(app)
+    return app
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``warden.cli.app``, built when first asked for."""
+    if name == "app":
+        return build_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     if not _bulk_check_name(sys.argv[1:]):
-        app()
+        build_app()()
 
 
 def _bulk_check_name(args: list[str]) -> bool:
     """Run `warden check-name --file F --json` (options in either order, `-f` too) without
-    Typer's parsing: its option coercion imports pydantic, about 0.15 CPU-s of the 2 s a
-    100,000-name list takes. The same command function runs with the same values; any other
-    form of the command goes through Typer. Returns whether it ran."""
+    Typer: its option coercion imports pydantic (about 0.15 CPU-s of the 2 s a 100,000-name
+    list took), and importing Typer, Click and every command module cost another 0.1 s.
+    The same function as the command's runs with the same values; any other form of the
+    command goes through Typer. Returns whether it ran."""
     if len(args) != 4 or args[0] != "check-name" or "--json" not in args:
         return False
     rest = [arg for arg in args[1:] if arg != "--json"]
@@ -52,10 +71,14 @@ def _bulk_check_name(args: list[str]) -> bool:
     path = rest[1]
     if path.startswith("-") and path != "-":
         return False
-    from warden.commands.names import check_name_command
+    # Nothing this process allocates from here on needs the cyclic collector (see
+    # name_check._without_cycle_collection); off before the imports and the index load,
+    # it saves the ~50 ms its collections took there.
+    gc.disable()
+    from warden.commands.name_check import run_check_name
 
     try:
-        check_name_command(names=None, file=path, json_output=True, policy=None)
+        run_check_name(names=None, file=path, json_output=True, policy=None)
     except KeyboardInterrupt:
         sys.exit(130)
     except BrokenPipeError:

@@ -6,8 +6,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
-
+from detector.pep503 import canonicalize_name
 from detector.resources import data_path
 
 SHIPPED_ALLOWLIST = data_path("allowlist.tsv")

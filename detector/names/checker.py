@@ -8,10 +8,11 @@ and policy (the ``[names]`` table of ``data/policy.toml``) are kept apart.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from itertools import islice
 
 from rapidfuzz.distance import OSA
 
@@ -50,8 +51,8 @@ class Query:
     words: tuple[str, ...]
     own_rank: int | None
     cores: list[str]  # what is left after dropping one affix
-    edit_ids: AbstractSet[int] = frozenset()  # from the deletion index
-    core_edit_ids: dict[str, AbstractSet[int]] = field(default_factory=dict)
+    edit_ids: Collection[int] = ()  # from the deletion index, within reach
+    core_edit_ids: dict[str, Collection[int]] = field(default_factory=dict)
     # (target, what was added) for each attacked popular name at either end of the name.
     combos: list[tuple[str, str]] = field(default_factory=list)
 
@@ -73,7 +74,7 @@ Check = Callable[[Query, NameIndex], Iterable[Candidate]]
 
 
 def _within_reach(
-    name: str, ids: AbstractSet[int], depth: int, index: NameIndex
+    name: str, ids: Iterable[int], depth: int, index: NameIndex
 ) -> Iterator[Candidate]:
     """The popular names among ``ids`` within ``depth`` edits of ``name``, by edit kind."""
     short = len(name.replace("-", "")) < GENERIC_DL1_MIN_LENGTH
@@ -191,26 +192,45 @@ def _prepare_batch(
 ) -> list[Query | None]:
     """Queries with their deletion-index neighbours looked up for the whole batch at once.
 
-    A name that reaches no popular name through any table (most names on a registry) gets
-    None instead of a query: no check could fire on it."""
+    A name on which no check could fire (most names on a registry) gets None instead of a
+    query: it reaches no popular name through any table, none of its deletion-index hits is
+    within its edit depth, and none of its affix cores is a popular name, the core of one,
+    or one edit from one. The names and their cores that may be typos are looked up in one
+    pass over the index."""
     rules = index.rules
+    corpus, core_owners = index.corpus, index.cores
+    by_squashed, by_skeleton, by_words = index.squashed, index.skeletons, index.word_sets
+    by_prefix = index.word_prefixes
     depths = [2 if len(name) >= DL2_MIN_NAME_LENGTH else 1 for name in names]
+    all_cores = [affix_cores(name, rules) for name in names]
+    typo_cores = [core for cores in all_cores for core in cores if _typo_core(core, corpus)]
+    found = index.neighbours([*names, *typo_cores], [*depths, *[1] * len(typo_cores)])
+    core_hits = iter(found[len(names) :])
     queries: list[Query | None] = []
-    for name, ids in zip(names, index.neighbours(names, depths), strict=True):
+    for name, depth, hits, cores in zip(names, depths, found[: len(names)], all_cores,
+                                        strict=True):
+        ids = _within_distance(name, hits, depth, index) if hits else hits
+        core_ids: dict[str, Collection[int]] = {}
+        for core in cores:
+            if _typo_core(core, corpus):
+                near = next(core_hits)
+                close = _within_distance(core, near, 1, index) if near else near
+                if close:
+                    core_ids[core] = close
         flat = squashed(name)
         folded = skeleton(name, rules)
         parts = words(name)
-        cores = affix_cores(name, rules)
         combos = combo_parts(name, combo_targets) if combo_targets else []
         reachable = (
             ids
-            or cores
+            or core_ids
             or combos
-            or flat in index.squashed
-            or folded in index.skeletons
-            or name in index.cores
-            or name in index.word_prefixes
-            or (len(parts) > 1 and "-".join(sorted(parts)) in index.word_sets)
+            or flat in by_squashed
+            or folded in by_skeleton
+            or name in core_owners
+            or name in by_prefix
+            or (len(parts) > 1 and "-".join(sorted(parts)) in by_words)
+            or (cores and any(core in core_owners or core in corpus for core in cores))
         )
         if not reachable:
             queries.append(None)
@@ -221,26 +241,32 @@ def _prepare_batch(
                 squashed=flat,
                 skeleton=folded,
                 words=tuple(parts),
-                own_rank=index.corpus.rank(name),
+                own_rank=corpus.rank(name),
                 cores=cores,
                 edit_ids=ids,
+                core_edit_ids=core_ids,
                 combos=combos,
             )
         )
-    lookups = [
-        (query, core)
-        for query in queries
-        if query is not None
-        for core in query.cores
-        if core not in index.corpus and len(core) > GENERIC_DL1_MIN_LENGTH
-    ]
-    if not lookups:
-        return queries
-    core_neighbours = index.neighbours([core for _, core in lookups], [1] * len(lookups))
-    for (query, core), ids in zip(lookups, core_neighbours, strict=True):
-        if ids:
-            query.core_edit_ids[core] = ids
     return queries
+
+
+def _typo_core(core: str, corpus: PopularCorpus) -> bool:
+    """Whether an affix core is looked up as a possible typo of a popular name or core."""
+    return core not in corpus and len(core) > GENERIC_DL1_MIN_LENGTH
+
+
+def _within_distance(
+    name: str, ids: Collection[int], depth: int, index: NameIndex
+) -> Collection[int]:
+    """``ids``, in their order, of the entries other than ``name`` within ``depth`` edits of
+    it (most hits of the deletion index are not: it finds a superset)."""
+    entries = index.entries
+    close = [
+        target_id for target_id in ids
+        if 0 < OSA.distance(name, entries[target_id], score_cutoff=depth) <= depth
+    ]
+    return close if close else ()
 
 
 # Edits inside a word that are typing slips rather than another word (`ppy`/`yp` for `py`).
@@ -347,13 +373,8 @@ class NameChecker:
 
     def iter_check(self, raws: Iterable[str], batch_size: int = 4096) -> Iterator[NameResult]:
         """Like ``check_many`` but yields results as each batch is done (for streams)."""
-        batch: list[str] = []
-        for raw in raws:
-            batch.append(raw)
-            if len(batch) >= batch_size:
-                yield from self._check_batch(batch)
-                batch = []
-        if batch:
+        names = iter(raws)
+        while batch := list(islice(names, max(batch_size, 1))):
             yield from self._check_batch(batch)
 
     def _check_batch(self, raws: list[str]) -> list[NameResult]:

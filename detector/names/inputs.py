@@ -103,6 +103,10 @@ def read_names(path: str, times: list[float] | None = None) -> Iterator[str]:
                     times.append(_time_in_line(path, number, line, when))
                     yield name_in_line(line, column)
                 return
+            if column is None:
+                # name_in_line(line, None) is line.strip(): mapped in C, no frame per line.
+                yield from map(str.strip, handle)
+                return
             for line in handle:
                 yield name_in_line(line, column)
         except NameListError:

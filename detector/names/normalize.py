@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-from packaging.utils import canonicalize_name
-
 from detector.names.rules import NameRules
+from detector.pep503 import canonicalize_name
 
 MAX_NAME_LENGTH = 200
 # PEP 508 / core metadata: ASCII letters and digits, with . _ - inside.
@@ -51,6 +50,8 @@ def skeleton(name: str, rules: NameRules) -> str:
     for sequence, fold in rules.fold_sequences:
         if sequence in folded:
             folded = folded.replace(sequence, fold)
+    if rules.fold_bytes and folded.isascii():
+        return folded.encode("ascii").translate(rules.fold_bytes).decode("ascii")
     return folded.translate(rules.fold_table)
 
 

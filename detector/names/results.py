@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from typing import Any
 
 _dumps = json.JSONEncoder(ensure_ascii=False).encode
@@ -77,8 +78,11 @@ class NameResult:
         if self.matches or self.reasons or self.error is not None:
             # One shared encoder: json.dumps(..., ensure_ascii=False) builds a new one per call.
             return _dumps(self.to_dict())
+        # encode_basestring is what the encoder calls for a str (with ensure_ascii=False),
+        # without its Python-level dispatch.
+        normalized = "null" if self.normalized is None else encode_basestring(self.normalized)
         return (
-            f'{{"name": {_dumps(self.name)}, "normalized": {_dumps(self.normalized)}, '
+            f'{{"name": {encode_basestring(self.name)}, "normalized": {normalized}, '
             f'"score": {float(self.score)!r}, "flagged": {"true" if self.flagged else "false"}, '
             '"matches": [], "reasons": [], "error": null}'
         )

@@ -307,7 +307,7 @@ def test_the_cli_spool_fills_its_holes_in_order(spool_chars: int,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import io
 
-    from warden.commands import names as command
+    from warden.commands import name_check as command
 
     monkeypatch.setattr(command, "SPOOL_CHARS", spool_chars)
     checked = results(["pyperclipe", "zqvtlamb", "pyperclp", "hortenzia-qq", "djagno", "x1"])
