@@ -119,12 +119,13 @@ def validation_text(errors: Sequence[Any]) -> str:
     return "; ".join(shown) + more
 
 
-async def events_answer(rt: Runtime, body: bytes) -> bytes:
+async def events_answer(rt: Runtime, body: bytes, who: Principal) -> bytes:
     """POST /v1/events after auth: the JSON answer, or an HTTPException (both routes to it,
     this one and `service.hot`, call this)."""
     events, raws, single = parse_events(body, rt.settings)
-    # the events' code scans, in the scan processes (service.prescan), never in the writer
-    scans = await rt.prescan.scan(raws)
+    # the events' code scans, in the scan processes (service.prescan), never in the
+    # writer; each token's scans queue in a line of their own, served in turns
+    scans = await rt.prescan.scan(raws, f"token:{who.token_id}")
     if scans.deferred:
         rt.metrics.scans_deferred.inc(len(scans.deferred))
     try:
@@ -166,7 +167,7 @@ async def post_events(
     request: Request,
     who: Annotated[Principal, Depends(auth.require(*auth.EVENTS_WRITE))],
 ) -> Any:
-    body = await events_answer(runtime(request), await request.body())
+    body = await events_answer(runtime(request), await request.body(), who)
     return Response(body, media_type="application/json")
 
 

@@ -29,8 +29,8 @@ Handler = Callable[[Runtime, Scope, Receive], Awaitable[bytes]]
 
 
 async def _events(rt: Runtime, scope: Scope, receive: Receive) -> bytes:
-    await auth.caller(scope, rt.tokens, auth.EVENTS_WRITE)
-    return await api.events_answer(rt, await _body(receive))
+    who = await auth.caller(scope, rt.tokens, auth.EVENTS_WRITE)
+    return await api.events_answer(rt, await _body(receive), who)
 
 
 async def _status(rt: Runtime, scope: Scope, receive: Receive) -> bytes:

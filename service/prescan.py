@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import queue
 import threading
 import time
 from concurrent.futures import Future
@@ -33,6 +32,7 @@ from detector.code.isolated import IsolatedScanner
 from detector.policy import Policy
 from detector.stream.signals import CodeSignal, code_signal_of, exact_hash
 from service.config import Settings
+from service.fairqueue import FairQueue
 from service.ingest import deferred_by_size
 from service.logs import log
 
@@ -81,7 +81,9 @@ class PreScanner:
         self._workers = [IsolatedScanner(policy, KILL_AFTER * cfg.inline_scan_seconds,
                                          cfg.scan_memory_bytes)
                          for _ in range(cfg.inline_scan_workers)]
-        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        # one line per client, served in turns: a client streaming crafted files waits
+        # behind its own scans, not everyone else (service.fairqueue)
+        self._jobs: FairQueue[_Job] = FairQueue()
         self._threads: list[threading.Thread] = []
         self._started = [threading.Event() for _ in self._workers]
 
@@ -103,7 +105,7 @@ class PreScanner:
 
     def stop(self) -> None:
         for _ in self._threads:
-            self._jobs.put(None)
+            self._jobs.stop_one()
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
@@ -134,9 +136,10 @@ class PreScanner:
             except Exception:  # its next scan tries again
                 log.exception("restarting a code scan process failed")
 
-    async def scan(self, raws: list[dict[str, Any]]) -> Scans:
+    async def scan(self, raws: list[dict[str, Any]], client: str = "") -> Scans:
         """Scan the files of the events in ``raws`` (those not deferred by size), waiting
-        at most ``inline_scan_seconds`` in all."""
+        at most ``inline_scan_seconds`` in all; ``client`` (the caller's token) is the
+        line its scans queue in."""
         scans = Scans()
         deadline = time.monotonic() + self._wait
         jobs: dict[str, _Job] = {}
@@ -151,7 +154,7 @@ class PreScanner:
             waiting.setdefault(digest, []).append(event_id)
             if digest not in jobs:
                 jobs[digest] = job = _Job(files, event_id, deadline)
-                self._jobs.put(job)
+                self._jobs.put(client, job)
         if not jobs:
             return scans
         futures = {asyncio.wrap_future(job.future): digest for digest, job in jobs.items()}
