@@ -220,8 +220,9 @@ class CodeModel:
         score below what the payload scores by itself (docs/code.md, "Dilution")."""
         whole = self.predict(findings, tokens, rule_score)
         hot_findings, hot_tokens = hot_view(findings, tokens)
-        if len(hot_findings) == len(findings) and len(hot_tokens) == len(tokens):
-            return whole
+        if not (hot_findings or hot_tokens) or (
+                len(hot_findings) == len(findings) and len(hot_tokens) == len(tokens)):
+            return whole  # no code runs uncalled, or nothing else does
         return max(whole, self.predict(hot_findings, hot_tokens, score_of(hot_findings)))
 
     def predict_many(self, batch: Sequence[tuple[list[Finding], list[str], float]]) -> np.ndarray:

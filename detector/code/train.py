@@ -257,8 +257,12 @@ def hot_rows(rows: Sequence[Row]) -> list[Row]:
 def package_probability(est: CalibratedClassifierCV, X: sp.csr_matrix,
                         X_hot: sp.csr_matrix) -> np.ndarray:
     """The shipped model score of packages: the larger of the whole package's probability
-    and its hot code's alone (`CodeModel.package_probability`)."""
-    return np.maximum(est.predict_proba(X)[:, 1], est.predict_proba(X_hot)[:, 1])
+    and its hot code's alone, where it has any (`CodeModel.package_probability`)."""
+    whole = est.predict_proba(X)[:, 1]
+    has_hot = X_hot.getnnz(axis=1) > 0
+    if has_hot.any():
+        whole[has_hot] = np.maximum(whole[has_hot], est.predict_proba(X_hot[has_hot])[:, 1])
+    return whole
 
 
 def cross_validate(rows: list[Row], y: np.ndarray, groups: np.ndarray, cfg: TrainConfig,
