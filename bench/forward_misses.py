@@ -101,14 +101,14 @@ def main() -> None:
     est = fit(X[~forward], y[~forward], groups[~forward], TrainConfig(C=args.C))
     p = est.predict_proba(X[forward])[:, 1]
     idx = np.flatnonzero(forward)
-    score = np.array([blend_score(rows[i][2], m, blend=args.blend) for i, m in zip(idx, p)])
+    score = np.array([blend_score(rows[i][2], m, blend=args.blend) for i, m in zip(idx, p, strict=True)])
     m = metrics(y[forward], score, groups[forward])
     print(f"forward: recall {m['recall']:.2%} FPR {m['fpr']:.2%} ROC-AUC {m['roc_auc']:.4f} "
           f"threshold {m['threshold']:.4f}")
-    misses = [describe(samples[i], rows[i], s) for i, s in zip(idx, score)
+    misses = [describe(samples[i], rows[i], s) for i, s in zip(idx, score, strict=True)
               if y[i] == 1 and s < m["threshold"]]
     misses.sort(key=lambda d: d["score"])
-    top_benign = sorted((describe(samples[i], rows[i], s) for i, s in zip(idx, score)
+    top_benign = sorted((describe(samples[i], rows[i], s) for i, s in zip(idx, score, strict=True)
                          if y[i] == 0), key=lambda d: -d["score"])[: args.benign_top]
     for title, items in (("forward misses", misses), ("top forward benign", top_benign)):
         print(f"\n## {title} ({len(items)})")

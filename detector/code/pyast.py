@@ -1000,9 +1000,11 @@ class FileScan:
             return
         ent = decode.entropy(compact)
         looks_code = " " in text[:400] and ("(" in text[:2000] or "=" in text[:2000])
-        if (ent >= 4.8 and not decode.looks_like_prose(text)) or (ent >= 3.6 and len(compact) >= 200 and not looks_code and
-                          (decode.B64_RUN.match(compact[:4096]) or
-                           decode.HEX_RUN.match(compact[:4096]))):
+        # a docstring without its spaces reaches 4.8 too: prose is not a payload
+        packed = ent >= 4.8 and not decode.looks_like_prose(text)
+        if packed or (ent >= 3.6 and len(compact) >= 200 and not looks_code and
+                      (decode.B64_RUN.match(compact[:4096]) or
+                       decode.HEX_RUN.match(compact[:4096]))):
             self.add("high-entropy-literal", node,
                      f"{len(text)} chars, entropy {ent:.2f}: {compact[:60]}")
             out = decode.unwrap_blob(text)
