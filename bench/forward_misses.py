@@ -101,7 +101,8 @@ def main() -> None:
     est = fit(X[~forward], y[~forward], groups[~forward], TrainConfig(C=args.C))
     p = est.predict_proba(X[forward])[:, 1]
     idx = np.flatnonzero(forward)
-    score = np.array([blend_score(rows[i][2], m, blend=args.blend) for i, m in zip(idx, p, strict=True)])
+    score = np.array([blend_score(rows[i][2], m, blend=args.blend)
+                      for i, m in zip(idx, p, strict=True)])
     m = metrics(y[forward], score, groups[forward])
     print(f"forward: recall {m['recall']:.2%} FPR {m['fpr']:.2%} ROC-AUC {m['roc_auc']:.4f} "
           f"threshold {m['threshold']:.4f}")
