@@ -33,6 +33,24 @@ def entropy(text: str, sample: int = 4096) -> float:
     return -sum(c / n * math.log2(c / n) for c in counts.values())
 
 
+_PUNCT = ".,:;!?()[]{}`'\"-*/<>=_#"
+
+
+def looks_like_prose(text: str, sample: int = 8192) -> bool:
+    """Natural-language text (a docstring, a licence header, a help message): at least 12
+    whitespace-separated words, most of them letters only (punctuation stripped) and of
+    word length. A docstring stripped of its spaces reaches the entropy of packed data;
+    base64, hex or ciphertext cut into words does not pass (few of its words are all
+    letters, or the words are far longer)."""
+    words = text[:sample].split()
+    if len(words) < 12:
+        return False
+    lettered = [w.strip(_PUNCT) for w in words]
+    alpha = sum(1 for w in lettered if w.isalpha() and len(w) <= 20)
+    lengths = sorted(len(w) for w in words)
+    return alpha >= 0.6 * len(words) and 2 <= lengths[len(lengths) // 2] <= 12
+
+
 def _inflate(data: bytes) -> bytes | None:
     for wbits in (zlib.MAX_WBITS, -zlib.MAX_WBITS, zlib.MAX_WBITS | 16):
         try:

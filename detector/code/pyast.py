@@ -759,6 +759,14 @@ class FileScan:
     def _spawn(self, node: ast.Call, name: str) -> None:
         self.add("process-spawn", node, self.source(node))
         self._inline_code(node)
+        # a shell command decoded (or downloaded) at run time is a payload run, as exec is
+        arg = node.args[0] if node.args else None
+        kind = self._kind(arg) if arg is not None and not isinstance(
+            arg, ast.List | ast.Tuple) else None
+        if kind == "decode":
+            self.add("decode-exec", node, self.source(node))
+        elif kind == "net":
+            self.add("remote-code-exec", node, self.source(node))
         command = self._command(node)
         if not command:
             return
@@ -1000,9 +1008,11 @@ class FileScan:
             return
         ent = decode.entropy(compact)
         looks_code = " " in text[:400] and ("(" in text[:2000] or "=" in text[:2000])
-        if ent >= 4.8 or (ent >= 3.6 and len(compact) >= 200 and not looks_code and
-                          (decode.B64_RUN.match(compact[:4096]) or
-                           decode.HEX_RUN.match(compact[:4096]))):
+        # a docstring without its spaces reaches 4.8 too: prose is not a payload
+        packed = ent >= 4.8 and not decode.looks_like_prose(text)
+        if packed or (ent >= 3.6 and len(compact) >= 200 and not looks_code and
+                      (decode.B64_RUN.match(compact[:4096]) or
+                       decode.HEX_RUN.match(compact[:4096]))):
             self.add("high-entropy-literal", node,
                      f"{len(text)} chars, entropy {ent:.2f}: {compact[:60]}")
             out = decode.unwrap_blob(text)

