@@ -433,8 +433,9 @@ TRANSFORMS: dict[str, Transform] = {
     "move code to an imported module": move_to_module,
 }
 # Meaning-preserving too, but an attack on volume rather than on layout or naming: the
-# bench reports them apart (the model trades some of this off for forward recall, see
-# docs/code.md "Dilution"); tests bound the verdicts they change.
+# bench reports them apart (docs/code.md "Dilution": the hot view bounds what they do to
+# install- and import-time evidence, not to call-only code), and
+# tests/code/test_code_dilution.py checks what the hot view guarantees.
 DILUTIONS: dict[str, Transform] = {
     "vendor library code it never imports": vendor_library,
 }
