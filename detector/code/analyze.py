@@ -190,12 +190,13 @@ class _Trees(Mapping[str, "list[ast.AST] | None"]):
         self.defined: set[str] = set()  # analyze.defined_names of every file parsed
         self.dense: dict[str, float] = {}
         self.capped: set[str] = set()  # dense files past the parse cap
+        self.also_python: set[str] = set()  # other files run as code (Reach.executed)
 
     def __getitem__(self, name: str) -> list[ast.AST] | None:
         if name in self.parsed:
             return self.parsed[name]
         text = self.files.get(name)
-        if text is None or not is_python(name, text):
+        if text is None or not (is_python(name, text) or name in self.also_python):
             raise KeyError(name)
         self.budget.current = name
         self.budget.check()
@@ -302,6 +303,7 @@ def _analyze(files: dict[str, str], limits: Limits | None,
     except (RecursionError, MemoryError):
         reach = reach_mod.Reach()
     result.tiers = dict(reach.tiers)
+    trees.also_python = reach.executed  # data files the package runs are its code too
     result.findings += [Finding("source-encoding", name, 1, rule("source-encoding").severity,
                                 f"# coding: {codec} (Python decodes the file with it; "
                                 "scanned as decoded)", reach.tier(name))
@@ -351,7 +353,7 @@ def _scan_file(name: str, files: dict[str, str], trees: _Trees, reach: reach_mod
     lower = name.lower()
     found: list[Finding] = []
     tokens: list[str] = []
-    if is_python(name, text):
+    if is_python(name, text) or name in reach.executed:
         tree = trees.get(name)
         dense, capped = trees.dense, trees.capped
         found, tokens, parsed = worker.python(name, text, tier, tree, 0)

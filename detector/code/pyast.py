@@ -45,6 +45,28 @@ NETWORK_MODULES = {
 }
 EXEC_FUNCS = {"exec", "eval", "compile", "execfile", "builtins.exec", "builtins.eval",
               "builtins.compile", "__builtin__.eval", "__builtin__.exec"}
+# Calls that run a file's content as code: `runpy.run_path("x")`, `execfile("x")`.
+RUN_FILE = {"runpy.run_path", "execfile"}
+# Files Python runs by their suffix: running one of these by name is an import by path.
+SOURCE_SUFFIXES = (".py", ".pyw")
+
+
+def run_data_file(arg: ast.AST) -> str | None:
+    """A constant file name that is not Python source, taken by the code an exec-like
+    call runs: `exec(open("README.md").read())`, `exec(compile(Path("x.dat")
+    .read_text(), ...))`, `runpy.run_path("helper.dat")`. Bounded: the argument's first
+    nodes only."""
+    for node in walk(arg, 40):
+        value = node.value if isinstance(node, ast.Constant) else None
+        if not isinstance(value, str) or len(value) > 300 or "\n" in value:
+            continue
+        base = value.replace("\\", "/").rsplit("/", 1)[-1]
+        if "." in base.strip(".") and not base.lower().endswith(SOURCE_SUFFIXES) and \
+                " " not in base:
+            return value
+    return None
+
+
 EXEC_NAMES = {"exec", "eval", "compile", "execfile", "__import__", "system", "popen",
               "Popen", "spawn", "startfile", "getoutput", "call", "run", "check_output",
               "urlopen", "urlretrieve", "b64decode", "loads", "decompress"}
@@ -683,7 +705,7 @@ class FileScan:
         last = name.rsplit(".", 1)[-1]
         if name in ("__pyarmor__", "__pyarmor_enter__") or last == "pyarmor_runtime":
             self.add("obfuscator-marker", node, self.source(node))
-        if name in EXEC_FUNCS:
+        if name in EXEC_FUNCS or name in RUN_FILE:
             self._exec(node, name)
         elif name in SPAWN or name.startswith(SPAWN_PREFIX):
             self._spawn(node, name)
@@ -719,6 +741,12 @@ class FileScan:
 
     def _exec(self, node: ast.Call, name: str) -> None:
         if not node.args:
+            return
+        data = run_data_file(node.args[0])
+        if data:
+            # the package's own non-Python file run as code: the payload hides as data
+            self.add("exec-data-file", node, f"{self.source(node)} runs {data!r}")
+        if name in RUN_FILE:
             return
         kind = self._kind(node.args[0])
         text = self.source(node)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from detector.code.archive import is_wheel_script
+from detector.code.pyast import run_data_file
 from detector.vocab import Tier, values
 
 TEST_PARTS = {"test", "tests", "testing", "doc", "docs", "example", "examples", "benchmarks",
@@ -37,6 +38,8 @@ class Reach:
 
     tiers: dict[str, str] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
+    # files of any name the package runs as code (`exec(open("README.md").read())`)
+    executed: set[str] = field(default_factory=set)
 
     def tier(self, name: str) -> str:
         return self.tiers.get(name, "other")
@@ -97,6 +100,11 @@ def _constant_import(call: ast.Call) -> str | None:
     return None
 
 
+# Calls whose first argument is code to run (by name of the call, not its module: an
+# alias of exec is still exec to `run_data_file`, which only looks at constants).
+RUNS_CODE = frozenset({"exec", "eval", "compile", "execfile", "run_path"})
+
+
 def _imports(nodes: list[ast.AST], name: str) -> set[str]:
     """Module names a file imports (absolute, with relative ones resolved)."""
     here = PurePosixPath(name).parent.parts
@@ -120,6 +128,13 @@ def _imports(nodes: list[ast.AST], name: str) -> set[str]:
             if module:
                 found.add(f"maybe:{module}.{node.attr}")
         elif isinstance(node, ast.Call):
+            func = node.func
+            called = func.id if isinstance(func, ast.Name) else (
+                func.attr if isinstance(func, ast.Attribute) else "")
+            if called in RUNS_CODE and node.args:
+                data = run_data_file(node.args[0])
+                if data:  # a data file run as code: scanned as Python where it runs
+                    found.add("run:" + data)
             # runpy.run_path("x.py"), exec(open("x.py").read()), importlib.import_module("x")
             for arg in node.args[:1]:
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
@@ -206,8 +221,8 @@ def compute(files: dict[str, str], trees: Mapping[str, list[ast.AST] | None]) ->
         base = folders.get(importer)
         if base is None:
             base = folders[importer] = str(PurePosixPath(importer).parent) if importer else ""
-        if ref.startswith("file:"):
-            target = ref[5:].lstrip("./")
+        if ref.startswith(("file:", "run:")):
+            target = ref.split(":", 1)[1].lstrip("./")
             cands = [target, f"{base}/{target}" if base not in ("", ".") else target]
             return [c for c in cands if c in names]
         module = ref.removeprefix("maybe:")
@@ -249,6 +264,8 @@ def compute(files: dict[str, str], trees: Mapping[str, list[ast.AST] | None]) ->
             continue
         for ref in sorted(_imports(tree, name)):
             for target in resolve(ref, name):
+                if ref.startswith("run:"):
+                    reach.executed.add(target)
                 queue.append((target, tier, f"imported by {name}"))
     for name in files:
         if name not in reach.tiers:

@@ -124,6 +124,12 @@ RULES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
         {"setup.py": "import helpers\n" + SETUP, "helpers.py": "x = 1\n"}),
     "unparsable-python": ({"setup.py": "print 'python 2'\n"}, {"setup.py": "print('py3')\n"}),
     "nul-bytes": ({"setup.py": "x = 1\x00\n"}, {"setup.py": "x = 1\n"}),
+    "exec-data-file": (
+        {"setup.py": SETUP + "exec(open('data/notes.txt').read())\n",
+         "data/notes.txt": "import os\nos.system('id')\n"},
+        {"setup.py": SETUP + "exec(open('src/tidy/version.py').read())\n"
+                     "long_description = open('README.md').read()\n",
+         "src/tidy/version.py": "__version__ = '1.0'\n", "README.md": "# tidy\n"}),
     "source-encoding": (
         {"setup.py": "# -*- coding: unicode_escape -*-\n"
                      + "".join(f"\\x{ord(c):02x}" for c in "import os\nos.system('id')\n")},
