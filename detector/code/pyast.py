@@ -47,6 +47,8 @@ EXEC_FUNCS = {"exec", "eval", "compile", "execfile", "builtins.exec", "builtins.
               "builtins.compile", "__builtin__.eval", "__builtin__.exec"}
 # Calls that run a file's content as code: `runpy.run_path("x")`, `execfile("x")`.
 RUN_FILE = {"runpy.run_path", "execfile"}
+# The same calls by their last name, for reachability, which resolves no import aliases.
+RUNS_CODE = frozenset(name.rsplit(".", 1)[-1] for name in EXEC_FUNCS | RUN_FILE)
 # Files Python runs by their suffix: running one of these by name is an import by path.
 SOURCE_SUFFIXES = (".py", ".pyw")
 
@@ -422,7 +424,7 @@ def star_names(module: str) -> dict[str, str]:
     return {str(n): f"{module}.{n}" for n in names if isinstance(n, str)}
 
 
-def _imported_module(node: ast.AST, aliases: dict[str, str]) -> str | None:
+def imported_module(node: ast.AST, aliases: dict[str, str]) -> str | None:
     """The module of `__import__("os")` / `importlib.import_module("os")`, else None."""
     if isinstance(node, ast.Call) and node.args:
         arg = node.args[0]
@@ -519,7 +521,7 @@ def collect_aliases(nodes: list[ast.AST]) -> dict[str, str]:
         if type(node) is ast.Assign and len(node.targets) == 1 and \
                 isinstance(node.targets[0], ast.Name):
             value = node.value
-            module = _imported_module(value, aliases)
+            module = imported_module(value, aliases)
             if module is None and isinstance(value, ast.Attribute):
                 # `b64decode = __import__("base64").b64decode`
                 root: ast.AST = value
@@ -527,7 +529,7 @@ def collect_aliases(nodes: list[ast.AST]) -> dict[str, str]:
                     if not isinstance(root, ast.Attribute):
                         break
                     root = root.value
-                if _imported_module(root, aliases) is not None:
+                if imported_module(root, aliases) is not None:
                     module = qualified(value, aliases)
             if module is not None:
                 aliases[node.targets[0].id] = module
@@ -856,7 +858,7 @@ class FileScan:
         arg = node.args[0] if node.args else None
         if arg is None:
             return
-        module = _imported_module(node, self.aliases)
+        module = imported_module(node, self.aliases)
         if module is not None:
             # `__import__("requests")` with a plain constant is `import requests`
             # written another way: the same findings, nothing more
@@ -969,7 +971,7 @@ class FileScan:
         local function or variable, not an import or a builtin) becomes `_`, so renaming
         it changes nothing: `run()` -> `c:_`, `fh.write()` -> `c:_.write`. A call that
         imports a module by a constant name reads as that import (`i:os`)."""
-        module = _imported_module(node, self.aliases)
+        module = imported_module(node, self.aliases)
         if module is not None:
             return "i:" + ".".join(module.split(".")[:2])
         root = node.func

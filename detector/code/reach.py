@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from detector.code.archive import is_wheel_script
-from detector.code.pyast import run_data_file
+from detector.code.pyast import RUNS_CODE, imported_module, run_data_file
 from detector.vocab import Tier, values
 
 TEST_PARTS = {"test", "tests", "testing", "doc", "docs", "example", "examples", "benchmarks",
@@ -82,27 +82,8 @@ def module_candidates(module: str, base_dirs: Iterable[str]) -> list[str]:
     return out
 
 
-IMPORT_CALLS = ("__import__", "import_module", "importlib.import_module", "importlib.__import__")
-
-
-def _constant_import(call: ast.Call) -> str | None:
-    """The module a `__import__("x")` / `importlib.import_module("x")` call names, else None."""
-    func = call.func
-    name = func.id if isinstance(func, ast.Name) else (
-        f"{func.value.id}.{func.attr}" if isinstance(func, ast.Attribute)
-        and isinstance(func.value, ast.Name) else "")
-    if name not in IMPORT_CALLS or not call.args:
-        return None
-    arg = call.args[0]
-    if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and \
-            re.fullmatch(r"[A-Za-z_][\w.]*", arg.value):
-        return arg.value
-    return None
-
-
-# Calls whose first argument is code to run (by name of the call, not its module: an
-# alias of exec is still exec to `run_data_file`, which only looks at constants).
-RUNS_CODE = frozenset({"exec", "eval", "compile", "execfile", "run_path"})
+# Reachability reads no import aliases but the usual one of `import_module`.
+IMPORT_ALIASES = {"import_module": "importlib.import_module"}
 
 
 def _imports(nodes: list[ast.AST], name: str) -> set[str]:
@@ -124,7 +105,7 @@ def _imports(nodes: list[ast.AST], name: str) -> set[str]:
         elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Call):
             # `__import__("pkg", fromlist=["_"]).mod` and `import_module("pkg").mod` are
             # `from pkg import mod`: a submodule of that name is imported too
-            module = _constant_import(node.value)
+            module = imported_module(node.value, IMPORT_ALIASES)
             if module:
                 found.add(f"maybe:{module}.{node.attr}")
         elif isinstance(node, ast.Call):
