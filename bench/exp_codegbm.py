@@ -34,9 +34,8 @@ sys.path.insert(0, str(ROOT))
 from detector.code.train import (  # noqa: E402
     Row,
     TrainConfig,
-    featurize,
-    merge_groups,
     metrics,
+    rows_and_groups,
 )
 
 SHARED = ROOT.parent / "shared"
@@ -52,7 +51,6 @@ class Data:
 
 
 def build(jobs: int) -> Data:
-    from detector.code.cluster import cluster_ids
     from detector.code.corpus import is_forward, read_all, whole_corpus
     from detector.code.installed import CORPUS_MAX_FILES, installed_samples
 
@@ -67,10 +65,10 @@ def build(jobs: int) -> Data:
     samples += extra
     source += ["installed"] * len(extra)
     t = time.time()
-    rows = featurize(samples, jobs)
-    print(f"featurized {len(rows)} packages in {time.time() - t:.0f} s", file=sys.stderr)
+    rows, groups = rows_and_groups(samples, jobs)
+    print(f"featurized and clustered {len(rows)} packages in {time.time() - t:.0f} s",
+          file=sys.stderr)
     y = np.array([s.label for s in samples])
-    groups = merge_groups(cluster_ids([s.files for s in samples]), [s.group for s in samples])
     forward = np.array([is_forward(s) for s in samples])
     return Data(rows, y, groups, forward, np.array(source))
 

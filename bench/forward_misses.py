@@ -34,11 +34,10 @@ from detector.code.corpus import Sample, is_forward, read_all, whole_corpus  # n
 from detector.code.train import (  # noqa: E402
     Row,
     TrainConfig,
-    featurize,
     fit,
-    merge_groups,
     metrics,
     new_layout,
+    rows_and_groups,
     vectorize,
 )
 
@@ -54,17 +53,14 @@ def load_samples() -> list[Sample]:
     return mal + ben + list(installed_samples())
 
 
-def rows_and_groups(samples: list[Sample], jobs: int,
-                    cache: Path | None) -> tuple[list[Row], np.ndarray]:
-    from detector.code.cluster import cluster_ids
-
+def cached_rows_and_groups(samples: list[Sample], jobs: int,
+                           cache: Path | None) -> tuple[list[Row], np.ndarray]:
     if cache and cache.is_file():
         with open(cache, "rb") as handle:
             rows, groups = pickle.load(handle)
         if len(rows) == len(samples):
             return rows, groups
-    rows = featurize(samples, jobs)
-    groups = merge_groups(cluster_ids([s.files for s in samples]), [s.group for s in samples])
+    rows, groups = rows_and_groups(samples, jobs)
     if cache:
         with open(cache, "wb") as handle:
             pickle.dump((rows, groups), handle)
@@ -94,7 +90,7 @@ def main() -> None:
     args = ap.parse_args()
 
     samples = load_samples()
-    rows, groups = rows_and_groups(samples, args.jobs, args.cache)
+    rows, groups = cached_rows_and_groups(samples, args.jobs, args.cache)
     y = np.array([s.label for s in samples])
     forward = np.array([is_forward(s) for s in samples])
     X = vectorize(new_layout(), rows)

@@ -88,6 +88,19 @@ def featurize(samples: Sequence[Sample], jobs: int = 1,
         return rows
 
 
+def rows_and_groups(samples: Sequence[Sample], jobs: int = 1,
+                    tick_rows: Callable[[], None] | None = None,
+                    tick_clusters: Callable[[], None] | None = None
+                    ) -> tuple[list[Row], np.ndarray]:
+    """Every sample's features and its group (near-duplicate cluster joined by
+    repository): what training, and any experiment that must split as it does, starts
+    from."""
+    rows = featurize(samples, jobs, tick_rows)
+    groups = merge_groups(cluster_ids([s.files for s in samples], tick_clusters),
+                          [s.group for s in samples])
+    return rows, groups
+
+
 def merge_groups(clusters: np.ndarray, groups: Sequence[str]) -> np.ndarray:
     """Near-duplicate clusters joined by a shared group (a repository): packages of one
     repository never sit on both sides of a split."""
@@ -373,10 +386,8 @@ def train(samples: Sequence[Sample], out_dir: Path, cfg: TrainConfig,
     y = np.array([s.label for s in samples])
     if len(np.unique(y)) < 2:
         raise ValueError("training needs both malicious and benign samples")
-    rows = featurize(samples, cfg.jobs, stage("analysing packages", len(samples)))
-    groups = merge_groups(cluster_ids([s.files for s in samples],
-                                      stage("clustering near-duplicates", len(samples))),
-                          [s.group for s in samples])
+    rows, groups = rows_and_groups(samples, cfg.jobs, stage("analysing packages", len(samples)),
+                                   stage("clustering near-duplicates", len(samples)))
     forward = np.array([is_forward(s, cfg.cutoff) for s in samples])
     fwd = forward_select(rows, y, groups, forward, cfg,
                          stage("forward-in-time selection", len(cfg.C_grid)))
