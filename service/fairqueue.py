@@ -53,9 +53,10 @@ class FairQueue(Generic[T]):
                 return None
             client, line = next(iter(self._lines.items()))
             item = line.popleft()
-            del self._lines[client]
             if line:
-                self._lines[client] = line  # back of the turn order
+                self._lines.move_to_end(client)  # back of the turn order
+            else:
+                del self._lines[client]
             return item
 
     def __len__(self) -> int:

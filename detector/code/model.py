@@ -39,6 +39,7 @@ from typing import Any
 import mmh3
 import numpy as np
 
+from detector.code.analyze import HOT_TIERS
 from detector.code.analyze import rule_score as score_of
 from detector.code.findings import Finding
 from detector.code.rules import catalogue
@@ -52,7 +53,6 @@ FORMAT = 1
 FEATURES = ("rule-files-log1p-hot-cold+rule-score-max-file+severity-files-hot-cold"
             "+rule-score-hot-cold+behaviour-tokens-v3-unparsed-shape"
             "+mmh3-x86_32-seed0-abs-mod-binary-l2-per-hot-cold+max-hot-view")
-HOT = ("install", "import")
 TOKEN_INDEX_CACHE = 200_000
 # Severities counted per tier group: "high-severity evidence in code that runs uncalled"
 # carries over to a rule the training data holds only in one held-out campaign.
@@ -79,7 +79,7 @@ def is_hot_token(token: str) -> bool:
 
 def hot_view(findings: list[Finding], tokens: list[str]) -> tuple[list[Finding], list[str]]:
     """A package's findings and tokens of code that runs uncalled alone."""
-    return [f for f in findings if f.tier in HOT], [t for t in tokens if is_hot_token(t)]
+    return [f for f in findings if f.tier in HOT_TIERS], [t for t in tokens if is_hot_token(t)]
 
 
 class ModelVersionError(RuntimeError):
@@ -120,7 +120,8 @@ class FeatureLayout:
 
     @staticmethod
     def tokens_for(findings: list[Finding], tokens: list[str]) -> list[str]:
-        rule_tokens = [f"rule|{f.rule}|{'hot' if f.tier in HOT else 'cold'}" for f in findings]
+        rule_tokens = [f"rule|{f.rule}|{'hot' if f.tier in HOT_TIERS else 'cold'}"
+                       for f in findings]
         return sorted(set(tokens) | set(rule_tokens))
 
     def dense_row(self, findings: list[Finding], rule_score: float) -> list[float]:
@@ -135,7 +136,7 @@ class FeatureLayout:
         hot: list[Finding] = []
         cold: list[Finding] = []
         for f in findings:
-            side = 0 if f.tier in HOT else 1
+            side = 0 if f.tier in HOT_TIERS else 1
             (hot if side == 0 else cold).append(f)
             i = index.get(f.rule)
             if i is not None:
