@@ -97,6 +97,11 @@ FILE_CASES = {
     # a coding cookie Python honours: 4 MB of escapes it decodes to 1 MB of statements
     "unicode_escape source (4 MB)": lambda: _files(
         "# -*- coding: unicode_escape -*-\n" + "\\x78\\x3d\\x31\\x3b" * 250_000),
+    # a syntax error at the end of a file as costly to parse as the guard allows, behind
+    # nested blocks: every prefix cut (detector/code/prefix.py) fails again
+    "prefix search (syntax error at the end)": lambda: _files("".join(
+        f"def f{i}(a, b):\n    return [a + b * {i} for _ in range(3)]\n"
+        for i in range(6000)) + "".join(f"{'    ' * d}if x{d}:\n" for d in range(60))),
     "many files": lambda: {f"pkg/m{i}.py": "import os\nx = os.path.join('a', 'b')\n"
                            for i in range(3000)},
     # 300 call-only modules (18 MB) pad the package past the budget; the payload runs

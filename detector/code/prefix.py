@@ -1,0 +1,99 @@
+"""The longest prefix of a Python file that parses, for files that do not parse whole.
+
+A file cut short (an upload capped mid-file, a corpus copy) or with one bad line (a
+Python 2 `print` statement, a stray byte, text appended on purpose) used to get text
+rules only, so an attacker could hide every AST-level behaviour of a file behind one
+syntax error at its end. Python itself would refuse such a module, but what it holds
+before the error is still the uploader's code and is what a reader sees.
+
+The cut is made at statement boundaries: first just before the line the error names,
+then before ever shallower enclosing statements (the last statement of a block, then its
+block, then the block around it), so a truncated class keeps its complete methods. Each
+attempt is one `ast.parse`; attempts are few (`MAX_ATTEMPTS`), the text they parse
+is capped in all (the caller passes the parse guard's `max_parse_units`: a file near the
+guard gets one attempt, a file of a tenth of it several), and
+each is checked against the package's budget, so a crafted file costs at most about one
+more parse of the largest file the parse guard lets through.
+"""
+
+from __future__ import annotations
+
+import ast
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+MAX_ATTEMPTS = 6
+PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError,
+                TypeError)
+
+
+@dataclass(frozen=True)
+class Prefix:
+    tree: ast.Module
+    lines: int        # how many lines of the file the tree covers (1..lines)
+    error_line: int   # where the whole file first failed to parse
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _is_code(line: str) -> bool:
+    stripped = line.strip()
+    return bool(stripped) and not stripped.startswith("#")
+
+
+def error_line(text: str) -> int | None:
+    """The line of the first syntax error of ``text``, or None when it parses (or fails
+    for another reason: null bytes, recursion)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(text)
+    except SyntaxError as exc:
+        return exc.lineno or 1
+    except PARSE_ERRORS:
+        return None
+    return None
+
+
+def parse_prefix(text: str, first_error: int,
+                 before_attempt: Callable[[], None] = lambda: None,
+                 max_cost: int = 1 << 62, cost: Callable[[str], int] = len) -> Prefix | None:
+    """The AST of the longest statement-aligned prefix that parses, or None (nothing
+    before the error parses, or ``MAX_ATTEMPTS`` cuts, or cuts costing more than
+    ``max_cost`` in all by ``cost``, did not find one). ``before_attempt`` runs before
+    each parse (the caller's budget check)."""
+    lines = text.splitlines(keepends=True)
+    end = min(first_error - 1, len(lines))
+    depth: int | None = None
+    spent = 0
+    for _ in range(MAX_ATTEMPTS):
+        if end <= 0:
+            return None
+        source = "".join(lines[:end])
+        spent += cost(source)
+        if spent > max_cost:
+            return None
+        before_attempt()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return Prefix(ast.parse(source), end, first_error)
+        except SyntaxError as exc:
+            if exc.lineno and exc.lineno < end:  # an error inside: cut just before it
+                end = exc.lineno - 1
+                continue
+        except PARSE_ERRORS:
+            return None
+        last = next((i for i in range(end - 1, -1, -1) if _is_code(lines[i])), None)
+        if last is None:
+            return None
+        # drop the last statement; next time the block around it, and so on outwards
+        depth = _indent(lines[last]) if depth is None else min(depth - 1,
+                                                               _indent(lines[last]))
+        end = next((i for i in range(last, -1, -1)
+                    if _is_code(lines[i]) and _indent(lines[i]) <= depth), 0)
+        depth = _indent(lines[end]) if end < len(lines) else 0
+    return None
