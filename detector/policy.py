@@ -155,6 +155,7 @@ class CodeLimits(Table):
     max_decode_depth: int = non_negative()
     max_header_bytes: int = count()
     max_parse_units: int = count()
+    max_prefix_units: int = non_negative()
     scan_cpu_seconds: float = positive()
     fold_bytes: int = count()
     decode_bytes: int = count()

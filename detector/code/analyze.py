@@ -200,6 +200,7 @@ class _Trees(Mapping[str, "list[ast.AST] | None"]):
         self.capped: set[str] = set()  # dense files past the parse cap
         self.also_python: set[str] = set()  # other files run as code (Reach.executed)
         self.partial: dict[str, Prefix] = {}  # files parsed only up to a syntax error
+        self.prefix_units_left = limits.max_prefix_units
 
     def __getitem__(self, name: str) -> list[ast.AST] | None:
         if name in self.parsed:
@@ -220,9 +221,19 @@ class _Trees(Mapping[str, "list[ast.AST] | None"]):
                                                                               self.limits)
         if tree is None and name not in self.capped:
             self.result.n_unparsable += 1
-        if error is not None:  # what parses before the syntax error is scanned as code
+        if error is not None and self.prefix_units_left > 0:
+            # what parses before the syntax error is scanned as code (files reached first,
+            # install and import time, come first; a library full of cut-off files
+            # spends the package's allowance, then gets text rules as before)
+            spent: list[int] = []
+
+            def cost(source: str) -> int:
+                spent.append(parse_units(source))
+                return spent[-1]
+
             prefix = parse_prefix(text, error, self.budget.check,
-                                  self.limits.max_parse_units, parse_units)
+                                  min(self.limits.max_parse_units, self.prefix_units_left), cost)
+            self.prefix_units_left -= sum(spent)
             if prefix is not None:
                 self.partial[name] = prefix
                 tree = flatten(prefix.tree)

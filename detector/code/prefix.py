@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 MAX_ATTEMPTS = 6
+FIRST_CUT_INDENT = 4
 PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError,
                 TypeError)
 
@@ -42,6 +43,20 @@ def _indent(line: str) -> int:
 def _is_code(line: str) -> bool:
     stripped = line.strip()
     return bool(stripped) and not stripped.startswith("#")
+
+
+# a line starting with one of these continues the statement above it: no cut before it
+CONTINUATIONS = ("except", "else", "elif", "finally", ")", "]", "}")
+
+
+def _starts_statement(lines: list[str], i: int) -> bool:
+    """Whether a cut just before line ``i`` (0-based) can end a whole statement: the
+    line is code, does not continue the one above (`else:`, a closing bracket), and the
+    line above is not a decorator or an explicit line continuation."""
+    if not _is_code(lines[i]) or lines[i].lstrip().startswith(CONTINUATIONS):
+        return False
+    above = next((lines[j] for j in range(i - 1, -1, -1) if _is_code(lines[j])), "")
+    return not above.lstrip().startswith("@") and not above.rstrip().endswith("\\")
 
 
 def error_line(text: str) -> int | None:
@@ -67,7 +82,12 @@ def parse_prefix(text: str, first_error: int,
     each parse (the caller's budget check)."""
     lines = text.splitlines(keepends=True)
     end = min(first_error - 1, len(lines))
-    depth: int | None = None
+    # first cut: before the last statement of a module or class body (indent <= 4), where
+    # a file cut mid-function most often parses at once
+    end = next((i for i in range(min(end, len(lines) - 1), 0, -1)
+                if _indent(lines[i]) <= FIRST_CUT_INDENT and _starts_statement(lines, i)),
+               end)
+    depth: int | None = FIRST_CUT_INDENT
     spent = 0
     for _ in range(MAX_ATTEMPTS):
         if end <= 0:
@@ -94,6 +114,6 @@ def parse_prefix(text: str, first_error: int,
         depth = _indent(lines[last]) if depth is None else min(depth - 1,
                                                                _indent(lines[last]))
         end = next((i for i in range(last, -1, -1)
-                    if _is_code(lines[i]) and _indent(lines[i]) <= depth), 0)
+                    if _indent(lines[i]) <= depth and _starts_statement(lines, i)), 0)
         depth = _indent(lines[end]) if end < len(lines) else 0
     return None
