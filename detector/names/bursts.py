@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import math
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +59,8 @@ MIN_PIECE_NAMES = 10
 STORED_LENGTHS = (2, 6)
 HOUR = 3600.0
 _EPSILON = 1e-4
+# Rows looked at per piece to list a reason's names (enough for sweep_listed up to this).
+_LISTED_MAX = 32
 _FORMAT = 1
 
 
@@ -183,12 +186,21 @@ def find_bursts(rows: Sequence[Row], members: dict[int, NameResult], cfg: NamesP
         return {}
     ordered = sorted(rows)
     window = cfg.sweep_window_hours * HOUR if timed else math.inf
-    split = [pieces(name, cfg.burst_piece_min, cfg.burst_piece_max) for _, name, _ in ordered]
+    # Pieces with their marks (`^tp`, `info$`), as the statistics spell them: the start
+    # and end pieces of one name never collide.
+    shortest, longest = cfg.burst_piece_min, cfg.burst_piece_max
+    split: list[tuple[list[str], list[str]]] = []
+    for _, name, _ in ordered:
+        compact = "^" + name.replace("-", "") + "$"
+        top = min(longest, len(compact) - 3) + 1
+        split.append(([compact[: size + 1] for size in range(shortest, top)],
+                      [compact[-size - 1 :] for size in range(shortest, top)]))
     inside: Counter[str] = Counter()  # piece -> distinct names inside the window
     names: Counter[str] = Counter()  # name -> its rows inside the window
-    found: dict[int, Burst] = {}
+    # (row, window's first row, its end, start piece, end piece, sharing, names in window)
+    hits: list[tuple[int, int, int, str, str, int, int]] = []
     low = high = 0
-    for index, (ts, name, position) in enumerate(ordered):
+    for index, (ts, _, position) in enumerate(ordered):
         while high < len(ordered) and ordered[high][0] <= ts:
             entering = ordered[high][1]
             names[entering] += 1
@@ -204,27 +216,45 @@ def find_bursts(rows: Sequence[Row], members: dict[int, NameResult], cfg: NamesP
                 inside.subtract(split[low][0])
                 inside.subtract(split[low][1])
             low += 1
-        result = members.get(position)
-        if result is None:
+        if position not in members:
             continue
         size = len(names)
         start = _burst_piece(split[index][0], inside, size, cfg, stats)
         end = _burst_piece(split[index][1], inside, size, cfg, stats)
-        if start is None or end is None:
-            continue
-        count = min(start[1], end[1])
-        listed = []
-        for _, other, _ in ordered[low:high]:
-            if other != name and other not in listed and (
-                    other.replace("-", "").startswith(start[0][1:])
-                    or other.replace("-", "").endswith(end[0][:-1])):
+        if start is not None and end is not None:
+            hits.append((index, low, high, start[0], end[0], min(start[1], end[1]), size))
+    # The names listed in a reason: the earliest in the window carrying either piece. One
+    # pass over the batch indexes the rows of the pieces that raised someone.
+    wanted = {piece for hit in hits for piece in hit[3:5]}
+    carriers: dict[str, list[int]] = {piece: [] for piece in wanted}
+    for index, (start_pieces, end_pieces) in enumerate(split):
+        for piece in (*start_pieces, *end_pieces):
+            if piece in wanted:
+                carriers[piece].append(index)
+    found: dict[int, Burst] = {}
+    for index, low, high, start_piece, end_piece, count, size in hits:
+        name, position = ordered[index][1], ordered[index][2]
+        rows_of = sorted({*_between(carriers[start_piece], low, high),
+                          *_between(carriers[end_piece], low, high)})
+        listed: list[str] = []
+        for row in rows_of:
+            other = ordered[row][1]
+            if other != name and other not in listed:
                 listed.append(other)
                 if len(listed) == cfg.sweep_listed:
                     break
-        found[position] = Burst(start[0][1:], end[0][:-1], count, tuple(listed), result.score,
-                                gained(result.score, count, cfg),
+        result = members[position]
+        found[position] = Burst(start_piece[1:], end_piece[:-1], count, tuple(listed),
+                                result.score, gained(result.score, count, cfg),
                                 cfg.sweep_window_hours if timed else None, size)
     return found
+
+
+def _between(indexes: list[int], low: int, high: int) -> list[int]:
+    """The first of ``indexes`` (sorted) in ``[low, high)``, enough to list a reason's
+    names (a name may appear twice, and the name itself is among them)."""
+    first = bisect_left(indexes, low)
+    return [i for i in indexes[first : first + 2 * _LISTED_MAX] if i < high]
 
 
 def _burst_piece(candidates: list[str], inside: Counter[str], size: int, cfg: NamesPolicy,
