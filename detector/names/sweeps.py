@@ -51,19 +51,28 @@ class BatchSweeps:
         self._pieces = pieces
         self._names: list[tuple[float | None, str, int]] = []
         self._burst_members: dict[int, NameResult] = {}
+        self._timed = False
 
     def note(self, position: int, normalized: str | None, ts: float | None = None) -> None:
         """Count a name of the batch that is not ``add``-ed (one without a match): bursts
         weigh each piece against every name of the window."""
-        if self.bursts and normalized is not None:
-            self._names.append((ts, normalized, position))
+        if not self.bursts or normalized is None:
+            return
+        self._timed = self._timed or ts is not None
+        if not self._timed and len(self._names) >= self.cfg.sweep_batch_names:
+            # More names without times than one window holds: no bursts (as no sweeps),
+            # and no need to keep every name of a long list.
+            self.bursts = False
+            self._names = []
+            return
+        self._names.append((ts, normalized, position))
 
     def add(self, position: int, result: NameResult, ts: float | None = None) -> bool:
         """Hold ``result`` (at ``position`` in the batch) if it is a sweep or burst member;
         True then. Counted for bursts either way (no need to ``note`` it)."""
         self.note(position, result.normalized, ts)
         held = False
-        if self.bursts and bursts.is_member(result, self.cfg):
+        if self.bursts and bursts.is_member(result, self.cfg):  # held for the CLI's holes
             self._burst_members[position] = result
             held = True
         target = member_target(result, self.cfg)
@@ -103,8 +112,8 @@ class BatchSweeps:
     def _resolve_bursts(self, one_window: bool, changed: dict[int, NameResult]) -> None:
         """Raise the burst members (on top of any sweep) of a timed batch, or of an untimed
         one that is one window."""
-        timed = any(ts is not None for ts, _, _ in self._names)
-        if not (timed or one_window):
+        timed = self._timed
+        if not self.bursts or not (timed or one_window):
             return
         stats = self._pieces if self._pieces is not None else bursts.load_pieces()
         earliest = min((ts for ts, _, _ in self._names if ts is not None), default=0.0)

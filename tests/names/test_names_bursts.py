@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +16,7 @@ from detector.names.sweeps import BatchSweeps, apply_sweeps
 from detector.policy import build_policy, load_policy
 
 CFG = load_policy().names
+WARDEN = str(Path(sys.executable).with_name("warden"))
 HOUR = 3600.0
 
 # A generator's batch (the shape of the week of 2023-02-20): six starts glued to seven ends.
@@ -171,3 +176,19 @@ def test_policy_rejects_piece_lengths_the_wrong_way_round() -> None:
     tables["names"]["burst_piece_max"] = 3
     with pytest.raises(ValueError, match="burst_piece_min"):
         build_policy(tables)
+
+
+def test_check_name_json_raises_a_generators_batch(tmp_path: Path) -> None:
+    """`check-name --file --json`: the unmatched names are counted, the members' lines
+    patched at the end, every other line as checked."""
+    listing = tmp_path / "batch.txt"
+    listing.write_text("\n".join(GRID + START_FAMILY) + "\n")
+    done = subprocess.run([WARDEN, "check-name", "--file", str(listing), "--json"],
+                          capture_output=True, text=True, check=True)
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["name"] for line in lines] == GRID + START_FAMILY
+    got = {line["name"] for line in lines if "burst" in (line.get("sweep") or {})}
+    assert got == raised(apply_sweeps(results(GRID + START_FAMILY)))
+    assert got >= RAISED
+    assert all(line["reasons"][-1].startswith("burst: ") for line in lines
+               if line["name"] in got)
