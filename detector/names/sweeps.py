@@ -51,15 +51,15 @@ class BatchSweeps:
         self._pieces = pieces
         self._names: list[tuple[float | None, str, int]] = []
         self._burst_members: dict[int, NameResult] = {}
-        self._timed = False
+        self._any_time = False
 
     def note(self, position: int, normalized: str | None, ts: float | None = None) -> None:
         """Count a name of the batch that is not ``add``-ed (one without a match): bursts
         weigh each piece against every name of the window."""
         if not self.bursts or normalized is None:
             return
-        self._timed = self._timed or ts is not None
-        if not self._timed and len(self._names) >= self.cfg.sweep_batch_names:
+        self._any_time = self._any_time or ts is not None
+        if not self._any_time and len(self._names) >= self.cfg.sweep_batch_names:
             # More names without times than one window holds: no bursts (as no sweeps),
             # and no need to keep every name of a long list.
             self.bursts = False
@@ -112,7 +112,7 @@ class BatchSweeps:
     def _resolve_bursts(self, one_window: bool, changed: dict[int, NameResult]) -> None:
         """Raise the burst members (on top of any sweep) of a timed batch, or of an untimed
         one that is one window."""
-        timed = self._timed
+        timed = self._any_time
         if not self.bursts or not (timed or one_window):
             return
         stats = self._pieces if self._pieces is not None else bursts.load_pieces()
