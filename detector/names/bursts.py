@@ -188,7 +188,9 @@ def find_bursts(rows: Sequence[Row], members: dict[int, NameResult], cfg: NamesP
     window = cfg.sweep_window_hours * HOUR if timed else math.inf
     # Pieces with their marks (`^tp`, `info$`), as the statistics spell them: the start
     # and end pieces of one name never collide.
-    shortest, longest = cfg.burst_piece_min, cfg.burst_piece_max
+    # Lengths outside the stored counts' would read every such piece as rare: clamped.
+    shortest = max(cfg.burst_piece_min, STORED_LENGTHS[0])
+    longest = min(cfg.burst_piece_max, STORED_LENGTHS[1])
     split: list[tuple[list[str], list[str]]] = []
     for _, name, _ in ordered:
         compact = "^" + name.replace("-", "") + "$"

@@ -1,4 +1,6 @@
-"""Sweeps over a batch of name results (`warden check-name --file`): see ``detector.sweeps``.
+"""Sweeps over a batch of name results (`warden check-name --file`): see ``detector.sweeps``;
+and bursts (names of one window sharing rare starts and ends, ``detector.names.bursts``),
+resolved in the same windows after the sweeps, on top of them.
 
 ``BatchSweeps`` takes results one at a time (so a caller can write the others as they
 come), holds only the sweep members, and at the end answers the members whose result
