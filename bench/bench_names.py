@@ -22,17 +22,18 @@ import time
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from packaging.utils import canonicalize_name
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import cdist
 
-from detector.names import NameChecker, default_checker, synthetic, training
+from detector.names import NameChecker, bursts, default_checker, synthetic, training
 from detector.names import evaluation as ev
 from detector.names.normalize import InvalidName, canonical
 from detector.names.sweeps import BatchSweeps, apply_sweeps
-from detector.policy import load_policy
+from detector.policy import Policy, build_policy, load_policy
 from detector.popular import PopularCorpus, shipped_corpus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -341,8 +342,32 @@ def _day(date: str) -> float:
     return datetime.fromisoformat(date[:10]).replace(tzinfo=UTC).timestamp()
 
 
+def _month_times(later_live: list[str], month: dict[str, str], key: Any) -> list[float]:
+    """Each later live name placed in its latest-release month, the month's names spread
+    evenly over its 30 days in the order of ``key``: names sorted by name (or by name
+    reversed) put a family's names (`acme-core`, `acme-cli`...) on the same day, the worst
+    case for bursts, which look for shared starts and ends."""
+    by_month: dict[str, list[int]] = {}
+    for i, name in enumerate(later_live):
+        by_month.setdefault(month[name], []).append(i)
+    times = [0.0] * len(later_live)
+    for when, members in by_month.items():
+        start = _day(when + "-01")
+        members.sort(key=lambda i: key(later_live[i]))
+        for j, i in enumerate(members):
+            times[i] = start + 30 * 86400 * j / len(members)
+    return times
+
+
+def _without_bursts() -> Policy:
+    tables = load_policy().to_dict()
+    tables["names"]["burst_boost"] = 0.0
+    return build_policy(tables)
+
+
 def bench_sweeps() -> None:
-    """Issue 14 item 3, on the forward split: what sweeps add at the live-alert budgets.
+    """Issue 14 item 3, on the forward split: what sweeps (and bursts) add at the live-alert
+    budgets.
 
     Malicious names first seen from the cut on carry a day, no time: each is placed at
     the start of its first_seen day, so with the 24 h window a squat's siblings are the
@@ -352,11 +377,16 @@ def bench_sweeps() -> None:
     order. Instead they arrive at random times spread over the later period at the rate
     they hold (each later live name once), and three times that rate, as a registry
     whose new projects arrive independently of each other would see them: their sweeps
-    are chance siblings. The alert budgets are then set on the live scores with sweeps,
-    so the recall figures carry the sweeps' false-alert cost.
+    are chance siblings. Bursts (shared pieces) are also measured with each month's live
+    names spread over the month sorted by name and by reversed name, so that families
+    sharing a start or an end arrive together. The alert budgets are then set on the live
+    scores with sweeps, so the recall figures carry the sweeps' false-alert cost. The
+    piece counts bursts weigh are built from the live names before the cut.
     """
     malicious = ev.read_malicious(SHARED / "corpus" / "malicious_names.tsv")
-    live_before, later_live = ev.split_live(ev.read_live(SHARED / "data" / "pypi_names.tsv.gz"))
+    live_rows = ev.read_live(SHARED / "data" / "pypi_names.tsv.gz")
+    live_before, later_live = ev.split_live(live_rows)
+    month = {row.name: row.month for row in live_rows}
     later = [row for row in malicious if row.first_seen >= ev.CUT]
     shipped = default_checker()
     popular = list(shipped.corpus.ranks)
@@ -367,10 +397,18 @@ def bench_sweeps() -> None:
     days = [_day(row.first_seen) for row in later]
     span = _day("2026-12-01") - _day(ev.CUT)  # to the end of the live list's last month
     cfg = load_policy().names
+    plain = _without_bursts()
+    stats = bursts.PieceCounts.build(live_before)
     figure(
         f"sweeps, forward split: window {cfg.sweep_window_hours:g} h, boost {cfg.sweep_boost:g}"
         f" (logit), members scoring >= {cfg.sweep_min_score:g} alone",
         f"{len(later):,} later malicious names on {len(set(days)):,} days",
+    )
+    figure(
+        f"bursts: pieces of {cfg.burst_piece_min}-{cfg.burst_piece_max} characters shared"
+        f" by >= {cfg.burst_min_names} others and >= {cfg.burst_min_ratio:g}x chance, both"
+        f" ends; boost {cfg.burst_boost:g}, members >= {cfg.burst_min_score:g}",
+        f"piece counts of {stats.names:,} live names before the cut",
     )
     models = [
         ("shipped weights", shipped),
@@ -381,50 +419,85 @@ def bench_sweeps() -> None:
         print(f"-- sweeps, {label}", flush=True)
         mal = checker.check_many([row.name for row in later])
         live = checker.check_many(later_live)
-        swept = apply_sweeps(mal, days)
+        swept = apply_sweeps(mal, days, plain)
+        burst = apply_sweeps(mal, days, pieces=stats)
         figure(
             "  later malicious names raised by a sweep / typosquats among them",
             f"{sum(r.sweep is not None for r in swept):,} / "
             f"{sum(swept[i].sweep is not None for i in typo_at):,} of {len(typo_at):,}",
         )
+        figure(
+            "  later malicious names raised by a burst / typosquats / combosquats among them",
+            f"{sum(_burst(r) for r in burst):,} / {sum(_burst(burst[i]) for i in typo_at):,}"
+            f" / {sum(_burst(burst[i]) for i in combo_at):,}",
+        )
+        neg = [r.score for r in live]
+        orders: list[tuple[str, list[float]]] = []
         for factor in (1, 3):
             rng = np.random.default_rng(14)
-            times = (rng.uniform(0.0, span / factor, len(live))).tolist()
-            live_swept = apply_sweeps(live, times)
-            raised = sum(r.sweep is not None for r in live_swept)
-            alert = sum(r.flagged for r in live) / len(live)
-            alert_swept = sum(r.flagged for r in live_swept) / len(live)
+            orders.append((f"at random, {factor}x their rate"
+                           f" ({len(live) / (span / factor / 86400):,.0f}/day)",
+                           (rng.uniform(0.0, span / factor, len(live))).tolist()))
+        orders.append(("each month sorted by name",
+                       _month_times(later_live, month, lambda name: name)))
+        orders.append(("each month sorted by reversed name",
+                       _month_times(later_live, month,
+                                    lambda name: name.replace("-", "")[::-1])))
+        for order, times in orders:
+            live_swept = apply_sweeps(live, times, plain)
+            live_burst = apply_sweeps(live, times, pieces=stats)
             figure(
-                f"  live names arriving at {factor}x their rate"
-                f" ({len(live) / (span / factor / 86400):,.0f}/day): raised / alerting"
-                f" at the threshold, without -> with sweeps",
-                f"{raised / len(live):.3%} / {alert:.3%} -> {alert_swept:.3%}",
+                f"  live names {order}: raised by sweeps / bursts; alerting at the threshold,"
+                " without -> sweeps -> + bursts",
+                f"{sum(r.sweep is not None for r in live_swept) / len(live):.3%} /"
+                f" {sum(_burst(r) for r in live_burst) / len(live):.3%};"
+                f" {sum(r.flagged for r in live) / len(live):.3%} ->"
+                f" {sum(r.flagged for r in live_swept) / len(live):.3%} ->"
+                f" {sum(r.flagged for r in live_burst) / len(live):.3%}",
             )
-            neg = [r.score for r in live]
             neg_swept = [r.score for r in live_swept]
+            neg_burst = [r.score for r in live_burst]
             for rate, goal in ((0.003, "85%"), (0.01, "95%")):
                 cells = []
                 for subset in (typo_at, combo_at):
                     was, _ = ev.recall_at_alert_rate([mal[i].score for i in subset], neg, rate)
                     now, _ = ev.recall_at_alert_rate([swept[i].score for i in subset],
                                                      neg_swept, rate)
-                    cells.append(f"{was:.1%} -> {now:.1%}")
+                    then, _ = ev.recall_at_alert_rate([burst[i].score for i in subset],
+                                                      neg_burst, rate)
+                    cells.append(f"{was:.1%} -> {now:.1%} -> {then:.1%}")
                 figure(
-                    f"  typo / combo recall at <= {rate:.1%} of live alerting (goal {goal}),"
-                    " without -> with sweeps",
+                    f"    typo / combo recall at <= {rate:.1%} of live alerting (goal {goal}),"
+                    " without -> sweeps -> + bursts",
                     " / ".join(cells),
                 )
-    # Speed: the grouping check-name --file adds, on 100,000 live names (O(n)).
+            aucs = [ev.roc_auc([scores[i].score for i in typo_at], negative)
+                    for scores, negative in ((mal, neg), (swept, neg_swept),
+                                             (burst, neg_burst))]
+            figure("    typo ROC-AUC, without -> sweeps -> + bursts",
+                   " -> ".join(f"{auc:.4f}" for auc in aucs))
+    # Speed: the grouping check-name --file adds, on 100,000 live names (O(n)). Without
+    # times, as if one window (the worst case for sweeps; bursts stop counting past
+    # sweep_batch_names names); with one time for all, the worst case for bursts.
     results = shipped.check_many(later_live[:100_000])
-    start = time.process_time()
-    batch = BatchSweeps()
-    for position, result in enumerate(results):
-        batch.add(position, result)
-    changed = batch.resolve(cfg.sweep_batch_names)  # as if one window: the worst case
-    figure(
-        "sweep grouping of 100,000 check results as one window (check-name --file): CPU s",
-        f"{time.process_time() - start:.3f} ({len(changed):,} raised)",
-    )
+    for label, ts in (("without times", None), ("all at one time", 0.0)):
+        start = time.process_time()
+        batch = BatchSweeps()
+        for position, result in enumerate(results):
+            if result.matches:
+                batch.add(position, result, ts)
+            else:
+                batch.note(position, result.normalized, ts)
+        changed = batch.resolve(cfg.sweep_batch_names)
+        figure(
+            f"sweep and burst grouping of 100,000 check results as one window, {label}"
+            " (check-name --file): CPU s",
+            f"{time.process_time() - start:.3f} ({len(changed):,} raised)",
+        )
+
+
+def _burst(result: Any) -> bool:
+    return result.sweep is not None and "burst" in result.sweep
 
 
 def plot_roc(scores: dict[str, list[float]]) -> None:

@@ -101,6 +101,17 @@ class NamesPolicy(Table):
     sweep_min_score: float = share()
     sweep_listed: int = count()
     sweep_batch_names: int = count()
+    burst_boost: float = non_negative()
+    burst_half_names: float = positive()
+    burst_min_score: float = share()
+    burst_min_names: int = count()
+    burst_min_ratio: float = positive()
+    burst_piece_min: int = count()
+    burst_piece_max: int = count()
+
+    def check(self) -> None:
+        if self.burst_piece_min > self.burst_piece_max:
+            raise ValueError("burst_piece_min exceeds burst_piece_max")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""Sweeps over a batch of name results (`warden check-name --file`): see ``detector.sweeps``.
+"""Sweeps over a batch of name results (`warden check-name --file`): see ``detector.sweeps``;
+and bursts (names of one window sharing rare starts and ends, ``detector.names.bursts``),
+resolved in the same windows after the sweeps, on top of them.
 
 ``BatchSweeps`` takes results one at a time (so a caller can write the others as they
 come), holds only the sweep members, and at the end answers the members whose result
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from detector.names import bursts
 from detector.names.results import NameResult
 from detector.policy import NamesPolicy, Policy, resolve
 from detector.sweeps import Sweep, is_member_match, make_sweep
@@ -40,24 +43,53 @@ def with_sweep(result: NameResult, sweep: Sweep, cfg: NamesPolicy) -> NameResult
 class BatchSweeps:
     """Collects a batch's members (``add``), then scores its sweeps (``resolve``)."""
 
-    def __init__(self, policy: Policy | None = None) -> None:
+    def __init__(self, policy: Policy | None = None,
+                 pieces: bursts.PieceCounts | None = None) -> None:
         self.cfg = resolve(policy).names
         # target -> [(time, name, position, result)]
         self._groups: dict[str, list[tuple[float | None, str, int, NameResult]]] = {}
+        # Bursts (detector/names/bursts.py) count the pieces of every name of the batch.
+        self.bursts = self.cfg.burst_boost > 0.0
+        self._pieces = pieces
+        self._names: list[tuple[float | None, str, int]] = []
+        self._burst_members: dict[int, NameResult] = {}
+        self._any_time = False
+
+    def note(self, position: int, normalized: str | None, ts: float | None = None) -> None:
+        """Count a name of the batch that is not ``add``-ed (one without a match): bursts
+        weigh each piece against every name of the window."""
+        if not self.bursts or normalized is None:
+            return
+        self._any_time = self._any_time or ts is not None
+        if not self._any_time and len(self._names) >= self.cfg.sweep_batch_names:
+            # More names without times than one window holds: no bursts (as no sweeps),
+            # and no need to keep every name of a long list.
+            self.bursts = False
+            self._names = []
+            return
+        self._names.append((ts, normalized, position))
 
     def add(self, position: int, result: NameResult, ts: float | None = None) -> bool:
-        """Hold ``result`` (at ``position`` in the batch) if it is a sweep member; True then."""
+        """Hold ``result`` (at ``position`` in the batch) if it is a sweep or burst member;
+        True then. Counted for bursts either way (no need to ``note`` it)."""
+        self.note(position, result.normalized, ts)
+        held = False
+        if self.bursts and bursts.is_member(result, self.cfg):  # held for the CLI's holes
+            self._burst_members[position] = result
+            held = True
         target = member_target(result, self.cfg)
         if target is None:
-            return False
+            return held
         assert result.normalized is not None
         self._groups.setdefault(target, []).append((ts, result.normalized, position, result))
         return True
 
     def members(self) -> dict[int, NameResult]:
         """Every member held, by position, as checked (before ``resolve``)."""
-        return {position: result for members in self._groups.values()
-                for _, _, position, result in members}
+        held = dict(self._burst_members)
+        held.update({position: result for members in self._groups.values()
+                     for _, _, position, result in members})
+        return held
 
     def resolve(self, size: int) -> dict[int, NameResult]:
         """The changed results by position: every member with at least one sibling.
@@ -75,7 +107,25 @@ class BatchSweeps:
                     self._untimed(target, members, changed)
             else:
                 self._timed(target, members, changed)
+        if self._burst_members:
+            self._resolve_bursts(one_window, changed)
         return changed
+
+    def _resolve_bursts(self, one_window: bool, changed: dict[int, NameResult]) -> None:
+        """Raise the burst members (on top of any sweep) of a timed batch, or of an untimed
+        one that is one window."""
+        timed = self._any_time
+        if not self.bursts or not (timed or one_window):
+            return
+        stats = self._pieces if self._pieces is not None else bursts.load_pieces()
+        earliest = min((ts for ts, _, _ in self._names if ts is not None), default=0.0)
+        rows = [(earliest if ts is None else ts, name, position)
+                for ts, name, position in self._names]
+        current = {position: changed.get(position, result)
+                   for position, result in self._burst_members.items()}
+        found = bursts.find_bursts(rows, current, self.cfg, stats, timed)
+        for position, burst in found.items():
+            changed[position] = bursts.with_burst(current[position], burst, self.cfg)
 
     def _untimed(self, target: str, members: list[tuple[float | None, str, int, NameResult]],
                  changed: dict[int, NameResult]) -> None:
@@ -119,9 +169,11 @@ class BatchSweeps:
 
 
 def apply_sweeps(results: Sequence[NameResult], times: Sequence[float | None] | None = None,
-                 policy: Policy | None = None) -> list[NameResult]:
-    """``results`` with every sweep member raised (``times``: one per result, or None)."""
-    batch = BatchSweeps(policy)
+                 policy: Policy | None = None,
+                 pieces: bursts.PieceCounts | None = None) -> list[NameResult]:
+    """``results`` with every sweep and burst member raised (``times``: one per result, or
+    None; ``pieces``: live piece counts, the shipped ones by default)."""
+    batch = BatchSweeps(policy, pieces)
     for position, result in enumerate(results):
         batch.add(position, result, None if times is None else times[position])
     changed = batch.resolve(len(results))

@@ -64,8 +64,11 @@ def run_check_name(
                 out = _PatchedLines(advance)
                 lines: list[str] = []
                 for position, result in enumerate(results):
-                    if result.matches and sweeps.add(position, result,
-                                                      _time_of(times, position - offset)):
+                    if not result.matches:
+                        # Counted for bursts (every name of the window weighs in).
+                        sweeps.note(position, result.normalized,
+                                    _time_of(times, position - offset))
+                    elif sweeps.add(position, result, _time_of(times, position - offset)):
                         # A member's line is written at the end, once its sweep is known.
                         out.hole(lines, position)
                         lines.clear()

@@ -1,0 +1,284 @@
+"""Bursts: many names in one window glued from the same pieces, each near a popular name.
+
+A sweep (``detector.sweeps``) is several names imitating ONE target. A generator does
+something else: in the week of 2023-02-20 one registered 4,108 names in days, glued from a
+small vocabulary (`pyw`, `tp`, `cc`, `info`, `lib`, `control`...), and those that landed
+near a popular name each landed near a different one (`pywurl` by `pycurl`, `pywvisa` by
+`pyvisa`, `tpedinfo` by `tpu-info`, `grandlib` by `graphlib`). Alone each scores 0.05-0.2;
+what gives them away is the burst: in one window, far more names start (and end) with
+the same pieces than live names ever do.
+
+**Pieces.** A name's start pieces are its first ``burst_piece_min``..``burst_piece_max``
+characters and its end pieces its last ones, separators removed (`tpedinfo`: `^tp`,
+`^tpe`, ..., `fo$`, `nfo$`, `info$`...). How many live names carry each piece is shipped
+data (``data/name_pieces.npz``, ``scripts/build_name_tokens.py``), built from live names
+only: no list of bad words. A piece found in fewer than ``MIN_PIECE_NAMES`` live names is
+not stored and counts as found in that many (the cautious side).
+
+**Burst pieces.** In a window of ``n`` distinct names, a piece carried by ``k`` of the
+others is a burst piece when ``k >= burst_min_names`` and ``k >= burst_min_ratio x n x
+share``, ``share`` its share of live names: the window holds it far beyond chance.
+
+**Members and the boost.** A name is raised when its best match scores at least
+``burst_min_score`` alone and both its start and its end are burst pieces. Requiring both
+ends is what sets a generator apart from a family: an organisation releasing `acme-core`,
+`acme-cli`, `acme-utils` together shares a start, but its ends are ordinary words that
+the window holds at their usual rate; a generator gluing pieces by the thousand shares
+both. The name's logit gains ``burst_boost x k / (k + burst_half_names)``, ``k`` the
+names sharing the less shared of its two pieces; its reason names the pieces and the
+first of the names sharing them.
+
+**Windows** are those of sweeps: with times, the names at most ``sweep_window_hours``
+before a name or at the same time (so the first names of a burst gain nothing and later
+ones more, and the answer depends only on the times); without times, the whole batch, if
+it holds at most ``sweep_batch_names`` names. O(n) in the batch's pieces plus a sort.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from detector.names.results import NameResult
+from detector.policy import NamesPolicy
+from detector.resources import data_path
+
+SHIPPED_PIECES = data_path("name_pieces.npz")
+# Pieces of live names are stored from this many names on; rarer ones count as this many.
+MIN_PIECE_NAMES = 10
+# Piece lengths the shipped counts cover (the policy's lengths must lie within them).
+STORED_LENGTHS = (2, 6)
+HOUR = 3600.0
+_EPSILON = 1e-4
+# Rows looked at per piece to list a reason's names (enough for sweep_listed up to this).
+_LISTED_MAX = 32
+_FORMAT = 1
+
+
+def pieces(normalized: str, shortest: int, longest: int) -> tuple[list[str], list[str]]:
+    """(start pieces ``^ab``..., end pieces ``yz$``...) of a canonical name: its first and
+    last ``shortest``..``longest`` characters with separators removed, never the whole."""
+    compact = normalized.replace("-", "")
+    top = min(longest, len(compact) - 1)
+    return ([f"^{compact[:size]}" for size in range(shortest, top + 1)],
+            [f"{compact[-size:]}$" for size in range(shortest, top + 1)])
+
+
+def piece_counts(names: Iterable[str], shortest: int = STORED_LENGTHS[0],
+                 longest: int = STORED_LENGTHS[1]) -> tuple[int, Counter[str]]:
+    """(number of names, in how many of them each piece occurs) over canonical names."""
+    counts: Counter[str] = Counter()
+    total = 0
+    for name in names:
+        total += 1
+        start, end = pieces(name, shortest, longest)
+        counts.update(start)
+        counts.update(end)
+    return total, counts
+
+
+@dataclass(frozen=True)
+class PieceCounts:
+    """How many live names carry each piece (``pieces``), out of ``names``."""
+
+    names: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, names: Iterable[str]) -> PieceCounts:
+        total, counts = piece_counts(names)
+        return cls(total, {p: c for p, c in counts.items() if c >= MIN_PIECE_NAMES})
+
+    def share(self, piece: str) -> float:
+        """The share of live names carrying ``piece`` (at least ``MIN_PIECE_NAMES``'s)."""
+        if self.names <= 0:
+            return 1.0  # no statistics: nothing is ever beyond chance
+        return max(self.counts.get(piece, 0), MIN_PIECE_NAMES) / self.names
+
+    def save(self, path: Path, note: str) -> None:
+        kept = sorted(self.counts)
+        header = json.dumps({"format": _FORMAT, "names": self.names, "note": note,
+                             "min_names": MIN_PIECE_NAMES, "lengths": list(STORED_LENGTHS)})
+        with open(path, "wb") as handle:
+            np.savez_compressed(
+                handle,
+                header=np.frombuffer(header.encode(), dtype=np.uint8),
+                pieces=np.frombuffer("\n".join(kept).encode(), dtype=np.uint8),
+                counts=np.asarray([self.counts[p] for p in kept], dtype=np.uint32),
+            )
+
+
+@lru_cache(maxsize=4)
+def load_pieces(path: str | None = None) -> PieceCounts:
+    """The shipped piece counts (an absent file: no statistics, so no bursts)."""
+    source = Path(path) if path else SHIPPED_PIECES
+    if not source.is_file():
+        return PieceCounts()
+    with np.load(source, allow_pickle=False) as data:
+        header = json.loads(data["header"].tobytes().decode())
+        if header.get("format") != _FORMAT:
+            return PieceCounts()
+        kept = data["pieces"].tobytes().decode().split("\n")
+        return PieceCounts(int(header["names"]),
+                           dict(zip(kept, data["counts"].tolist(), strict=True)))
+
+
+@dataclass(frozen=True, slots=True)
+class Burst:
+    """One name's place in a burst: its two shared pieces, who shares them, its scores."""
+
+    start: str  # the start piece, as `tp`
+    end: str  # the end piece, as `info`
+    count: int  # names sharing the less shared of the two
+    listed: tuple[str, ...]  # the first of them (earliest, or by name)
+    individual: float  # the score before the burst
+    score: float
+    window_hours: float | None  # None: the whole batch was the window
+    window_names: int
+
+    @property
+    def reason(self) -> str:
+        shown = ", ".join(f"'{name}'" for name in self.listed)
+        more = self.count - len(self.listed)
+        if more > 0:
+            shown += f" and {more} more"
+        where = ("in this batch" if self.window_hours is None
+                 else f"in the {self.window_hours:g} h before it")
+        return (f"burst: {self.count} other names {where} (of {self.window_names}) also start"
+                f" with '{self.start}' or end with '{self.end}', far more than among live"
+                f" names ({shown}); score {self.individual:.2f} before")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "count": self.count,
+                "names": list(self.listed), "individual_score": self.individual,
+                "window_hours": self.window_hours, "window_names": self.window_names}
+
+
+def gained(score: float, count: int, cfg: NamesPolicy) -> float:
+    p = min(max(score, _EPSILON), 1.0 - _EPSILON)
+    gain = cfg.burst_boost * count / (count + cfg.burst_half_names)
+    return max(round(1.0 / (1.0 + math.exp(-(math.log(p / (1.0 - p)) + gain))), 4), score)
+
+
+def is_member(result: NameResult, cfg: NamesPolicy) -> bool:
+    """A name that may be raised: its best match scores at least ``burst_min_score``."""
+    return (cfg.burst_boost > 0.0 and bool(result.matches) and result.normalized is not None
+            and result.matches[0].score >= cfg.burst_min_score)
+
+
+Row = tuple[float, str, int]  # (time, canonical name, position)
+
+
+def find_bursts(rows: Sequence[Row], members: dict[int, NameResult], cfg: NamesPolicy,
+                stats: PieceCounts, timed: bool) -> dict[int, Burst]:
+    """The bursts of ``members`` (by position) among every name of the batch (``rows``:
+    one per name, members among them; time 0 for all in a batch without times)."""
+    if not members or cfg.burst_boost <= 0.0 or stats.names <= 0:
+        return {}
+    ordered = sorted(rows)
+    window = cfg.sweep_window_hours * HOUR if timed else math.inf
+    # Pieces with their marks (`^tp`, `info$`), as the statistics spell them: the start
+    # and end pieces of one name never collide.
+    # Lengths outside the stored counts' would read every such piece as rare: clamped.
+    shortest = max(cfg.burst_piece_min, STORED_LENGTHS[0])
+    longest = min(cfg.burst_piece_max, STORED_LENGTHS[1])
+    split: list[tuple[list[str], list[str]]] = []
+    for _, name, _ in ordered:
+        compact = "^" + name.replace("-", "") + "$"
+        top = min(longest, len(compact) - 3) + 1
+        split.append(([compact[: size + 1] for size in range(shortest, top)],
+                      [compact[-size - 1 :] for size in range(shortest, top)]))
+    inside: Counter[str] = Counter()  # piece -> distinct names inside the window
+    names: Counter[str] = Counter()  # name -> its rows inside the window
+    # (row, window's first row, its end, start piece, end piece, sharing, names in window)
+    hits: list[tuple[int, int, int, str, str, int, int]] = []
+    low = high = 0
+    for index, (ts, _, position) in enumerate(ordered):
+        while high < len(ordered) and ordered[high][0] <= ts:
+            entering = ordered[high][1]
+            names[entering] += 1
+            if names[entering] == 1:
+                inside.update(split[high][0])
+                inside.update(split[high][1])
+            high += 1
+        while ordered[low][0] < ts - window:
+            leaving = ordered[low][1]
+            names[leaving] -= 1
+            if not names[leaving]:
+                del names[leaving]
+                inside.subtract(split[low][0])
+                inside.subtract(split[low][1])
+            low += 1
+        if position not in members:
+            continue
+        size = len(names)
+        start = _burst_piece(split[index][0], inside, size, cfg, stats)
+        end = _burst_piece(split[index][1], inside, size, cfg, stats)
+        if start is not None and end is not None:
+            hits.append((index, low, high, start[0], end[0], min(start[1], end[1]), size))
+    # The names listed in a reason: the earliest in the window carrying either piece. One
+    # pass over the batch indexes the rows of the pieces that raised someone.
+    wanted = {piece for hit in hits for piece in hit[3:5]}
+    carriers: dict[str, list[int]] = {piece: [] for piece in wanted}
+    for index, (start_pieces, end_pieces) in enumerate(split):
+        for piece in (*start_pieces, *end_pieces):
+            if piece in wanted:
+                carriers[piece].append(index)
+    found: dict[int, Burst] = {}
+    for index, low, high, start_piece, end_piece, count, size in hits:
+        name, position = ordered[index][1], ordered[index][2]
+        rows_of = sorted({*_between(carriers[start_piece], low, high),
+                          *_between(carriers[end_piece], low, high)})
+        listed: list[str] = []
+        for row in rows_of:
+            other = ordered[row][1]
+            if other != name and other not in listed:
+                listed.append(other)
+                if len(listed) == cfg.sweep_listed:
+                    break
+        result = members[position]
+        found[position] = Burst(start_piece[1:], end_piece[:-1], count, tuple(listed),
+                                result.score, gained(result.score, count, cfg),
+                                cfg.sweep_window_hours if timed else None, size)
+    return found
+
+
+def _between(indexes: list[int], low: int, high: int) -> list[int]:
+    """The first of ``indexes`` (sorted) in ``[low, high)``, enough to list a reason's
+    names (a name may appear twice, and the name itself is among them)."""
+    first = bisect_left(indexes, low)
+    return [i for i in indexes[first : first + 2 * _LISTED_MAX] if i < high]
+
+
+def _burst_piece(candidates: list[str], inside: Counter[str], size: int, cfg: NamesPolicy,
+                 stats: PieceCounts) -> tuple[str, int] | None:
+    """The most shared burst piece among ``candidates`` and how many others share it."""
+    best: tuple[str, int] | None = None
+    for piece in candidates:
+        others = inside[piece] - 1
+        if others < cfg.burst_min_names or others < cfg.burst_min_ratio * size * stats.share(piece):
+            continue
+        if best is None or others > best[1]:
+            best = (piece, others)
+    return best
+
+
+def with_burst(result: NameResult, burst: Burst, cfg: NamesPolicy) -> NameResult:
+    """``result`` with its score raised, its flag renewed and the burst's reason added."""
+    return NameResult(result.name, result.normalized, max(result.score, burst.score),
+                      result.flagged or burst.score >= cfg.flag_threshold, result.matches,
+                      [*result.reasons, burst.reason], result.error,
+                      {**(result.sweep or {}), "burst": burst.to_dict()})
+
+
+__all__ = ["Burst", "PieceCounts", "find_bursts", "is_member", "load_pieces", "piece_counts",
+           "pieces", "with_burst"]

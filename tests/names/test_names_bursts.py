@@ -1,0 +1,194 @@
+"""Bursts: names of one window glued from the same pieces (detector/names/bursts.py)."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from detector.names import NameResult, default_checker
+from detector.names.bursts import MIN_PIECE_NAMES, PieceCounts, is_member, load_pieces, pieces
+from detector.names.sweeps import BatchSweeps, apply_sweeps
+from detector.policy import build_policy, load_policy
+
+CFG = load_policy().names
+WARDEN = str(Path(sys.executable).with_name("warden"))
+HOUR = 3600.0
+
+# A generator's batch (the shape of the week of 2023-02-20): six starts glued to seven ends.
+STARTS = ["pyw", "tp", "grand", "rand", "cc", "visa"]
+ENDS = ["url", "info", "kill", "lib", "vm", "int", "ver"]
+GRID = [start + end for start in STARTS for end in ENDS]
+# Names of the grid each near a popular name of its own (`pycurl`, `ipinfo`, `mandrill`,
+# `vininfo`), scoring 0.05-0.2 alone: what a burst raises.
+RAISED = {"pywurl", "pywint", "tpinfo", "tpint", "randkill", "visainfo"}
+# Legitimate batches that look like it: a family sharing a rare start (or end) with
+# ordinary words at the other end, and a grid too small to be beyond chance.
+WORDS = ["requests", "numpy", "core", "utils", "cli", "api", "sdk", "flask", "django", "client"]
+START_FAMILY = [f"zqv-{word}" for word in WORDS]
+END_FAMILY = [f"{word}-zqv" for word in WORDS]
+SMALL_GRID = [start + end for start in STARTS[:3] for end in ENDS[:3]]
+
+
+def results(names: list[str]) -> list[NameResult]:
+    return default_checker().check_many(names)
+
+
+def raised(after: list[NameResult]) -> set[str]:
+    return {r.name for r in after if r.sweep is not None and "burst" in r.sweep}
+
+
+@pytest.mark.parametrize(
+    ("label", "batch", "expected"),
+    [
+        ("a generator's grid: its members near a popular name are raised", GRID, RAISED),
+        ("a family sharing a rare start, ordinary ends", START_FAMILY, set()),
+        ("a family sharing a rare end, ordinary starts", END_FAMILY, set()),
+        ("a grid too small to be beyond chance", SMALL_GRID, set()),
+        ("the grid beside the families, one batch", GRID + START_FAMILY + END_FAMILY, RAISED),
+    ],
+)
+def test_burst_members_side_by_side_with_legitimate_batches(
+    label: str, batch: list[str], expected: set[str]
+) -> None:
+    before = results(batch)
+    after = apply_sweeps(before)
+    got = raised(after)
+    assert expected <= got, label
+    members = {r.name for r in before if is_member(r, CFG)}
+    assert got <= members, "only names whose best match clears burst_min_score are raised"
+    if not expected:
+        assert not got, label
+        assert [r.score for r in after] == [r.score for r in before]
+    for old, new in zip(before, after, strict=True):
+        if new.name in got:
+            assert new.score > old.score
+            assert new.reasons[:-1] == old.reasons and new.reasons[-1].startswith("burst: ")
+            assert new.sweep is not None
+            assert new.sweep["burst"]["individual_score"] == old.score
+
+
+def test_the_family_members_are_members_that_are_not_raised() -> None:
+    """The families' table rows mean something: some of their names are members."""
+    assert any(is_member(r, CFG) for r in results(START_FAMILY))
+
+
+def test_a_raised_name_shares_both_its_start_and_its_end() -> None:
+    after = apply_sweeps(results(GRID))
+    for r in after:
+        if r.sweep and "burst" in r.sweep:
+            info = r.sweep["burst"]
+            assert r.name.startswith(info["start"]) and r.name.endswith(info["end"])
+            assert info["count"] >= CFG.burst_min_names
+            assert info["window_names"] == len(GRID)
+            assert all(name != r.name for name in info["names"])
+            assert 0 < len(info["names"]) <= CFG.sweep_listed
+
+
+def test_bursts_do_not_depend_on_the_order_of_the_batch() -> None:
+    expected = apply_sweeps(results(GRID))
+    order = list(range(len(GRID)))
+    random.Random(3).shuffle(order)
+    shuffled = apply_sweeps([results(GRID)[i] for i in order])
+    assert [shuffled[order.index(i)].score for i in range(len(GRID))] == [
+        r.score for r in expected]
+
+
+def test_timed_a_burst_raises_later_names_and_forgets_names_beyond_the_window() -> None:
+    before = results(GRID)
+    window = CFG.sweep_window_hours * HOUR
+    # The grid arrives together: the same as a batch without times.
+    together = apply_sweeps(before, [100.0] * len(GRID))
+    assert raised(together) == raised(apply_sweeps(before))
+    # Each name a window and more after the one before: no burst.
+    apart = apply_sweeps(before, [i * (window + 1) for i in range(len(GRID))])
+    assert not raised(apart)
+    # The members first, then the rest: the members see nothing before them.
+    first = [0.0 if r.name in RAISED else 60.0 for r in before]
+    assert not raised(apply_sweeps(before, first)) & RAISED
+    last = [60.0 if r.name in RAISED else 0.0 for r in before]
+    assert raised(apply_sweeps(before, last)) >= RAISED
+
+
+def test_the_batch_collector_with_notes_answers_as_apply_sweeps() -> None:
+    """`check-name --file --json` adds the matched names and notes the others."""
+    before = results(GRID + START_FAMILY)
+    batch = BatchSweeps()
+    for position, result in enumerate(before):
+        if result.matches:
+            batch.add(position, result)
+        else:
+            batch.note(position, result.normalized)
+    changed = batch.resolve(len(before))
+    expected = apply_sweeps(before)
+    assert [changed.get(i, r).score for i, r in enumerate(before)] == [
+        r.score for r in expected]
+    assert set(batch.members()) >= {i for i, r in enumerate(before) if r.name in RAISED}
+
+
+def test_no_bursts_when_turned_off_or_too_big_without_times() -> None:
+    tables = load_policy().to_dict()
+    tables["names"]["burst_boost"] = 0.0
+    off = build_policy(tables)
+    assert not raised(apply_sweeps(results(GRID), policy=off))
+    tables["names"]["burst_boost"] = CFG.burst_boost
+    tables["names"]["sweep_batch_names"] = len(GRID) - 1
+    small = build_policy(tables)
+    assert not raised(apply_sweeps(results(GRID), policy=small))
+
+
+@pytest.mark.parametrize(
+    ("name", "start", "end"),
+    [
+        ("tpedinfo", ["^tp", "^tpe", "^tped", "^tpedi"], ["fo$", "nfo$", "info$", "dinfo$"]),
+        ("py-w", ["^py"], ["yw$"]),
+        ("ab", [], []),
+    ],
+)
+def test_pieces_are_the_first_and_last_characters_without_separators(
+    name: str, start: list[str], end: list[str]
+) -> None:
+    assert pieces(name, 2, 5) == (start, end)
+
+
+def test_piece_counts_count_names_and_rare_pieces_count_as_the_floor() -> None:
+    stats = PieceCounts.build(["tpedinfo"] * MIN_PIECE_NAMES + ["abcdef"])
+    assert stats.names == MIN_PIECE_NAMES + 1
+    assert stats.counts["^tp"] == MIN_PIECE_NAMES
+    assert "^ab" not in stats.counts
+    assert stats.share("^ab") == stats.share("^tp") == MIN_PIECE_NAMES / stats.names
+    assert PieceCounts().share("^tp") == 1.0
+
+
+def test_the_shipped_piece_counts_come_from_live_names() -> None:
+    stats = load_pieces()
+    assert stats.names > 100_000
+    assert stats.share("^django") > 10 * stats.share("^pyw") > 10 * stats.share("^zqv")
+
+
+def test_policy_rejects_piece_lengths_the_wrong_way_round() -> None:
+    tables = load_policy().to_dict()
+    tables["names"]["burst_piece_min"] = 6
+    tables["names"]["burst_piece_max"] = 3
+    with pytest.raises(ValueError, match="burst_piece_min"):
+        build_policy(tables)
+
+
+def test_check_name_json_raises_a_generators_batch(tmp_path: Path) -> None:
+    """`check-name --file --json`: the unmatched names are counted, the members' lines
+    patched at the end, every other line as checked."""
+    listing = tmp_path / "batch.txt"
+    listing.write_text("\n".join(GRID + START_FAMILY) + "\n")
+    done = subprocess.run([WARDEN, "check-name", "--file", str(listing), "--json"],
+                          capture_output=True, text=True, check=True)
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["name"] for line in lines] == GRID + START_FAMILY
+    got = {line["name"] for line in lines if "burst" in (line.get("sweep") or {})}
+    assert got == raised(apply_sweeps(results(GRID + START_FAMILY)))
+    assert got >= RAISED
+    assert all(line["reasons"][-1].startswith("burst: ") for line in lines
+               if line["name"] in got)
