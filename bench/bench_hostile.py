@@ -99,7 +99,7 @@ FILE_CASES = {
         "# -*- coding: unicode_escape -*-\n" + "\\x78\\x3d\\x31\\x3b" * 250_000),
     # a syntax error at the end of a file as costly to parse as the guard allows, behind
     # nested blocks: every prefix cut (detector/code/prefix.py) fails again
-    "prefix search (syntax error at the end)": lambda: _files("".join(
+    "prefix search (error at end)": lambda: _files("".join(
         f"def f{i}(a, b):\n    return [a + b * {i} for _ in range(3)]\n"
         for i in range(6000)) + "".join(f"{'    ' * d}if x{d}:\n" for d in range(60))),
     "many files": lambda: {f"pkg/m{i}.py": "import os\nx = os.path.join('a', 'b')\n"

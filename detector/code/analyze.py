@@ -20,7 +20,7 @@ from detector.code.archive import is_wheel_script
 from detector.code.budget import Budget, BudgetExceeded
 from detector.code.findings import SEVERITIES, Finding, clip_evidence
 from detector.code.limits import Limits
-from detector.code.prefix import PARSE_ERRORS, Prefix, parse_prefix
+from detector.code.prefix import PARSE_ERRORS, Prefix, parse_prefix, source_lines
 from detector.code.pyast import FileScan, flatten
 from detector.code.rules import catalogue, rule
 from detector.code.sourcecoding import recode
@@ -439,7 +439,7 @@ def _with_rest(name: str, text: str, tier: str, prefix: Prefix, limits: Limits,
     """Findings and tokens of a file parsed up to ``prefix``: the prefix's, plus text
     rules over the lines after it (line numbers of the whole file), plus the model token
     of an unparsed file (it is one)."""
-    cut = sum(map(len, text.splitlines(keepends=True)[:prefix.lines]))
+    cut = sum(map(len, source_lines(text)[:prefix.lines]))
     rest = scan_raw(name, tier, text[cut:], limits.max_text_scan_bytes, worker.max_hits)
     for f in rest:
         f.line = None if f.line is None else f.line + prefix.lines

