@@ -47,7 +47,7 @@ the name's score, its flag and an added reason (naming the target and, capped at
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -99,13 +99,8 @@ class Sweep:
 
     @property
     def reason(self) -> str:
-        shown = ", ".join(f"'{name}'" for name in self.listed)
-        more = self.count - len(self.listed)
-        if more > 0:
-            shown += f" and {more} more"
+        shown, where = listed_text(self.listed, self.count), window_text(self.window_hours)
         others = f"{self.count} other name{'s' if self.count != 1 else ''}"
-        where = ("in this batch" if self.window_hours is None
-                 else f"in the {self.window_hours:g} h before it")
         return (f"sweep: {others} imitating '{self.target}' {where} ({shown}); "
                 f"score {self.individual:.2f} alone")
 
@@ -113,6 +108,18 @@ class Sweep:
         return {"target": self.target, "siblings": list(self.listed), "count": self.count,
                 "individual_score": self.individual,
                 "window_hours": self.window_hours}
+
+
+def listed_text(listed: Sequence[str], count: int) -> str:
+    """The names a reason shows, and how many more there are: `'a', 'b' and 3 more`."""
+    shown = ", ".join(f"'{name}'" for name in listed)
+    more = count - len(listed)
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def window_text(window_hours: float | None) -> str:
+    """Where the other names of a reason were seen: the batch, or the hours before."""
+    return "in this batch" if window_hours is None else f"in the {window_hours:g} h before it"
 
 
 def make_sweep(target: str, listed: Iterator[str] | list[str], count: int, score: float,

@@ -51,6 +51,7 @@ import numpy as np
 from detector.names.results import NameResult
 from detector.policy import NamesPolicy
 from detector.resources import data_path
+from detector.sweeps import listed_text, window_text
 
 SHIPPED_PIECES = data_path("name_pieces.npz")
 # Pieces of live names are stored from this many names on; rarer ones count as this many.
@@ -147,12 +148,7 @@ class Burst:
 
     @property
     def reason(self) -> str:
-        shown = ", ".join(f"'{name}'" for name in self.listed)
-        more = self.count - len(self.listed)
-        if more > 0:
-            shown += f" and {more} more"
-        where = ("in this batch" if self.window_hours is None
-                 else f"in the {self.window_hours:g} h before it")
+        shown, where = listed_text(self.listed, self.count), window_text(self.window_hours)
         return (f"burst: {self.count} other names {where} (of {self.window_names}) also start"
                 f" with '{self.start}' or end with '{self.end}', far more than among live"
                 f" names ({shown}); score {self.individual:.2f} before")
