@@ -110,6 +110,23 @@ class Sweep:
                 "window_hours": self.window_hours}
 
 
+def window_steps(times: Sequence[float], window: float) -> Iterator[tuple[int, range, range]]:
+    """A window of ``window`` seconds sliding over rows sorted by time: for each row, in
+    order, the rows that enter the window ending at its time (every row not yet in, up
+    to its time, ties included) and the rows that leave it (older than its time minus
+    the window), as index ranges. After a step the window is rows ``left.stop`` to
+    ``entered.stop``. O(n) in all."""
+    low = high = 0
+    for index, ts in enumerate(times):
+        first_in = high
+        while high < len(times) and times[high] <= ts:
+            high += 1
+        first_out = low
+        while times[low] < ts - window:
+            low += 1
+        yield index, range(first_in, high), range(first_out, low)
+
+
 def listed_text(listed: Sequence[str], count: int) -> str:
     """The names a reason shows, and how many more there are: `'a', 'b' and 3 more`."""
     shown = ", ".join(f"'{name}'" for name in listed)

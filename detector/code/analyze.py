@@ -225,15 +225,13 @@ class _Trees(Mapping[str, "list[ast.AST] | None"]):
             # what parses before the syntax error is scanned as code (files reached first,
             # install and import time, come first; a library full of cut-off files
             # spends the package's allowance, then gets text rules as before)
-            spent: list[int] = []
-
             def cost(source: str) -> int:
-                spent.append(parse_units(source))
-                return spent[-1]
+                units = parse_units(source)
+                self.prefix_units_left -= units
+                return units
 
             prefix = parse_prefix(text, error, self.budget.check,
                                   min(self.limits.max_parse_units, self.prefix_units_left), cost)
-            self.prefix_units_left -= sum(spent)
             if prefix is not None:
                 self.partial[name] = prefix
                 tree = flatten(prefix.tree)

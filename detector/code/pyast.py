@@ -38,6 +38,8 @@ NETWORK_PREFIX = (
     "pycurl.", "wget.download", "dns.resolver.", "urllib.urlopen", "urllib.urlretrieve",
     "websocket.", "paramiko.",
 )
+# modules whose calls unpack data (what `_kind` calls "decode")
+DECODE_MODULES = ("marshal.", "zlib.", "lzma.", "bz2.", "codecs.")
 OPAQUE_MIN = 3  # constant-vs-constant branch tests in one file: obfuscator filler
 # methods of HTTP session and client objects that take the address first (or `url=`)
 HTTP_VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "request",
@@ -691,7 +693,7 @@ class FileScan:
                 if name.startswith(NETWORK_PREFIX) or last in ("urlopen", "urlretrieve"):
                     return "net"
                 if last in decode.DECODE_NAMES or name in self.folder.decoders or \
-                        name.startswith(("marshal.", "zlib.", "lzma.", "bz2.", "codecs.")):
+                        name.startswith(DECODE_MODULES):
                     return "decode"
                 if last == "chr" or (last == "join" and "chr" in self.source(sub)):
                     return "decode"
@@ -799,7 +801,7 @@ class FileScan:
             if type(sub) is ast.Call:
                 name = qualified(sub.func, self.aliases) or ""
                 if name.rsplit(".", 1)[-1] in decode.DECODERS or name in self.folder.decoders \
-                        or name.startswith(("codecs.decode", "zlib.", "marshal.")):
+                        or name.startswith(DECODE_MODULES):
                     return True
         return False
 

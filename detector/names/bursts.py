@@ -51,7 +51,7 @@ import numpy as np
 from detector.names.results import NameResult
 from detector.policy import NamesPolicy
 from detector.resources import data_path
-from detector.sweeps import listed_text, window_text
+from detector.sweeps import listed_text, window_steps, window_text
 
 SHIPPED_PIECES = data_path("name_pieces.npz")
 # Pieces of live names are stored from this many names on; rarer ones count as this many.
@@ -197,23 +197,22 @@ def find_bursts(rows: Sequence[Row], members: dict[int, NameResult], cfg: NamesP
     names: Counter[str] = Counter()  # name -> its rows inside the window
     # (row, window's first row, its end, start piece, end piece, sharing, names in window)
     hits: list[tuple[int, int, int, str, str, int, int]] = []
-    low = high = 0
-    for index, (ts, _, position) in enumerate(ordered):
-        while high < len(ordered) and ordered[high][0] <= ts:
-            entering = ordered[high][1]
+    for index, entered, left in window_steps([row[0] for row in ordered], window):
+        for row in entered:
+            entering = ordered[row][1]
             names[entering] += 1
             if names[entering] == 1:
-                inside.update(split[high][0])
-                inside.update(split[high][1])
-            high += 1
-        while ordered[low][0] < ts - window:
-            leaving = ordered[low][1]
+                inside.update(split[row][0])
+                inside.update(split[row][1])
+        for row in left:
+            leaving = ordered[row][1]
             names[leaving] -= 1
             if not names[leaving]:
                 del names[leaving]
-                inside.subtract(split[low][0])
-                inside.subtract(split[low][1])
-            low += 1
+                inside.subtract(split[row][0])
+                inside.subtract(split[row][1])
+        position = ordered[index][2]
+        low, high = left.stop, entered.stop
         if position not in members:
             continue
         size = len(names)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from detector.names import bursts
 from detector.names.results import NameResult
 from detector.policy import NamesPolicy, Policy, resolve
-from detector.sweeps import Sweep, is_member_match, make_sweep
+from detector.sweeps import Sweep, is_member_match, make_sweep, window_steps
 
 HOUR = 3600.0
 
@@ -148,17 +148,15 @@ class BatchSweeps:
                        for ts, name, position, result in members),
                       key=lambda row: (row[0], row[1], row[2]))
         inside: Counter[str] = Counter()
-        low = high = 0
-        for ts, name, position, result in rows:
-            while high < len(rows) and rows[high][0] <= ts:
-                inside[rows[high][1]] += 1
-                high += 1
-            while rows[low][0] < ts - window:
-                gone = rows[low][1]
+        for index, entered, left in window_steps([row[0] for row in rows], window):
+            for row in entered:
+                inside[rows[row][1]] += 1
+            for row in left:
+                gone = rows[row][1]
                 inside[gone] -= 1
                 if not inside[gone]:
                     del inside[gone]
-                low += 1
+            _, name, position, result = rows[index]
             count = len(inside) - (name in inside)
             if count == 0:
                 continue
