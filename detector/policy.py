@@ -108,6 +108,7 @@ class NamesPolicy(Table):
     burst_min_ratio: float = positive()
     burst_piece_min: int = count()
     burst_piece_max: int = count()
+    burst_window_max_names: int = count()
 
     def check(self) -> None:
         if self.burst_piece_min > self.burst_piece_max:

@@ -5,11 +5,14 @@
 'requests'
 """
 
+from detector.names.burst_memory import BurstMemory
+from detector.names.bursts import is_member as is_burst_member
 from detector.names.checker import NameChecker, check_name, check_names, default_checker
 from detector.names.normalize import InvalidName, canonical
 from detector.names.results import NameMatch, NameResult
 
 __all__ = [
+    "BurstMemory",
     "InvalidName",
     "NameChecker",
     "NameMatch",
@@ -18,4 +21,5 @@ __all__ = [
     "check_name",
     "check_names",
     "default_checker",
+    "is_burst_member",
 ]

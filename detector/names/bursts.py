@@ -172,6 +172,53 @@ def is_member(result: NameResult, cfg: NamesPolicy) -> bool:
 
 
 Row = tuple[float, str, int]  # (time, canonical name, position)
+Split = tuple[list[str], list[str]]  # a name's marked start and end pieces
+Hit = tuple[str, str, int]  # (start piece, end piece, names sharing the less shared)
+
+
+def piece_lengths(cfg: NamesPolicy) -> tuple[int, int]:
+    """The policy's piece lengths, clamped to the stored counts' (outside them every
+    piece would read as rare)."""
+    return max(cfg.burst_piece_min, STORED_LENGTHS[0]), min(cfg.burst_piece_max, STORED_LENGTHS[1])
+
+
+def marked_pieces(name: str, shortest: int, longest: int) -> Split:
+    """``pieces`` with their marks (`^tp`, `info$`), as the statistics spell them: the
+    start and end pieces of one name never collide."""
+    compact = "^" + name.replace("-", "") + "$"
+    top = min(longest, len(compact) - 3) + 1
+    return ([compact[: size + 1] for size in range(shortest, top)],
+            [compact[-size - 1 :] for size in range(shortest, top)])
+
+
+def burst_hit(split: Split, inside: Counter[str], size: int, cfg: NamesPolicy,
+              stats: PieceCounts, own: int = 1) -> Hit | None:
+    """The name's burst pieces when both its start and its end are burst pieces.
+
+    ``inside``: piece -> distinct names of the window carrying it, ``size`` names in all
+    (the name among them); ``own``: 1 when the name itself is counted in ``inside``."""
+    start = _burst_piece(split[0], inside, size, cfg, stats, own)
+    if start is None:
+        return None
+    end = _burst_piece(split[1], inside, size, cfg, stats, own)
+    if end is None:
+        return None
+    return start[0], end[0], min(start[1], end[1])
+
+
+def make_burst(hit: Hit, listed: Iterable[str], name: str, score: float, size: int,
+               cfg: NamesPolicy, timed: bool) -> Burst:
+    """The burst of ``name`` (scoring ``score`` before it): ``listed`` the names of the
+    window carrying either piece, earliest first (``name`` and repeats are skipped)."""
+    shown: list[str] = []
+    for other in listed:
+        if other != name and other not in shown:
+            shown.append(other)
+            if len(shown) == cfg.sweep_listed:
+                break
+    start_piece, end_piece, count = hit
+    return Burst(start_piece[1:], end_piece[:-1], count, tuple(shown), score,
+                 gained(score, count, cfg), cfg.sweep_window_hours if timed else None, size)
 
 
 def find_bursts(rows: Sequence[Row], members: dict[int, NameResult], cfg: NamesPolicy,
@@ -182,21 +229,12 @@ def find_bursts(rows: Sequence[Row], members: dict[int, NameResult], cfg: NamesP
         return {}
     ordered = sorted(rows)
     window = cfg.sweep_window_hours * HOUR if timed else math.inf
-    # Pieces with their marks (`^tp`, `info$`), as the statistics spell them: the start
-    # and end pieces of one name never collide.
-    # Lengths outside the stored counts' would read every such piece as rare: clamped.
-    shortest = max(cfg.burst_piece_min, STORED_LENGTHS[0])
-    longest = min(cfg.burst_piece_max, STORED_LENGTHS[1])
-    split: list[tuple[list[str], list[str]]] = []
-    for _, name, _ in ordered:
-        compact = "^" + name.replace("-", "") + "$"
-        top = min(longest, len(compact) - 3) + 1
-        split.append(([compact[: size + 1] for size in range(shortest, top)],
-                      [compact[-size - 1 :] for size in range(shortest, top)]))
+    lengths = piece_lengths(cfg)
+    split = [marked_pieces(name, *lengths) for _, name, _ in ordered]
     inside: Counter[str] = Counter()  # piece -> distinct names inside the window
     names: Counter[str] = Counter()  # name -> its rows inside the window
-    # (row, window's first row, its end, start piece, end piece, sharing, names in window)
-    hits: list[tuple[int, int, int, str, str, int, int]] = []
+    # (row, window's first row, its end, the hit, names in window)
+    hits: list[tuple[int, int, int, Hit, int]] = []
     for index, entered, left in window_steps([row[0] for row in ordered], window):
         for row in entered:
             entering = ordered[row][1]
@@ -211,39 +249,27 @@ def find_bursts(rows: Sequence[Row], members: dict[int, NameResult], cfg: NamesP
                 del names[leaving]
                 inside.subtract(split[row][0])
                 inside.subtract(split[row][1])
-        position = ordered[index][2]
-        low, high = left.stop, entered.stop
-        if position not in members:
+        if ordered[index][2] not in members:
             continue
         size = len(names)
-        start = _burst_piece(split[index][0], inside, size, cfg, stats)
-        end = _burst_piece(split[index][1], inside, size, cfg, stats)
-        if start is not None and end is not None:
-            hits.append((index, low, high, start[0], end[0], min(start[1], end[1]), size))
+        hit = burst_hit(split[index], inside, size, cfg, stats)
+        if hit is not None:
+            hits.append((index, left.stop, entered.stop, hit, size))
     # The names listed in a reason: the earliest in the window carrying either piece. One
     # pass over the batch indexes the rows of the pieces that raised someone.
-    wanted = {piece for hit in hits for piece in hit[3:5]}
+    wanted = {piece for hit in hits for piece in hit[3][:2]}
     carriers: dict[str, list[int]] = {piece: [] for piece in wanted}
     for index, (start_pieces, end_pieces) in enumerate(split):
         for piece in (*start_pieces, *end_pieces):
             if piece in wanted:
                 carriers[piece].append(index)
     found: dict[int, Burst] = {}
-    for index, low, high, start_piece, end_piece, count, size in hits:
+    for index, low, high, hit, size in hits:
         name, position = ordered[index][1], ordered[index][2]
-        rows_of = sorted({*_between(carriers[start_piece], low, high),
-                          *_between(carriers[end_piece], low, high)})
-        listed: list[str] = []
-        for row in rows_of:
-            other = ordered[row][1]
-            if other != name and other not in listed:
-                listed.append(other)
-                if len(listed) == cfg.sweep_listed:
-                    break
-        result = members[position]
-        found[position] = Burst(start_piece[1:], end_piece[:-1], count, tuple(listed),
-                                result.score, gained(result.score, count, cfg),
-                                cfg.sweep_window_hours if timed else None, size)
+        rows_of = sorted({*_between(carriers[hit[0]], low, high),
+                          *_between(carriers[hit[1]], low, high)})
+        found[position] = make_burst(hit, (ordered[row][1] for row in rows_of), name,
+                                     members[position].score, size, cfg, timed)
     return found
 
 
@@ -255,11 +281,11 @@ def _between(indexes: list[int], low: int, high: int) -> list[int]:
 
 
 def _burst_piece(candidates: list[str], inside: Counter[str], size: int, cfg: NamesPolicy,
-                 stats: PieceCounts) -> tuple[str, int] | None:
+                 stats: PieceCounts, own: int) -> tuple[str, int] | None:
     """The most shared burst piece among ``candidates`` and how many others share it."""
     best: tuple[str, int] | None = None
     for piece in candidates:
-        others = inside[piece] - 1
+        others = inside[piece] - own
         if others < cfg.burst_min_names or others < cfg.burst_min_ratio * size * stats.share(piece):
             continue
         if best is None or others > best[1]:

@@ -13,7 +13,8 @@ a version not in ``READS`` is refused with ``CheckpointError``: the caller repla
 events instead. An older version that is read starts what it lacks empty. Version 2
 (before cohort scopes, sweeps and link evidence): its breaker held no cohort pause and
 no cohort traffic, its flagged registrations carry no cohorts, it has no sweep members
-(sweeps count from the restore on), and its links rest on more than a site.
+(sweeps count from the restore on), and its links rest on more than a site. Versions 2
+and 3 hold no burst window (bursts count the names from the restore on).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from detector.stream.scorer import AccountState, StreamScorer
 #    the sweeps' recent members (detector.sweeps.SweepMemory); what a link rests on
 #    (an organisation's site only; version 2 links rest on more), the broad sign-up
 #    burst of an account and the broad keys' burst episodes.
-VERSION = 3
-READS = (2, 3)
+# 4: the names of the burst window (detector.names.BurstMemory; null when bursts are off).
+VERSION = 4
+READS = (2, 3, 4)
 # A version 2 account row lacks the last two fields: (link_site, cohort).
 _V2_ACCOUNT_TAIL = [False, None]
 
@@ -161,6 +163,7 @@ def dump(scorer: StreamScorer) -> dict[str, Any]:
         "tracker": _tracker(scorer.tracker),
         "breaker": _breaker(scorer.breaker_state),
         "sweeps": scorer.sweeps.dump(),
+        "bursts": scorer.bursts.dump() if scorer.bursts is not None else None,
     }
 
 
@@ -191,6 +194,8 @@ def restore(data: dict[str, Any], policy: Policy | None = None) -> StreamScorer:
         scorer.breaker_state = _restore_breaker(data["breaker"])
         if data["version"] >= 3:
             scorer.sweeps.load(data["sweeps"])
+        if data["version"] >= 4 and data["bursts"] is not None and scorer.bursts is not None:
+            scorer.bursts.load(data["bursts"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"damaged scorer checkpoint: {type(exc).__name__}: {exc}"
                               ) from None

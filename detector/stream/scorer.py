@@ -39,7 +39,10 @@ from detector.stream.scope import event_cohorts
 from detector.stream.signals import (
     CodeCache,
     NameCache,
+    NameSignal,
     SignalTimes,
+    burst_memory,
+    canonical_name,
     compute_batch,
     exact_hash,
 )
@@ -144,6 +147,9 @@ class StreamScorer:
         self.code = CodeCache(policy, times=self.signal_times)
         # The recent members of each sweep (names imitating one target): stream state.
         self.sweeps = SweepMemory(policy.names)
+        # Every name registered in the window and its pieces, for generator bursts
+        # (detector.names.burst_memory): stream state too; None when bursts are off.
+        self.bursts = burst_memory(policy)
         self.findings_for_last_event: list[dict[str, Any]] = []
         self._seen_ids: dict[str, None] = {}  # a dict: 2-4x smaller than a set this size
         self._accounts_pruned_at = -math.inf
@@ -210,6 +216,21 @@ class StreamScorer:
         if not transitions:
             return [decision]
         return [decision, *({"breaker": t} for t in transitions)]
+
+    def _observe_burst(self, ev: Event, name: NameSignal, score: float
+                       ) -> tuple[float, str] | None:
+        """Count a new project's name in the burst window (every name counts, members or
+        not; a release's name does not join it) and answer a member's burst, if any:
+        its raised score and its reason."""
+        created = ev.type == "project.created"
+        if self.bursts is None or not (created or name.burst_member):
+            return None
+        canonical = name.normalized or canonical_name(ev.project or "")
+        if canonical is None:
+            return None
+        burst = self.bursts.observe(canonical, ev.ts, score if name.burst_member else None,
+                                    register=created)
+        return None if burst is None else (burst.score, burst.reason)
 
     def _cohorts(self, ev: Event) -> tuple[str, ...]:
         """The breaker cohorts of an event (e-mail domain: the account's)."""
@@ -456,6 +477,11 @@ class StreamScorer:
                     score = sweep.score
                     flagged = flagged or score >= self.policy.names.flag_threshold
                     reason = f"{reason}; {sweep.reason}" if reason else sweep.reason
+            burst = self._observe_burst(ev, name, score)
+            if burst is not None:  # on top of any sweep, as in a batch
+                score, burst_reason = burst
+                flagged = flagged or score >= self.policy.names.flag_threshold
+                reason = f"{reason}; {burst_reason}" if reason else burst_reason
             if flagged:
                 signals.append(Signal("name", cfg.name_squat * score, reason))
                 if name.target:

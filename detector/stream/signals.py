@@ -12,10 +12,13 @@ import hashlib
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from detector.policy import Policy, load_policy, resolve
 from detector.sweeps import is_member_match
+
+if TYPE_CHECKING:
+    from detector.names import BurstMemory
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +27,12 @@ class NameSignal:
     flagged: bool
     target: str | None
     reason: str
-    # The canonical name and the target of its sweep, when it is a sweep member
-    # (detector.sweeps: its best match is an edit-based imitation); else None.
+    # The canonical name when it is a sweep or burst member, else None; the target of its
+    # sweep when it is a sweep member (detector.sweeps: its best match is an edit-based
+    # imitation); whether it is a burst member (detector.names.bursts.is_member).
     normalized: str | None = None
     sweep_target: str | None = None
+    burst_member: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +97,42 @@ def _to_signal(result: Any, policy: Policy) -> NameSignal:
     best = matches[0] if matches else None
     member = best is not None and is_member_match(best.kind, best.distance, best.score,
                                                   policy.names)
+    from detector.names import is_burst_member  # _to_signal only sees the checker's results
+
+    burst = is_burst_member(result, policy.names)
     signal = NameSignal(
         score=float(result.score), flagged=bool(result.flagged),
         target=best.target if best is not None else None,
         reason=reasons[0] if reasons else "",
-        normalized=getattr(result, "normalized", None) if member else None,
+        normalized=getattr(result, "normalized", None) if member or burst else None,
         sweep_target=best.target if member and best is not None else None,
+        burst_member=burst,
     )
     return _shared(signal)
+
+
+def canonical_name(name: str) -> str | None:
+    """The canonical form of a project name, None for an invalid name (or without the
+    name signal installed): what bursts count every name of a window by."""
+    try:
+        from detector.names import InvalidName, canonical
+    except ImportError:  # a partial install without the name signal
+        return None
+    try:
+        return canonical(name)
+    except InvalidName:
+        return None
+
+
+def burst_memory(policy: Policy) -> BurstMemory | None:
+    """The stream's burst state (``detector.names.BurstMemory``); None when bursts are off
+    or the name signal is not installed."""
+    try:
+        from detector.names import BurstMemory
+    except ImportError:  # a partial install without the name signal
+        return None
+    memory = BurstMemory(policy.names)
+    return memory if memory.on else None
 
 
 def _shared(signal: NameSignal) -> NameSignal:

@@ -1,0 +1,154 @@
+"""Bursts in a stream (`warden score`, the service): ``BurstMemory``, the stream state
+that lets each name event see the window before it, as a timed batch sees it
+(``detector.names.bursts``; the rule, its pieces and thresholds live there).
+
+**What it holds.** Every project name registered (``project.created``) in the last
+``sweep_window_hours``, members or not: the denominator of a burst is every distinct name
+of the window, as in a batch. Per name, its time and its arrival number; per piece, how
+many of the window's names carry it. A name registered again while still in the window
+keeps its first time (as ``SweepMemory`` does).
+
+**Bound.** At most ``[names] burst_window_max_names`` names: past it the oldest are
+dropped early, so a flood shortens the window instead of growing memory. Memory is then
+that many names with their eight pieces (a few hundred bytes a name).
+
+**Time.** Events come in time order. An event older than the newest seen is taken as
+arriving at the newest time seen (as the service scores a late event), never stored in
+the past: the window stays sorted. Names at the same time: a name sees those that
+arrived before it (a timed batch, which sees the whole tie, gives every name of the tie
+what the stream gives its last arrival). Within a tie the answer therefore depends on
+arrival order; the state after the tie does not (the same names, pieces and counts), and
+a stream's order is fixed by its log, so a replay answers exactly as the first run.
+
+**Releases.** A release of an existing project is raised by a burst its name belongs to
+but does not join the window (``register=False``), as for sweeps: its name was not chosen
+in the window. It is then weighed as one more name of the window.
+
+**Checkpoint.** ``dump``/``load`` keep the window's (time, name) rows; counts are
+rebuilt from them, so a restored memory answers exactly as the original would have.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, deque
+from heapq import merge
+from itertools import islice
+from typing import Any
+
+from detector.names.bursts import (
+    HOUR,
+    Burst,
+    PieceCounts,
+    Split,
+    burst_hit,
+    load_pieces,
+    make_burst,
+    marked_pieces,
+    piece_lengths,
+)
+from detector.policy import NamesPolicy
+
+
+class BurstMemory:
+    """The names of the last window and their pieces, for a stream (see module docstring)."""
+
+    def __init__(self, cfg: NamesPolicy, stats: PieceCounts | None = None) -> None:
+        self.cfg = cfg
+        self.stats = stats if stats is not None else load_pieces()
+        self.on = cfg.burst_boost > 0.0 and self.stats.names > 0
+        self.window = cfg.sweep_window_hours * HOUR
+        self.lengths = piece_lengths(cfg)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.now = -math.inf
+        self.rows: deque[tuple[float, str]] = deque()  # (time, name), oldest first
+        self.held: dict[str, int] = {}  # name in the window -> its arrival number
+        self.inside: Counter[str] = Counter()  # piece -> names of the window carrying it
+        self._arrivals = 0
+        # Pieces that raised a name -> the window's names carrying them, in arrival order:
+        # a cache (rebuilt from ``rows`` on demand, so not checkpointed) for the reasons.
+        self._carriers: dict[str, dict[str, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def observe(self, name: str, ts: float, score: float | None = None,
+                register: bool = True) -> Burst | None:
+        """Record canonical ``name`` at ``ts`` (unless not ``register``); its burst if it
+        is a member: ``score`` its score so far when ``bursts.is_member`` holds, else None."""
+        if not self.on:
+            return None
+        ts = max(ts, self.now)  # an older event counts as arriving now
+        self.now = ts
+        self._expire(ts)
+        split = marked_pieces(name, *self.lengths)
+        known = name in self.held
+        if register and not known:
+            self._enter(name, ts, split)
+            known = True
+        if score is None:
+            return None
+        size = len(self.rows) + (not known)
+        hit = burst_hit(split, self.inside, size, self.cfg, self.stats, own=int(known))
+        if hit is None:
+            return None
+        # Earliest first: the first names of each piece, merged by arrival.
+        room = self.cfg.sweep_listed + 1
+        firsts = [islice(self._carrying(piece).items(), room) for piece in hit[:2]]
+        listed = (other for other, _ in merge(*firsts, key=lambda item: item[1]))
+        return make_burst(hit, listed, name, score, size, self.cfg, timed=True)
+
+    def _carrying(self, piece: str) -> dict[str, int]:
+        carriers = self._carriers.get(piece)
+        if carriers is None:
+            start = piece.startswith("^")
+            carriers = self._carriers[piece] = {
+                name: self.held[name] for _, name in self.rows
+                if piece in marked_pieces(name, *self.lengths)[0 if start else 1]}
+        return carriers
+
+    def _enter(self, name: str, ts: float, split: Split) -> None:
+        self.rows.append((ts, name))
+        self.held[name] = arrival = self._arrivals
+        self._arrivals += 1
+        for piece in (*split[0], *split[1]):
+            self.inside[piece] += 1
+            carriers = self._carriers.get(piece)
+            if carriers is not None:
+                carriers[name] = arrival
+        while len(self.rows) > self.cfg.burst_window_max_names:
+            self._leave()
+
+    def _expire(self, now: float) -> None:
+        oldest = now - self.window
+        while self.rows and self.rows[0][0] < oldest:
+            self._leave()
+
+    def _leave(self) -> None:
+        _, name = self.rows.popleft()
+        del self.held[name]
+        start, end = marked_pieces(name, *self.lengths)
+        for piece in (*start, *end):
+            left = self.inside[piece] - 1
+            if left:
+                self.inside[piece] = left
+                carriers = self._carriers.get(piece)
+                if carriers is not None:
+                    del carriers[name]
+            else:
+                del self.inside[piece]
+                self._carriers.pop(piece, None)
+
+    def dump(self) -> list[Any]:
+        return [self.now, [[ts, name] for ts, name in self.rows]]
+
+    def load(self, data: list[Any]) -> None:
+        self._reset()
+        for ts, name in data[1]:
+            self._enter(str(name), float(ts), marked_pieces(str(name), *self.lengths))
+        self.now = float(data[0])
+
+
+__all__ = ["BurstMemory"]
