@@ -103,10 +103,13 @@ class BurstMemory:
     def _carrying(self, piece: str) -> dict[str, int]:
         carriers = self._carriers.get(piece)
         if carriers is None:
+            # A piece is never a whole name: its carriers are longer than it.
             start = piece.startswith("^")
+            body = piece[1:] if start else piece[:-1]
+            test = str.startswith if start else str.endswith
             carriers = self._carriers[piece] = {
                 name: self.held[name] for _, name in self.rows
-                if piece in marked_pieces(name, *self.lengths)[0 if start else 1]}
+                if len(compact := name.replace("-", "")) > len(body) and test(compact, body)}
         return carriers
 
     def _enter(self, name: str, ts: float, split: Split) -> None:
