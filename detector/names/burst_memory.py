@@ -44,8 +44,8 @@ from detector.names.bursts import (
     burst_hit,
     load_pieces,
     make_burst,
-    marked_pieces,
     piece_lengths,
+    pieces,
 )
 from detector.policy import NamesPolicy
 
@@ -83,7 +83,7 @@ class BurstMemory:
         ts = max(ts, self.now)  # an older event counts as arriving now
         self.now = ts
         self._expire(ts)
-        split = marked_pieces(name, *self.lengths)
+        split = pieces(name, *self.lengths)
         known = name in self.held
         if register and not known:
             self._enter(name, ts, split)
@@ -132,7 +132,7 @@ class BurstMemory:
     def _leave(self) -> None:
         _, name = self.rows.popleft()
         del self.held[name]
-        start, end = marked_pieces(name, *self.lengths)
+        start, end = pieces(name, *self.lengths)
         for piece in (*start, *end):
             left = self.inside[piece] - 1
             if left:
@@ -150,7 +150,7 @@ class BurstMemory:
     def load(self, data: list[Any]) -> None:
         self._reset()
         for ts, name in data[1]:
-            self._enter(str(name), float(ts), marked_pieces(str(name), *self.lengths))
+            self._enter(str(name), float(ts), pieces(str(name), *self.lengths))
         self.now = float(data[0])
 
 

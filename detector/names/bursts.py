@@ -32,6 +32,9 @@ first of the names sharing them.
 before a name or at the same time (so the first names of a burst gain nothing and later
 ones more, and the answer depends only on the times); without times, the whole batch, if
 it holds at most ``sweep_batch_names`` names. O(n) in the batch's pieces plus a sort.
+A stream sees the same windows name by name through ``BurstMemory``
+(``detector/names/burst_memory.py``), on the same piece and threshold code
+(``pieces``, ``burst_hit``, ``make_burst``).
 """
 
 from __future__ import annotations
@@ -67,11 +70,12 @@ _FORMAT = 1
 
 def pieces(normalized: str, shortest: int, longest: int) -> tuple[list[str], list[str]]:
     """(start pieces ``^ab``..., end pieces ``yz$``...) of a canonical name: its first and
-    last ``shortest``..``longest`` characters with separators removed, never the whole."""
-    compact = normalized.replace("-", "")
-    top = min(longest, len(compact) - 1)
-    return ([f"^{compact[:size]}" for size in range(shortest, top + 1)],
-            [f"{compact[-size:]}$" for size in range(shortest, top + 1)])
+    last ``shortest``..``longest`` characters with separators removed, never the whole.
+    The marks spell them as the statistics do: a name's start and end pieces never collide."""
+    compact = "^" + normalized.replace("-", "") + "$"
+    top = min(longest, len(compact) - 3) + 1
+    return ([compact[: size + 1] for size in range(shortest, top)],
+            [compact[-size - 1 :] for size in range(shortest, top)])
 
 
 def piece_counts(names: Iterable[str], shortest: int = STORED_LENGTHS[0],
@@ -182,15 +186,6 @@ def piece_lengths(cfg: NamesPolicy) -> tuple[int, int]:
     return max(cfg.burst_piece_min, STORED_LENGTHS[0]), min(cfg.burst_piece_max, STORED_LENGTHS[1])
 
 
-def marked_pieces(name: str, shortest: int, longest: int) -> Split:
-    """``pieces`` with their marks (`^tp`, `info$`), as the statistics spell them: the
-    start and end pieces of one name never collide."""
-    compact = "^" + name.replace("-", "") + "$"
-    top = min(longest, len(compact) - 3) + 1
-    return ([compact[: size + 1] for size in range(shortest, top)],
-            [compact[-size - 1 :] for size in range(shortest, top)])
-
-
 def burst_hit(split: Split, inside: Counter[str], size: int, cfg: NamesPolicy,
               stats: PieceCounts, own: int = 1) -> Hit | None:
     """The name's burst pieces when both its start and its end are burst pieces.
@@ -230,7 +225,7 @@ def find_bursts(rows: Sequence[Row], members: dict[int, NameResult], cfg: NamesP
     ordered = sorted(rows)
     window = cfg.sweep_window_hours * HOUR if timed else math.inf
     lengths = piece_lengths(cfg)
-    split = [marked_pieces(name, *lengths) for _, name, _ in ordered]
+    split = [pieces(name, *lengths) for _, name, _ in ordered]
     inside: Counter[str] = Counter()  # piece -> distinct names inside the window
     names: Counter[str] = Counter()  # name -> its rows inside the window
     # (row, window's first row, its end, the hit, names in window)
@@ -301,5 +296,6 @@ def with_burst(result: NameResult, burst: Burst, cfg: NamesPolicy) -> NameResult
                       {**(result.sweep or {}), "burst": burst.to_dict()})
 
 
-__all__ = ["Burst", "PieceCounts", "find_bursts", "is_member", "load_pieces", "piece_counts",
-           "pieces", "with_burst"]
+__all__ = ["Burst", "PieceCounts", "burst_hit", "find_bursts", "is_member", "load_pieces",
+           "make_burst", "piece_counts", "piece_lengths", "pieces",
+           "with_burst"]

@@ -20,8 +20,8 @@ from detector.names.bursts import (
     find_bursts,
     is_member,
     load_pieces,
-    marked_pieces,
     piece_lengths,
+    pieces,
 )
 from detector.policy import load_policy
 
@@ -142,7 +142,7 @@ def test_names_beyond_the_window_do_not_count() -> None:
     memory = BurstMemory(CFG, STATS)
     assert stream(apart, memory) == {}
     assert list(memory.rows) == [apart[-1]]
-    start, end = marked_pieces(GRID[-1], *piece_lengths(CFG))
+    start, end = pieces(GRID[-1], *piece_lengths(CFG))
     assert memory.inside == Counter(start + end)
 
 
