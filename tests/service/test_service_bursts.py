@@ -69,7 +69,8 @@ def test_the_service_scores_a_burst_and_remembers_its_window_across_a_restart(
             stop_server(running)
         reason = _burst_reason(member)
         assert reason is not None, member["reasons"]
-        assert "burst: 5 other names in the 24 h before it" in reason
+        hours = load_policy(policy).names.sweep_window_hours
+        assert f"burst: 5 other names in the {hours:g} h before it" in reason
         listing = re.search(r"live names \(([^)]*)\)", reason)
         assert listing is not None
         listed = re.findall(r"'([^']+)'", listing.group(1))
