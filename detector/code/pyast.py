@@ -90,6 +90,16 @@ SCREEN_KEYS = ("PIL.ImageGrab.", "ImageGrab.", "pyautogui.screenshot", "mss.", "
                "pynput.keyboard.", "keyboard.hook", "keyboard.on_press", "pyHook.", "d3dshot.",
                "pyscreeze.", "dxcam.", "pyautogui.screenshot")
 CLIPBOARD_ATTRS = {"GetClipboardData", "OpenClipboard", "clipboard_get"}
+# Calls that write where their path arguments say (install-user-folder-write): these by their
+# qualified name; open/io.open/codecs.open only with a writing mode; `.write_text`,
+# `.write_bytes`, `.mkdir` and `.touch` on any path object (the receiver names the path).
+WRITE_CALLS = frozenset({"os.mkdir", "os.makedirs", "os.rename", "os.renames", "os.replace",
+                         "os.symlink", "os.link", "shutil.copy", "shutil.copy2",
+                         "shutil.copyfile", "shutil.copytree", "shutil.move",
+                         "urllib.request.urlretrieve", "open", "io.open", "codecs.open"})
+WRITE_LAST = frozenset(name.rsplit(".", 1)[-1] for name in WRITE_CALLS)
+PATH_METHODS = frozenset({"write_text", "write_bytes", "mkdir", "touch"})
+WRITE_MODE = frozenset("wax+")
 SCREEN_ATTRS = {"GetAsyncKeyState", "SetWindowsHookExA", "SetWindowsHookExW", "BitBlt",
                 "CGWindowListCreateImage"}
 NAMESPACES = {"__builtins__", "builtins", "builtins.__dict__", "__builtins__.__dict__"}
@@ -570,6 +580,8 @@ class FileScan:
                            and isinstance(n.op, ast.Add) for side in (n.left, n.right)}
         self.flags: dict[str, int] = {}
         self.opaque = 0  # `if 1 == 2:` tests seen (_opaque)
+        # whether writes into user folders are looked for in code of this tier
+        self.user_folder = tier in rule("install-user-folder-write").tiers
 
     def add(self, rule_id: str, node: ast.AST | int | None, evidence: str) -> None:
         line = node if isinstance(node, int) or node is None else getattr(node, "lineno", None)
@@ -631,6 +643,7 @@ class FileScan:
     def _assignments(self) -> None:
         self.dicts: dict[str, ast.AST] = {}
         self.lists: dict[str, ast.List | ast.Tuple] = {}
+        self.assigned: dict[str, ast.AST] = {}  # a name's last assigned value
         for node in self.nodes:
             if type(node) is ast.AugAssign and isinstance(node.target, ast.Name):
                 # `out += chr(ord(c) ^ k)` in a loop builds a decoded string
@@ -641,6 +654,7 @@ class FileScan:
             if type(node) is ast.Assign and len(node.targets) == 1 and \
                     isinstance(node.targets[0], ast.Name):
                 target = node.targets[0].id
+                self.assigned[target] = node.value
                 if target.startswith("__") and "obfusc" in target.lower():
                     self.add("obfuscator-marker", node, target)  # `__VareObfuscator__ = ''`
                 if isinstance(node.value, ast.Dict | ast.Call):
@@ -730,6 +744,11 @@ class FileScan:
             return
         name = qualified(node.func, self.aliases)
         if name is None:
+            # `(Path.home() / ".ssh" / "x").write_text(...)`: no dotted name to qualify
+            if self.user_folder and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr in PATH_METHODS and \
+                    self._writes_user_folder(node, node.func.attr, node.func.attr):
+                self.add("install-user-folder-write", node, self.source(node))
             if isinstance(node.func, ast.Call):
                 self._getattr_call(node.func, called=True)
             return
@@ -737,6 +756,9 @@ class FileScan:
         last = name.rsplit(".", 1)[-1]
         if name in ("__pyarmor__", "__pyarmor_enter__") or last == "pyarmor_runtime":
             self.add("obfuscator-marker", node, self.source(node))
+        if self.user_folder and (last in WRITE_LAST or last in PATH_METHODS) and \
+                self._writes_user_folder(node, name, last):
+            self.add("install-user-folder-write", node, self.source(node))
         if name in EXEC_FUNCS or name in RUN_FILE:
             self._exec(node, name)
         elif name in SPAWN or name.startswith(SPAWN_PREFIX):
@@ -773,6 +795,36 @@ class FileScan:
             self._cmdclass(node)
         elif any(kw.arg is None for kw in node.keywords):  # setup(**kwargs)
             self._cmdclass_in_kwargs(node)
+
+    def _writes_user_folder(self, node: ast.Call, name: str, last: str) -> bool:
+        """Whether a write call's path names a user's profile folder: in the argument's
+        own code, or in what a name in it was assigned (`p = os.getenv("APPDATA")`).
+        Asked of install-time code only: at install nothing has reason to write there,
+        while at import or call a library may keep its cache in AppData."""
+        if last in PATH_METHODS and isinstance(node.func, ast.Attribute):
+            paths: list[ast.AST] = [*node.args, node.func.value]
+        elif name not in WRITE_CALLS:
+            return False
+        elif last == "open":
+            mode = next((kw.value for kw in node.keywords if kw.arg == "mode"),
+                        node.args[1] if len(node.args) > 1 else None)
+            if not (type(mode) is ast.Constant and isinstance(mode.value, str)
+                    and not WRITE_MODE.isdisjoint(mode.value)):
+                return False
+            paths = [*node.args[:1], *(kw.value for kw in node.keywords if kw.arg == "file")]
+        else:
+            paths = [*node.args, *(kw.value for kw in node.keywords)]
+        pattern = rule("install-user-folder-write").argument
+        if pattern is None:
+            return False
+        for path in paths:
+            texts = [self.source(path)]
+            for sub in walk(path, KIND_WALK_NODES):
+                if type(sub) is ast.Name and sub.id in self.assigned:
+                    texts.append(self.source(self.assigned[sub.id]))
+            if any(pattern.search(text) for text in texts):
+                return True
+        return False
 
     def _network_target(self, node: ast.Call, last: str, literal_only: bool = False) -> None:
         """Where a network call goes: an address decoded at run time hides the endpoint
@@ -827,11 +879,12 @@ class FileScan:
                 self.ev.findings += self.rescan(literal, node.lineno)
         elif kind == "dynamic":
             folded = self.folder.fold(node.args[0])
-            if folded and len(folded) > 20:
-                self.ev.findings += self.rescan(folded, node.lineno)
-                self.add("decode-exec", node, text)
-            else:
-                self.add("exec-dynamic", node, text)
+            inner = self.rescan(folded, node.lineno) if folded and len(folded) > 20 else []
+            self.ev.findings += inner
+            # code assembled from pieces that holds something: a payload put together at
+            # run time; a template filled in (`exec("def set(o, v): o.%s = v" % name)`,
+            # as sqlalchemy and attrs generate code) holds nothing by itself
+            self.add("decode-exec" if inner else "exec-dynamic", node, text)
 
     def _inline_code(self, node: ast.Call) -> None:
         """`[sys.executable, "-c", b64decode(...)]`: an interpreter handed decoded code."""

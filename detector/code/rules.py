@@ -1,7 +1,9 @@
 """The rule catalogue (data/code_rules.toml): ids, severities, weights, patterns.
 
 Every pattern of the scanner lives there, as data: `pattern` (run over string
-literals, and over the raw text of files that do not parse) and `fallback` (the
+literals, and over the raw text of files that do not parse), `argument` (matched by an
+AST rule against the arguments of the calls it looks at, never over text alone) and
+`fallback` (the
 text stand-in of an AST rule, run only on files that do not parse; the tests check
 each against its AST twin on the rule's fixtures). All compile with RE2
 (`detector.code.regex`).
@@ -29,6 +31,8 @@ class Rule:
     fallback: Pattern | None = None
     fallback_hints: tuple[str, ...] = ()
     decisive: bool = False  # one finding flags the package (see data/code_rules.toml)
+    argument: Pattern | None = None
+    tiers: tuple[str, ...] = ()  # only in code of these tiers (empty: any)
 
 
 def _hints(spec: dict, key: str) -> tuple[str, ...]:
@@ -53,6 +57,8 @@ def catalogue() -> dict[str, Rule]:
             compile_pattern(spec["fallback"]) if spec.get("fallback") else None,
             _hints(spec, "fallback_hints"),
             bool(spec.get("decisive", False)),
+            compile_pattern(spec["argument"]) if spec.get("argument") else None,
+            tuple(spec.get("tiers", ())),
         )
     return rules
 

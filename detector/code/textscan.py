@@ -122,7 +122,8 @@ def scan_raw(name: str, tier: str, text: str, limit: int, max_hits: int) -> list
     present = hints_in(text.lower())
     for r in fallback_rules():
         # lower-case hints: a superset of the case-sensitive patterns' candidates
-        if r.fallback is None or present.isdisjoint(r.fallback_hints):
+        if r.fallback is None or present.isdisjoint(r.fallback_hints) or \
+                (r.tiers and tier not in r.tiers):
             continue
         for hits, match in enumerate(r.fallback.finditer(text)):
             if hits >= max_hits:

@@ -102,6 +102,11 @@ RULES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
                          {"setup.py": "import pathlib\nt = pathlib.Path('a').read_text()\n"}),
     "screen-or-keys": ({"setup.py": "from PIL import ImageGrab\nImageGrab.grab()\n"},
                        {"setup.py": "from PIL import Image\nImage.open('logo.png')\n"}),
+    "install-user-folder-write": (
+        {"setup.py": "import os\n"
+                     "os.makedirs(os.getenv('APPDATA') + '\\\\Extension', exist_ok=True)\n"},
+        {"setup.py": "import os\nos.makedirs(os.path.expanduser('~/.cache/tidy'), "
+                     "exist_ok=True)\nopen('Desktop.ini').read()\n"}),
     "persistence": ({"setup.py": "p = '~/.bashrc'\n"},
                     {"setup.py": "p = '~/.config/tidy.toml'\n"}),
     "executable-name": ({"setup.py": "n = 'update.exe'\n"}, {"setup.py": "n = 'update.txt'\n"}),
