@@ -34,6 +34,7 @@ from detector.code.corpus import Sample, is_forward, read_all, whole_corpus  # n
 from detector.code.train import (  # noqa: E402
     Row,
     TrainConfig,
+    UncalledViews,
     fit,
     metrics,
     new_layout,
@@ -68,7 +69,7 @@ def cached_rows_and_groups(samples: list[Sample], jobs: int,
 
 
 def describe(sample: Sample, row: Row, score: float) -> dict[str, Any]:
-    findings, _, rules = row
+    findings, _, rules, _ = row
     per_file: dict[str, list[str]] = defaultdict(list)
     for f in findings:
         if f.severity != "info":
@@ -95,7 +96,7 @@ def main() -> None:
     forward = np.array([is_forward(s) for s in samples])
     X = vectorize(new_layout(), rows)
     est = fit(X[~forward], y[~forward], groups[~forward], TrainConfig(C=args.C))
-    p = est.predict_proba(X[forward])[:, 1]
+    p = UncalledViews.build(rows, new_layout().n_hash).probability(est, X, forward)
     idx = np.flatnonzero(forward)
     score = np.array([blend_score(rows[i][2], m, blend=args.blend)
                       for i, m in zip(idx, p, strict=True)])

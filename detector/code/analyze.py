@@ -43,6 +43,10 @@ class Analysis:
     tiers: dict[str, str] = field(default_factory=dict)
     n_files: int = 0
     n_unparsable: int = 0
+    # Code that runs uncalled, per entry point (``entry_view``): (its files, its tokens).
+    # Scored apart by the model, so a library shipped as a package of its own, imported
+    # at first import, cannot dilute an install hook or another package's payload.
+    views: list[tuple[frozenset[str], list[str]]] = field(default_factory=list)
 
 
 def is_python(name: str, text: str) -> bool:
@@ -336,7 +340,7 @@ def _analyze(files: dict[str, str], limits: Limits | None,
     hot, cold = scan_order(files, reach)
     names = [*hot, *cold]
     done = 0
-    pending: list[tuple[str, list[str]]] = []
+    pending: list[tuple[str, str, list[str]]] = []
     try:
         for done, name in enumerate(names):  # noqa: B007 (read after the loop)
             _scan_file(name, files, trees, reach, worker, limits, result, pending)
@@ -351,12 +355,34 @@ def _analyze(files: dict[str, str], limits: Limits | None,
     # Names the package defines, from every file parsed (all of them unless the budget
     # ran out): a method call named like one is the package's own code (`c:_`).
     local, defined = local_names(files), frozenset(trees.defined)
-    result.tokens += [f"{group}|{t}" for group, tokens in pending
-                      for t in behaviour_tokens(tokens, local, defined)]
+    views: dict[str, tuple[set[str], list[str]]] = {}
+    for name, group, tokens in pending:
+        normalised = [f"{group}|{t}" for t in behaviour_tokens(tokens, local, defined)]
+        result.tokens += normalised
+        if group == "hot":
+            files_of, tokens_of = views.setdefault(entry_view(name, reach.tier(name)),
+                                                   (set(), []))
+            files_of.add(name)
+            tokens_of += normalised
+    for name in {f.file for f in result.findings if f.tier in HOT_TIERS}:
+        views.setdefault(entry_view(name, reach.tier(name)), (set(), []))[0].add(name)
+    result.views = [(frozenset(files), tokens) for files, tokens in views.values()]
     return result
 
 
 HOT_TIERS = (Tier.INSTALL, Tier.IMPORT)
+
+
+def entry_view(name: str, tier: str) -> str:
+    """Which entry point's view a file of code that runs uncalled belongs to: install
+    time (`setup.py`, build hooks, `.pth` files and what they import) is one; at import,
+    each top-level package (`pkg/...`, `src/pkg/...`) or top-level module is its own."""
+    if tier == Tier.INSTALL:
+        return "install"
+    parts = name.split("/")
+    if parts[0] == "src" and len(parts) > 2:
+        return "/".join(parts[:2])
+    return parts[0]
 
 
 def _budget_finding(exc: BudgetExceeded, tier: str, left: str) -> Finding:
@@ -368,7 +394,7 @@ def _budget_finding(exc: BudgetExceeded, tier: str, left: str) -> Finding:
 
 def _scan_file(name: str, files: dict[str, str], trees: _Trees, reach: reach_mod.Reach,
                worker: _Analyzer, limits: Limits, result: Analysis,
-               pending: list[tuple[str, list[str]]]) -> None:
+               pending: list[tuple[str, str, list[str]]]) -> None:
     """Scan one file: its findings go to ``result``, its raw model tokens (with their
     hot/cold group) to ``pending``, normalised once every scanned file is parsed."""
     worker.budget.current = name
@@ -419,7 +445,7 @@ def _scan_file(name: str, files: dict[str, str], trees: _Trees, reach: reach_mod
         pieces = list(enumerate(text[: limits.max_text_scan_bytes].splitlines()[:50_000], 1))
         found = scan_strings(name, tier, pieces, limits.max_text_scan_bytes, worker.max_hits)
     group = "hot" if tier in HOT_TIERS else "cold"
-    pending.append((group, tokens))
+    pending.append((name, group, tokens))
     result.findings += _dedupe(found)
 
 

@@ -416,6 +416,16 @@ def vendor_library(files: Files) -> Files:
     return {**vendored, f"{folder}/__init__.py": "", **files}
 
 
+def vendor_library_package(files: Files) -> Files:
+    """The same library shipped as a top-level package of its own whose `__init__.py`
+    imports every module, so it runs at first import beside the payload: import-time
+    code an attacker adds only to dilute the payload's."""
+    sources = _stdlib_sources()
+    init = "".join(f"from . import {name.removesuffix('.py')}\n" for name, _ in sources)
+    vendored = {f"vendored_lib/{name}": text for name, text in sources}
+    return {**vendored, "vendored_lib/__init__.py": init, **files}
+
+
 TRANSFORMS: dict[str, Transform] = {
     "add pyproject.toml ([tool.black])": add_pyproject,
     "add setup.cfg (flake8 only)": add_setup_cfg,
@@ -441,4 +451,5 @@ TRANSFORMS: dict[str, Transform] = {
 # tests/code/test_code_dilution.py checks what the hot view guarantees.
 DILUTIONS: dict[str, Transform] = {
     "vendor library code it never imports": vendor_library,
+    "vendor a library as a package of its own, run at import": vendor_library_package,
 }

@@ -82,6 +82,22 @@ def hot_view(findings: list[Finding], tokens: list[str]) -> tuple[list[Finding],
     return [f for f in findings if f.tier in HOT_TIERS], [t for t in tokens if is_hot_token(t)]
 
 
+View = tuple[frozenset[str], list[str]]  # an entry point's files and tokens (Analysis.views)
+
+
+def entry_views(findings: list[Finding], tokens: list[str], views: Sequence[View]
+                ) -> list[tuple[list[Finding], list[str]]]:
+    """The package as each entry point sees it, when there are several: that entry's
+    install- or import-time code with the package's call-only code, without the other
+    entries' (with one entry, its view is the whole package)."""
+    if len(views) < 2:
+        return []
+    cold_findings = [f for f in findings if f.tier not in HOT_TIERS]
+    cold_tokens = [t for t in tokens if not is_hot_token(t)]
+    return [([f for f in findings if f.tier in HOT_TIERS and f.file in files] + cold_findings,
+             view_tokens + cold_tokens) for files, view_tokens in views]
+
+
 class ModelVersionError(RuntimeError):
     """The artifact is unreadable here, or built for other features and the policy refuses it."""
 
@@ -214,17 +230,24 @@ class CodeModel:
         return self.probability(dense, self.layout.buckets(findings, tokens))
 
     def package_probability(self, findings: list[Finding], tokens: list[str],
-                            rule_score: float) -> float:
-        """The shipped model score: the larger of the whole package's probability and that
-        of its code that runs uncalled alone. Code shipped beside an install- or
-        import-time payload and never run (a vendored library) then cannot lower the
-        score below what the payload scores by itself (docs/code.md, "Dilution")."""
+                            rule_score: float, views: Sequence[View] = ()) -> float:
+        """The shipped model score: the largest of the whole package's probability, that
+        of its code that runs uncalled alone, and, when that code has several entry
+        points (install time, each top-level package: ``analyze.entry_view``), that of
+        the package as each sees it (``entry_views``). Code shipped beside a payload,
+        never run or run from another entry point (a library vendored as a package of its
+        own), then cannot lower the score below what the payload scores without it
+        (docs/code.md, "Dilution")."""
         whole = self.predict(findings, tokens, rule_score)
         hot_findings, hot_tokens = hot_view(findings, tokens)
         if not (hot_findings or hot_tokens) or (
-                len(hot_findings) == len(findings) and len(hot_tokens) == len(tokens)):
+                len(hot_findings) == len(findings) and len(hot_tokens) == len(tokens)
+                and len(views) < 2):
             return whole  # no code runs uncalled, or nothing else does
-        return max(whole, self.predict(hot_findings, hot_tokens, score_of(hot_findings)))
+        best = max(whole, self.predict(hot_findings, hot_tokens, score_of(hot_findings)))
+        for view_findings, view_tokens in entry_views(findings, tokens, views):
+            best = max(best, self.predict(view_findings, view_tokens, score_of(view_findings)))
+        return best
 
     def predict_many(self, batch: Sequence[tuple[list[Finding], list[str], float]]) -> np.ndarray:
         return np.array([self.predict(*row) for row in batch], dtype=np.float64)

@@ -24,7 +24,7 @@ def _combine(analysis: Analysis, findings: list[Finding], policy: Policy | None,
     policy = resolve(policy)
     rules = rule_score(findings, policy)
     model = shipped_model(policy)
-    model_p = (model.package_probability(findings, analysis.tokens, rules)
+    model_p = (model.package_probability(findings, analysis.tokens, rules, analysis.views)
                if model is not None else None)
     score = blend_score(rules, model_p, policy)
     threshold = policy.code.flag_threshold

@@ -45,7 +45,8 @@ from detector.code.limits import Limits
 from detector.code.rules import catalogue
 from detector.policy import load_policy
 
-Row = tuple[list[Finding], list[str], float]
+# (findings, tokens, rule score, each entry point's files and tokens: Analysis.views)
+Row = tuple[list[Finding], list[str], float, list[model_mod.View]]
 TARGET_FPR = 0.005
 # The exported arrays must give scikit-learn's probabilities to within rounding.
 EXPORT_TOLERANCE = 1e-9
@@ -83,7 +84,7 @@ def training_limits() -> Limits:
 
 def featurize_one(files: dict[str, str]) -> Row:
     result = analyze(files, limits=training_limits())
-    return result.findings, result.tokens, rule_score(result.findings)
+    return result.findings, result.tokens, rule_score(result.findings), result.views
 
 
 def featurize(samples: Sequence[Sample], jobs: int = 1,
@@ -177,9 +178,11 @@ def vectorize(layout: model_mod.FeatureLayout, rows: Sequence[Row]) -> sp.csr_ma
     """The design matrix: dense rule columns, then hashed tokens (binary, unit length per
     package for hot and for cold tokens apart: a 3,000-call file must not saturate the
     logistic, and cold library code must not dilute hot code; `FeatureLayout.buckets`)."""
-    dense = np.array([layout.dense_row(f, s) for f, _, s in rows], dtype=np.float64)
+    if not rows:
+        return sp.csr_matrix((0, layout.n_dense + layout.n_hash))
+    dense = np.array([layout.dense_row(row[0], row[2]) for row in rows], dtype=np.float64)
     indptr, indices, values = [0], [], []
-    for findings, tokens, _ in rows:
+    for findings, tokens, *_ in rows:
         for group in layout.buckets(findings, tokens):
             indices.append(group)
             values.append(np.full(len(group), 1.0 / math.sqrt(max(len(group), 1))))
@@ -216,7 +219,7 @@ def export_difference(model: model_mod.CodeModel, estimator: CalibratedClassifie
     if not rows:
         return 0.0
     reference = estimator.predict_proba(vectorize(model.layout, rows))[:, 1]
-    return float(np.max(np.abs(model.predict_many(rows) - reference)))
+    return float(np.max(np.abs(model.predict_many([row[:3] for row in rows]) - reference)))
 
 
 def sample_weights(y: np.ndarray, groups: np.ndarray, power: float) -> np.ndarray:
@@ -277,21 +280,54 @@ def _curve_points(x: np.ndarray, yv: np.ndarray, t: np.ndarray, n: int = 200) ->
 def hot_rows(rows: Sequence[Row]) -> list[Row]:
     """Each package's code that runs uncalled alone (`CodeModel.package_probability`)."""
     out: list[Row] = []
-    for findings, tokens, _ in rows:
+    for findings, tokens, *_ in rows:
         hot_findings, hot_tokens = model_mod.hot_view(findings, tokens)
-        out.append((hot_findings, hot_tokens, rule_score(hot_findings)))
+        out.append((hot_findings, hot_tokens, rule_score(hot_findings), []))
     return out
 
 
-def package_probability(est: CalibratedClassifierCV, X: sp.csr_matrix,
-                        X_hot: sp.csr_matrix) -> np.ndarray:
-    """The shipped model score of packages: the larger of the whole package's probability
-    and its hot code's alone, where it has any (`CodeModel.package_probability`)."""
-    whole = est.predict_proba(X)[:, 1]
-    has_hot = X_hot.getnnz(axis=1) > 0
-    if has_hot.any():
-        whole[has_hot] = np.maximum(whole[has_hot], est.predict_proba(X_hot[has_hot])[:, 1])
-    return whole
+@dataclass
+class UncalledViews:
+    """Design matrices of each package's code that runs uncalled (``hot``, one row per
+    package) and of the package as each entry point sees it where there are several
+    (``views``, row i belongs to package ``owners[i]``), scored as
+    `CodeModel.package_probability` scores them."""
+
+    hot: sp.csr_matrix
+    views: sp.csr_matrix
+    owners: np.ndarray
+    packages: int
+
+    @classmethod
+    def build(cls, rows: Sequence[Row], n_hash: int) -> UncalledViews:
+        view_rows: list[Row] = []
+        owners: list[int] = []
+        for index, (findings, tokens, _, views) in enumerate(rows):
+            for view_findings, view_tokens in model_mod.entry_views(findings, tokens, views):
+                view_rows.append((view_findings, view_tokens, rule_score(view_findings), []))
+                owners.append(index)
+        return cls(vectorize(new_layout(n_hash), hot_rows(rows)),
+                   vectorize(new_layout(n_hash), view_rows), np.array(owners, dtype=np.intp),
+                   len(rows))
+
+    def probability(self, est: CalibratedClassifierCV, X: sp.csr_matrix,
+                    index: np.ndarray) -> np.ndarray:
+        """The shipped model score of the packages ``index`` (``X`` holds every package):
+        the largest of the whole package's probability, its hot code's and each entry
+        point's, where it has any."""
+        index = np.flatnonzero(index) if index.dtype == bool else index
+        whole = est.predict_proba(X[index])[:, 1]
+        X_hot = self.hot[index]
+        has_hot = X_hot.getnnz(axis=1) > 0
+        if has_hot.any():
+            whole[has_hot] = np.maximum(whole[has_hot], est.predict_proba(X_hot[has_hot])[:, 1])
+        position = np.full(self.packages, -1, dtype=np.intp)
+        position[index] = np.arange(len(index))
+        mine = position[self.owners] >= 0 if len(self.owners) else np.zeros(0, dtype=bool)
+        if mine.any():
+            np.maximum.at(whole, position[self.owners[mine]],
+                          est.predict_proba(self.views[mine])[:, 1])
+        return whole
 
 
 def cross_validate(rows: list[Row], y: np.ndarray, groups: np.ndarray, cfg: TrainConfig,
@@ -299,7 +335,7 @@ def cross_validate(rows: list[Row], y: np.ndarray, groups: np.ndarray, cfg: Trai
                    blend: float | None = None) -> dict[str, np.ndarray]:
     """Out-of-fold model, rule and blended scores."""
     X = vectorize(new_layout(cfg.n_hash), rows)
-    X_hot = vectorize(new_layout(cfg.n_hash), hot_rows(rows))
+    uncalled = UncalledViews.build(rows, cfg.n_hash)
     rules = np.array([r[2] for r in rows])
     oof = np.zeros(len(y))
     splitter = StratifiedGroupKFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
@@ -307,7 +343,7 @@ def cross_validate(rows: list[Row], y: np.ndarray, groups: np.ndarray, cfg: Trai
         est = make_estimator(groups[train_idx], y[train_idx], cfg)
         est.fit(X[train_idx], y[train_idx], sample_weight=sample_weights(
             y[train_idx], groups[train_idx], cfg.cluster_weight_power))
-        oof[test_idx] = package_probability(est, X[test_idx], X_hot[test_idx])
+        oof[test_idx] = uncalled.probability(est, X, test_idx)
         if tick:
             tick()
     score = np.array([blend_score(r, p, blend=blend) for r, p in zip(rules, oof, strict=True)])
@@ -328,7 +364,7 @@ def forward_select(rows: list[Row], y: np.ndarray, groups: np.ndarray, forward: 
     side (then ROC-AUC) chooses the model. Returns every candidate's metrics and the
     chosen one's scores."""
     X = vectorize(new_layout(cfg.n_hash), rows)
-    X_hot = vectorize(new_layout(cfg.n_hash), hot_rows(rows))
+    uncalled = UncalledViews.build(rows, cfg.n_hash)
     rules = np.array([r[2] for r in rows])
     past, future = ~forward, forward
     if len(np.unique(y[past])) < 2 or len(np.unique(y[future])) < 2:
@@ -338,7 +374,7 @@ def forward_select(rows: list[Row], y: np.ndarray, groups: np.ndarray, forward: 
     best: dict[str, Any] | None = None
     for c in cfg.C_grid:
         est = fit(X[past], y[past], groups[past], TrainConfig(**{**cfg.__dict__, "C": c}))
-        p = package_probability(est, X[future], X_hot[future])
+        p = uncalled.probability(est, X, future)
         for blend in cfg.blend_grid:
             score = np.array([blend_score(r, m, blend=blend)
                               for r, m in zip(rules[future], p, strict=True)])
@@ -371,7 +407,7 @@ def top_features(model: model_mod.CodeModel, rows: list[Row], k: int = 25) -> li
     names = model.layout.dense_names()
     n_dense = len(names)
     frequency: Counter[str] = Counter()
-    for findings, tokens, _ in rows:
+    for findings, tokens, *_ in rows:
         frequency.update(model.layout.tokens_for(findings, tokens))
     buckets: dict[int, list[str]] = {}
     for token, _ in frequency.most_common():
@@ -538,10 +574,13 @@ curve points, confusion matrix and top features: `models/code-model.json`.
   weighs 1/sqrt(cluster size) (power {r['config']['cluster_weight_power']}) so the big
   template clusters do not drown the rest, then both classes get equal total weight.
   Calibrated with a sigmoid on grouped inner folds.
-- The model probability of a package is the larger of the whole package's and that of
-  its hot code alone, so code shipped beside a payload and never run (a vendored library)
-  cannot lower it below what the payload scores by itself; every figure below uses it.
-- Shipped score = {r['config']['rule_blend']} x rule score + {1 - r['config']['rule_blend']:.1f}
+- The model probability of a package is the largest of the whole package's, that of
+  its hot code alone and, when the hot code has several entry points (install time, each
+  top-level package), that of the package as each entry point sees it (that entry's hot
+  code and all call-only code). Code shipped beside a payload, never run or run from
+  another entry point (a library vendored as a package of its own), cannot lower it below
+  what the payload scores without it; every figure below uses it.
+- Shipped score = {r['config']['rule_blend']} x rule score + {1 - r['config']['rule_blend']:.2f}
   x calibrated model probability moved from the training prior (50%, classes weighted
   equally) to an assumed prior of {r['config']['model_prior']} (`[code] model_prior`), a
   monotonic transform that keeps clean packages low.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from detector.code.analyze import analyze, rule_score
-from detector.code.invariance import vendor_library
+from detector.code.invariance import vendor_library, vendor_library_package
 from detector.code.model import CodeModel, hot_view, is_hot_token
 from detector.code.train import new_layout, vectorize
 
@@ -81,3 +81,31 @@ def test_hot_view_keeps_only_code_that_runs_uncalled():
     assert len(hot_findings) < len(findings)
     assert hot_tokens and all(t.startswith("hot|") for t in hot_tokens)
     assert any(t.startswith("cold|") for t in tokens)
+
+
+def _row_with_views(files: dict[str, str]) -> tuple:
+    a = analyze(files)
+    return a.findings, a.tokens, rule_score(a.findings), a.views
+
+
+def test_each_entry_point_is_a_view_of_its_own():
+    """Install time is one view; at import, each top-level package (or src/ package) is."""
+    files = {**PAYLOAD, "lib/__init__.py": LIBRARY["lib/__init__.py"],
+             "lib/core.py": LIBRARY["lib/core.py"], "src/other/__init__.py": "import os\n"}
+    views = {frozenset(view_files) for view_files, _ in analyze(files).views}
+    assert views == {frozenset({"setup.py"}), frozenset({"lib/__init__.py", "lib/core.py"}),
+                     frozenset({"src/other/__init__.py"})}
+
+
+def test_a_library_run_at_import_cannot_lower_the_score_below_the_payloads():
+    """A library shipped as a package of its own and imported at first import is
+    import-time code too, so the hot view holds it: the install-time payload's own view
+    bounds the score from below (`vendor_library_package` in the invariance suite)."""
+    model = _uniform_model(-0.5)
+    alone = _row(PAYLOAD)
+    diluted = _row_with_views(vendor_library_package(PAYLOAD))
+    hot = hot_view(diluted[0], diluted[1])
+    assert model.predict(hot[0], hot[1], rule_score(hot[0])) < model.predict(*alone)
+    assert model.package_probability(*diluted) == model.predict(*alone)
+    # without its views, the payload would be diluted
+    assert model.package_probability(*diluted[:3]) < model.predict(*alone)
