@@ -756,6 +756,8 @@ class FileScan:
         last = name.rsplit(".", 1)[-1]
         if name in ("__pyarmor__", "__pyarmor_enter__") or last == "pyarmor_runtime":
             self.add("obfuscator-marker", node, self.source(node))
+        if last == "main" and name.split(".")[0] == "pip":
+            self._pip_api(node)
         if self.user_folder and (last in WRITE_LAST or last in PATH_METHODS) and \
                 self._writes_user_folder(node, name, last):
             self.add("install-user-folder-write", node, self.source(node))
@@ -795,6 +797,14 @@ class FileScan:
             self._cmdclass(node)
         elif any(kw.arg is None for kw in node.keywords):  # setup(**kwargs)
             self._cmdclass_in_kwargs(node)
+
+    def _pip_api(self, node: ast.Call) -> None:
+        """`pip.main(["install", ...])`, `pip._internal.main([...])`: pip's own entry point
+        called in-process installs as `pip install` in a shell does."""
+        first = node.args[0] if node.args else None
+        if isinstance(first, ast.List | ast.Tuple) and first.elts and \
+                self.folder.fold(first.elts[0]) == "install":
+            self.add("pip-install-at-runtime", node, self.source(node))
 
     def _writes_user_folder(self, node: ast.Call, name: str, last: str) -> bool:
         """Whether a write call's path names a user's profile folder: in the argument's

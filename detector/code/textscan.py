@@ -87,7 +87,7 @@ def scan_strings(name: str, tier: str, strings: list[tuple[int, str]], limit: in
     out: list[Finding] = []
     present = hints_in(lowered)
     for r in pattern_rules():
-        if r.hints and present.isdisjoint(r.hints):
+        if (r.hints and present.isdisjoint(r.hints)) or (r.tiers and tier not in r.tiers):
             continue
         hits = 0
         for match in r.pattern.finditer(blob) if r.pattern is not None else ():

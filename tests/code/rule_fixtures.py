@@ -107,6 +107,9 @@ RULES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
                      "os.makedirs(os.getenv('APPDATA') + '\\\\Extension', exist_ok=True)\n"},
         {"setup.py": "import os\nos.makedirs(os.path.expanduser('~/.cache/tidy'), "
                      "exist_ok=True)\nopen('Desktop.ini').read()\n"}),
+    "browser-extension-sideload": (
+        {"setup.py": "s.Arguments = '--load-extension={0}\\\\Extension'.format(path)\n"},
+        {"setup.py": "doc = 'Load the extension from the browser menu, then reload'\n"}),
     "persistence": ({"setup.py": "p = '~/.bashrc'\n"},
                     {"setup.py": "p = '~/.config/tidy.toml'\n"}),
     "executable-name": ({"setup.py": "n = 'update.exe'\n"}, {"setup.py": "n = 'update.txt'\n"}),
