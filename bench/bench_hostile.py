@@ -102,6 +102,11 @@ FILE_CASES = {
     "prefix search (error at end)": lambda: _files("".join(
         f"def f{i}(a, b):\n    return [a + b * {i} for _ in range(3)]\n"
         for i in range(6000)) + "".join(f"{'    ' * d}if x{d}:\n" for d in range(60))),
+    # install-user-folder-write reads the value a path's name was assigned: one 0.5 MB
+    # literal named by 3,000 write calls (unparsed once, not 3,000 times)
+    "write calls naming a 0.5 MB literal": lambda: _files(
+        "p = '" + "A" * 500_000 + "'\n" + "".join(f"open(p + '{i}', 'w')\n"
+                                                    for i in range(3000))),
     "many files": lambda: {f"pkg/m{i}.py": "import os\nx = os.path.join('a', 'b')\n"
                            for i in range(3000)},
     # 300 call-only modules (18 MB) pad the package past the budget; the payload runs

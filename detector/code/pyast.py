@@ -644,6 +644,7 @@ class FileScan:
         self.dicts: dict[str, ast.AST] = {}
         self.lists: dict[str, ast.List | ast.Tuple] = {}
         self.assigned: dict[str, ast.AST] = {}  # a name's last assigned value
+        self.assigned_sources: dict[str, str] = {}  # _assigned_source's memo
         for node in self.nodes:
             if type(node) is ast.AugAssign and isinstance(node.target, ast.Name):
                 # `out += chr(ord(c) ^ k)` in a loop builds a decoded string
@@ -798,6 +799,14 @@ class FileScan:
         elif any(kw.arg is None for kw in node.keywords):  # setup(**kwargs)
             self._cmdclass_in_kwargs(node)
 
+    def _assigned_source(self, name: str) -> str:
+        """The code a name was last assigned, unparsed once per name: a 1 MB literal named
+        by a thousand write calls is not unparsed a thousand times."""
+        text = self.assigned_sources.get(name)
+        if text is None:
+            text = self.assigned_sources[name] = self.source(self.assigned[name])
+        return text
+
     def _pip_api(self, node: ast.Call) -> None:
         """`pip.main(["install", ...])`, `pip._internal.main([...])`: pip's own entry point
         called in-process installs as `pip install` in a shell does."""
@@ -831,7 +840,7 @@ class FileScan:
             texts = [self.source(path)]
             for sub in walk(path, KIND_WALK_NODES):
                 if type(sub) is ast.Name and sub.id in self.assigned:
-                    texts.append(self.source(self.assigned[sub.id]))
+                    texts.append(self._assigned_source(sub.id))
             if any(pattern.search(text) for text in texts):
                 return True
         return False

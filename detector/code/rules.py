@@ -3,10 +3,9 @@
 Every pattern of the scanner lives there, as data: `pattern` (run over string
 literals, and over the raw text of files that do not parse), `argument` (matched by an
 AST rule against the arguments of the calls it looks at, never over text alone) and
-`fallback` (the
-text stand-in of an AST rule, run only on files that do not parse; the tests check
-each against its AST twin on the rule's fixtures). All compile with RE2
-(`detector.code.regex`).
+`fallback` (the text stand-in of an AST rule, run only on files that do not parse; the
+tests check each against its AST twin on the rule's fixtures). All compile with RE2
+(`detector.code.regex`). `tiers` limits a rule to code of those reachability tiers.
 """
 
 from __future__ import annotations

@@ -68,6 +68,10 @@ HOSTILE = {
         zlib.compress(b"x=1;" * 2_000_000)) + "))\n",
     "tiny statements": "x=1;" * 250_000,
     "deep nesting": "x = " + "(" * 5000 + "1" + ")" * 5000 + "\n",
+    # install-user-folder-write follows a path's name to its value: one 0.5 MB literal
+    # named by 5,000 write calls
+    "write calls naming a big literal": "p = '" + "A" * 500_000 + "'\n" + "".join(
+        f"open(p + '{i}', 'w')\n" for i in range(5000)),
     "nested base64": "import base64\n" + "".join(
         f"exec(base64.b64decode({base64.b64encode(b'import os;' * 20_000)!r}))\n"
         for _ in range(40)),
