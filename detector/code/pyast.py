@@ -464,8 +464,9 @@ def local_decoders(nodes: list[ast.AST], aliases: dict[str, str]) -> dict[str, s
     `d("Y3VybC...")` folds and reads as a decode call, as the inline call would.
 
     Only a decoder call whose first argument is a bare name can make a function a
-    decoder, so those names are found first in one pass over the file, and only the
-    functions with such a parameter are walked (most files have none: no walk)."""
+    decoder, so those names are found first in one pass over the file (most files have
+    none: no walk); that name may be a parameter or a local made from one
+    (`b = s.encode(); return base64.b64decode(b)`)."""
     candidates = set()
     for node in nodes:
         if type(node) is ast.Call and node.args and type(node.args[0]) is ast.Name and \
@@ -478,10 +479,16 @@ def local_decoders(nodes: list[ast.AST], aliases: dict[str, str]) -> dict[str, s
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
         params = {a.arg for a in (*node.args.posonlyargs, *node.args.args)}
-        if params.isdisjoint(candidates):
+        if not params:
             continue
         for sub in walk(node, DECODER_BODY_NODES):
-            if isinstance(sub, ast.Call) and sub.args and isinstance(sub.args[0], ast.Name) \
+            # a local made from a parameter (`data = code.encode("ascii")`) is the
+            # parameter for this purpose: statements come in order within a block
+            if isinstance(sub, ast.Assign) and len(sub.targets) == 1 and \
+                    isinstance(sub.targets[0], ast.Name) and sub.targets[0].id in candidates \
+                    and any(type(n) is ast.Name and n.id in params for n in walk(sub.value, 16)):
+                params.add(sub.targets[0].id)
+            elif isinstance(sub, ast.Call) and sub.args and isinstance(sub.args[0], ast.Name) \
                     and sub.args[0].id in params:
                 last = (qualified(sub.func, aliases) or "").rsplit(".", 1)[-1]
                 if last in decode.DECODERS:
