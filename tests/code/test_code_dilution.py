@@ -1,5 +1,6 @@
 """Code that never runs cannot dilute code that does: hashed tokens are scaled per group
-(hot, cold), and the model score of a package is never below that of its hot code alone
+(hot, cold), and the model score of a package is never below that of its hot code alone,
+nor, with several entry points, below that of the package as each sees it
 (`CodeModel.package_probability`)."""
 
 from __future__ import annotations
