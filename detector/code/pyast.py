@@ -587,14 +587,22 @@ class FileScan:
                            and isinstance(n.op, ast.Add) for side in (n.left, n.right)}
         self.flags: dict[str, int] = {}
         self.opaque = 0  # `if 1 == 2:` tests seen (_opaque)
-        # whether writes into user folders are looked for in code of this tier
-        self.user_folder = tier in rule("install-user-folder-write").tiers
+        # whether writes into user folders are looked for here (skips the path checks)
+        self.user_folder = self.asks("install-user-folder-write")
+
+    def asks(self, rule_id: str) -> bool:
+        """Whether a rule counts in this file's tier (the catalogue's `tiers`, as the text
+        rules read it)."""
+        tiers = rule(rule_id).tiers
+        return not tiers or self.tier in tiers
 
     def add(self, rule_id: str, node: ast.AST | int | None, evidence: str) -> None:
+        spec = rule(rule_id)
+        if spec.tiers and self.tier not in spec.tiers:
+            return
         line = node if isinstance(node, int) or node is None else getattr(node, "lineno", None)
         self.ev.findings.append(
-            Finding(rule_id, self.name, line, rule(rule_id).severity, clip_evidence(evidence),
-                    self.tier)
+            Finding(rule_id, self.name, line, spec.severity, clip_evidence(evidence), self.tier)
         )
         if rule_id not in self.flags and line is not None:
             self.flags[rule_id] = line

@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -172,23 +173,41 @@ def with_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
     return dataclasses.replace(settings, policy=policy, **rest)
 
 
-def run_service(kind: str, tmp: Path, policy_text: str = "", **overrides: Any
-                ) -> Iterator[Server]:
-    """A server on a fresh database; `policy_text` adds tables to the test policy."""
+@contextmanager
+def service_database(kind: str, tmp: Path, policy_text: str = "", **overrides: Any
+                     ) -> Iterator[Server]:
+    """A fresh database with the role tokens, dropped on exit, and the settings of a
+    server on it (`policy_text` adds tables to the test policy). The server is not
+    running: `running` starts a process, as often as a test restarts it."""
     database = new_database(kind, tmp)
     policy = tmp / f"policy-{uuid.uuid4().hex[:8]}.toml"
     policy.write_text(TEST_POLICY + policy_text)
     try:
         tokens = add_tokens(database.url)
         settings = with_overrides(Settings.load(database.url, load_policy(policy)), overrides)
-        url, running = start_server(settings)
-        try:
-            yield Server(url, database, tokens, settings)
-        finally:
-            stop_server(running)
+        yield Server("", database, tokens, settings)
     finally:
         if database.drop:
             database.drop()
+
+
+@contextmanager
+def running(server: Server) -> Iterator[Server]:
+    """A service process on ``server``'s database and settings, stopped on exit; its event
+    clock goes on from ``server``'s, so a restarted service sees one stream."""
+    url, process = start_server(server.settings)
+    try:
+        yield dataclasses.replace(server, url=url)
+    finally:
+        stop_server(process)
+
+
+def run_service(kind: str, tmp: Path, policy_text: str = "", **overrides: Any
+                ) -> Iterator[Server]:
+    """A server on a fresh database; `policy_text` adds tables to the test policy."""
+    with service_database(kind, tmp, policy_text, **overrides) as server, \
+            running(server) as live:
+        yield live
 
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
@@ -266,6 +285,14 @@ def project_event(server: Server, name: str, username: str | None = None,
         project["files"] = files
     return {"id": server.uid("p"), "ts": server.ts(), "type": kind,
             "account": {"username": username or server.uid("user")}, "project": project}
+
+
+def post_project(server: Server, name: str) -> dict[str, Any]:
+    """Send a new project named ``name`` as the registry; the decision, checked 200."""
+    with server.client("registry") as client:
+        answer = client.post("/v1/events", json=project_event(server, name))
+    assert answer.status_code == 200, answer.text
+    return answer.json()
 
 
 # A defanged install hook: downloads and runs a script (the host is reserved for examples).

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from score_cli import warden_score
 
 from detector.names import check_names
 from detector.names.sweeps import apply_sweeps
@@ -195,13 +194,8 @@ def test_an_older_checkpoint_is_read_with_an_empty_burst_window() -> None:
 
 
 def test_warden_score_reports_the_burst(tmp_path) -> None:
-    path = tmp_path / "events.jsonl"
     events = stream(ACME[:5] + GRID)
-    path.write_text("".join(json.dumps(e) + "\n" for e in events))
-    done = subprocess.run([sys.executable, "-m", "warden", "score", str(path), "--json"],
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
-    decisions = [d for d in map(json.loads, done.stdout.splitlines()) if "decision" in d]
+    decisions = warden_score(events, tmp_path)
     assert decisions == score_all(events)
     raised = {e["project"]["name"] for e, d in zip(events, decisions, strict=True)
               if any("burst:" in r for r in d["reasons"])}

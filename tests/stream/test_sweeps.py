@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 import zlib
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
 import pytest
+from score_cli import warden_score
 
 from detector.names import check_names
 from detector.policy import load_policy
@@ -159,13 +158,8 @@ def test_an_older_checkpoint_is_read_with_no_sweep_members() -> None:
 
 
 def test_warden_score_reports_the_sweep(tmp_path) -> None:
-    path = tmp_path / "events.jsonl"
     events = stream(SWEEP + FAMILY, 0.25)
-    path.write_text("".join(json.dumps(e) + "\n" for e in events))
-    done = subprocess.run([sys.executable, "-m", "warden", "score", str(path), "--json"],
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
-    decisions = [d for d in map(json.loads, done.stdout.splitlines()) if "decision" in d]
+    decisions = warden_score(events, tmp_path)
     assert decisions == score_all(events)
     swept = [d["id"] for d in decisions if any("sweep:" in r for r in d["reasons"])]
     assert swept == [e["id"] for e in events[1:len(SWEEP)]]
