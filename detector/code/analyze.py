@@ -20,7 +20,7 @@ from detector.code.archive import is_wheel_script
 from detector.code.budget import Budget, BudgetExceeded
 from detector.code.findings import SEVERITIES, Finding, clip_evidence
 from detector.code.limits import Limits
-from detector.code.prefix import PARSE_ERRORS, Prefix, parse_prefix, source_lines
+from detector.code.prefix import PARSE_ERRORS, Prefix, cut_off, parse_prefix, source_lines
 from detector.code.pyast import FileScan, flatten
 from detector.code.rules import catalogue, rule
 from detector.code.sourcecoding import recode
@@ -126,18 +126,20 @@ def parse(text: str, limits: Limits) -> list[ast.AST] | None:
     return parse_or_error(text, limits)[0]
 
 
-def parse_or_error(text: str, limits: Limits) -> tuple[list[ast.AST] | None, int | None]:
-    """``parse``, plus the line of the syntax error when the file failed on one."""
+def parse_or_error(text: str, limits: Limits
+                   ) -> tuple[list[ast.AST] | None, int | None, bool]:
+    """``parse``, plus the line of the syntax error when the file failed on one and
+    whether that error only says the file was cut off (`prefix.cut_off`)."""
     if len(text) > limits.max_parse_bytes or parse_units(text) > limits.max_parse_units:
-        return None, None
+        return None, None, False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return flatten(ast.parse(text)), None
+            return flatten(ast.parse(text)), None, False
     except SyntaxError as exc:
-        return None, exc.lineno or 1
+        return None, exc.lineno or 1, cut_off(exc, text)
     except PARSE_ERRORS:
-        return None, None
+        return None, None, False
 
 
 class _Analyzer:
@@ -204,6 +206,7 @@ class _Trees(Mapping[str, "list[ast.AST] | None"]):
         self.capped: set[str] = set()  # dense files past the parse cap
         self.also_python: set[str] = set()  # other files run as code (Reach.executed)
         self.partial: dict[str, Prefix] = {}  # files parsed only up to a syntax error
+        self.cut: set[str] = set()  # files whose only syntax error is being cut off
         self.prefix_units_left = limits.max_prefix_units
 
     def __getitem__(self, name: str) -> list[ast.AST] | None:
@@ -221,8 +224,10 @@ class _Trees(Mapping[str, "list[ast.AST] | None"]):
             # little: past the cap it gets text rules only
             if len(text) > self.limits.dense_parse_bytes:
                 self.capped.add(name)
-        tree, error = (None, None) if name in self.capped else parse_or_error(text,
-                                                                              self.limits)
+        tree, error, cut = (None, None, False) if name in self.capped else \
+            parse_or_error(text, self.limits)
+        if cut:
+            self.cut.add(name)
         if tree is None and name not in self.capped:
             self.result.n_unparsable += 1
         if error is not None and self.prefix_units_left > 0:
@@ -377,12 +382,11 @@ def entry_view(name: str, tier: str) -> str:
     """Which entry point's view a file of code that runs uncalled belongs to: install
     time (`setup.py`, build hooks, `.pth` files and what they import) is one; at import,
     each top-level package (`pkg/...`, `src/pkg/...`) or top-level module is its own."""
-    if tier == Tier.INSTALL:
-        return "install"
     parts = name.split("/")
-    if parts[0] == "src" and len(parts) > 2:
-        return "/".join(parts[:2])
-    return parts[0]
+    top = "/".join(parts[:2]) if parts[0] == "src" and len(parts) > 2 else parts[0]
+    if tier == Tier.INSTALL:
+        return "install" if len(parts) == 1 else f"install:{top}"
+    return top
 
 
 def _budget_finding(exc: BudgetExceeded, tier: str, left: str) -> Finding:
@@ -419,7 +423,7 @@ def _scan_file(name: str, files: dict[str, str], trees: _Trees, reach: reach_mod
             found.append(Finding("dense-code", name, None, rule("dense-code").severity,
                                  f"{len(text) / 1024:.0f} KiB, {dense[name]:.0%} brackets "
                                  f"and operators{skipped}", tier))
-        if not parsed and name not in capped:
+        if not parsed and name not in capped and name not in trees.cut:
             why = ("too large to parse" if len(text) > limits.max_parse_bytes else
                    "too costly to parse" if parse_units(text) > limits.max_parse_units
                    else f"syntax error at line {prefix.error_line}; lines 1-{prefix.lines} "

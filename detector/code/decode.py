@@ -34,6 +34,31 @@ def entropy(text: str, sample: int = 4096) -> float:
 
 
 _PUNCT = ".,:;!?()[]{}`'\"-*/<>=_#"
+FUNCTION_WORDS = frozenset({
+    "the", "a", "an", "of", "to", "and", "is", "in", "for", "with", "be", "if", "or",
+    "this", "that", "are", "by", "on", "it", "as", "not", "from", "return", "returns",
+    "will", "can", "at", "which", "when"})
+
+
+_PACKED_ALPHABET = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-")
+
+
+def looks_packed(compact: str, text: str, sample: int = 4096) -> bool:
+    """Whether a high-entropy literal reads as packed data rather than code or markup:
+    nearly all of it (whitespace dropped) in the base64/base32/hex alphabets, or a
+    good share of unprintable characters (compressed or encrypted bytes). Regexes,
+    JSON, shell and HTML templates and code reach the same entropy, but a tenth or
+    more of them is brackets, quotes and operators."""
+    head = compact[:sample]
+    if not head:
+        return False
+    in_alphabet = sum(1 for ch in head if ch in _PACKED_ALPHABET)
+    if in_alphabet >= 0.9 * len(head):
+        return True
+    raw = text[:sample]
+    unprintable = sum(1 for ch in raw if not ch.isprintable() and ch not in "\n\r\t")
+    return unprintable >= 0.05 * len(raw)
 
 
 def looks_like_prose(text: str, sample: int = 8192) -> bool:
@@ -48,7 +73,15 @@ def looks_like_prose(text: str, sample: int = 8192) -> bool:
     lettered = [w.strip(_PUNCT) for w in words]
     alpha = sum(1 for w in lettered if w.isalpha() and len(w) <= 20)
     lengths = sorted(len(w) for w in words)
-    return alpha >= 0.6 * len(words) and 2 <= lengths[len(lengths) // 2] <= 12
+    if not 2 <= lengths[len(lengths) // 2] <= 12:
+        return False
+    # a docstring with parameters and doctests has fewer plain words, but English
+    # function words still make up a good share of it; chunks of encoded data never
+    # spell them (measured: 85 benign and 106 malicious packages had a docstring
+    # flagged as high-entropy-literal by the plain-word test alone, most of the
+    # malicious ones copies of popular libraries beside their payload)
+    function_words = sum(1 for w in lettered if w.lower() in FUNCTION_WORDS)
+    return alpha >= 0.6 * len(words) or function_words >= max(3, 0.05 * len(words))
 
 
 def _inflate(data: bytes) -> bytes | None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from detector.code import decode
 from detector.code.budget import Budget, unlimited
@@ -81,6 +82,7 @@ EXEC_NAMES = {"exec", "eval", "compile", "execfile", "__import__", "system", "po
 SENSITIVE_MODULES = {"os", "subprocess", "builtins", "__builtin__", "base64", "zlib", "marshal",
                      "socket", "requests", "urllib", "urllib.request", "codecs", "ctypes", "pty",
                      "sys", "importlib", "shutil", "platform"}
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
 SYSINFO = {"socket.gethostname", "platform.node", "platform.uname", "getpass.getuser",
            "os.getlogin", "os.uname", "socket.getfqdn", "platform.platform", "os.getuid",
            "uuid.getnode", "socket.gethostbyname_ex"}
@@ -135,6 +137,16 @@ class Evidence:
     findings: list[Finding] = field(default_factory=list)
     tokens: list[str] = field(default_factory=list)
     strings: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _leading_literal(node: ast.AST) -> str | None:
+    """The literal text an address expression starts with: `'https://x/?d=' + data`,
+    `f'https://x/{path}'`."""
+    while type(node) is ast.BinOp:
+        node = node.left
+    if type(node) is ast.JoinedStr and node.values:
+        node = node.values[0]
+    return node.value if type(node) is ast.Constant and isinstance(node.value, str) else None
 
 
 def qualified(node: ast.AST, aliases: dict[str, str]) -> str | None:
@@ -786,6 +798,10 @@ class FileScan:
             self._network_target(node, last)
         elif name in SYSINFO:
             self.add("sysinfo-collect", node, self.source(node))
+        elif any(type(arg) in (ast.Name, ast.Attribute) and
+                 qualified(arg, self.aliases) in SYSINFO for arg in node.args):
+            # called through a wrapper: `try_call(socket.getfqdn)`, `pool.submit(getuser)`
+            self.add("sysinfo-collect", node, self.source(node))
         elif name in ("os.getenv", "os.environ.get", "os.getenvb", "os.environ.copy",
                       "os.environ.items", "dict"):
             self._env(node, name)
@@ -874,10 +890,33 @@ class FileScan:
             self.add("hidden-endpoint", node, self.source(node))
             return
         address = self.folder.fold(url)
+        self._fronted(node, address or _leading_literal(url))
         pattern = rule("shady-tld-url").pattern
         if address and address.lstrip().lower().startswith(("http:", "https:")) and \
                 pattern is not None and pattern.search(address[:2048]):
             self.add("throwaway-host-call", node, self.source(node))
+
+    def _fronted(self, node: ast.Call, address: str | None) -> None:
+        """Domain fronting: the request goes to one host (often a CDN or a trusted
+        site, `https://pypi.org/...`) while its `Host` header names another, so the
+        endpoint that receives the data is not the one a reader (or a proxy) sees."""
+        headers = next((kw.value for kw in node.keywords if kw.arg == "headers"), None)
+        if type(headers) is not ast.Dict or not address:
+            return
+        host = next((self.folder.fold(v) for k, v in zip(headers.keys, headers.values, strict=True)
+                     if type(k) is ast.Constant and isinstance(k.value, str) and
+                     k.value.strip().lower() == "host"), None)
+        try:
+            target = urlsplit(address.strip()).hostname
+        except ValueError:
+            return
+        if not host or not target or target in LOOPBACK_HOSTS:
+            return
+        named = host.strip().lower().rsplit(":", 1)[0] if host.count(":") == 1 else \
+            host.strip().lower()
+        if "." in named and named != target and not named.endswith("." + target):
+            self.add("domain-fronting", node,
+                     f"{self.source(node)} (sent to {target}, Host: {named})")
 
     def _decoded_here(self, node: ast.AST) -> bool:
         """Whether the expression itself calls a decoder of packed data (base64, hex,
@@ -1190,7 +1229,8 @@ class FileScan:
         ent = decode.entropy(compact)
         looks_code = " " in text[:400] and ("(" in text[:2000] or "=" in text[:2000])
         # a docstring without its spaces reaches 4.8 too: prose is not a payload
-        packed = ent >= 4.8 and not decode.looks_like_prose(text)
+        packed = ent >= 4.8 and decode.looks_packed(compact, text) and \
+            not decode.looks_like_prose(text)
         if packed or (ent >= 3.6 and len(compact) >= 200 and not looks_code and
                       (decode.B64_RUN.match(compact[:4096]) or
                        decode.HEX_RUN.match(compact[:4096]))):

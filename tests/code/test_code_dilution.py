@@ -98,6 +98,22 @@ def test_each_entry_point_is_a_view_of_its_own():
                      frozenset({"src/other/__init__.py"})}
 
 
+def test_a_library_setup_py_imports_is_a_view_of_its_own():
+    """A library copy that `setup.py` imports runs at install time too; it is a view of
+    its own beside `setup.py`, so it cannot dilute the install-time payload (the
+    `2022-requests` cluster: a copy of requests beside a download-and-run setup.py)."""
+    files = {"setup.py": PAYLOAD["setup.py"] + "import lib\n", **LIBRARY}
+    analysis = analyze(files)
+    assert {f.tier for f in analysis.findings if f.file.startswith("lib/")} == {"install"}
+    views = {frozenset(view_files) for view_files, _ in analysis.views}
+    assert views == {frozenset({"setup.py"}), frozenset({"lib/__init__.py", "lib/core.py"})}
+    model = _uniform_model(-0.5)
+    row = _row_with_views(files)
+    setup_alone = _row({"setup.py": files["setup.py"]})
+    assert model.package_probability(*row) >= model.predict(*setup_alone) - 1e-9
+    assert model.package_probability(*row[:3]) < model.predict(*setup_alone)
+
+
 def test_a_library_run_at_import_cannot_lower_the_score_below_the_payloads():
     """A library shipped as a package of its own and imported at first import is
     import-time code too, so the hot view holds it: the install-time payload's own view

