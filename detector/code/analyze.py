@@ -379,9 +379,11 @@ HOT_TIERS = (Tier.INSTALL, Tier.IMPORT)
 
 
 def entry_view(name: str, tier: str) -> str:
-    """Which entry point's view a file of code that runs uncalled belongs to: install
-    time (`setup.py`, build hooks, `.pth` files and what they import) is one; at import,
-    each top-level package (`pkg/...`, `src/pkg/...`) or top-level module is its own."""
+    """Which entry point's view a file of code that runs uncalled belongs to. At install
+    time, the top-level files (`setup.py`, build hooks, `.pth` files) are one view and
+    each top-level package they import (`pkg/...`, `src/pkg/...`) another, so a library
+    copy `setup.py` imports cannot dilute `setup.py`'s own code; at import, each
+    top-level package or top-level module is its own."""
     parts = name.split("/")
     top = "/".join(parts[:2]) if parts[0] == "src" and len(parts) > 2 else parts[0]
     if tier == Tier.INSTALL:

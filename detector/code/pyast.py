@@ -86,6 +86,7 @@ LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
 SYSINFO = {"socket.gethostname", "platform.node", "platform.uname", "getpass.getuser",
            "os.getlogin", "os.uname", "socket.getfqdn", "platform.platform", "os.getuid",
            "uuid.getnode", "socket.gethostbyname_ex"}
+SYSINFO_LAST = frozenset(name.rsplit(".", 1)[-1] for name in SYSINFO)
 CLIPBOARD_PREFIX = ("pyperclip.", "win32clipboard.", "clipboard.", "pandas.read_clipboard",
                     "PIL.ImageGrab.grabclipboard", "ImageGrab.grabclipboard")
 SCREEN_KEYS = ("PIL.ImageGrab.", "ImageGrab.", "pyautogui.screenshot", "mss.", "pyscreenshot.",
@@ -798,7 +799,8 @@ class FileScan:
             self._network_target(node, last)
         elif name in SYSINFO:
             self.add("sysinfo-collect", node, self.source(node))
-        elif any(type(arg) in (ast.Name, ast.Attribute) and
+        elif any((type(arg) is ast.Name or (type(arg) is ast.Attribute and
+                                              arg.attr in SYSINFO_LAST)) and
                  qualified(arg, self.aliases) in SYSINFO for arg in node.args):
             # called through a wrapper: `try_call(socket.getfqdn)`, `pool.submit(getuser)`
             self.add("sysinfo-collect", node, self.source(node))
