@@ -38,8 +38,6 @@ FUNCTION_WORDS = frozenset({
     "the", "a", "an", "of", "to", "and", "is", "in", "for", "with", "be", "if", "or",
     "this", "that", "are", "by", "on", "it", "as", "not", "from", "return", "returns",
     "will", "can", "at", "which", "when"})
-
-
 _PACKED_ALPHABET = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-")
 

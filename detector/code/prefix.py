@@ -67,18 +67,25 @@ def _starts_statement(lines: list[str], i: int) -> bool:
     return not above.lstrip().startswith("@") and not above.rstrip().endswith("\\")
 
 
-def error_line(text: str) -> int | None:
-    """The line of the first syntax error of ``text``, or None when it parses (or fails
-    for another reason: null bytes, recursion)."""
+def syntax_error(text: str) -> SyntaxError | None:
+    """The first syntax error of ``text``, or None when it parses (or fails for another
+    reason: recursion, memory)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ast.parse(text)
     except SyntaxError as exc:
-        return exc.lineno or 1
+        return exc
     except PARSE_ERRORS:
         return None
     return None
+
+
+def error_line(text: str) -> int | None:
+    """The line of the first syntax error of ``text``, or None when it parses (or fails
+    for another reason: null bytes, recursion)."""
+    exc = syntax_error(text)
+    return None if exc is None else exc.lineno or 1
 
 
 # Syntax errors that only more text could fix: a cut leaves them at the end of a file.
@@ -107,15 +114,8 @@ def cut_off(exc: SyntaxError, text: str) -> bool:
 
 def cut_short(text: str) -> bool:
     """`cut_off` for a text that has not been parsed yet (False when it parses)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ast.parse(text)
-    except SyntaxError as exc:
-        return cut_off(exc, text)
-    except PARSE_ERRORS:
-        return False
-    return False
+    exc = syntax_error(text)
+    return exc is not None and cut_off(exc, text)
 
 
 def parse_prefix(text: str, first_error: int,

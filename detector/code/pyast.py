@@ -908,14 +908,15 @@ class FileScan:
         host = next((self.folder.fold(v) for k, v in zip(headers.keys, headers.values, strict=True)
                      if type(k) is ast.Constant and isinstance(k.value, str) and
                      k.value.strip().lower() == "host"), None)
-        try:
+        if not host:
+            return
+        try:  # urlsplit lowercases hosts and drops ports (`api.example.com:443`)
             target = urlsplit(address.strip()).hostname
+            named = urlsplit("//" + host.strip()).hostname
         except ValueError:
             return
-        if not host or not target or target in LOOPBACK_HOSTS:
+        if not target or not named or target in LOOPBACK_HOSTS:
             return
-        named = host.strip().lower().rsplit(":", 1)[0] if host.count(":") == 1 else \
-            host.strip().lower()
         if "." in named and named != target and not named.endswith("." + target):
             self.add("domain-fronting", node,
                      f"{self.source(node)} (sent to {target}, Host: {named})")
