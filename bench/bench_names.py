@@ -407,7 +407,8 @@ def bench_sweeps() -> None:
     figure(
         f"bursts: pieces of {cfg.burst_piece_min}-{cfg.burst_piece_max} characters shared"
         f" by >= {cfg.burst_min_names} others and >= {cfg.burst_min_ratio:g}x chance, both"
-        f" ends; boost {cfg.burst_boost:g}, members >= {cfg.burst_min_score:g}",
+        f" ends, crossed; boost {cfg.burst_boost:g}, members >= {cfg.burst_min_score:g} or a"
+        f" glued popular name (floor {cfg.burst_glued_floor:g})",
         f"piece counts of {stats.names:,} live names before the cut",
     )
     models = [

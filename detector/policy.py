@@ -104,6 +104,7 @@ class NamesPolicy(Table):
     burst_boost: float = non_negative()
     burst_half_names: float = positive()
     burst_min_score: float = share()
+    burst_glued_floor: float = share()
     burst_min_names: int = count()
     burst_min_ratio: float = positive()
     burst_piece_min: int = count()

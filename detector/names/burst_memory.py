@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
+from collections.abc import Container
 from heapq import merge
 from itertools import islice
 from typing import Any
@@ -42,10 +43,12 @@ from detector.names.bursts import (
     PieceCounts,
     Split,
     burst_hit,
+    glued_brand,
     load_pieces,
     make_burst,
     piece_lengths,
     pieces,
+    shipped_brands,
 )
 from detector.policy import NamesPolicy
 
@@ -53,9 +56,11 @@ from detector.policy import NamesPolicy
 class BurstMemory:
     """The names of the last window and their pieces, for a stream (see module docstring)."""
 
-    def __init__(self, cfg: NamesPolicy, stats: PieceCounts | None = None) -> None:
+    def __init__(self, cfg: NamesPolicy, stats: PieceCounts | None = None,
+                 popular: Container[str] | None = None) -> None:
         self.cfg = cfg
         self.stats = stats if stats is not None else load_pieces()
+        self.popular = popular if popular is not None else shipped_brands()
         self.on = cfg.burst_boost > 0.0 and self.stats.names > 0
         self.window = cfg.sweep_window_hours * HOUR
         self.lengths = piece_lengths(cfg)
@@ -67,8 +72,9 @@ class BurstMemory:
         self.held: dict[str, int] = {}  # name in the window -> its arrival number
         self.inside: Counter[str] = Counter()  # piece -> names of the window carrying it
         self._arrivals = 0
-        # Pieces that raised a name -> the window's names carrying them, in arrival order:
-        # a cache (rebuilt from ``rows`` on demand, so not checkpointed) for the reasons.
+        # Burst pieces -> the window's names carrying them, in arrival order: a cache
+        # (rebuilt from ``rows`` on demand, so not checkpointed) for the crossed test and
+        # the reasons.
         self._carriers: dict[str, dict[str, int]] = {}
 
     def __len__(self) -> int:
@@ -91,14 +97,24 @@ class BurstMemory:
         if score is None:
             return None
         size = len(self.rows) + (not known)
-        hit = burst_hit(split, self.inside, size, self.cfg, self.stats, own=int(known))
+        hit = burst_hit(split, self.inside, self._both, size, self.cfg, self.stats,
+                        own=int(known))
         if hit is None:
             return None
         # Earliest first: the first names of each piece, merged by arrival.
         room = self.cfg.sweep_listed + 1
         firsts = [islice(self._carrying(piece).items(), room) for piece in hit[:2]]
         listed = (other for other, _ in merge(*firsts, key=lambda item: item[1]))
-        return make_burst(hit, listed, name, score, size, self.cfg, timed=True)
+        brand = (glued_brand(name, self.popular, self.cfg.combo_min_length)
+                 if self.cfg.burst_glued_floor > 0.0 else None)
+        return make_burst(hit, listed, name, score, size, self.cfg, timed=True, brand=brand)
+
+    def _both(self, start: str, end: str) -> int:
+        """The window's names carrying both pieces (``bursts.crossed_hit``)."""
+        with_start, with_end = self._carrying(start), self._carrying(end)
+        if len(with_end) < len(with_start):
+            with_start, with_end = with_end, with_start
+        return sum(1 for name in with_start if name in with_end)
 
     def _carrying(self, piece: str) -> dict[str, int]:
         carriers = self._carriers.get(piece)

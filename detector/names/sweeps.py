@@ -12,7 +12,7 @@ their order in the batch.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 
 from detector.names import bursts
 from detector.names.results import NameResult
@@ -44,8 +44,11 @@ class BatchSweeps:
     """Collects a batch's members (``add``), then scores its sweeps (``resolve``)."""
 
     def __init__(self, policy: Policy | None = None,
-                 pieces: bursts.PieceCounts | None = None) -> None:
+                 pieces: bursts.PieceCounts | None = None,
+                 popular: Container[str] | None = None) -> None:
         self.cfg = resolve(policy).names
+        # The popular names a burst member may hold glued (the shipped corpus's by default).
+        self._popular = popular
         # target -> [(time, name, position, result)]
         self._groups: dict[str, list[tuple[float | None, str, int, NameResult]]] = {}
         # Bursts (detector/names/bursts.py) count the pieces of every name of the batch.
@@ -56,8 +59,8 @@ class BatchSweeps:
         self._any_time = False
 
     def note(self, position: int, normalized: str | None, ts: float | None = None) -> None:
-        """Count a name of the batch that is not ``add``-ed (one without a match): bursts
-        weigh each piece against every name of the window."""
+        """Count a name of the batch that is not ``add``-ed and is no member: bursts weigh
+        each piece against every name of the window."""
         if not self.bursts or normalized is None:
             return
         self._any_time = self._any_time or ts is not None
@@ -71,10 +74,11 @@ class BatchSweeps:
 
     def add(self, position: int, result: NameResult, ts: float | None = None) -> bool:
         """Hold ``result`` (at ``position`` in the batch) if it is a sweep or burst member;
-        True then. Counted for bursts either way (no need to ``note`` it)."""
+        True then. Counted for bursts either way (no need to ``note`` it). A name without a
+        match may be a burst member too (a popular name glued at one end)."""
         self.note(position, result.normalized, ts)
         held = False
-        if self.bursts and bursts.is_member(result, self.cfg):  # held for the CLI's holes
+        if self.bursts and bursts.is_member(result, self.cfg, self._popular):  # CLI's holes
             self._burst_members[position] = result
             held = True
         target = member_target(result, self.cfg)
@@ -123,7 +127,7 @@ class BatchSweeps:
                 for ts, name, position in self._names]
         current = {position: changed.get(position, result)
                    for position, result in self._burst_members.items()}
-        found = bursts.find_bursts(rows, current, self.cfg, stats, timed)
+        found = bursts.find_bursts(rows, current, self.cfg, stats, timed, self._popular)
         for position, burst in found.items():
             changed[position] = bursts.with_burst(current[position], burst, self.cfg)
 
@@ -167,11 +171,12 @@ class BatchSweeps:
 
 
 def apply_sweeps(results: Sequence[NameResult], times: Sequence[float | None] | None = None,
-                 policy: Policy | None = None,
-                 pieces: bursts.PieceCounts | None = None) -> list[NameResult]:
+                 policy: Policy | None = None, pieces: bursts.PieceCounts | None = None,
+                 popular: Container[str] | None = None) -> list[NameResult]:
     """``results`` with every sweep and burst member raised (``times``: one per result, or
-    None; ``pieces``: live piece counts, the shipped ones by default)."""
-    batch = BatchSweeps(policy, pieces)
+    None; ``pieces``: live piece counts, ``popular``: the popular names, the shipped ones by
+    default)."""
+    batch = BatchSweeps(policy, pieces, popular)
     for position, result in enumerate(results):
         batch.add(position, result, None if times is None else times[position])
     changed = batch.resolve(len(results))

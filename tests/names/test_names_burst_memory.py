@@ -37,7 +37,10 @@ GRID = [start + end for start in STARTS for end in ENDS]
 WORDS = ["requests", "numpy", "core", "utils", "cli", "api", "sdk", "flask", "django", "client"]
 FAMILY = [f"zqv-{word}" for word in WORDS]
 OTHERS = ["reqeusts", "nunpy", "djagno", "hortenzia-qq", "acme-core", "acme-cli", "foo-bar"]
-ALL = GRID + FAMILY + OTHERS
+# The generator's combosquats: its starts glued to the popular `control`, most without a
+# match (members through bursts.glued_brand).
+COMBOS = [start + "control" for start in STARTS]
+ALL = GRID + FAMILY + OTHERS + COMBOS
 # Names of the grid near a popular name, scoring enough alone to be raised (members).
 RAISED = ["pywurl", "pywint", "tpinfo", "tpint", "randkill", "visainfo"]
 # The grid in an order where those members come after the rest: a burst they can see.
@@ -107,6 +110,8 @@ def mixed(hours: float, seed: int) -> list[tuple[float, str]]:
         ("the grid, members last, among legitimate names over two windows",
          lambda seed: mixed(2 * CFG.sweep_window_hours, seed)),
         ("legitimate names only", lambda seed: spread(FAMILY + OTHERS, 6.0, seed)),
+        ("the grid, then its glued combosquats, within a window",
+         lambda seed: spread(GRID + COMBOS, 20.0, seed, ordered=True)),
     ],
 )
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
@@ -121,6 +126,10 @@ def test_the_stream_raises_what_a_timed_batch_raises(
         assert expected, "the table means something: the grid raises names"
     if label.startswith("legitimate"):
         assert not expected
+    if "combosquats" in label:
+        # The last combosquat (no match alone) sees the other five: a burst of its own.
+        glued = {timed[i][1] for i, burst in expected.items() if burst.brand == "control"}
+        assert "visacontrol" in glued and glued <= set(COMBOS)
 
 
 def test_later_names_of_a_burst_gain_more_and_name_earlier_ones() -> None:

@@ -6,12 +6,24 @@ import json
 import random
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from detector.names import NameResult, default_checker
-from detector.names.bursts import MIN_PIECE_NAMES, PieceCounts, is_member, load_pieces, pieces
+from detector.names.bursts import (
+    MIN_PIECE_NAMES,
+    PieceCounts,
+    burst_candidates,
+    burst_hit,
+    glued_brand,
+    is_member,
+    load_pieces,
+    piece_lengths,
+    pieces,
+    shipped_brands,
+)
 from detector.names.sweeps import BatchSweeps, apply_sweeps
 from detector.policy import build_policy, load_policy
 
@@ -192,3 +204,98 @@ def test_check_name_json_raises_a_generators_batch(tmp_path: Path) -> None:
     assert got >= RAISED
     assert all(line["reasons"][-1].startswith("burst: ") for line in lines
                if line["name"] in got)
+
+
+# A generator's combosquats: its starts glued to a popular name (`control`, rank 7,608),
+# which no name check scores alone; beside them, names of the same shape that are no burst.
+COMBOS = [start + "control" for start in STARTS]
+GLUED_FAMILY = [f"zqv{word}control" for word in ("alpha", "beta", "gamma", "delta", "omega",
+                                                  "sigma")]
+
+
+@pytest.mark.parametrize(
+    ("name", "brand"),
+    [
+        ("grandcontrol", "control"),  # noise glued before a popular name
+        ("pywcontrol", "control"),
+        ("controllib", "control"),  # ... or after it
+        ("discordreq", "discord"),
+        ("cryptocomapre", "crypto"),
+        ("discord-manager", None),  # an extension's shape: the separator
+        ("django-control", None),
+        ("py-grandcontrol", None),  # the rest holds a word of its own
+        ("discord-pyx", "discord-py"),  # the popular name may hold separators
+        ("control", None),  # the popular name itself
+        ("requests", None),
+        ("ctrl", None),
+        ("abcontrolxy", None),  # inside, not at an end
+    ],
+)
+def test_glued_brand_is_a_popular_name_at_an_end_without_a_separator(
+    name: str, brand: str | None
+) -> None:
+    assert glued_brand(name, shipped_brands(), CFG.combo_min_length) == brand
+
+
+@pytest.mark.parametrize(
+    ("label", "batch", "expected"),
+    [
+        ("the generator's combosquats beside its grid are raised and flagged",
+         GRID + COMBOS, set(COMBOS)),
+        ("a family holding both pieces only together is not", GLUED_FAMILY, set()),
+        ("nor beside the grid, whose pieces it does not share", GRID + GLUED_FAMILY, set()),
+    ],
+)
+def test_glued_combosquats_in_a_burst(label: str, batch: list[str], expected: set[str]) -> None:
+    before = results(batch)
+    unmatched = {r.name for r in before if not r.matches}
+    assert {"grandcontrol", "randcontrol", "visacontrol"} & set(batch) <= unmatched
+    assert set(GLUED_FAMILY) & set(batch) <= unmatched
+    after = apply_sweeps(before)
+    got = raised(after) & set(COMBOS + GLUED_FAMILY)
+    assert got == expected, label
+    for result in after:
+        if result.name in expected:
+            assert result.flagged and result.score >= CFG.flag_threshold
+            assert result.sweep is not None and result.sweep["burst"]["brand"] == "control"
+            assert "holds the popular name 'control' glued" in result.reasons[-1]
+    # The floor is what raises those without a match: without it they are no members.
+    tables = load_policy().to_dict()
+    tables["names"]["burst_glued_floor"] = 0.0
+    assert not raised(apply_sweeps(before, policy=build_policy(tables))) & unmatched
+
+
+def test_a_family_sharing_both_pieces_is_two_burst_pieces_but_no_crossed_hit() -> None:
+    """The crossed test, alone: each of the family's pieces is a burst piece of the window,
+    but only among names that carry the other."""
+    lengths = piece_lengths(CFG)
+    split = {name: pieces(name, *lengths) for name in GLUED_FAMILY}
+    inside: Counter[str] = Counter()
+    for start, end in split.values():
+        inside.update(start + end)
+    name = GLUED_FAMILY[0]
+
+    def both(start: str, end: str) -> int:
+        return sum(start in s and end in e for s, e in split.values())
+
+    stats = load_pieces()
+    candidates = burst_candidates(split[name], inside, len(GLUED_FAMILY), CFG, stats)
+    assert candidates is not None
+    assert burst_hit(split[name], inside, both, len(GLUED_FAMILY), CFG, stats) is None
+    # The same counts with the pieces also carried apart, as a generator's are: a hit.
+    apart = Counter({piece: 2 * count for piece, count in inside.items()})
+    assert burst_hit(split[name], apart, both, 2 * len(GLUED_FAMILY), CFG, stats) is not None
+
+
+def test_check_name_json_raises_glued_combosquats(tmp_path: Path) -> None:
+    """`check-name --file --json` holds the names without a match that hold a popular
+    name glued (their lines are patched at the end)."""
+    listing = tmp_path / "batch.txt"
+    listing.write_text("\n".join(GRID + COMBOS) + "\n")
+    done = subprocess.run([WARDEN, "check-name", "--file", str(listing), "--json"],
+                          capture_output=True, text=True, check=True)
+    lines = {line["name"]: line for line in map(json.loads, done.stdout.splitlines())}
+    assert list(lines) == GRID + COMBOS
+    for name in ("grandcontrol", "randcontrol", "visacontrol"):
+        assert lines[name]["flagged"] and lines[name]["matches"] == []
+        assert lines[name]["sweep"]["burst"]["brand"] == "control"

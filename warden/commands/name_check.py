@@ -60,15 +60,14 @@ def run_check_name(
             if json_output:
                 # The names are one batch: a sweep member's line may change once the whole
                 # batch is read, so lines are spooled and the members' patched at the end.
-                sweeps = BatchSweeps(rules)
+                sweeps = BatchSweeps(rules, popular=checker.corpus.ranks)
                 out = _PatchedLines(advance)
                 lines: list[str] = []
                 for position, result in enumerate(results):
-                    if not result.matches:
-                        # Counted for bursts (every name of the window weighs in).
-                        sweeps.note(position, result.normalized,
-                                    _time_of(times, position - offset))
-                    elif sweeps.add(position, result, _time_of(times, position - offset)):
+                    # Every name is counted for bursts while they are on (a long list
+                    # without times turns them off); a member's line is held.
+                    if (result.matches or sweeps.bursts) and sweeps.add(
+                            position, result, _time_of(times, position - offset)):
                         # A member's line is written at the end, once its sweep is known.
                         out.hole(lines, position)
                         lines.clear()
@@ -85,7 +84,8 @@ def run_check_name(
             else:
                 checked = list(results)
                 at = [_time_of(times, position - offset) for position in range(len(checked))]
-                _print_table(apply_sweeps(checked, at if times else None, rules))
+                _print_table(apply_sweeps(checked, at if times else None, rules,
+                                          popular=checker.corpus.ranks))
                 _note_untimed(len(checked), bool(times), rules.names.sweep_batch_names)
     except NameListError as exc:
         fail_usage(str(exc))
