@@ -32,18 +32,17 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from collections.abc import Container
 from heapq import merge
 from itertools import islice
 from typing import Any
 
 from detector.names.bursts import (
     HOUR,
+    Brands,
     Burst,
     PieceCounts,
     Split,
     burst_hit,
-    glued_brand,
     load_pieces,
     make_burst,
     piece_lengths,
@@ -57,10 +56,10 @@ class BurstMemory:
     """The names of the last window and their pieces, for a stream (see module docstring)."""
 
     def __init__(self, cfg: NamesPolicy, stats: PieceCounts | None = None,
-                 popular: Container[str] | None = None) -> None:
+                 brands: Brands | None = None) -> None:
         self.cfg = cfg
         self.stats = stats if stats is not None else load_pieces()
-        self.popular = popular if popular is not None else shipped_brands()
+        self.brands = brands or shipped_brands(cfg.combo_min_length)
         self.on = cfg.burst_boost > 0.0 and self.stats.names > 0
         self.window = cfg.sweep_window_hours * HOUR
         self.lengths = piece_lengths(cfg)
@@ -105,8 +104,7 @@ class BurstMemory:
         room = self.cfg.sweep_listed + 1
         firsts = [islice(self._carrying(piece).items(), room) for piece in hit[:2]]
         listed = (other for other, _ in merge(*firsts, key=lambda item: item[1]))
-        brand = (glued_brand(name, self.popular, self.cfg.combo_min_length)
-                 if self.cfg.burst_glued_floor > 0.0 else None)
+        brand = self.brands.glued(name) if self.cfg.burst_glued_floor > 0.0 else None
         return make_burst(hit, listed, name, score, size, self.cfg, timed=True, brand=brand)
 
     def _both(self, start: str, end: str) -> int:

@@ -12,7 +12,7 @@ their order in the batch.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Container, Sequence
+from collections.abc import Sequence
 
 from detector.names import bursts
 from detector.names.results import NameResult
@@ -45,10 +45,10 @@ class BatchSweeps:
 
     def __init__(self, policy: Policy | None = None,
                  pieces: bursts.PieceCounts | None = None,
-                 popular: Container[str] | None = None) -> None:
+                 brands: bursts.Brands | None = None) -> None:
         self.cfg = resolve(policy).names
         # The popular names a burst member may hold glued (the shipped corpus's by default).
-        self._popular = popular
+        self._brands = brands
         # target -> [(time, name, position, result)]
         self._groups: dict[str, list[tuple[float | None, str, int, NameResult]]] = {}
         # Bursts (detector/names/bursts.py) count the pieces of every name of the batch.
@@ -78,7 +78,7 @@ class BatchSweeps:
         match may be a burst member too (a popular name glued at one end)."""
         self.note(position, result.normalized, ts)
         held = False
-        if self.bursts and bursts.is_member(result, self.cfg, self._popular):  # CLI's holes
+        if self.bursts and bursts.is_member(result, self.cfg, self._brands):  # CLI's holes
             self._burst_members[position] = result
             held = True
         target = member_target(result, self.cfg)
@@ -127,7 +127,7 @@ class BatchSweeps:
                 for ts, name, position in self._names]
         current = {position: changed.get(position, result)
                    for position, result in self._burst_members.items()}
-        found = bursts.find_bursts(rows, current, self.cfg, stats, timed, self._popular)
+        found = bursts.find_bursts(rows, current, self.cfg, stats, timed, self._brands)
         for position, burst in found.items():
             changed[position] = bursts.with_burst(current[position], burst, self.cfg)
 
@@ -172,11 +172,11 @@ class BatchSweeps:
 
 def apply_sweeps(results: Sequence[NameResult], times: Sequence[float | None] | None = None,
                  policy: Policy | None = None, pieces: bursts.PieceCounts | None = None,
-                 popular: Container[str] | None = None) -> list[NameResult]:
+                 brands: bursts.Brands | None = None) -> list[NameResult]:
     """``results`` with every sweep and burst member raised (``times``: one per result, or
-    None; ``pieces``: live piece counts, ``popular``: the popular names, the shipped ones by
+    None; ``pieces``: live piece counts, ``brands``: popular names, the shipped ones by
     default)."""
-    batch = BatchSweeps(policy, pieces, popular)
+    batch = BatchSweeps(policy, pieces, brands)
     for position, result in enumerate(results):
         batch.add(position, result, None if times is None else times[position])
     changed = batch.resolve(len(results))

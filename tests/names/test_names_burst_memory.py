@@ -38,7 +38,7 @@ WORDS = ["requests", "numpy", "core", "utils", "cli", "api", "sdk", "flask", "dj
 FAMILY = [f"zqv-{word}" for word in WORDS]
 OTHERS = ["reqeusts", "nunpy", "djagno", "hortenzia-qq", "acme-core", "acme-cli", "foo-bar"]
 # The generator's combosquats: its starts glued to the popular `control`, most without a
-# match (members through bursts.glued_brand).
+# match (members through bursts.Brands.glued).
 COMBOS = [start + "control" for start in STARTS]
 ALL = GRID + FAMILY + OTHERS + COMBOS
 # Names of the grid near a popular name, scoring enough alone to be raised (members).

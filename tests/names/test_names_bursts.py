@@ -10,14 +10,16 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from detector.names import NameResult, default_checker
 from detector.names.bursts import (
     MIN_PIECE_NAMES,
+    Brands,
     PieceCounts,
     burst_candidates,
     burst_hit,
-    glued_brand,
     is_member,
     load_pieces,
     piece_lengths,
@@ -231,10 +233,10 @@ GLUED_FAMILY = [f"zqv{word}control" for word in ("alpha", "beta", "gamma", "delt
         ("abcontrolxy", None),  # inside, not at an end
     ],
 )
-def test_glued_brand_is_a_popular_name_at_an_end_without_a_separator(
+def test_a_glued_brand_is_a_popular_name_at_an_end_without_a_separator(
     name: str, brand: str | None
 ) -> None:
-    assert glued_brand(name, shipped_brands(), CFG.combo_min_length) == brand
+    assert shipped_brands(CFG.combo_min_length).glued(name) == brand
 
 
 @pytest.mark.parametrize(
@@ -299,3 +301,49 @@ def test_check_name_json_raises_glued_combosquats(tmp_path: Path) -> None:
     for name in ("grandcontrol", "randcontrol", "visacontrol"):
         assert lines[name]["flagged"] and lines[name]["matches"] == []
         assert lines[name]["sweep"]["burst"]["brand"] == "control"
+
+
+def _glued_by_brute_force(name: str, popular: set[str], shortest: int) -> str | None:
+    """Every split of ``name``, longest popular part first, the start's on a tie."""
+    if name in popular:
+        return None
+    for size in range(len(name) - 1, shortest - 1, -1):
+        if "-" not in name[size:] and name[:size] in popular:
+            return name[:size]
+        if "-" not in name[:-size] and name[-size:] in popular:
+            return name[-size:]
+    return None
+
+
+POPULAR_SAMPLE = ["control", "contr", "ring", "string", "discord", "discord-py", "abcd",
+                  "ab-cd", "cdab", "tools", "py"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="abcdinorstgpy-lu", min_size=1, max_size=14))
+def test_brands_glued_answers_as_trying_every_split(name: str) -> None:
+    brands = Brands(POPULAR_SAMPLE, 4)
+    assert brands.glued(name) == _glued_by_brute_force(name, set(POPULAR_SAMPLE), 4)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("xcontrol", "control"),
+        ("controlx", "control"),
+        ("stringx", "string"),  # the longest: not `ring`
+        ("xxstring", "string"),
+        ("discord-pyx", "discord-py"),
+        ("xdiscord-py", "discord-py"),  # the popular name may hold a separator
+        ("abcdab", "abcd"),  # the start's on a tie
+        ("cdabcd", "cdab"),
+        ("x-control", None),  # the rest may not
+        ("controlx-y", None),
+        ("abc", None),
+        ("discord-py", None),  # popular itself
+    ],
+)
+def test_brands_glued_cases_of_the_sample(name: str, expected: str | None) -> None:
+    brands = Brands(POPULAR_SAMPLE, 4)
+    assert brands.glued(name) == expected == _glued_by_brute_force(
+        name, set(POPULAR_SAMPLE), 4)

@@ -60,7 +60,7 @@ def run_check_name(
             if json_output:
                 # The names are one batch: a sweep member's line may change once the whole
                 # batch is read, so lines are spooled and the members' patched at the end.
-                sweeps = BatchSweeps(rules, popular=checker.corpus.ranks)
+                sweeps = BatchSweeps(rules)
                 out = _PatchedLines(advance)
                 lines: list[str] = []
                 for position, result in enumerate(results):
@@ -84,8 +84,7 @@ def run_check_name(
             else:
                 checked = list(results)
                 at = [_time_of(times, position - offset) for position in range(len(checked))]
-                _print_table(apply_sweeps(checked, at if times else None, rules,
-                                          popular=checker.corpus.ranks))
+                _print_table(apply_sweeps(checked, at if times else None, rules))
                 _note_untimed(len(checked), bool(times), rules.names.sweep_batch_names)
     except NameListError as exc:
         fail_usage(str(exc))
