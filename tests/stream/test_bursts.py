@@ -200,3 +200,28 @@ def test_warden_score_reports_the_burst(tmp_path) -> None:
     raised = {e["project"]["name"] for e, d in zip(events, decisions, strict=True)
               if any("burst:" in r for r in d["reasons"])}
     assert raised == batch_flagged(events) and raised
+
+
+# The generator's combosquats: its starts glued to the popular `control`, most of which no
+# name check matches (tests/names/test_names_bursts.py); they come after the grid.
+COMBOS = [s + "control" for s in STARTS]
+
+
+def test_a_generators_glued_combosquats_are_raised_in_the_stream() -> None:
+    events = stream(GRID + COMBOS)
+    projects = [e for e in events if e["type"] == "project.created"]
+    decisions = [d for d in score_all(events) if d["id"].startswith("s")]
+    got = bursts_of(projects, decisions)
+    assert set(got) == batch_flagged(projects)
+    unmatched = {name for name, result in
+                 zip(COMBOS, check_names(COMBOS), strict=True) if not result.matches}
+    raised = set(got) & unmatched
+    assert "visacontrol" in raised  # the last, no match alone: the five before it share
+    for name in raised:
+        assert "holds the popular name 'control' glued to other letters" in got[name]
+    # Without the floor, names without a match are no members and nothing raises them.
+    tables = load_policy().to_dict()
+    tables["names"]["burst_glued_floor"] = 0.0
+    off = [d for d in score_all(events, StreamScorer(build_policy(tables)))
+           if d["id"].startswith("s")]
+    assert not set(bursts_of(projects, off)) & unmatched
