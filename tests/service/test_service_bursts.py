@@ -43,3 +43,19 @@ def test_the_service_scores_a_burst_and_remembers_its_window_across_a_restart(
         listed = re.findall(r"'([^']+)'", listing.group(1))
         assert listed and set(listed) <= set(GRID)
         assert all(name.startswith("pyw") or name.endswith("rl") for name in listed)
+
+
+def test_the_service_raises_a_generators_glued_combosquat(tmp_path: Path) -> None:
+    """`visacontrol` holds the popular `control` glued to a piece of the generator's grid;
+    no name check matches it alone, and after the grid
+    and five more `*control` names it is raised with the popular name in its reason. The
+    stream weighs it as any name signal (`[stream] name_squat`), with the other evidence."""
+    combos = [s + "control" for s in STARTS]
+    with service_database("sqlite", tmp_path, "") as server, running(server) as live:
+        for name in [*GRID, *combos[:-1]]:
+            post_project(live, name)
+        answer = post_project(live, combos[-1])
+    reason = _burst_reason(answer)
+    assert reason is not None, answer["reasons"]
+    assert "holds the popular name 'control' glued to other letters" in reason
+    assert answer["score"] > 0.0
