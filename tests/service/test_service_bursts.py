@@ -47,9 +47,9 @@ def test_the_service_scores_a_burst_and_remembers_its_window_across_a_restart(
 
 def test_the_service_raises_a_generators_glued_combosquat(tmp_path: Path) -> None:
     """`visacontrol` holds the popular `control` glued to a piece of the generator's grid;
-    no name check matches it alone, and after the grid
-    and five more `*control` names it is raised with the popular name in its reason. The
-    stream weighs it as any name signal (`[stream] name_squat`), with the other evidence."""
+    no name check matches it alone, and after the grid and five more `*control` names it
+    is raised with the popular name in its reason. The stream weighs it as any name
+    signal (`[stream] name_squat`), with the other evidence."""
     combos = [s + "control" for s in STARTS]
     with service_database("sqlite", tmp_path, "") as server, running(server) as live:
         for name in [*GRID, *combos[:-1]]:
