@@ -29,7 +29,7 @@ from packaging.utils import canonicalize_name
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import cdist
 
-from detector.names import NameChecker, bursts, default_checker, synthetic, training
+from detector.names import BurstMemory, NameChecker, bursts, default_checker, synthetic, training
 from detector.names import evaluation as ev
 from detector.names.normalize import InvalidName, canonical
 from detector.names.sweeps import BatchSweeps, apply_sweeps
@@ -495,6 +495,30 @@ def bench_sweeps() -> None:
             " (check-name --file): CPU s",
             f"{time.process_time() - start:.3f} ({len(changed):,} raised)",
         )
+    bench_hostile_bursts(shipped)
+
+
+def bench_hostile_bursts(checker: NameChecker) -> None:
+    """Red team: names built so that every one is a burst member whose two pieces its
+    whole window shares (`zzq` + six random letters + `control`, the popular name glued),
+    the worst case of the crossed test, in a timed batch and in a stream. Both must stay
+    linear in the names (a scan of a piece's carriers per member was quadratic: 8,000
+    such names took 79 CPU-s)."""
+    rng = np.random.default_rng(5)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    names = ["zzq" + "".join(rng.choice(letters, 6)) + "control" for _ in range(100_000)]
+    results = checker.check_many(names)
+    for label, spacing in (("all at one time", 0.0), ("one a second", 1.0)):
+        start = time.process_time()
+        apply_sweeps(results, [i * spacing for i in range(len(results))])
+        figure(f"hostile bursts: 100,000 names sharing their two pieces, {label}, timed batch:"
+               " CPU s", f"{time.process_time() - start:.2f}")
+    memory = BurstMemory(load_policy().names)
+    start = time.process_time()
+    for i, name in enumerate(names[:60_000]):
+        memory.observe(name, float(i), 0.0)
+    figure("hostile bursts: 60,000 such names one a second through the stream's BurstMemory"
+           " (window capped at 50,000): CPU s", f"{time.process_time() - start:.2f}")
 
 
 def _burst(result: Any) -> bool:

@@ -75,6 +75,11 @@ class BurstMemory:
         # (rebuilt from ``rows`` on demand, so not checkpointed) for the crossed test and
         # the reasons.
         self._carriers: dict[str, dict[str, int]] = {}
+        # (start, end) pairs the crossed test asked for -> the window's names carrying
+        # both, kept up to date as names enter and leave (a cache too: a pair is counted
+        # from the carriers once, not at every event, which was quadratic in a flood).
+        self._pairs: dict[tuple[str, str], int] = {}
+        self._pair_ends: dict[str, set[str]] = {}  # start -> the ends paired with it
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -109,10 +114,31 @@ class BurstMemory:
 
     def _both(self, start: str, end: str) -> int:
         """The window's names carrying both pieces (``bursts.crossed_hit``)."""
-        with_start, with_end = self._carrying(start), self._carrying(end)
-        if len(with_end) < len(with_start):
-            with_start, with_end = with_end, with_start
-        return sum(1 for name in with_start if name in with_end)
+        count = self._pairs.get((start, end))
+        if count is None:
+            with_start, with_end = self._carrying(start), self._carrying(end)
+            if len(with_end) < len(with_start):
+                with_start, with_end = with_end, with_start
+            count = sum(1 for name in with_start if name in with_end)
+            if count:
+                self._pairs[start, end] = count
+                self._pair_ends.setdefault(start, set()).add(end)
+        return count
+
+    def _count_pairs(self, split: Split, step: int) -> None:
+        for start in split[0]:
+            ends = self._pair_ends.get(start)
+            if ends:
+                for end in split[1]:
+                    if end in ends:
+                        left = self._pairs[start, end] + step
+                        if left:
+                            self._pairs[start, end] = left
+                        else:  # counted again from the carriers if asked
+                            del self._pairs[start, end]
+                            ends.discard(end)
+                if not ends:
+                    del self._pair_ends[start]
 
     def _carrying(self, piece: str) -> dict[str, int]:
         carriers = self._carriers.get(piece)
@@ -135,6 +161,7 @@ class BurstMemory:
             carriers = self._carriers.get(piece)
             if carriers is not None:
                 carriers[name] = arrival
+        self._count_pairs(split, 1)
         while len(self.rows) > self.cfg.burst_window_max_names:
             self._leave()
 
@@ -147,6 +174,7 @@ class BurstMemory:
         _, name = self.rows.popleft()
         del self.held[name]
         start, end = pieces(name, *self.lengths)
+        self._count_pairs((start, end), -1)
         for piece in (*start, *end):
             left = self.inside[piece] - 1
             if left:

@@ -55,7 +55,7 @@ import json
 import math
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -328,41 +328,45 @@ def find_bursts(rows: Sequence[Row], members: dict[int, NameResult], cfg: NamesP
                 ) -> dict[int, Burst]:
     """The bursts of ``members`` (by position) among every name of the batch (``rows``:
     one per name, members among them; time 0 for all in a batch without times);
-    ``brands``: the popular names looked for glued (the shipped corpus's by default)."""
+    ``brands``: the popular names looked for glued (the shipped corpus's by default).
+
+    Two sweeps of the window over the batch, each O(n): the first counts pieces and
+    finds the members whose two ends are burst pieces; the second counts, for those
+    members' (start, end) pairs only, the names carrying both (the crossed test). Counting
+    every pair of every name would hold 16 a name; scanning a piece's carriers for each
+    member was quadratic (8,000 names sharing two pieces: 79 CPU-s)."""
     if not members or cfg.burst_boost <= 0.0 or stats.names <= 0:
         return {}
     ordered = sorted(rows)
+    times = [row[0] for row in ordered]
     window = cfg.sweep_window_hours * HOUR if timed else math.inf
     lengths = piece_lengths(cfg)
     split = [pieces(name, *lengths) for _, name, _ in ordered]
-    inside: Counter[str] = Counter()  # piece -> distinct names inside the window
-    names: Counter[str] = Counter()  # name -> its rows inside the window
-    # (row, window's first row, its end, the candidate pieces, their counts, names in window)
-    pending: list[tuple[int, int, int, Candidates, dict[str, int], int]] = []
-    for index, entered, left in window_steps([row[0] for row in ordered], window):
-        for row in entered:
-            entering = ordered[row][1]
-            names[entering] += 1
-            if names[entering] == 1:
-                inside.update(split[row][0])
-                inside.update(split[row][1])
-        for row in left:
-            leaving = ordered[row][1]
-            names[leaving] -= 1
-            if not names[leaving]:
-                del names[leaving]
-                inside.subtract(split[row][0])
-                inside.subtract(split[row][1])
+    # row -> (window's first row, its end, the candidate pieces, their counts, names in it)
+    pending: dict[int, tuple[int, int, Candidates, dict[str, int], int]] = {}
+    counted = _Window(ordered, split)
+    for index, low, high in counted.slide(times, window):
         if ordered[index][2] not in members:
             continue
-        size = len(names)
-        candidates = burst_candidates(split[index], inside, size, cfg, stats)
+        size = len(counted.names)
+        candidates = burst_candidates(split[index], counted.inside, size, cfg, stats)
         if candidates is not None:
-            counts = {piece: inside[piece] for piece, _ in (*candidates[0], *candidates[1])}
-            pending.append((index, left.stop, entered.stop, candidates, counts, size))
-    # One pass over the batch indexes the rows of every candidate piece: for the crossed
-    # test and for the names a reason lists (the earliest in the window carrying either).
-    wanted = {piece for *_, counts, _ in pending for piece in counts}
+            counts = {piece: counted.inside[piece]
+                      for piece, _ in (*candidates[0], *candidates[1])}
+            pending[index] = (low, high, candidates, counts, size)
+    if not pending:
+        return {}
+    paired = _Window(ordered, split, {(start, end) for *_, (starts, ends), _, _ in
+                                      pending.values() for start, _ in starts for end, _ in ends})
+    both_counts: dict[int, dict[tuple[str, str], int]] = {}
+    for index, _, _ in paired.slide(times, window):
+        if index in pending:
+            starts, ends = pending[index][2]
+            both_counts[index] = {(start, end): paired.pairs[start, end]
+                                  for start, _ in starts for end, _ in ends}
+    # One pass over the batch indexes the rows of every candidate piece, for the names a
+    # reason lists (the earliest in the window carrying either piece).
+    wanted = {piece for *_, counts, _ in pending.values() for piece in counts}
     carriers: dict[str, list[int]] = {piece: [] for piece in wanted}
     for index, (start_pieces, end_pieces) in enumerate(split):
         for piece in (*start_pieces, *end_pieces):
@@ -370,9 +374,10 @@ def find_bursts(rows: Sequence[Row], members: dict[int, NameResult], cfg: NamesP
                 carriers[piece].append(index)
     brands = brands or shipped_brands(cfg.combo_min_length)
     found: dict[int, Burst] = {}
-    for index, low, high, candidates, counts, size in pending:
-        def both(start: str, end: str, low: int = low, high: int = high) -> int:
-            return _carrying_both(carriers, split, ordered, low, high, start, end)
+    for index, (low, high, candidates, counts, size) in pending.items():
+        def both(start: str, end: str, shared: dict[tuple[str, str], int] = both_counts[index]
+                 ) -> int:
+            return shared[start, end]
 
         hit = crossed_hit(candidates, counts, both, size, cfg, stats)
         if hit is None:
@@ -386,19 +391,46 @@ def find_bursts(rows: Sequence[Row], members: dict[int, NameResult], cfg: NamesP
     return found
 
 
-def _carrying_both(carriers: dict[str, list[int]], split: list[Split], ordered: Sequence[Row],
-                   low: int, high: int, start: str, end: str) -> int:
-    """Distinct names among rows ``[low, high)`` carrying both ``start`` and ``end``: the
-    rows of the rarer piece, tested for the other."""
-    with_start = _in_range(carriers[start], low, high)
-    with_end = _in_range(carriers[end], low, high)
-    if len(with_start) <= len(with_end):
-        return len({ordered[row][1] for row in with_start if end in split[row][1]})
-    return len({ordered[row][1] for row in with_end if start in split[row][0]})
+class _Window:
+    """The distinct names of a window sliding over a batch, with either how many of them
+    carry each piece (``inside``) or, given ``pairs``, how many carry each of those
+    (start, end) pairs (``pairs``)."""
 
+    def __init__(self, ordered: Sequence[Row], split: list[Split],
+                 pairs: set[tuple[str, str]] | None = None) -> None:
+        self.ordered, self.split = ordered, split
+        self.names: Counter[str] = Counter()  # name -> its rows inside the window
+        self.inside: Counter[str] = Counter()
+        self.pairs: Counter[tuple[str, str]] = Counter()
+        self._wanted = pairs
+        self._starts = {start for start, _ in pairs} if pairs is not None else set()
 
-def _in_range(indexes: list[int], low: int, high: int) -> list[int]:
-    return indexes[bisect_left(indexes, low) : bisect_left(indexes, high)]
+    def slide(self, times: list[float], window: float) -> Iterator[tuple[int, int, int]]:
+        """Each row in time order with the window ending at it: (row, first row, end)."""
+        for index, entered, left in window_steps(times, window):
+            for row in entered:
+                name = self.ordered[row][1]
+                self.names[name] += 1
+                if self.names[name] == 1:
+                    self._count(self.split[row], 1)
+            for row in left:
+                name = self.ordered[row][1]
+                self.names[name] -= 1
+                if not self.names[name]:
+                    del self.names[name]
+                    self._count(self.split[row], -1)
+            yield index, left.stop, entered.stop
+
+    def _count(self, split: Split, step: int) -> None:
+        if self._wanted is None:
+            for piece in (*split[0], *split[1]):
+                self.inside[piece] += step
+            return
+        for start in split[0]:
+            if start in self._starts:
+                for end in split[1]:
+                    if (start, end) in self._wanted:
+                        self.pairs[start, end] += step
 
 
 def _between(indexes: list[int], low: int, high: int) -> list[int]:
