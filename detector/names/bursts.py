@@ -423,8 +423,9 @@ class _Window:
 
     def _count(self, split: Split, step: int) -> None:
         if self._wanted is None:
-            for piece in (*split[0], *split[1]):
-                self.inside[piece] += step
+            change = self.inside.update if step > 0 else self.inside.subtract
+            change(split[0])
+            change(split[1])
             return
         for start in split[0]:
             if start in self._starts:
