@@ -112,12 +112,6 @@ def cut_off(exc: SyntaxError, text: str) -> bool:
     return line > 0 and line >= len(source_lines(text))
 
 
-def cut_short(text: str) -> bool:
-    """`cut_off` for a text that has not been parsed yet (False when it parses)."""
-    exc = syntax_error(text)
-    return exc is not None and cut_off(exc, text)
-
-
 def parse_prefix(text: str, first_error: int,
                  before_attempt: Callable[[], None] = lambda: None,
                  max_cost: int = 1 << 62, cost: Callable[[str], int] = len) -> Prefix | None:

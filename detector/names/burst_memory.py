@@ -109,8 +109,8 @@ class BurstMemory:
         room = self.cfg.sweep_listed + 1
         firsts = [islice(self._carrying(piece).items(), room) for piece in hit[:2]]
         listed = (other for other, _ in merge(*firsts, key=lambda item: item[1]))
-        brand = self.brands.glued(name) if self.cfg.burst_glued_floor > 0.0 else None
-        return make_burst(hit, listed, name, score, size, self.cfg, timed=True, brand=brand)
+        return make_burst(hit, listed, name, score, size, self.cfg, timed=True,
+                          brands=self.brands)
 
     def _both(self, start: str, end: str) -> int:
         """The window's names carrying both pieces (``bursts.crossed_hit``)."""

@@ -191,7 +191,8 @@ class Brands:
     """The popular names ``glued`` looks for at the ends of a name, indexed by their first
     and last ``shortest`` characters with the lengths found under each, so that a name is
     tested only at lengths that can match (1.2 µs a name over 200,000 PyPI names, against
-    2.8 µs trying every length)."""
+    2.8 µs trying every length, as ``checker.combo_parts`` does for the combosquat check,
+    which wants every popular name at either end and what was added, separators or not)."""
 
     def __init__(self, popular: Iterable[str], shortest: int) -> None:
         self.popular = frozenset(popular)
@@ -305,11 +306,12 @@ def burst_hit(split: Split, inside: Counter[str], both: Both, size: int, cfg: Na
 
 
 def make_burst(hit: Hit, listed: Iterable[str], name: str, score: float, size: int,
-               cfg: NamesPolicy, timed: bool, brand: str | None = None) -> Burst:
+               cfg: NamesPolicy, timed: bool, brands: Brands) -> Burst:
     """The burst of ``name`` (scoring ``score`` before it): ``listed`` the names of the
-    window carrying either piece, earliest first (``name`` and repeats are skipped);
-    ``brand`` a popular name it holds glued at one end (its score is then at least
-    ``burst_glued_floor`` before the gain)."""
+    window carrying either piece, earliest first (``name`` and repeats are skipped). A
+    name holding a popular name of ``brands`` glued at one end scores at least
+    ``burst_glued_floor`` before the gain, and its reason names that popular name."""
+    brand = brands.glued(name) if cfg.burst_glued_floor > 0.0 else None
     shown: list[str] = []
     for other in listed:
         if other != name and other not in shown:
@@ -385,9 +387,8 @@ def find_bursts(rows: Sequence[Row], members: dict[int, NameResult], cfg: NamesP
         name, position = ordered[index][1], ordered[index][2]
         rows_of = sorted({*_between(carriers[hit[0]], low, high),
                           *_between(carriers[hit[1]], low, high)})
-        brand = brands.glued(name) if cfg.burst_glued_floor > 0.0 else None
         found[position] = make_burst(hit, (ordered[row][1] for row in rows_of), name,
-                                     members[position].score, size, cfg, timed, brand)
+                                     members[position].score, size, cfg, timed, brands)
     return found
 
 

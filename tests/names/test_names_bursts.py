@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detector.names import NameResult, default_checker
+from detector.names import BurstMemory, NameResult, default_checker
 from detector.names.bursts import (
     MIN_PIECE_NAMES,
     Brands,
@@ -347,3 +347,19 @@ def test_brands_glued_cases_of_the_sample(name: str, expected: str | None) -> No
     brands = Brands(POPULAR_SAMPLE, 4)
     assert brands.glued(name) == expected == _glued_by_brute_force(
         name, set(POPULAR_SAMPLE), 4)
+
+
+def test_a_crafted_flood_sharing_both_pieces_raises_nothing_in_batch_or_stream() -> None:
+    """Red team: hundreds of names made to be members (a popular name glued) that all
+    share both pieces, at one time and one a second. It is a family by the crossed test
+    (its pieces never appear apart), in a timed batch and through the stream alike.
+    (Its cost is measured by `bench_names.py --sweeps`, "hostile bursts".)"""
+    rng = random.Random(7)
+    names = ["zzq" + "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(6))
+             + "control" for _ in range(300)]
+    before = results(names)
+    assert all(is_member(r, CFG) for r in before)
+    for spacing in (0.0, 1.0):
+        assert not raised(apply_sweeps(before, [i * spacing for i in range(len(names))]))
+    memory = BurstMemory(CFG)
+    assert all(memory.observe(name, float(i), 0.0) is None for i, name in enumerate(names))
