@@ -407,7 +407,9 @@ def bench_sweeps() -> None:
     )
     figure(
         f"bursts: pieces of {cfg.burst_piece_min}-{cfg.burst_piece_max} characters shared"
-        f" by >= {cfg.burst_min_names} others and >= {cfg.burst_min_ratio:g}x chance, both"
+        f" by >= {cfg.burst_min_names} others and >= {cfg.burst_min_ratio:g}x chance or"
+        f" beyond {cfg.burst_significant_ratio:g}x chance at P < {cfg.burst_significance:g},"
+        " after a leading ecosystem word, both"
         f" ends, crossed; boost {cfg.burst_boost:g}, members >= {cfg.burst_min_score:g} or a"
         f" glued popular name (floor {cfg.burst_glued_floor:g})",
         f"piece counts of {stats.names:,} live names before the cut",

@@ -107,6 +107,8 @@ class NamesPolicy(Table):
     burst_glued_floor: float = share()
     burst_min_names: int = count()
     burst_min_ratio: float = positive()
+    burst_significant_ratio: float = positive()
+    burst_significance: float = share()
     burst_piece_min: int = count()
     burst_piece_max: int = count()
     burst_window_max_names: int = count()

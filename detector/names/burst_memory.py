@@ -48,6 +48,7 @@ from detector.names.bursts import (
     piece_lengths,
     pieces,
     shipped_brands,
+    without_lead,
 )
 from detector.policy import NamesPolicy
 
@@ -143,13 +144,15 @@ class BurstMemory:
     def _carrying(self, piece: str) -> dict[str, int]:
         carriers = self._carriers.get(piece)
         if carriers is None:
-            # A piece is never a whole name: its carriers are longer than it.
+            # A piece is never a whole name: its carriers are longer than it. Spelled
+            # as ``bursts.pieces`` spells them (after a leading ecosystem word).
             start = piece.startswith("^")
             body = piece[1:] if start else piece[:-1]
             test = str.startswith if start else str.endswith
             carriers = self._carriers[piece] = {
                 name: self.held[name] for _, name in self.rows
-                if len(compact := name.replace("-", "")) > len(body) and test(compact, body)}
+                if len(compact := without_lead(name).replace("-", "")) > len(body)
+                and test(compact, body)}
         return carriers
 
     def _enter(self, name: str, ts: float, split: Split) -> None:

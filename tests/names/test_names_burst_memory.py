@@ -40,7 +40,9 @@ OTHERS = ["reqeusts", "nunpy", "djagno", "hortenzia-qq", "acme-core", "acme-cli"
 # The generator's combosquats: its starts glued to the popular `control`, most without a
 # match (members through bursts.Brands.glued).
 COMBOS = [start + "control" for start in STARTS]
-ALL = GRID + FAMILY + OTHERS + COMBOS
+# The same and some of the grid behind an ecosystem word, which pieces skip; a family too.
+PY_NAMES = [f"py-{name}" for name in COMBOS + GRID[::5]] + [f"py-zqv{word}" for word in WORDS]
+ALL = GRID + FAMILY + OTHERS + COMBOS + PY_NAMES
 # Names of the grid near a popular name, scoring enough alone to be raised (members).
 RAISED = ["pywurl", "pywint", "tpinfo", "tpint", "randkill", "visainfo"]
 # The grid in an order where those members come after the rest: a burst they can see.

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 
 from detector.names import BurstMemory, NameResult, default_checker
 from detector.names.bursts import (
+    LEAD_WORDS,
     MIN_PIECE_NAMES,
     Brands,
     PieceCounts,
@@ -25,6 +28,8 @@ from detector.names.bursts import (
     piece_lengths,
     pieces,
     shipped_brands,
+    significant,
+    without_lead,
 )
 from detector.names.sweeps import BatchSweeps, apply_sweeps
 from detector.policy import build_policy, load_policy
@@ -159,7 +164,12 @@ def test_no_bursts_when_turned_off_or_too_big_without_times() -> None:
     ("name", "start", "end"),
     [
         ("tpedinfo", ["^tp", "^tpe", "^tped", "^tpedi"], ["fo$", "nfo$", "info$", "dinfo$"]),
-        ("py-w", ["^py"], ["yw$"]),
+        ("py-tpedinfo", ["^tp", "^tpe", "^tped", "^tpedi"], ["fo$", "nfo$", "info$", "dinfo$"]),
+        ("python-tp-ed-info", ["^tp", "^tpe", "^tped", "^tpedi"],
+         ["fo$", "nfo$", "info$", "dinfo$"]),
+        ("pyw-tpedinfo", ["^py", "^pyw", "^pywt", "^pywtp"], ["fo$", "nfo$", "info$", "dinfo$"]),
+        ("py-w", [], []),  # what follows the ecosystem word is too short
+        ("pyw", ["^py"], ["yw$"]),
         ("ab", [], []),
     ],
 )
@@ -213,6 +223,8 @@ def test_check_name_json_raises_a_generators_batch(tmp_path: Path) -> None:
 COMBOS = [start + "control" for start in STARTS]
 GLUED_FAMILY = [f"zqv{word}control" for word in ("alpha", "beta", "gamma", "delta", "omega",
                                                   "sigma")]
+PY_COMBOS = [f"py-{name}" for name in COMBOS]
+PY_FAMILY = [f"py-{name}" for name in GLUED_FAMILY]
 
 
 @pytest.mark.parametrize(
@@ -225,7 +237,10 @@ GLUED_FAMILY = [f"zqv{word}control" for word in ("alpha", "beta", "gamma", "delt
         ("cryptocomapre", "crypto"),
         ("discord-manager", None),  # an extension's shape: the separator
         ("django-control", None),
-        ("py-grandcontrol", None),  # the rest holds a word of its own
+        ("py-grandcontrol", "control"),  # after a leading ecosystem word
+        ("lib-grandcontrol", "control"),
+        ("py-grand-control", None),  # the rest holds a word of its own
+        ("python-control", None),  # a popular name after the ecosystem word
         ("discord-pyx", "discord-py"),  # the popular name may hold separators
         ("control", None),  # the popular name itself
         ("requests", None),
@@ -244,17 +259,20 @@ def test_a_glued_brand_is_a_popular_name_at_an_end_without_a_separator(
     [
         ("the generator's combosquats beside its grid are raised and flagged",
          GRID + COMBOS, set(COMBOS)),
+        ("and behind an ecosystem word, which pieces skip", GRID + PY_COMBOS, set(PY_COMBOS)),
         ("a family holding both pieces only together is not", GLUED_FAMILY, set()),
+        ("nor behind an ecosystem word", PY_FAMILY, set()),
         ("nor beside the grid, whose pieces it does not share", GRID + GLUED_FAMILY, set()),
     ],
 )
 def test_glued_combosquats_in_a_burst(label: str, batch: list[str], expected: set[str]) -> None:
     before = results(batch)
     unmatched = {r.name for r in before if not r.matches}
-    assert {"grandcontrol", "randcontrol", "visacontrol"} & set(batch) <= unmatched
-    assert set(GLUED_FAMILY) & set(batch) <= unmatched
+    no_match = {"grandcontrol", "randcontrol", "visacontrol", "py-grandcontrol"}
+    assert no_match & set(batch) <= unmatched
+    assert set(GLUED_FAMILY + PY_FAMILY) & set(batch) <= unmatched
     after = apply_sweeps(before)
-    got = raised(after) & set(COMBOS + GLUED_FAMILY)
+    got = raised(after) & set(COMBOS + GLUED_FAMILY + PY_COMBOS + PY_FAMILY)
     assert got == expected, label
     for result in after:
         if result.name in expected:
@@ -304,7 +322,14 @@ def test_check_name_json_raises_glued_combosquats(tmp_path: Path) -> None:
 
 
 def _glued_by_brute_force(name: str, popular: set[str], shortest: int) -> str | None:
-    """Every split of ``name``, longest popular part first, the start's on a tie."""
+    """Every split of ``name`` after a leading ecosystem word, longest popular part first,
+    the start's on a tie."""
+    if name in popular:
+        return None
+    for word in LEAD_WORDS:
+        if name.startswith(word + "-") and len(name) > len(word) + 1:
+            name = name[len(word) + 1 :]
+            break
     if name in popular:
         return None
     for size in range(len(name) - 1, shortest - 1, -1):
@@ -338,6 +363,9 @@ def test_brands_glued_answers_as_trying_every_split(name: str) -> None:
         ("abcdab", "abcd"),  # the start's on a tie
         ("cdabcd", "cdab"),
         ("x-control", None),  # the rest may not
+        ("py-xcontrol", "control"),  # but an ecosystem word may lead
+        ("py-control", None),
+        ("py-discord-pyx", "discord-py"),
         ("controlx-y", None),
         ("abc", None),
         ("discord-py", None),  # popular itself
@@ -363,3 +391,102 @@ def test_a_crafted_flood_sharing_both_pieces_raises_nothing_in_batch_or_stream()
         assert not raised(apply_sweeps(before, [i * spacing for i in range(len(names))]))
     memory = BurstMemory(CFG)
     assert all(memory.observe(name, float(i), 0.0) is None for i, name in enumerate(names))
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("py-libstring", "libstring"),
+        ("python-grand-control", "grand-control"),
+        ("lib-x", "x"),
+        ("pyw-lib", "pyw-lib"),  # not an ecosystem word
+        ("pylint", "pylint"),
+        ("py-", "py-"),
+        ("py", "py"),
+    ],
+)
+def test_without_lead_drops_one_leading_ecosystem_word(name: str, expected: str) -> None:
+    assert without_lead(name) == expected
+
+
+def _tail_by_summing(count: int, mean: float) -> float:
+    """P(X >= count), X Poisson of mean ``mean``: its terms summed from ``count`` on."""
+    return sum(math.exp(j * math.log(mean) - mean - math.lgamma(j + 1))
+               for j in range(count, count + 2000))
+
+
+@pytest.mark.parametrize("mean", [0.05, 0.5, 3.0, 10.2, 30.6, 120.0])
+def test_significant_is_the_poisson_tail_never_more_eager(mean: float) -> None:
+    for count in range(int(mean) + 1, int(6 * mean) + 40):
+        exact = _tail_by_summing(count, mean)
+        if exact <= 1e-300:
+            break
+        for level in (exact * 0.999, exact * 1.05):
+            # The bound is never below the tail: significant only when the tail is.
+            assert significant(count, mean, level) <= (exact < level)
+        if count >= 3 * mean:  # and within 5% of it from three times the mean on
+            assert significant(count, mean, exact * 1.05)
+
+
+def test_significant_needs_more_than_the_mean_and_a_level() -> None:
+    assert not significant(10, 10.0, 0.5)
+    assert not significant(3, 10.0, 0.5)
+    assert not significant(1000, 1.0, 0.0)
+    assert significant(1000, 1.0, 1e-6)
+
+
+NOISE = "bdfhjkmnpqrsuvwxz"
+# Every piece at 1% of live names: a window of 920 names expects 9.2 of each.
+FLAT = PieceCounts(1000, {})
+
+
+def _big_window(each: int, seed: int = 5) -> tuple[list[str], list[str]]:
+    """600 names of noise, and a generator gluing two starts to two popular ends with
+    noise between them, ``each`` names per pair: (window, generator's names)."""
+    rng = random.Random(seed)
+
+    def noise(size: int) -> str:
+        return "".join(rng.choice(NOISE) for _ in range(size))
+
+    fillers = [noise(9) for _ in range(600)]
+    made = [f"{start}{noise(4)}{end}" for start in ("mab", "wcd")
+            for end in ("control", "string") for _ in range(each)]
+    return fillers + made, made
+
+
+def _significance(level: float) -> Any:
+    tables = load_policy().to_dict()
+    tables["names"]["burst_significance"] = level
+    return build_policy(tables)
+
+
+@pytest.mark.parametrize(
+    ("label", "each", "level", "expected"),
+    [
+        ("80 a pair in 920 names: 9x chance, one in 10^15 at 3x chance", 80, 1e-6, True),
+        ("the same with the significance test off: below 20x chance", 80, 0.0, False),
+        ("25 a pair in 700 names: 3.6x chance, a fashion's rate", 25, 1e-6, False),
+    ],
+)
+def test_a_generator_in_a_big_window_is_a_burst_below_the_ratio(
+    label: str, each: int, level: float, expected: bool
+) -> None:
+    window, made = _big_window(each)
+    policy = _significance(level)
+    cfg = policy.names
+    share = FLAT.share("^ma")
+    others = 2 * each - each  # names starting `ma` that do not end as the name does
+    assert others < cfg.burst_min_ratio * len(window) * share  # the ratio alone misses it
+    before = results(window)
+    assert all(is_member(r, cfg) for r in before[-len(made):])
+    got = raised(apply_sweeps(before, policy=policy, pieces=FLAT))
+    assert got == (set(made) if expected else set()), label
+    # The stream answers as a timed batch: the generator arrives after the noise.
+    times = [float(i) for i in range(len(window))]
+    timed = raised(apply_sweeps(before, times, policy=policy, pieces=FLAT))
+    memory = BurstMemory(cfg, FLAT)
+    streamed = {r.name for i, r in enumerate(before)
+                if memory.observe(r.normalized or r.name, times[i],
+                                  r.score if is_member(r, cfg) else None) is not None}
+    assert streamed == timed
+    assert bool(timed) == expected
