@@ -414,6 +414,12 @@ def bench_sweeps() -> None:
         f" glued popular name (floor {cfg.burst_glued_floor:g})",
         f"piece counts of {stats.names:,} live names before the cut",
     )
+    figure(
+        f"runs: a popular name glued at one end by >= {cfg.run_min_names} others of the last"
+        f" {cfg.run_window_days:g} days, beyond {cfg.run_ratio:g}x its live share at"
+        f" P < {cfg.run_significance:g}; the stronger of a burst and a run",
+        f"glued counts of {len(stats.glued):,} popular names before the cut",
+    )
     models = [
         ("shipped weights", shipped),
         ("fitted before the cut",
@@ -434,6 +440,11 @@ def bench_sweeps() -> None:
             "  later malicious names raised by a burst / typosquats / combosquats among them",
             f"{sum(_burst(r) for r in burst):,} / {sum(_burst(burst[i]) for i in typo_at):,}"
             f" / {sum(_burst(burst[i]) for i in combo_at):,}",
+        )
+        figure(
+            "  later malicious names raised by a run / typosquats / combosquats among them",
+            f"{sum(_run(r) for r in burst):,} / {sum(_run(burst[i]) for i in typo_at):,}"
+            f" / {sum(_run(burst[i]) for i in combo_at):,}",
         )
         neg = [r.score for r in live]
         orders: list[tuple[str, list[float]]] = []
@@ -457,15 +468,16 @@ def bench_sweeps() -> None:
                                             rate)[0] for subset in (typo_at, combo_at)]
             cells.append(" / ".join(f"{recall:.1%}" for recall in pair))
         figure("  malicious and live names (at random, 1x) in the same windows: typo / combo"
-               " recall with sweeps and bursts @0.3%; @1%", "; ".join(cells))
+               " recall with sweeps, bursts and runs @0.3%; @1%", "; ".join(cells))
         for order, times in orders:
             live_swept = apply_sweeps(live, times, plain)
             live_burst = apply_sweeps(live, times, pieces=stats)
             figure(
-                f"  live names {order}: raised by sweeps / bursts; alerting at the threshold,"
-                " without -> sweeps -> + bursts",
+                f"  live names {order}: raised by sweeps / bursts / runs; alerting at the"
+                " threshold, without -> sweeps -> + bursts and runs",
                 f"{sum(r.sweep is not None for r in live_swept) / len(live):.3%} /"
-                f" {sum(_burst(r) for r in live_burst) / len(live):.3%};"
+                f" {sum(_burst(r) for r in live_burst) / len(live):.3%} /"
+                f" {sum(_run(r) for r in live_burst) / len(live):.4%};"
                 f" {sum(r.flagged for r in live) / len(live):.3%} ->"
                 f" {sum(r.flagged for r in live_swept) / len(live):.3%} ->"
                 f" {sum(r.flagged for r in live_burst) / len(live):.3%}",
@@ -483,7 +495,7 @@ def bench_sweeps() -> None:
                     cells.append(f"{was:.1%} -> {now:.1%} -> {then:.1%}")
                 figure(
                     f"    typo / combo recall at <= {rate:.1%} of live alerting (goal {goal}),"
-                    " without -> sweeps -> + bursts",
+                    " without -> sweeps -> + bursts and runs",
                     " / ".join(cells),
                 )
             # One generator's week holds 194 of the 497 combosquats: the figures apart.
@@ -494,13 +506,13 @@ def bench_sweeps() -> None:
                                                    rate)[0]
                            for part in (inside, outside) for rate in (0.003, 0.01)]
                 cells = [f"{recall:.1%}" for recall in recalls]
-                figure(f"    {kind} recall with sweeps and bursts @0.3% / @1%: in the busiest"
+                figure(f"    {kind} recall with sweeps, bursts and runs @0.3% / @1%: in the busiest"
                        f" week {first}..{last} ({len(inside)}) / outside ({len(outside)})",
                        f"{cells[0]} / {cells[1]}; {cells[2]} / {cells[3]}")
             aucs = [ev.roc_auc([scores[i].score for i in typo_at], negative)
                     for scores, negative in ((mal, neg), (swept, neg_swept),
                                              (burst, neg_burst))]
-            figure("    typo ROC-AUC, without -> sweeps -> + bursts",
+            figure("    typo ROC-AUC, without -> sweeps -> + bursts and runs",
                    " -> ".join(f"{auc:.4f}" for auc in aucs))
     # Speed: the grouping check-name --file adds, on 100,000 live names (O(n)). Without
     # times, as if one window (the worst case for sweeps; bursts stop counting past
@@ -548,6 +560,10 @@ def bench_hostile_bursts(checker: NameChecker) -> None:
 
 def _burst(result: Any) -> bool:
     return result.sweep is not None and "burst" in result.sweep
+
+
+def _run(result: Any) -> bool:
+    return result.sweep is not None and "run" in result.sweep
 
 
 def plot_roc(scores: dict[str, list[float]]) -> None:

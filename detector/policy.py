@@ -112,6 +112,11 @@ class NamesPolicy(Table):
     burst_piece_min: int = count()
     burst_piece_max: int = count()
     burst_window_max_names: int = count()
+    run_window_days: float = non_negative()
+    run_min_names: int = count()
+    run_ratio: float = positive()
+    run_significance: float = share()
+    run_window_max_names: int = count()
 
     def check(self) -> None:
         if self.burst_piece_min > self.burst_piece_max:

@@ -2,7 +2,8 @@
 list (``../shared/data/pypi_names.tsv.gz``): in how many names each word occurs (words in
 at least two names are kept) and, for each popular project, how many live names start or
 end with it; and the piece counts bursts weigh (``data/name_pieces.npz``: in how many live
-names each name's first and last 2-6 characters occur, ``detector/names/bursts.py``).
+names each name's first and last 2-6 characters occur, ``detector/names/bursts.py``, and
+how many hold each popular name glued at one end, ``detector/names/runs.py``).
 Read by ``detector/names/lexicon.py`` (no pickle: plain arrays and a JSON
 header). The shipped weights do not use these statistics yet (docs/names.md, "What the
 forward figures chose"); the forward run builds its own from before its cut.
@@ -40,7 +41,8 @@ def main() -> None:
     )
     stats = bursts.PieceCounts.build(names)
     stats.save(args.pieces_out, note)
-    print(f"{len(stats.counts):,} pieces written to {args.pieces_out}", flush=True)
+    print(f"{len(stats.counts):,} pieces and {len(stats.glued):,} glued popular names written"
+          f" to {args.pieces_out}", flush=True)
     if args.only_pieces:
         return
     print(f"counting words of {len(names):,} names ...", flush=True)

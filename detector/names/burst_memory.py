@@ -24,7 +24,11 @@ a stream's order is fixed by its log, so a replay answers exactly as the first r
 but does not join the window (``register=False``), as for sweeps: its name was not chosen
 in the window. It is then weighed as one more name of the window.
 
-**Checkpoint.** ``dump``/``load`` keep the window's (time, name) rows; counts are
+**Runs.** Beside the window of bursts it holds the slower one of runs (``RunMemory``,
+the last ``run_window_days``: one popular name glued to new letters over weeks,
+``detector.names.runs``); a member raised by both takes the stronger.
+
+**Checkpoint.** ``dump``/``load`` keep both windows' (time, name) rows; counts are
 rebuilt from them, so a restored memory answers exactly as the original would have.
 """
 
@@ -50,6 +54,7 @@ from detector.names.bursts import (
     shipped_brands,
     without_lead,
 )
+from detector.names.runs import Run, RunMemory
 from detector.policy import NamesPolicy
 
 
@@ -64,6 +69,8 @@ class BurstMemory:
         self.on = cfg.burst_boost > 0.0 and self.stats.names > 0
         self.window = cfg.sweep_window_hours * HOUR
         self.lengths = piece_lengths(cfg)
+        # The slower window of runs (the last run_window_days), kept beside this one.
+        self.runs = RunMemory(cfg, self.stats, self.brands)
         self._reset()
 
     def _reset(self) -> None:
@@ -86,11 +93,18 @@ class BurstMemory:
         return len(self.rows)
 
     def observe(self, name: str, ts: float, score: float | None = None,
-                register: bool = True) -> Burst | None:
-        """Record canonical ``name`` at ``ts`` (unless not ``register``); its burst if it
-        is a member: ``score`` its score so far when ``bursts.is_member`` holds, else None."""
+                register: bool = True) -> Burst | Run | None:
+        """Record canonical ``name`` at ``ts`` (unless not ``register``); its burst or run
+        (``detector.names.runs``; the stronger if both) if it is a member: ``score`` its
+        score so far when ``bursts.is_member`` holds, else None."""
         if not self.on:
             return None
+        burst = self._burst(name, ts, score, register)
+        run = self.runs.observe(name, ts, score, register)
+        return run if run is not None and (burst is None or run.score > burst.score) else burst
+
+    def _burst(self, name: str, ts: float, score: float | None, register: bool
+               ) -> Burst | None:
         ts = max(ts, self.now)  # an older event counts as arriving now
         self.now = ts
         self._expire(ts)
@@ -190,13 +204,16 @@ class BurstMemory:
                 self._carriers.pop(piece, None)
 
     def dump(self) -> list[Any]:
-        return [self.now, [[ts, name] for ts, name in self.rows]]
+        return [self.now, [[ts, name] for ts, name in self.rows], self.runs.dump()]
 
     def load(self, data: list[Any]) -> None:
+        """Restore a ``dump`` (one written before runs, without their rows: the runs'
+        window starts empty)."""
         self._reset()
         for ts, name in data[1]:
             self._enter(str(name), float(ts), pieces(str(name), *self.lengths))
         self.now = float(data[0])
+        self.runs.load(data[2] if len(data) > 2 else [], self.now)
 
 
 __all__ = ["BurstMemory"]

@@ -74,7 +74,7 @@ import numpy as np
 
 from detector.names.results import NameResult
 from detector.names.rules import load_rules
-from detector.policy import NamesPolicy
+from detector.policy import NamesPolicy, resolve
 from detector.popular import shipped_corpus
 from detector.resources import data_path
 from detector.sweeps import listed_text, window_steps, window_text
@@ -88,8 +88,11 @@ HOUR = 3600.0
 _EPSILON = 1e-4
 # Rows looked at per piece to list a reason's names (enough for sweep_listed up to this).
 _LISTED_MAX = 32
-# 2: pieces are taken after a leading ecosystem word (``without_lead``).
-_FORMAT = 2
+# 2: pieces are taken after a leading ecosystem word (``without_lead``); 3: with the
+# counts of live names gluing each popular name (``PieceCounts.glued``).
+_FORMAT = 3
+# A popular name glued by fewer live names counts as glued by this many (``glued_share``).
+MIN_GLUED_NAMES = 3
 # Words a name may open with, with a separator, that say only which ecosystem it is for.
 LEAD_WORDS = frozenset(load_rules("pypi").glued_prefixes)
 
@@ -129,15 +132,32 @@ def piece_counts(names: Iterable[str], shortest: int = STORED_LENGTHS[0],
 
 @dataclass(frozen=True)
 class PieceCounts:
-    """How many live names carry each piece (``pieces``), out of ``names``."""
+    """How many live names carry each piece (``pieces``), out of ``names``; and how many
+    hold each popular name glued at one end (``glued``, ``Brands.glued``: what runs,
+    ``detector.names.runs``, weigh)."""
 
     names: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    glued: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, names: Iterable[str]) -> PieceCounts:
+    def build(cls, names: Iterable[str], brands: Brands | None = None) -> PieceCounts:
+        """The counts over canonical ``names``; ``brands``: the popular names looked for
+        glued (the shipped corpus's at the shipped ``combo_min_length`` by default)."""
+        names = list(names)
         total, counts = piece_counts(names)
-        return cls(total, {p: c for p, c in counts.items() if c >= MIN_PIECE_NAMES})
+        brands = brands or shipped_brands(resolve(None).names.combo_min_length)
+        glued = Counter(brand for name in names if (brand := brands.glued(name)))
+        return cls(total, {p: c for p, c in counts.items() if c >= MIN_PIECE_NAMES},
+                   dict(glued))
+
+    def glued_share(self, brand: str) -> float:
+        """The share of live names holding ``brand`` glued at one end (at least
+        ``MIN_GLUED_NAMES``'s: a popular name no live name glues, or one newer than the
+        counts, is not taken as never glued)."""
+        if self.names <= 0:
+            return 1.0
+        return max(self.glued.get(brand, 0), MIN_GLUED_NAMES) / self.names
 
     def share(self, piece: str) -> float:
         """The share of live names carrying ``piece`` (at least ``MIN_PIECE_NAMES``'s)."""
@@ -146,7 +166,7 @@ class PieceCounts:
         return max(self.counts.get(piece, 0), MIN_PIECE_NAMES) / self.names
 
     def save(self, path: Path, note: str) -> None:
-        kept = sorted(self.counts)
+        kept, brands = sorted(self.counts), sorted(self.glued)
         header = json.dumps({"format": _FORMAT, "names": self.names, "note": note,
                              "lead_words": sorted(LEAD_WORDS),
                              "min_names": MIN_PIECE_NAMES, "lengths": list(STORED_LENGTHS)})
@@ -156,6 +176,8 @@ class PieceCounts:
                 header=np.frombuffer(header.encode(), dtype=np.uint8),
                 pieces=np.frombuffer("\n".join(kept).encode(), dtype=np.uint8),
                 counts=np.asarray([self.counts[p] for p in kept], dtype=np.uint32),
+                glued_names=np.frombuffer("\n".join(brands).encode(), dtype=np.uint8),
+                glued_counts=np.asarray([self.glued[b] for b in brands], dtype=np.uint32),
             )
 
 
@@ -171,9 +193,16 @@ def load_pieces(path: str | None = None) -> PieceCounts:
         if (header.get("format") != _FORMAT
                 or header.get("lead_words") != sorted(LEAD_WORDS)):
             return PieceCounts()
-        kept = data["pieces"].tobytes().decode().split("\n")
-        return PieceCounts(int(header["names"]),
-                           dict(zip(kept, data["counts"].tolist(), strict=True)))
+        return PieceCounts(int(header["names"]), _table(data, "pieces", "counts"),
+                           _table(data, "glued_names", "glued_counts"))
+
+
+def _table(data: Any, keys: str, values: str) -> dict[str, int]:
+    """A saved dict: its newline-joined keys and their counts."""
+    counts = data[values].tolist()
+    if not counts:  # "".split gives one empty key
+        return {}
+    return dict(zip(data[keys].tobytes().decode().split("\n"), counts, strict=True))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """Sweeps over a batch of name results (`warden check-name --file`): see ``detector.sweeps``;
-and bursts (names of one window sharing rare starts and ends, ``detector.names.bursts``),
-resolved in the same windows after the sweeps, on top of them.
+bursts (names of one window sharing rare starts and ends, ``detector.names.bursts``),
+resolved in the same windows after the sweeps, on top of them; and runs (one popular name
+glued to new letters over weeks, ``detector.names.runs``), with the bursts.
 
 ``BatchSweeps`` takes results one at a time (so a caller can write the others as they
 come), holds only the sweep members, and at the end answers the members whose result
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 
 from detector.names import bursts
 from detector.names.results import NameResult
+from detector.names.runs import find_runs, with_run
 from detector.policy import NamesPolicy, Policy, resolve
 from detector.sweeps import Sweep, is_member_match, make_sweep, window_steps
 
@@ -116,8 +118,9 @@ class BatchSweeps:
         return changed
 
     def _resolve_bursts(self, one_window: bool, changed: dict[int, NameResult]) -> None:
-        """Raise the burst members (on top of any sweep) of a timed batch, or of an untimed
-        one that is one window."""
+        """Raise the burst and run members (on top of any sweep; the stronger of a burst
+        and a run, ``detector.names.runs``) of a timed batch, or of an untimed one that is
+        one window."""
         timed = self._any_time
         if not self.bursts or not (timed or one_window):
             return
@@ -128,8 +131,13 @@ class BatchSweeps:
         current = {position: changed.get(position, result)
                    for position, result in self._burst_members.items()}
         found = bursts.find_bursts(rows, current, self.cfg, stats, timed, self._brands)
-        for position, burst in found.items():
-            changed[position] = bursts.with_burst(current[position], burst, self.cfg)
+        slow = find_runs(rows, current, self.cfg, stats, timed, self._brands)
+        for position in found.keys() | slow.keys():
+            burst, run = found.get(position), slow.get(position)
+            if run is not None and (burst is None or run.score > burst.score):
+                changed[position] = with_run(current[position], run, self.cfg)
+            elif burst is not None:
+                changed[position] = bursts.with_burst(current[position], burst, self.cfg)
 
     def _untimed(self, target: str, members: list[tuple[float | None, str, int, NameResult]],
                  changed: dict[int, NameResult]) -> None:

@@ -25,7 +25,8 @@ from detector.names.bursts import (
 )
 from detector.policy import load_policy
 
-CFG = load_policy().names
+# Bursts alone: runs (a slower window) are tested in tests/names/test_names_runs.py.
+CFG = replace(load_policy().names, run_window_days=0.0)
 HOUR = 3600.0
 WINDOW = CFG.sweep_window_hours * HOUR
 STATS = load_pieces()

@@ -386,10 +386,21 @@ def test_a_crafted_flood_sharing_both_pieces_raises_nothing_in_batch_or_stream()
              + "control" for _ in range(300)]
     before = results(names)
     assert all(is_member(r, CFG) for r in before)
+    no_runs = _without_runs()
     for spacing in (0.0, 1.0):
-        assert not raised(apply_sweeps(before, [i * spacing for i in range(len(names))]))
-    memory = BurstMemory(CFG)
+        times = [i * spacing for i in range(len(names))]
+        assert not raised(apply_sweeps(before, times, policy=no_runs))
+        # Runs (detector/names/runs.py) raise them, once a few glue `control` before.
+        after = apply_sweeps(before, times)
+        assert all(r.sweep and "run" in r.sweep and "burst" not in r.sweep for r in after[10:])
+    memory = BurstMemory(no_runs.names)
     assert all(memory.observe(name, float(i), 0.0) is None for i, name in enumerate(names))
+
+
+def _without_runs() -> Policy:
+    tables = load_policy().to_dict()
+    tables["names"]["run_window_days"] = 0.0
+    return build_policy(tables)
 
 
 @pytest.mark.parametrize(
@@ -456,6 +467,7 @@ def _big_window(each: int, seed: int = 5) -> tuple[list[str], list[str]]:
 def _significance(level: float) -> Policy:
     tables = load_policy().to_dict()
     tables["names"]["burst_significance"] = level
+    tables["names"]["run_window_days"] = 0.0  # bursts alone (the made names glue popular ones)
     return build_policy(tables)
 
 

@@ -225,3 +225,31 @@ def test_a_generators_glued_combosquats_are_raised_in_the_stream() -> None:
     off = [d for d in score_all(events, StreamScorer(build_policy(tables)))
            if d["id"].startswith("s")]
     assert not set(bursts_of(projects, off)) & unmatched
+
+
+# An attacker back at one popular name every two days (detector/names/runs.py): no sweep
+# or burst window holds more than one of them; the runs' window of weeks does.
+HTTPX_RUN = ["httpxgetterz", "httpxmodifierz", "httpxrequesterz", "httpxontopz", "httpxboostz"]
+
+
+def test_a_slow_run_is_raised_in_the_stream_as_in_a_timed_batch_and_checkpointed() -> None:
+    events = stream(HTTPX_RUN, step_hours=48.0)
+    projects = [e for e in events if e["type"] == "project.created"]
+    whole = score_all(events)
+    decisions = [d for d in whole if d["id"].startswith("s")]
+    got = {e["project"]["name"]: name_reason(d)
+           for e, d in zip(projects, decisions, strict=True) if "run:" in name_reason(d)}
+    after = apply_sweeps(check_names(HTTPX_RUN), [parse_ts(e["ts"]) for e in projects])
+    # What the batch raises to a flag (the stream reports a name signal only then): from
+    # the fourth on; the third, two earlier ones, stays just below the threshold.
+    assert set(got) == {r.name for r in after if r.flagged and "run" in (r.sweep or {})}
+    assert set(got) == set(HTTPX_RUN[3:])
+    assert "run" in (after[2].sweep or {}) and not after[2].flagged
+    assert "'httpx' glued to other letters" in got[HTTPX_RUN[-1]]
+    # The runs' window is stream state: a checkpoint between two of them carries it on.
+    cut = events.index(projects[3])
+    scorer = StreamScorer()
+    score_all(events[:cut], scorer)
+    assert len(dump(scorer)["bursts"][2]) == 3
+    restored = decode(encode(scorer))
+    assert score_all(events[cut:], restored) == whole[cut:]
