@@ -113,6 +113,7 @@ class NamesPolicy(Table):
     burst_piece_max: int = count()
     burst_window_max_names: int = count()
     run_window_days: float = non_negative()
+    run_baseline_days: float = non_negative()
     run_min_names: int = count()
     run_ratio: float = positive()
     run_significance: float = share()

@@ -65,11 +65,15 @@ def test_the_fixtures_glue_what_they_say() -> None:
 
 
 def test_a_slow_run_on_a_rarely_glued_name_is_raised_from_its_fifth_glued_name() -> None:
-    """Eight `httpx...` names three days apart among 20 ordinary names a day: a month's
-    window of about 600 names expects 0.054 of them at three times their live share, so
-    four earlier ones are beyond chance (P < 10^-6) and three are not."""
-    names = glued("httpx", 8) + fillers(54 * 20)
-    times = [(30 + i * 3) * DAY + 1.0 for i in range(8)] + [i * DAY / 20 for i in range(54 * 20)]
+    """Eight `httpx...` names a day apart among ordinary names, 600 a window: the
+    window expects 0.054 of them at three times their live share, so four earlier ones
+    are beyond chance (P < 10^-6) and three are not."""
+    days = CFG.run_window_days
+    per_day = 600 / days
+    count = int((days + 10) * per_day)
+    names = glued("httpx", 8) + fillers(count)
+    times = [(days + i) * DAY + 1.0 for i in range(8)] + [i * DAY / per_day
+                                                          for i in range(count)]
     after = apply_sweeps(check(names), times, pieces=STATS)
     assert run_names(after) == set(names[4:8])
     for r in after[4:8]:
@@ -122,7 +126,8 @@ def test_piece_counts_keep_their_glued_counts_on_disk(tmp_path: Path) -> None:
 def test_runs_do_not_depend_on_the_order_of_the_batch() -> None:
     names = glued("httpx", 8) + fillers(300)
     rng = random.Random(3)
-    times = [rng.uniform(0, 40 * DAY) for _ in names]
+    times = [rng.uniform(30 * DAY, 36 * DAY) for _ in range(8)] + [
+        rng.uniform(0, 40 * DAY) for _ in range(300)]
     before = check(names)
     first = apply_sweeps(before, times, pieces=STATS)
     order = list(range(len(names)))
@@ -196,7 +201,10 @@ RUNS = glued("httpx", 12, seed=4) + glued("control", 8, seed=5, end=True)
 def test_the_stream_raises_what_a_timed_batch_raises(seed: int) -> None:
     rng = random.Random(seed)
     names = RUNS + GRID + fillers(400, seed)
-    times = rng.sample(range(int(70 * DAY)), len(names))
+    # The runs' names in three weeks of the 70 days, some of them before the window of
+    # others: they are in the past then (run_baseline_days).
+    times = [rng.randrange(int(40 * DAY), int(61 * DAY)) for _ in RUNS] + rng.sample(
+        range(int(70 * DAY)), len(names) - len(RUNS))
     day = rng.uniform(20, 40) * DAY  # the generator's grid within one day
     timed = [(float(ts), name) for ts, name in zip(times, names, strict=True)]
     timed = [(day + i * 600.0 + 0.5, name) if name in GRID else (ts, name)
@@ -209,18 +217,54 @@ def test_the_stream_raises_what_a_timed_batch_raises(seed: int) -> None:
     assert any(reason.startswith("burst: ") for reason in reasons)
 
 
+def test_a_registry_whose_own_names_glue_it_every_week_sees_no_run() -> None:
+    """Chance is also the share of the names before the window (run_baseline_days) that
+    glue the popular name: a registry whose names have glued `httpx` a few times a week
+    for months sees six more in a week as its usual rate; without that past (or with
+    run_baseline_days = 0) the six are a run."""
+    recent = glued("httpx", 6, seed=8)
+    past = glued("httpx", 40, seed=9)
+    days = CFG.run_window_days + CFG.run_baseline_days
+    others = fillers(int(days * 20))
+    times = ([days * DAY + i * 3600.0 for i in range(6)]
+             + [i * (days - CFG.run_window_days) * DAY / 40 for i in range(40)]
+             + [i * DAY / 20 for i in range(len(others))])
+    after = apply_sweeps(check(recent + past + others), times, pieces=STATS)
+    assert not run_names(after[:6])
+    alone = apply_sweeps(check(recent + others), times[:6] + times[46:], pieces=STATS)
+    assert run_names(alone[:6])
+    tables = load_policy().to_dict()
+    tables["names"]["run_baseline_days"] = 0.0
+    policy = build_policy(tables)
+    assert run_names(apply_sweeps(check(recent + past + others), times, policy=policy,
+                                  pieces=STATS)[:6])
+    # The stream answers the same (its past is the names that left the window).
+    memory = BurstMemory(CFG, STATS)
+    checked = check(recent + past + others)
+    streamed = set()
+    for i in sorted(range(len(times)), key=lambda i: times[i]):
+        r = checked[i]
+        got = memory.observe(r.normalized or r.name, times[i],
+                             r.score if is_member(r, CFG) else None)
+        if got is not None and i < 6:
+            streamed.add(r.name)
+    assert not streamed and memory.runs.past.names > 0
+
+
 def test_a_checkpoint_keeps_the_runs_window() -> None:
-    names = RUNS + fillers(100)
+    names = fillers(60) + RUNS + fillers(40, seed=3)
     timed = [(i * DAY / 4, name) for i, name in enumerate(names)]
     checked = {r.name: r for r in check(names)}
     whole = stream(timed, checked)
+    cut = 70  # ten names into the runs, 17.5 days in: the first names are in the past
     first = BurstMemory(CFG, STATS)
-    stream(timed[:15], checked, first)
+    stream(timed[:cut], checked, first)
     restored = BurstMemory(CFG, STATS)
     restored.load(json.loads(json.dumps(first.dump())))
     assert restored.dump() == first.dump() and restored.runs.gluing == first.runs.gluing
-    rest = stream(timed[15:], checked, restored)
-    assert rest == {i - 15: got for i, got in whole.items() if i >= 15}
+    assert restored.runs.past.gluing == first.runs.past.gluing and first.runs.past.names
+    rest = stream(timed[cut:], checked, restored)
+    assert rest == {i - cut: got for i, got in whole.items() if i >= cut}
     assert rest
     # A checkpoint written before runs (two lists) restores an empty runs window.
     old = BurstMemory(CFG, STATS)
