@@ -1,7 +1,7 @@
 """Generator bursts through the real service: a name near a popular one, glued from the
 same rare pieces as many names before it in the window, is raised, naming them; a
 restarted service (which restores a checkpoint and replays its stream) remembers the
-window."""
+window. Likewise a run (names gluing one popular name, detector/names/runs.py)."""
 
 from __future__ import annotations
 
@@ -59,3 +59,24 @@ def test_the_service_raises_a_generators_glued_combosquat(tmp_path: Path) -> Non
     assert reason is not None, answer["reasons"]
     assert "holds the popular name 'control' glued to other letters" in reason
     assert answer["score"] > 0.0
+
+
+def test_the_service_raises_a_run_and_remembers_it_across_a_restart(tmp_path: Path) -> None:
+    """Five names gluing the popular `httpx` to different letters (a run,
+    detector/names/runs.py): the last, after a restart between them, sees the four
+    before it, and is raised with the popular name and the earlier names in its reason."""
+    names = ["httpxgetterq", "httpxmodifierq", "httpxrequesterq", "httpxontopq", "httpxboostq"]
+    with service_database("sqlite", tmp_path, "[service]\ncheckpoint_events = 2\n") as server:
+        with running(server) as first:
+            answers = [post_project(first, name) for name in names[:3]]
+        # Two before it are not yet beyond chance enough to flag the third.
+        assert not any("run: " in r for a in answers for r in a["reasons"])
+        with running(first) as again:
+            post_project(again, names[3])
+            last = post_project(again, names[4])
+    reason = next((r for r in last["reasons"] if "run: " in r), None)
+    assert reason is not None, last["reasons"]
+    assert "also hold the popular name 'httpx' glued to other letters" in reason
+    days = server.settings.policy.names.run_window_days
+    assert f"run: 4 other names in the {days:g} days before it" in reason
+    assert all(f"'{name}'" in reason for name in names[:4])
