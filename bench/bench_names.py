@@ -420,7 +420,8 @@ def bench_sweeps() -> None:
     )
     figure(
         f"runs: a popular name glued at one end by >= {cfg.run_min_names} others of the last"
-        f" {cfg.run_window_days:g} days, beyond {cfg.run_ratio:g}x its live share at"
+        f" {cfg.run_window_days:g} days, beyond {cfg.run_ratio:g}x its share of live names"
+        f" (or of the {cfg.run_baseline_days:g} days before, if higher) at"
         f" P < {cfg.run_significance:g}; the stronger of a burst and a run",
         f"glued counts of {len(stats.glued):,} popular names before the cut",
     )

@@ -25,8 +25,9 @@ but does not join the window (``register=False``), as for sweeps: its name was n
 in the window. It is then weighed as one more name of the window.
 
 **Runs.** Beside the window of bursts it holds the slower one of runs (``RunMemory``,
-the last ``run_window_days``: one popular name glued to new letters over weeks,
-``detector.names.runs``); a member raised by both takes the stronger.
+the last ``run_window_days`` and the ``run_baseline_days`` before them: one popular name
+glued to other letters again and again, ``detector.names.runs``); a member raised by
+both takes the stronger.
 
 **Checkpoint.** ``dump``/``load`` keep both windows' (time, name) rows; counts are
 rebuilt from them, so a restored memory answers exactly as the original would have.

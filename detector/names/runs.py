@@ -36,7 +36,8 @@ the names of the ``run_baseline_days`` before the window that glue the popular n
 usual rate. (The simulated streams of ``bench/bench_crowds.py`` glue a small vocabulary
 of popular words far more often than live names do: with live shares alone, runs
 raised their benign events flagged from 0.191% to 0.293%; with the past, 0.199%. On the
-forward split the past changes nothing.)
+forward split it changes nothing in windows shared with the live names and costs a point
+apart, where a window's past is the same attackers' earlier names.)
 
 A stream keeps the window and its past in ``RunMemory`` (at most ``run_window_max_names``
 names each), on the same test (``run_of``), so a stream and a timed batch answer alike.

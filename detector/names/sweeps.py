@@ -1,7 +1,7 @@
 """Sweeps over a batch of name results (`warden check-name --file`): see ``detector.sweeps``;
 bursts (names of one window sharing rare starts and ends, ``detector.names.bursts``),
 resolved in the same windows after the sweeps, on top of them; and runs (one popular name
-glued to new letters over weeks, ``detector.names.runs``), with the bursts.
+glued to other letters again and again, ``detector.names.runs``), with the bursts.
 
 ``BatchSweeps`` takes results one at a time (so a caller can write the others as they
 come), holds only the sweep members, and at the end answers the members whose result

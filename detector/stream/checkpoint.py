@@ -37,7 +37,7 @@ from detector.stream.scorer import AccountState, StreamScorer
 #    burst of an account and the broad keys' burst episodes.
 # 4: the names of the burst window (detector.names.BurstMemory; null when bursts are off).
 #    Since runs (detector.names.runs) it holds a third list, the names of the runs'
-#    window; a version 4 checkpoint without it restores an empty one.
+#    window and its past; a version 4 checkpoint without it restores empty ones.
 VERSION = 4
 READS = (2, 3, 4)
 # A version 2 account row lacks the last two fields: (link_site, cohort).

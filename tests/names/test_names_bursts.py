@@ -376,11 +376,12 @@ def test_brands_glued_cases_of_the_sample(name: str, expected: str | None) -> No
         name, set(POPULAR_SAMPLE), 4)
 
 
-def test_a_crafted_flood_sharing_both_pieces_raises_nothing_in_batch_or_stream() -> None:
+def test_a_crafted_flood_sharing_both_pieces_is_no_burst_in_batch_or_stream() -> None:
     """Red team: hundreds of names made to be members (a popular name glued) that all
     share both pieces, at one time and one a second. It is a family by the crossed test
-    (its pieces never appear apart), in a timed batch and through the stream alike.
-    (Its cost is measured by `bench_names.py --sweeps`, "hostile bursts".)"""
+    (its pieces never appear apart), in a timed batch and through the stream alike. All
+    of them gluing one popular name, it is a run (detector/names/runs.py), which raises
+    them. (Its cost is measured by `bench_names.py --sweeps`, "hostile bursts".)"""
     rng = random.Random(7)
     names = ["zzq" + "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(6))
              + "control" for _ in range(300)]
