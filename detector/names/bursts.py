@@ -543,10 +543,8 @@ def _burst_pieces(candidates: list[str], inside: Counter[str], size: int, cfg: N
 
 def with_burst(result: NameResult, burst: Burst, cfg: NamesPolicy) -> NameResult:
     """``result`` with its score raised, its flag renewed and the burst's reason added."""
-    return NameResult(result.name, result.normalized, max(result.score, burst.score),
-                      result.flagged or burst.score >= cfg.flag_threshold, result.matches,
-                      [*result.reasons, burst.reason], result.error,
-                      {**(result.sweep or {}), "burst": burst.to_dict()})
+    return result.raised(burst.score, burst.reason,
+                         {**(result.sweep or {}), "burst": burst.to_dict()}, cfg.flag_threshold)
 
 
 __all__ = ["LEAD_WORDS", "Brands", "Burst", "PieceCounts", "burst_hit", "find_bursts", "is_member",

@@ -44,6 +44,15 @@ class NameResult:
     # Set only on a member of a sweep (detector.sweeps): its target, siblings, own score.
     sweep: dict[str, Any] | None = None
 
+    def raised(self, score: float, reason: str, sweep: dict[str, Any],
+               threshold: float) -> NameResult:
+        """This result raised to ``score`` (never lowered), flagged at ``threshold``, with
+        ``reason`` added and ``sweep`` as its grouping object: what a sweep, a burst or a
+        run (``detector.names.sweeps``, ``bursts``, ``runs``) makes of a member."""
+        return NameResult(self.name, self.normalized, max(self.score, score),
+                          self.flagged or score >= threshold, self.matches,
+                          [*self.reasons, reason], self.error, sweep)
+
     @classmethod
     def unmatched(cls, name: str, normalized: str) -> NameResult:
         """A result with no match and no error (most names on a registry), built without

@@ -209,10 +209,8 @@ def find_runs(rows: Sequence[Row], members: Mapping[int, NameResult], cfg: Names
 
 def with_run(result: NameResult, run: Run, cfg: NamesPolicy) -> NameResult:
     """``result`` with its score raised, its flag renewed and the run's reason added."""
-    return NameResult(result.name, result.normalized, max(result.score, run.score),
-                      result.flagged or run.score >= cfg.flag_threshold, result.matches,
-                      [*result.reasons, run.reason], result.error,
-                      {**(result.sweep or {}), "run": run.to_dict()})
+    return result.raised(run.score, run.reason, {**(result.sweep or {}), "run": run.to_dict()},
+                         cfg.flag_threshold)
 
 
 class RunMemory:

@@ -37,9 +37,7 @@ def member_target(result: NameResult, cfg: NamesPolicy) -> str | None:
 
 def with_sweep(result: NameResult, sweep: Sweep, cfg: NamesPolicy) -> NameResult:
     """``result`` with its score raised, its flag renewed and the sweep's reason added."""
-    return NameResult(result.name, result.normalized, max(result.score, sweep.score),
-                      result.flagged or sweep.score >= cfg.flag_threshold, result.matches,
-                      [*result.reasons, sweep.reason], result.error, sweep.to_dict())
+    return result.raised(sweep.score, sweep.reason, sweep.to_dict(), cfg.flag_threshold)
 
 
 class BatchSweeps:
@@ -126,8 +124,9 @@ class BatchSweeps:
             return
         stats = self._pieces if self._pieces is not None else bursts.load_pieces()
         earliest = min((ts for ts, _, _ in self._names if ts is not None), default=0.0)
-        rows = [(earliest if ts is None else ts, name, position)
-                for ts, name, position in self._names]
+        # Sorted once here: bursts and runs each sort their rows, then in linear time.
+        rows = sorted((earliest if ts is None else ts, name, position)
+                      for ts, name, position in self._names)
         current = {position: changed.get(position, result)
                    for position, result in self._burst_members.items()}
         found = bursts.find_bursts(rows, current, self.cfg, stats, timed, self._brands)
