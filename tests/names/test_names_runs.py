@@ -310,3 +310,16 @@ def test_check_name_file_with_times_raises_a_run(tmp_path: Path) -> None:
     # of 35 names is far beyond that.
     assert got and got <= set(names[:5])
     assert all(line["reasons"][-1].startswith("run: ") for line in lines if line["name"] in got)
+
+
+def test_an_old_timestamp_counts_as_now_and_moves_nothing_back() -> None:
+    """Red team: an event stamped long ago neither re-opens an expired window nor lands
+    in the past; it arrives at the newest time seen, as in BurstMemory."""
+    memory = RunMemory(CFG, STATS)
+    names = glued("httpx", 4)
+    memory.observe(names[0], 100 * DAY)
+    memory.observe(names[1], 0.0)  # claims to be 100 days old
+    assert [ts for ts, _, _ in memory.rows] == [100 * DAY, 100 * DAY]
+    assert not memory.before and memory.now == 100 * DAY
+    memory.observe(names[2], 100 * DAY + (CFG.run_window_days + 1) * DAY)
+    assert list(memory.gluing["httpx"]) == [names[2]] and memory.past.gluing["httpx"] == 2
