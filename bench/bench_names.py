@@ -425,6 +425,13 @@ def bench_sweeps() -> None:
         f" P < {cfg.run_significance:g}; the stronger of a burst and a run",
         f"glued counts of {len(stats.glued):,} popular names before the cut",
     )
+    figure(
+        f"grids, for members no burst or run raised: >= {cfg.grid_min_squares} squares"
+        " (another start of a member's end and another end of its start making a name of"
+        f" the window), pieces of >= {cfg.grid_piece_min} characters, names without"
+        f" separators of <= {cfg.grid_name_max}",
+        f"first {cfg.grid_crossed_max} others of each piece; bursts' window",
+    )
     models = [
         ("shipped weights", shipped),
         ("fitted before the cut",
@@ -451,6 +458,11 @@ def bench_sweeps() -> None:
             f"{sum(_run(r) for r in burst):,} / {sum(_run(burst[i]) for i in typo_at):,}"
             f" / {sum(_run(burst[i]) for i in combo_at):,}",
         )
+        figure(
+            "  later malicious names raised by a grid / typosquats / combosquats among them",
+            f"{sum(_grid(r) for r in burst):,} / {sum(_grid(burst[i]) for i in typo_at):,}"
+            f" / {sum(_grid(burst[i]) for i in combo_at):,}",
+        )
         neg = [r.score for r in live]
         orders: list[tuple[str, list[float]]] = []
         for factor in (1, 3):
@@ -473,16 +485,17 @@ def bench_sweeps() -> None:
                                             rate)[0] for subset in (typo_at, combo_at)]
             cells.append(" / ".join(f"{recall:.1%}" for recall in pair))
         figure("  malicious and live names (at random, 1x) in the same windows: typo / combo"
-               " recall with sweeps, bursts and runs @0.3%; @1%", "; ".join(cells))
+               " recall with sweeps, bursts, runs and grids @0.3%; @1%", "; ".join(cells))
         for order, times in orders:
             live_swept = apply_sweeps(live, times, plain)
             live_burst = apply_sweeps(live, times, pieces=stats)
             figure(
-                f"  live names {order}: raised by sweeps / bursts / runs; alerting at the"
-                " threshold, without -> sweeps -> + bursts and runs",
+                f"  live names {order}: raised by sweeps / bursts / runs / grids; alerting at"
+                " the threshold, without -> sweeps -> + bursts, runs and grids",
                 f"{sum(r.sweep is not None for r in live_swept) / len(live):.3%} /"
                 f" {sum(_burst(r) for r in live_burst) / len(live):.3%} /"
-                f" {sum(_run(r) for r in live_burst) / len(live):.4%};"
+                f" {sum(_run(r) for r in live_burst) / len(live):.4%} /"
+                f" {sum(_grid(r) for r in live_burst) / len(live):.4%};"
                 f" {sum(r.flagged for r in live) / len(live):.3%} ->"
                 f" {sum(r.flagged for r in live_swept) / len(live):.3%} ->"
                 f" {sum(r.flagged for r in live_burst) / len(live):.3%}",
@@ -569,6 +582,10 @@ def _burst(result: Any) -> bool:
 
 def _run(result: Any) -> bool:
     return result.sweep is not None and "run" in result.sweep
+
+
+def _grid(result: Any) -> bool:
+    return result.sweep is not None and "grid" in result.sweep
 
 
 def plot_roc(scores: dict[str, list[float]]) -> None:

@@ -118,6 +118,11 @@ class NamesPolicy(Table):
     run_ratio: float = positive()
     run_significance: float = share()
     run_window_max_names: int = count()
+    grid_min_squares: int = _range(ge=0)
+    grid_piece_min: int = count()
+    grid_name_max: int = count()
+    grid_crossed_max: int = count()
+    grid_window_max_names: int = count()
 
     def check(self) -> None:
         if self.burst_piece_min > self.burst_piece_max:

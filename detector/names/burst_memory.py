@@ -29,8 +29,14 @@ the last ``run_window_days`` and the ``run_baseline_days`` before them: one popu
 glued to other letters again and again, ``detector.names.runs``); a member raised by
 both takes the stronger.
 
-**Checkpoint.** ``dump``/``load`` keep both windows' (time, name) rows; counts are
-rebuilt from them, so a restored memory answers exactly as the original would have.
+**Grids.** The same window's names are also indexed by their starts and ends
+(``GridWindow``, ``detector.names.grids``: names of a window crossing a few pieces with
+each other, as a word-salad generator's do); a member no burst and no run raised is
+raised by its grid. Rebuilt from the rows, so nothing more is checkpointed.
+
+**Checkpoint.** ``dump``/``load`` keep both windows' (time, name) rows; counts (and the
+grids' index) are rebuilt from them, so a restored memory answers exactly as the
+original would have.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ from detector.names.bursts import (
     shipped_brands,
     without_lead,
 )
+from detector.names.grids import Grid, GridWindow
 from detector.names.runs import Run, RunMemory
 from detector.policy import NamesPolicy
 
@@ -89,20 +96,27 @@ class BurstMemory:
         # from the carriers once, not at every event, which was quadratic in a flood).
         self._pairs: dict[tuple[str, str], int] = {}
         self._pair_ends: dict[str, set[str]] = {}  # start -> the ends paired with it
+        # The same names by their starts and ends, for grids (rebuilt with the rows).
+        self.grids = GridWindow(self.cfg, self.brands)
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def observe(self, name: str, ts: float, score: float | None = None,
-                register: bool = True) -> Burst | Run | None:
+                register: bool = True) -> Burst | Run | Grid | None:
         """Record canonical ``name`` at ``ts`` (unless not ``register``); its burst or run
-        (``detector.names.runs``; the stronger if both) if it is a member: ``score`` its
-        score so far when ``bursts.is_member`` holds, else None."""
+        (``detector.names.runs``; the stronger if both), else its grid
+        (``detector.names.grids``), if it is a member: ``score`` its score so far when
+        ``bursts.is_member`` holds, else None."""
         if not self.on:
             return None
         burst = self._burst(name, ts, score, register)
         run = self.runs.observe(name, ts, score, register)
-        return run if run is not None and (burst is None or run.score > burst.score) else burst
+        if run is not None and (burst is None or run.score > burst.score):
+            return run
+        if burst is not None or score is None:
+            return burst
+        return self.grids.grid_of(name, score, timed=True)
 
     def _burst(self, name: str, ts: float, score: float | None, register: bool
                ) -> Burst | None:
@@ -180,6 +194,7 @@ class BurstMemory:
             if carriers is not None:
                 carriers[name] = arrival
         self._count_pairs(split, 1)
+        self.grids.add(name)
         while len(self.rows) > self.cfg.burst_window_max_names:
             self._leave()
 
@@ -191,6 +206,7 @@ class BurstMemory:
     def _leave(self) -> None:
         _, name = self.rows.popleft()
         del self.held[name]
+        self.grids.remove(name)
         start, end = pieces(name, *self.lengths)
         self._count_pairs((start, end), -1)
         for piece in (*start, *end):

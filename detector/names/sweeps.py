@@ -1,7 +1,8 @@
 """Sweeps over a batch of name results (`warden check-name --file`): see ``detector.sweeps``;
 bursts (names of one window sharing rare starts and ends, ``detector.names.bursts``),
 resolved in the same windows after the sweeps, on top of them; and runs (one popular name
-glued to other letters again and again, ``detector.names.runs``), with the bursts.
+glued to other letters again and again, ``detector.names.runs``) and grids (names of a
+window crossing a few pieces with each other, ``detector.names.grids``), with the bursts.
 
 ``BatchSweeps`` takes results one at a time (so a caller can write the others as they
 come), holds only the sweep members, and at the end answers the members whose result
@@ -16,6 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from detector.names import bursts
+from detector.names.grids import find_grids, with_grid
 from detector.names.results import NameResult
 from detector.names.runs import find_runs, with_run
 from detector.policy import NamesPolicy, Policy, resolve
@@ -116,15 +118,15 @@ class BatchSweeps:
         return changed
 
     def _resolve_bursts(self, one_window: bool, changed: dict[int, NameResult]) -> None:
-        """Raise the burst and run members (on top of any sweep; the stronger of a burst
-        and a run, ``detector.names.runs``) of a timed batch, or of an untimed one that is
-        one window."""
+        """Raise the burst, run and grid members (on top of any sweep; the stronger of a
+        burst and a run, ``detector.names.runs``; a grid, ``detector.names.grids``, for the
+        others) of a timed batch, or of an untimed one that is one window."""
         timed = self._any_time
         if not self.bursts or not (timed or one_window):
             return
         stats = self._pieces if self._pieces is not None else bursts.load_pieces()
         earliest = min((ts for ts, _, _ in self._names if ts is not None), default=0.0)
-        # Sorted once here: bursts and runs each sort their rows, then in linear time.
+        # Sorted once here: bursts, runs and grids each sort their rows, then in linear time.
         rows = sorted((earliest if ts is None else ts, name, position)
                       for ts, name, position in self._names)
         current = {position: changed.get(position, result)
@@ -137,6 +139,12 @@ class BatchSweeps:
                 changed[position] = with_run(current[position], run, self.cfg)
             elif burst is not None:
                 changed[position] = bursts.with_burst(current[position], burst, self.cfg)
+        # Grids raise the members no burst and no run raised (detector.names.grids); off
+        # without live statistics, as the stream's BurstMemory is.
+        rest = {position: result for position, result in current.items()
+                if position not in found and position not in slow and stats.names > 0}
+        for position, grid in find_grids(rows, rest, self.cfg, timed, self._brands).items():
+            changed[position] = with_grid(current[position], grid, self.cfg)
 
     def _untimed(self, target: str, members: list[tuple[float | None, str, int, NameResult]],
                  changed: dict[int, NameResult]) -> None:

@@ -25,8 +25,9 @@ from detector.names.bursts import (
 )
 from detector.policy import load_policy
 
-# Bursts alone: runs (a slower window) are tested in tests/names/test_names_runs.py.
-CFG = replace(load_policy().names, run_window_days=0.0)
+# Bursts alone: runs (a slower window) and grids are tested in test_names_runs.py and
+# test_names_grids.py.
+CFG = replace(load_policy().names, run_window_days=0.0, grid_min_squares=0)
 HOUR = 3600.0
 WINDOW = CFG.sweep_window_hours * HOUR
 STATS = load_pieces()

@@ -185,7 +185,7 @@ def batch(timed: list[tuple[float, str]], checked: dict[str, NameResult]
     after = apply_sweeps([checked[name] for _, name in timed], [ts for ts, _ in timed],
                          pieces=STATS)
     return {i: (r.score, r.reasons[-1]) for i, r in enumerate(after)
-            if r.sweep is not None and ("run" in r.sweep or "burst" in r.sweep)}
+            if r.sweep is not None and {"run", "burst", "grid"} & r.sweep.keys()}
 
 
 # A generator's day (bursts: both ends shared) beside slow runs on two popular names.

@@ -253,3 +253,25 @@ def test_a_slow_run_is_raised_in_the_stream_as_in_a_timed_batch_and_checkpointed
     assert len(dump(scorer)["bursts"][2]) == 3
     restored = decode(encode(scorer))
     assert score_all(events[cut:], restored) == whole[cut:]
+
+
+# A generator's words crossed two by two, too few for any end to be a burst piece
+# (detector/names/grids.py): `getlib` (near `geolib`) comes last.
+SMALL_CROSSING = [a + b for a in ("get", "post", "ram") for b in ("game", "mc", "lib")
+                  if a + b != "getlib"] + ["getlib"]
+
+
+def test_warden_score_reports_a_grid_as_a_timed_batch_does(tmp_path) -> None:
+    events = stream(SMALL_CROSSING)
+    decisions = warden_score(events, tmp_path)
+    assert decisions == score_all(events)
+    raised = {e["project"]["name"]: name_reason(d)
+              for e, d in zip(events, decisions, strict=True) if "grid:" in name_reason(d)}
+    assert "getlib" in raised and "squares" in raised["getlib"]
+    after = apply_sweeps(check_names(SMALL_CROSSING), [parse_ts(e["ts"]) for e in events])
+    assert set(raised) == {r.name for r in after if r.sweep and "grid" in r.sweep}
+    # Off in the policy, nothing raises it.
+    tables = load_policy().to_dict()
+    tables["names"]["grid_min_squares"] = 0
+    off = score_all(events, StreamScorer(build_policy(tables)))
+    assert not any("grid:" in name_reason(d) for d in off)
