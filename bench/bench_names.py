@@ -513,7 +513,7 @@ def bench_sweeps() -> None:
                     cells.append(f"{was:.1%} -> {now:.1%} -> {then:.1%}")
                 figure(
                     f"    typo / combo recall at <= {rate:.1%} of live alerting (goal {goal}),"
-                    " without -> sweeps -> + bursts and runs",
+                    " without -> sweeps -> + bursts, runs and grids",
                     " / ".join(cells),
                 )
             # One generator's week holds 194 of the 497 combosquats: the figures apart.
@@ -524,13 +524,14 @@ def bench_sweeps() -> None:
                                                    rate)[0]
                            for part in (inside, outside) for rate in (0.003, 0.01)]
                 cells = [f"{recall:.1%}" for recall in recalls]
-                figure(f"    {kind} recall with sweeps, bursts and runs @0.3% / @1%: in the busiest"
-                       f" week {first}..{last} ({len(inside)}) / outside ({len(outside)})",
+                figure(f"    {kind} recall with sweeps, bursts, runs and grids @0.3% / @1%: in"
+                       f" the busiest week {first}..{last} ({len(inside)}) / outside"
+                       f" ({len(outside)})",
                        f"{cells[0]} / {cells[1]}; {cells[2]} / {cells[3]}")
             aucs = [ev.roc_auc([scores[i].score for i in typo_at], negative)
                     for scores, negative in ((mal, neg), (swept, neg_swept),
                                              (burst, neg_burst))]
-            figure("    typo ROC-AUC, without -> sweeps -> + bursts and runs",
+            figure("    typo ROC-AUC, without -> sweeps -> + bursts, runs and grids",
                    " -> ".join(f"{auc:.4f}" for auc in aucs))
     # Speed: the grouping check-name --file adds, on 100,000 live names (O(n)). Without
     # times, as if one window (the worst case for sweeps; bursts stop counting past
