@@ -138,7 +138,8 @@ def test_timed_a_burst_raises_later_names_and_forgets_names_beyond_the_window() 
 
 
 def test_the_batch_collector_with_notes_answers_as_apply_sweeps() -> None:
-    """`check-name --file --json` adds the matched names and notes the others."""
+    """As `check-name --file --json`: the matched names and the other burst members are
+    added, the rest noted."""
     before = results(GRID + START_FAMILY)
     batch = BatchSweeps()
     for position, result in enumerate(before):
