@@ -47,6 +47,7 @@ the name's score, its flag and an added reason (naming the target and, capped at
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -125,6 +126,37 @@ def window_steps(times: Sequence[float], window: float) -> Iterator[tuple[int, r
         while times[low] < ts - window:
             low += 1
         yield index, range(first_in, high), range(first_out, low)
+
+
+class DistinctNames:
+    """The distinct names of a window sliding over rows sorted by time (``window_steps``),
+    for rules that count a name once however often it comes: ``inside`` maps each name in
+    the window to its rows there, in the order the names entered (earliest first)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.row_names = names  # one per row
+        self.inside: Counter[str] = Counter()
+
+    def slide(self, times: Sequence[float], window: float
+              ) -> Iterator[tuple[int, list[int], list[int], range, range]]:
+        """Each row in time order with the window ending at it: (row, the rows whose name
+        entered the window, the rows whose name left it, the rows entered, the rows
+        left; as ``window_steps``)."""
+        inside, names = self.inside, self.row_names
+        for index, entered, left in window_steps(times, window):
+            first = []
+            for row in entered:
+                inside[names[row]] += 1
+                if inside[names[row]] == 1:
+                    first.append(row)
+            last = []
+            for row in left:
+                name = names[row]
+                inside[name] -= 1
+                if not inside[name]:
+                    del inside[name]
+                    last.append(row)
+            yield index, first, last, entered, left
 
 
 def listed_text(listed: Sequence[str], count: int) -> str:
@@ -210,4 +242,12 @@ class SweepMemory:
                         for target, members in data[1]}
 
 
-__all__ = ["SWEEP_KINDS", "Sweep", "SweepMemory", "boosted", "is_member_match", "make_sweep"]
+__all__ = [
+    "SWEEP_KINDS",
+    "DistinctNames",
+    "Sweep",
+    "SweepMemory",
+    "boosted",
+    "is_member_match",
+    "make_sweep",
+]

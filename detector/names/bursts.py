@@ -77,7 +77,7 @@ from detector.names.rules import load_rules
 from detector.policy import NamesPolicy, resolve
 from detector.popular import shipped_corpus
 from detector.resources import data_path
-from detector.sweeps import listed_text, window_steps, window_text
+from detector.sweeps import DistinctNames, listed_text, window_text
 
 SHIPPED_PIECES = data_path("name_pieces.npz")
 # Pieces of live names are stored from this many names on; rarer ones count as this many.
@@ -459,7 +459,8 @@ class _Window:
     def __init__(self, ordered: Sequence[Row], split: list[Split],
                  pairs: set[tuple[str, str]] | None = None) -> None:
         self.ordered, self.split = ordered, split
-        self.names: Counter[str] = Counter()  # name -> its rows inside the window
+        self._distinct = DistinctNames([name for _, name, _ in ordered])
+        self.names = self._distinct.inside  # name -> its rows inside the window
         self.inside: Counter[str] = Counter()
         self.pairs: Counter[tuple[str, str]] = Counter()
         self._wanted = pairs
@@ -467,18 +468,11 @@ class _Window:
 
     def slide(self, times: list[float], window: float) -> Iterator[tuple[int, int, int]]:
         """Each row in time order with the window ending at it: (row, first row, end)."""
-        for index, entered, left in window_steps(times, window):
-            for row in entered:
-                name = self.ordered[row][1]
-                self.names[name] += 1
-                if self.names[name] == 1:
-                    self._count(self.split[row], 1)
-            for row in left:
-                name = self.ordered[row][1]
-                self.names[name] -= 1
-                if not self.names[name]:
-                    del self.names[name]
-                    self._count(self.split[row], -1)
+        for index, first, last, entered, left in self._distinct.slide(times, window):
+            for row in first:
+                self._count(self.split[row], 1)
+            for row in last:
+                self._count(self.split[row], -1)
             yield index, left.stop, entered.stop
 
     def _count(self, split: Split, step: int) -> None:

@@ -41,7 +41,6 @@ those first pieces the two may count differently; below them they answer alike.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -50,7 +49,7 @@ from typing import Any
 from detector.names.bursts import HOUR, Brands, Row, gained, shipped_brands, without_lead
 from detector.names.results import NameResult
 from detector.policy import NamesPolicy
-from detector.sweeps import listed_text, window_steps, window_text
+from detector.sweeps import DistinctNames, listed_text, window_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +162,7 @@ class GridWindow:
                        if head + tail in self.keys and head + tail != key]
             if squares and (best is None or len(squares) > best[0]):
                 best = (len(squares), start, end, squares)
-        if best is None or best[0] < self.cfg.grid_min_squares:
+        if best is None or best[0] < least:
             return None
         count, start, end, squares = best
         floor = self.cfg.burst_glued_floor if self.brands.glued(name) is not None else 0.0
@@ -200,23 +199,15 @@ def find_grids(rows: Sequence[Row], members: Mapping[int, NameResult], cfg: Name
     if not members or not grids_on(cfg):
         return {}
     ordered = sorted(rows)
-    times = [row[0] for row in ordered]
     window = GridWindow(cfg, brands)
-    inside: Counter[str] = Counter()  # name -> its rows inside the window
     found: dict[int, Grid] = {}
     span = cfg.sweep_window_hours * HOUR if timed else math.inf
-    for index, entered, left in window_steps(times, span):
+    distinct = DistinctNames([name for _, name, _ in ordered])
+    for index, entered, left, _, _ in distinct.slide([row[0] for row in ordered], span):
         for row in entered:
-            name = ordered[row][1]
-            inside[name] += 1
-            if inside[name] == 1:
-                window.add(name)
+            window.add(ordered[row][1])
         for row in left:
-            name = ordered[row][1]
-            inside[name] -= 1
-            if not inside[name]:
-                del inside[name]
-                window.remove(name)
+            window.remove(ordered[row][1])
         _, name, position = ordered[index]
         member = members.get(position)
         if member is not None:

@@ -47,8 +47,8 @@ class NameResult:
     def raised(self, score: float, reason: str, sweep: dict[str, Any],
                threshold: float) -> NameResult:
         """This result raised to ``score`` (never lowered), flagged at ``threshold``, with
-        ``reason`` added and ``sweep`` as its grouping object: what a sweep, a burst or a
-        run (``detector.names.sweeps``, ``bursts``, ``runs``) makes of a member."""
+        ``reason`` added and ``sweep`` as its grouping object: what a sweep, a burst, a run or
+        a grid (``detector.names.sweeps``, ``bursts``, ``runs``, ``grids``) makes of a member."""
         return NameResult(self.name, self.normalized, max(self.score, score),
                           self.flagged or score >= threshold, self.matches,
                           [*self.reasons, reason], self.error, sweep)

@@ -13,7 +13,6 @@ their order in the batch.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 
 from detector.names import bursts
@@ -21,7 +20,7 @@ from detector.names.grids import find_grids, with_grid
 from detector.names.results import NameResult
 from detector.names.runs import find_runs, with_run
 from detector.policy import NamesPolicy, Policy, resolve
-from detector.sweeps import Sweep, is_member_match, make_sweep, window_steps
+from detector.sweeps import DistinctNames, Sweep, is_member_match, make_sweep
 
 HOUR = 3600.0
 
@@ -166,15 +165,9 @@ class BatchSweeps:
         rows = sorted(((earliest if ts is None else ts, name, position, result)
                        for ts, name, position, result in members),
                       key=lambda row: (row[0], row[1], row[2]))
-        inside: Counter[str] = Counter()
-        for index, entered, left in window_steps([row[0] for row in rows], window):
-            for row in entered:
-                inside[rows[row][1]] += 1
-            for row in left:
-                gone = rows[row][1]
-                inside[gone] -= 1
-                if not inside[gone]:
-                    del inside[gone]
+        distinct = DistinctNames([row[1] for row in rows])
+        inside = distinct.inside
+        for index, *_ in distinct.slide([row[0] for row in rows], window):
             _, name, position, result = rows[index]
             count = len(inside) - (name in inside)
             if count == 0:
