@@ -432,6 +432,14 @@ def bench_sweeps() -> None:
         f" separators of <= {cfg.grid_name_max}",
         f"first {cfg.grid_crossed_max} others of each piece; bursts' window",
     )
+    figure(
+        "pairs, for members nothing else raised: two popular names joined by a separator,"
+        " crossed, the window's other pairs >= "
+        f"{cfg.pair_min_names} at P < {cfg.pair_significance:g} at their live share; a"
+        f" popular name and a word joining popular names in >= {cfg.pair_shared_names}"
+        " others",
+        f"{stats.pairs:,} of {stats.names:,} live names before the cut are pairs",
+    )
     models = [
         ("shipped weights", shipped),
         ("fitted before the cut",
@@ -463,6 +471,11 @@ def bench_sweeps() -> None:
             f"{sum(_grid(r) for r in burst):,} / {sum(_grid(burst[i]) for i in typo_at):,}"
             f" / {sum(_grid(burst[i]) for i in combo_at):,}",
         )
+        figure(
+            "  later malicious names raised by a pair / typosquats / combosquats among them",
+            f"{sum(_pair(r) for r in burst):,} / {sum(_pair(burst[i]) for i in typo_at):,}"
+            f" / {sum(_pair(burst[i]) for i in combo_at):,}",
+        )
         neg = [r.score for r in live]
         orders: list[tuple[str, list[float]]] = []
         for factor in (1, 3):
@@ -485,17 +498,19 @@ def bench_sweeps() -> None:
                                             rate)[0] for subset in (typo_at, combo_at)]
             cells.append(" / ".join(f"{recall:.1%}" for recall in pair))
         figure("  malicious and live names (at random, 1x) in the same windows: typo / combo"
-               " recall with sweeps, bursts, runs and grids @0.3%; @1%", "; ".join(cells))
+               " recall with sweeps, bursts, runs, grids and pairs @0.3%; @1%", "; ".join(cells))
         for order, times in orders:
             live_swept = apply_sweeps(live, times, plain)
             live_burst = apply_sweeps(live, times, pieces=stats)
             figure(
-                f"  live names {order}: raised by sweeps / bursts / runs / grids; alerting at"
-                " the threshold, without -> sweeps -> + bursts, runs and grids",
+                f"  live names {order}: raised by sweeps / bursts / runs / grids / pairs;"
+                " alerting at the threshold, without -> sweeps -> + bursts, runs, grids and"
+                " pairs",
                 f"{sum(r.sweep is not None for r in live_swept) / len(live):.3%} /"
                 f" {sum(_burst(r) for r in live_burst) / len(live):.3%} /"
                 f" {sum(_run(r) for r in live_burst) / len(live):.4%} /"
-                f" {sum(_grid(r) for r in live_burst) / len(live):.4%};"
+                f" {sum(_grid(r) for r in live_burst) / len(live):.4%} /"
+                f" {sum(_pair(r) for r in live_burst) / len(live):.4%};"
                 f" {sum(r.flagged for r in live) / len(live):.3%} ->"
                 f" {sum(r.flagged for r in live_swept) / len(live):.3%} ->"
                 f" {sum(r.flagged for r in live_burst) / len(live):.3%}",
@@ -513,7 +528,7 @@ def bench_sweeps() -> None:
                     cells.append(f"{was:.1%} -> {now:.1%} -> {then:.1%}")
                 figure(
                     f"    typo / combo recall at <= {rate:.1%} of live alerting (goal {goal}),"
-                    " without -> sweeps -> + bursts, runs and grids",
+                    " without -> sweeps -> + bursts, runs, grids and pairs",
                     " / ".join(cells),
                 )
             # One generator's week holds 194 of the 497 combosquats: the figures apart.
@@ -524,14 +539,14 @@ def bench_sweeps() -> None:
                                                    rate)[0]
                            for part in (inside, outside) for rate in (0.003, 0.01)]
                 cells = [f"{recall:.1%}" for recall in recalls]
-                figure(f"    {kind} recall with sweeps, bursts, runs and grids @0.3% / @1%: in"
-                       f" the busiest week {first}..{last} ({len(inside)}) / outside"
+                figure(f"    {kind} recall with sweeps, bursts, runs, grids and pairs @0.3% /"
+                       f" @1%: in the busiest week {first}..{last} ({len(inside)}) / outside"
                        f" ({len(outside)})",
                        f"{cells[0]} / {cells[1]}; {cells[2]} / {cells[3]}")
             aucs = [ev.roc_auc([scores[i].score for i in typo_at], negative)
                     for scores, negative in ((mal, neg), (swept, neg_swept),
                                              (burst, neg_burst))]
-            figure("    typo ROC-AUC, without -> sweeps -> + bursts, runs and grids",
+            figure("    typo ROC-AUC, without -> sweeps -> + bursts, runs, grids and pairs",
                    " -> ".join(f"{auc:.4f}" for auc in aucs))
     # Speed: the grouping check-name --file adds, on 100,000 live names (O(n)). Without
     # times, as if one window (the worst case for sweeps; bursts stop counting past
@@ -583,6 +598,10 @@ def _burst(result: Any) -> bool:
 
 def _run(result: Any) -> bool:
     return result.sweep is not None and "run" in result.sweep
+
+
+def _pair(result: Any) -> bool:
+    return bool(result.sweep and "pair" in result.sweep)
 
 
 def _grid(result: Any) -> bool:

@@ -123,6 +123,9 @@ class NamesPolicy(Table):
     grid_name_max: int = count()
     grid_crossed_max: int = count()
     grid_window_max_names: int = count()
+    pair_min_names: int = _range(ge=0)
+    pair_significance: float = share()
+    pair_shared_names: int = count()
 
     def check(self) -> None:
         if self.burst_piece_min > self.burst_piece_max:

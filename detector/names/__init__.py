@@ -9,6 +9,7 @@ from detector.names.burst_memory import BurstMemory
 from detector.names.bursts import is_member as is_burst_member
 from detector.names.checker import NameChecker, check_name, check_names, default_checker
 from detector.names.normalize import InvalidName, canonical
+from detector.names.pairs import is_pair_member
 from detector.names.results import NameMatch, NameResult
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "check_names",
     "default_checker",
     "is_burst_member",
+    "is_pair_member",
 ]

@@ -32,10 +32,13 @@ both takes the stronger.
 **Grids.** The same window's names are also indexed by their starts and ends
 (``GridWindow``, ``detector.names.grids``: names of a window crossing a few pieces with
 each other, as a word-salad generator's do); a member no burst and no run raised is
-raised by its grid. Rebuilt from the rows, so nothing more is checkpointed.
+raised by its grid. Their pairs of words too (``PairWindow``, ``detector.names.pairs``:
+a window full of names joining two popular names); a pair member that nothing else
+raised is raised by its pair. Both rebuilt from the rows, so nothing more is
+checkpointed.
 
 **Checkpoint.** ``dump``/``load`` keep both windows' (time, name) rows; counts (and the
-grids' index) are rebuilt from them, so a restored memory answers exactly as the
+grids' and pairs' indexes) are rebuilt from them, so a restored memory answers exactly as the
 original would have.
 """
 
@@ -62,6 +65,7 @@ from detector.names.bursts import (
     without_lead,
 )
 from detector.names.grids import Grid, GridWindow
+from detector.names.pairs import Pair, PairWindow
 from detector.names.runs import Run, RunMemory
 from detector.policy import NamesPolicy
 
@@ -96,27 +100,36 @@ class BurstMemory:
         # from the carriers once, not at every event, which was quadratic in a flood).
         self._pairs: dict[tuple[str, str], int] = {}
         self._pair_ends: dict[str, set[str]] = {}  # start -> the ends paired with it
-        # The same names by their starts and ends, for grids (rebuilt with the rows).
+        # The same names by their starts and ends, for grids, and their pairs of words, for
+        # pairs (both rebuilt with the rows).
         self.grids = GridWindow(self.cfg, self.brands)
+        self.pairs = PairWindow(self.cfg, self.stats, self.brands)
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def observe(self, name: str, ts: float, score: float | None = None,
-                register: bool = True) -> Burst | Run | Grid | None:
+                register: bool = True, pair_score: float | None = None
+                ) -> Burst | Run | Grid | Pair | None:
         """Record canonical ``name`` at ``ts`` (unless not ``register``); its burst or run
         (``detector.names.runs``; the stronger if both), else its grid
         (``detector.names.grids``), if it is a member: ``score`` its score so far when
-        ``bursts.is_member`` holds, else None."""
+        ``bursts.is_member`` holds, else None; else its pair (``detector.names.pairs``):
+        ``pair_score`` its score so far when ``pairs.is_pair_member`` holds (a burst
+        member is tested with ``score``)."""
         if not self.on:
             return None
         burst = self._burst(name, ts, score, register)
         run = self.runs.observe(name, ts, score, register)
         if run is not None and (burst is None or run.score > burst.score):
             return run
-        if burst is not None or score is None:
+        if burst is not None:
             return burst
-        return self.grids.grid_of(name, score, timed=True)
+        grid = None if score is None else self.grids.grid_of(name, score, timed=True)
+        pair_score = score if pair_score is None else pair_score  # a burst member may pair
+        if grid is not None or pair_score is None:
+            return grid
+        return self.pairs.pair_of(name, pair_score, timed=True, present=name in self.held)
 
     def _burst(self, name: str, ts: float, score: float | None, register: bool
                ) -> Burst | None:
@@ -195,6 +208,7 @@ class BurstMemory:
                 carriers[name] = arrival
         self._count_pairs(split, 1)
         self.grids.add(name)
+        self.pairs.add(name)
         while len(self.rows) > self.cfg.burst_window_max_names:
             self._leave()
 
@@ -207,6 +221,7 @@ class BurstMemory:
         _, name = self.rows.popleft()
         del self.held[name]
         self.grids.remove(name)
+        self.pairs.remove(name)
         start, end = pieces(name, *self.lengths)
         self._count_pairs((start, end), -1)
         for piece in (*start, *end):

@@ -93,6 +93,9 @@ _LISTED_MAX = 32
 _FORMAT = 3
 # A popular name glued by fewer live names counts as glued by this many (``glued_share``).
 MIN_GLUED_NAMES = 3
+# The shortest word of a pair of popular names (``Brands.paired``; ``PieceCounts.pairs``
+# counts the live names that are pairs this way, so it is data, not policy).
+PAIR_WORD_MIN = 3
 # Words a name may open with, with a separator, that say only which ecosystem it is for.
 LEAD_WORDS = frozenset(load_rules("pypi").glued_prefixes)
 
@@ -139,6 +142,9 @@ class PieceCounts:
     names: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     glued: dict[str, int] = field(default_factory=dict)
+    # How many are two popular names joined by a separator (``Brands.paired``; 0: not
+    # counted, as in a file written before ``detector.names.pairs``).
+    pairs: int = 0
 
     @classmethod
     def build(cls, names: Iterable[str], brands: Brands | None = None) -> PieceCounts:
@@ -148,8 +154,9 @@ class PieceCounts:
         total, counts = piece_counts(names)
         brands = brands or shipped_brands(resolve(None).names.combo_min_length)
         glued = Counter(brand for name in names if (brand := brands.glued(name)))
+        pairs = sum(1 for name in names if brands.paired(name) is not None)
         return cls(total, {p: c for p, c in counts.items() if c >= MIN_PIECE_NAMES},
-                   dict(glued))
+                   dict(glued), pairs)
 
     def glued_share(self, brand: str) -> float:
         """The share of live names holding ``brand`` glued at one end (at least
@@ -169,7 +176,8 @@ class PieceCounts:
         kept, brands = sorted(self.counts), sorted(self.glued)
         header = json.dumps({"format": _FORMAT, "names": self.names, "note": note,
                              "lead_words": sorted(LEAD_WORDS),
-                             "min_names": MIN_PIECE_NAMES, "lengths": list(STORED_LENGTHS)})
+                             "min_names": MIN_PIECE_NAMES, "lengths": list(STORED_LENGTHS),
+                             "pair_names": self.pairs, "pair_word_min": PAIR_WORD_MIN})
         with open(path, "wb") as handle:
             np.savez_compressed(
                 handle,
@@ -193,8 +201,10 @@ def load_pieces(path: str | None = None) -> PieceCounts:
         if (header.get("format") != _FORMAT
                 or header.get("lead_words") != sorted(LEAD_WORDS)):
             return PieceCounts()
+        pairs = (int(header.get("pair_names", 0))
+                 if header.get("pair_word_min") == PAIR_WORD_MIN else 0)
         return PieceCounts(int(header["names"]), _table(data, "pieces", "counts"),
-                           _table(data, "glued_names", "glued_counts"))
+                           _table(data, "glued_names", "glued_counts"), pairs)
 
 
 def _table(data: Any, keys: str, values: str) -> dict[str, int]:
@@ -289,6 +299,19 @@ class Brands:
                     and normalized[-size:] in self.popular):
                 return normalized[-size:]
         return best
+
+    def paired(self, normalized: str) -> tuple[str, str] | None:
+        """Two popular names of ``PAIR_WORD_MIN``+ characters that canonical ``normalized``
+        joins with a separator (`numpy-selenium`, `scikit-learn-matplotlib`), at its first
+        separator that makes two, or None (``detector.names.pairs``)."""
+        at = normalized.find("-")
+        while at >= 0:
+            head, tail = normalized[:at], normalized[at + 1 :]
+            if (len(head) >= PAIR_WORD_MIN and len(tail) >= PAIR_WORD_MIN
+                    and head in self.popular and tail in self.popular):
+                return head, tail
+            at = normalized.find("-", at + 1)
+        return None
 
 
 @lru_cache(maxsize=4)

@@ -1,8 +1,10 @@
 """Sweeps over a batch of name results (`warden check-name --file`): see ``detector.sweeps``;
 bursts (names of one window sharing rare starts and ends, ``detector.names.bursts``),
 resolved in the same windows after the sweeps, on top of them; and runs (one popular name
-glued to other letters again and again, ``detector.names.runs``) and grids (names of a
-window crossing a few pieces with each other, ``detector.names.grids``), with the bursts.
+glued to other letters again and again, ``detector.names.runs``), grids (names of a
+window crossing a few pieces with each other, ``detector.names.grids``) and pairs (a
+window full of names joining two popular names, ``detector.names.pairs``), with the
+bursts.
 
 ``BatchSweeps`` takes results one at a time (so a caller can write the others as they
 come), holds only the sweep members, and at the end answers the members whose result
@@ -17,6 +19,7 @@ from collections.abc import Sequence
 
 from detector.names import bursts
 from detector.names.grids import find_grids, with_grid
+from detector.names.pairs import find_pairs, is_pair_member, with_pair
 from detector.names.results import NameResult
 from detector.names.runs import find_runs, with_run
 from detector.policy import NamesPolicy, Policy, resolve
@@ -57,6 +60,7 @@ class BatchSweeps:
         self._pieces = pieces
         self._names: list[tuple[float | None, str, int]] = []
         self._burst_members: dict[int, NameResult] = {}
+        self._pair_members: dict[int, NameResult] = {}  # detector.names.pairs
         self._any_time = False
 
     def note(self, position: int, normalized: str | None, ts: float | None = None) -> None:
@@ -76,11 +80,15 @@ class BatchSweeps:
     def add(self, position: int, result: NameResult, ts: float | None = None) -> bool:
         """Hold ``result`` (at ``position`` in the batch) if it is a sweep or burst member;
         True then. Counted for bursts either way (no need to ``note`` it). A name without a
-        match may be a burst member too (a popular name glued at one end)."""
+        match may be a burst member too (a popular name glued at one end), or a pair member
+        (two words, one a popular name)."""
         self.note(position, result.normalized, ts)
         held = False
         if self.bursts and bursts.is_member(result, self.cfg, self._brands):  # CLI's holes
             self._burst_members[position] = result
+            held = True
+        elif self.bursts and is_pair_member(result, self.cfg, self._brands):
+            self._pair_members[position] = result
             held = True
         target = member_target(result, self.cfg)
         if target is None:
@@ -91,7 +99,7 @@ class BatchSweeps:
 
     def members(self) -> dict[int, NameResult]:
         """Every member held, by position, as checked (before ``resolve``)."""
-        held = dict(self._burst_members)
+        held = {**self._pair_members, **self._burst_members}
         held.update({position: result for members in self._groups.values()
                      for _, _, position, result in members})
         return held
@@ -112,14 +120,15 @@ class BatchSweeps:
                     self._untimed(target, members, changed)
             else:
                 self._timed(target, members, changed)
-        if self._burst_members:
+        if self._burst_members or self._pair_members:
             self._resolve_bursts(one_window, changed)
         return changed
 
     def _resolve_bursts(self, one_window: bool, changed: dict[int, NameResult]) -> None:
-        """Raise the burst, run and grid members (on top of any sweep; the stronger of a
-        burst and a run, ``detector.names.runs``; a grid, ``detector.names.grids``, for the
-        others) of a timed batch, or of an untimed one that is one window."""
+        """Raise the burst, run, grid and pair members (on top of any sweep; the stronger of
+        a burst and a run, ``detector.names.runs``; a grid, ``detector.names.grids``, for the
+        others; then a pair, ``detector.names.pairs``) of a timed batch, or of an untimed
+        one that is one window."""
         timed = self._any_time
         if not self.bursts or not (timed or one_window):
             return
@@ -142,8 +151,18 @@ class BatchSweeps:
         # without live statistics, as the stream's BurstMemory is.
         rest = {position: result for position, result in current.items()
                 if position not in found and position not in slow and stats.names > 0}
-        for position, grid in find_grids(rows, rest, self.cfg, timed, self._brands).items():
+        meshed = find_grids(rows, rest, self.cfg, timed, self._brands)
+        for position, grid in meshed.items():
             changed[position] = with_grid(current[position], grid, self.cfg)
+        # Pairs raise the pair members none of those raised (detector.names.pairs).
+        left = {position: changed.get(position, result)
+                for position, result in self._pair_members.items()}
+        left.update({position: result for position, result in current.items()
+                     if position not in found and position not in slow
+                     and position not in meshed})
+        for position, pair in find_pairs(rows, left, self.cfg, stats, timed,
+                                         self._brands).items():
+            changed[position] = with_pair(left[position], pair, self.cfg)
 
     def _untimed(self, target: str, members: list[tuple[float | None, str, int, NameResult]],
                  changed: dict[int, NameResult]) -> None:

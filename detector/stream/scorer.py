@@ -223,13 +223,14 @@ class StreamScorer:
         not; a release's name does not join it) and answer a member's burst, if any:
         its raised score and its reason."""
         created = ev.type == "project.created"
-        if self.bursts is None or not (created or name.burst_member):
+        if self.bursts is None or not (created or name.burst_member or name.pair_member):
             return None
         canonical = name.normalized or canonical_name(ev.project or "")
         if canonical is None:
             return None
         burst = self.bursts.observe(canonical, ev.ts, score if name.burst_member else None,
-                                    register=created)
+                                    register=created,
+                                    pair_score=score if name.pair_member else None)
         return None if burst is None else (burst.score, burst.reason)
 
     def _cohorts(self, ev: Event) -> tuple[str, ...]:

@@ -33,6 +33,7 @@ class NameSignal:
     normalized: str | None = None
     sweep_target: str | None = None
     burst_member: bool = False
+    pair_member: bool = False  # detector.names.pairs.is_pair_member
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,16 +98,17 @@ def _to_signal(result: Any, policy: Policy) -> NameSignal:
     best = matches[0] if matches else None
     member = best is not None and is_member_match(best.kind, best.distance, best.score,
                                                   policy.names)
-    from detector.names import is_burst_member  # _to_signal only sees the checker's results
+    from detector.names import is_burst_member, is_pair_member  # only the checker's results
 
     burst = is_burst_member(result, policy.names)
+    pair = not burst and is_pair_member(result, policy.names)
     signal = NameSignal(
         score=float(result.score), flagged=bool(result.flagged),
         target=best.target if best is not None else None,
         reason=reasons[0] if reasons else "",
-        normalized=getattr(result, "normalized", None) if member or burst else None,
+        normalized=getattr(result, "normalized", None) if member or burst or pair else None,
         sweep_target=best.target if member and best is not None else None,
-        burst_member=burst,
+        burst_member=burst, pair_member=pair,
     )
     return _shared(signal)
 

@@ -275,3 +275,36 @@ def test_warden_score_reports_a_grid_as_a_timed_batch_does(tmp_path) -> None:
     tables["names"]["grid_min_squares"] = 0
     off = score_all(events, StreamScorer(build_policy(tables)))
     assert not any("grid:" in name_reason(d) for d in off)
+
+
+# A generator crossing popular names with hyphens (detector/names/pairs.py): each word at
+# both ends, and one word of its own (`zork`) joined to popular names three times.
+PAIRS = ["boto3-click", "click-jinja2", "jinja2-attrs", "attrs-boto3", "pillow-httpx",
+         "httpx-redis", "redis-pillow", "celery-click", "zork-redis", "attrs-zork",
+         "boto3-celery", "zork-httpx"]
+
+
+def test_warden_score_reports_pairs_as_a_timed_batch_does(tmp_path) -> None:
+    events = stream(ACME[:3] + PAIRS)
+    decisions = warden_score(events, tmp_path)
+    assert decisions == score_all(events)
+    raised = {e["project"]["name"]: name_reason(d)
+              for e, d in zip(events, decisions, strict=True) if "pairs:" in name_reason(d)}
+    after = apply_sweeps(check_names([e["project"]["name"] for e in events]),
+                         [parse_ts(e["ts"]) for e in events])
+    assert set(raised) == {r.name for r in after if r.flagged and "pair" in (r.sweep or {})}
+    # From the sixth pair on (five before it), and `zork-httpx` for its shared word.
+    assert {"celery-click", "boto3-celery", "zork-httpx"} <= set(raised)
+    assert not {"boto3-click", "attrs-boto3"} & set(raised)
+    assert "its word 'zork' joins a popular name in 2" in raised["zork-httpx"]
+    # A checkpoint in the middle carries the window on.
+    cut = events.index(next(e for e in events if e["project"]["name"] == "redis-pillow"))
+    scorer = StreamScorer()
+    whole = score_all(events)
+    score_all(events[:cut], scorer)
+    assert score_all(events[cut:], decode(encode(scorer))) == whole[cut:]
+    # Off in the policy, nothing raises them.
+    tables = load_policy().to_dict()
+    tables["names"]["pair_min_names"] = 0
+    off = score_all(events, StreamScorer(build_policy(tables)))
+    assert not any("pairs:" in name_reason(d) for d in off)
