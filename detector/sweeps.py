@@ -48,13 +48,15 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 from detector.policy import NamesPolicy
 from detector.vocab import NameKind
+
+M = TypeVar("M")  # what a caller holds for each member (``members_in_windows``)
 
 HOUR = 3600.0
 
@@ -159,6 +161,26 @@ class DistinctNames:
             yield index, first, last, entered, left
 
 
+def members_in_windows(rows: Sequence[tuple[float, str, int]], members: Mapping[int, M],
+                       window: float, enter: Callable[[str], None],
+                       leave: Callable[[str], None]) -> Iterator[tuple[int, str, M]]:
+    """Each member of ``rows`` (sorted (time, canonical name, position)) as (position, name,
+    member), with the window of ``window`` seconds ending at it: ``enter`` and ``leave``
+    have been called for each distinct name as it entered and left (ties included), the
+    grids' and pairs' indexes kept up to date this way (``detector.names.grids``,
+    ``detector.names.pairs``). O(n) in the rows."""
+    distinct = DistinctNames([name for _, name, _ in rows])
+    for index, entered, left, _, _ in distinct.slide([row[0] for row in rows], window):
+        for row in entered:
+            enter(rows[row][1])
+        for row in left:
+            leave(rows[row][1])
+        _, name, position = rows[index]
+        member = members.get(position)
+        if member is not None:
+            yield position, name, member
+
+
 def listed_text(listed: Sequence[str], count: int) -> str:
     """The names a reason shows, and how many more there are: `'a', 'b' and 3 more`."""
     shown = ", ".join(f"'{name}'" for name in listed)
@@ -250,4 +272,5 @@ __all__ = [
     "boosted",
     "is_member_match",
     "make_sweep",
+    "members_in_windows",
 ]

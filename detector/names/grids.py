@@ -49,7 +49,7 @@ from typing import Any
 from detector.names.bursts import HOUR, Brands, Row, gained, shipped_brands, without_lead
 from detector.names.results import NameResult
 from detector.policy import NamesPolicy
-from detector.sweeps import DistinctNames, listed_text, window_text
+from detector.sweeps import listed_text, members_in_windows, window_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,22 +198,14 @@ def find_grids(rows: Sequence[Row], members: Mapping[int, NameResult], cfg: Name
     the window, O(n) in the batch's names and their splits plus a sort."""
     if not members or not grids_on(cfg):
         return {}
-    ordered = sorted(rows)
     window = GridWindow(cfg, brands)
     found: dict[int, Grid] = {}
     span = cfg.sweep_window_hours * HOUR if timed else math.inf
-    distinct = DistinctNames([name for _, name, _ in ordered])
-    for index, entered, left, _, _ in distinct.slide([row[0] for row in ordered], span):
-        for row in entered:
-            window.add(ordered[row][1])
-        for row in left:
-            window.remove(ordered[row][1])
-        _, name, position = ordered[index]
-        member = members.get(position)
-        if member is not None:
-            grid = window.grid_of(name, member.score, timed)
-            if grid is not None:
-                found[position] = grid
+    for position, name, member in members_in_windows(sorted(rows), members, span, window.add,
+                                                     window.remove):
+        grid = window.grid_of(name, member.score, timed)
+        if grid is not None:
+            found[position] = grid
     return found
 
 

@@ -54,7 +54,7 @@ from detector.names.bursts import (
 )
 from detector.names.results import NameResult
 from detector.policy import NamesPolicy
-from detector.sweeps import DistinctNames, listed_text, window_text
+from detector.sweeps import listed_text, members_in_windows, window_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,27 +208,20 @@ def _step(counts: Counter[str], key: str, step: int) -> None:
 def find_pairs(rows: Sequence[Row], members: Mapping[int, NameResult], cfg: NamesPolicy,
                stats: PieceCounts, timed: bool, brands: Brands | None = None
                ) -> dict[int, Pair]:
-    """The pairs of ``members`` (by position) among every name of the batch (``rows``,
-    sorted: one per name, members among them; time 0 for all in a batch without times).
+    """The pairs of ``members`` (by position) among every name of the batch (``rows``: one
+    per name, members among them; time 0 for all in a batch without times).
     One sweep of the window, O(n) in the batch's names."""
     if not members or not pairs_on(cfg) or stats.pairs <= 0:
         return {}
-    rows = sorted(rows)  # linear when sorted already, as BatchSweeps passes them
     window = PairWindow(cfg, stats, brands)
     found: dict[int, Pair] = {}
     span = cfg.sweep_window_hours * HOUR if timed else math.inf
-    distinct = DistinctNames([name for _, name, _ in rows])
-    for index, entered, left, _, _ in distinct.slide([row[0] for row in rows], span):
-        for row in entered:
-            window.add(rows[row][1])
-        for row in left:
-            window.remove(rows[row][1])
-        _, name, position = rows[index]
-        member = members.get(position)
-        if member is not None:
-            pair = window.pair_of(name, member.score, timed)
-            if pair is not None:
-                found[position] = pair
+    # Sorting is linear when the rows are sorted already, as BatchSweeps passes them.
+    for position, name, member in members_in_windows(sorted(rows), members, span, window.add,
+                                                     window.remove):
+        pair = window.pair_of(name, member.score, timed)
+        if pair is not None:
+            found[position] = pair
     return found
 
 
