@@ -20,12 +20,12 @@ first word or starts with its second, and the window's other pairs number at lea
 ``pair_min_names`` and would come with a probability below ``pair_significance`` were the
 window's names pairs at their live share (Poisson, ``bursts.significant``;
 ``PieceCounts.pairs``, shipped data). In such a window a name of two words, one a popular
-name and the other not, is raised too when that other word joins a popular name in at
-least ``pair_shared_names`` other names of the window (`req` in `req-flask`,
-`req-matplotlib`, `matplotlib-req`; `print`, `install`): the generator's words that are
-no popular name. The logit gains as for a burst (``burst_boost``, ``burst_half_names``,
-``k`` the window's other pairs) from ``burst_glued_floor``. Pairs raise only what
-bursts, runs and grids left.
+name and the other not (`req-flask`, `sys-scikit-learn`), is raised too when that other
+word joins a popular name in at least ``pair_shared_names`` other names of the window
+(`req` in `req-matplotlib`, `matplotlib-req`; `print`, `install`, `sys`): the
+generator's words that are no popular name. The logit gains as for a burst
+(``burst_boost``, ``burst_half_names``, ``k`` the window's other pairs) from
+``burst_glued_floor``. Pairs raise only what bursts, runs and grids left.
 
 **Windows** are the bursts' (``sweep_window_hours`` before a name and its ties; a batch
 without times is one window); a stream's ``BurstMemory`` keeps a ``PairWindow`` beside
@@ -97,17 +97,19 @@ def pairs_on(cfg: NamesPolicy) -> bool:
 
 def halves(name: str, brands: Brands) -> tuple[str, str, bool] | None:
     """The two words of canonical ``name`` a pair weighs, and whether both are popular
-    names: a pair's (``Brands.paired``), or those of a name with one separator, each of
-    ``PAIR_WORD_MIN``+ characters and one a popular name; else None."""
+    names: a pair's (``Brands.paired``), or a popular name (which may hold separators:
+    `scikit-learn`) and one word without, joined by a separator, each of
+    ``PAIR_WORD_MIN``+ characters; else None."""
     if "-" not in name:
         return None  # most names
     words = brands.paired(name)
     if words is not None:
         return words[0], words[1], True
     head, _, tail = name.partition("-")
-    if len(head) < PAIR_WORD_MIN or len(tail) < PAIR_WORD_MIN or "-" in tail:
-        return None
-    if head in brands.popular or tail in brands.popular:
+    if len(head) >= PAIR_WORD_MIN and len(tail) >= PAIR_WORD_MIN and tail in brands.popular:
+        return head, tail, False  # `sys-scikit-learn`: the popular name may hold a separator
+    head, _, tail = name.rpartition("-")
+    if len(head) >= PAIR_WORD_MIN and len(tail) >= PAIR_WORD_MIN and head in brands.popular:
         return head, tail, False
     return None
 

@@ -77,7 +77,9 @@ def test_the_pairs_score_nothing_alone_and_are_members() -> None:
     ("redis-zork", ("redis", "zork", False)),
     ("py-redis", None),  # a word too short
     ("zork-blorp", None),  # no popular word
-    ("zork-blorp-redis", None),  # two separators, not a pair
+    ("zork-blorp-redis", None),  # two words before the popular name
+    ("zork-scikit-learn", ("zork", "scikit-learn", False)),  # a popular name with a hyphen
+    ("scikit-learn-zork", ("scikit-learn", "zork", False)),
     ("botoclick", None),  # glued: bursts' and runs' (detector/names/runs.py)
 ])
 def test_halves(name: str, expected: tuple[str, str, bool] | None) -> None:
