@@ -8,8 +8,8 @@ of a fifth of live names (plugins and extensions: `django-redis`, `pytest-django
 the name check scores them 0. Two things give them away:
 
 - **the count**: the window holds far more names joining two popular names than live
-  names do (0.79% of the live names last released before 2023 are such pairs, about four
-  a day at the later live names' rate; that day held 19);
+  names do (0.79% of the live names last released before 2023 are such pairs, about
+  three a day at the later live names' rate of 398 a day; that day held 19);
 - **the crossing**: the generator draws both words from one vocabulary, so its words sit
   at either end (`matplotlib-requests`, `selenium-matplotlib`), while a family keeps its
   host at one end (`langchain-openai`, `langchain-anthropic`).
