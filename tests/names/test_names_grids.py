@@ -11,41 +11,28 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from window_names import CFG, NOISE, STATS, check, noise_names, raised_by, through_stream
 
-from detector.names import BurstMemory, NameResult, default_checker
-from detector.names.bursts import PieceCounts, is_member, load_pieces
+from detector.names import BurstMemory, NameResult
+from detector.names.bursts import PieceCounts, is_member
 from detector.names.grids import GridWindow, find_grids, grid_key
 from detector.names.sweeps import apply_sweeps
 from detector.policy import PolicyError, build_policy, load_policy
 
-CFG = load_policy().names
-STATS = load_pieces()
 WARDEN = str(Path(sys.executable).with_name("warden"))
 # A generator's vocabulary (the shape of the week of 2023-02-20, not its words).
 WORDS = ["get", "lib", "game", "post", "ram", "ultra", "tool", "http"]
-NOISE = "bdfhjkmnpqrsvwz"
 
 
 def crossed(words: list[str]) -> list[str]:
     return [a + b for a in words for b in words if a != b]
 
 
-def fillers(count: int, seed: int = 2) -> list[str]:
-    """Names that cross nothing: noise, half of it behind a separator."""
-    rng = random.Random(seed)
-    names = []
-    for i in range(count):
-        body = "".join(rng.choice(NOISE) for _ in range(7))
-        names.append(body if i % 2 else f"{body[:3]}-{body[3:]}")
-    return names
 
-
-def check(names: list[str]) -> list[NameResult]:
-    return default_checker().check_many(names)
 
 
 def grid_names(after: list[NameResult]) -> set[str]:
-    return {r.name for r in after if r.sweep is not None and "grid" in r.sweep}
+    return raised_by(after, "grid")
 
 
 def test_the_member_scores_low_alone() -> None:
@@ -70,7 +57,7 @@ def test_the_member_scores_low_alone() -> None:
     # The same crossing written as a family writes it: separators take no part.
     ("family with separators", ["get-game", "post-lib", "post-game", "ram-lib", "ram-game",
                                 "ultra-lib", "ultra-game"], False),
-    ("random names", fillers(60), False),
+    ("random names", noise_names(60), False),
     # Three starts crossed with three ends: too few to share a piece beyond chance (no
     # burst, tests/names/test_names_bursts.py), four squares.
     ("a small crossing", [a + b for a in ("get", "post", "ram") for b in ("lib", "game", "mc")],
@@ -95,7 +82,7 @@ def test_a_member_is_raised_by_three_squares_of_its_window(label: str, others: l
 
 
 def test_grids_do_not_depend_on_the_order_of_the_batch() -> None:
-    names = crossed(WORDS) + fillers(40)
+    names = crossed(WORDS) + noise_names(40)
     times = [float(i % 5) * 3600.0 for i in range(len(names))]
     first = apply_sweeps(check(names), times, pieces=STATS)
     order = list(range(len(names)))
@@ -173,44 +160,30 @@ def test_squares_are_looked_for_among_the_first_others_only() -> None:
     assert wide[position].squares == 3
 
 
-def stream(names: list[str], times: list[float], memory: BurstMemory | None = None
-           ) -> dict[str, tuple[float, str]]:
-    memory = BurstMemory(CFG, STATS) if memory is None else memory
-    checked = {r.name: r for r in check(names)}
-    found = {}
-    for i in sorted(range(len(names)), key=lambda i: times[i]):
-        result = checked[names[i]]
-        assert result.normalized is not None
-        got = memory.observe(result.normalized, times[i],
-                             result.score if is_member(result, CFG) else None)
-        if got is not None:
-            found[names[i]] = (got.score, got.reason)
-    return found
-
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_the_stream_raises_what_a_timed_batch_raises(seed: int) -> None:
     rng = random.Random(seed)
-    names = crossed(WORDS) + fillers(80, seed)
+    names = crossed(WORDS) + noise_names(80, seed)
     times = [rng.uniform(0.0, 3 * CFG.sweep_window_hours * 3600.0) for _ in names]
     batch = apply_sweeps(check(names), times, pieces=STATS)
     expected = {r.name: (r.score, r.reasons[-1]) for r in batch
                 if r.sweep is not None and {"burst", "run", "grid"} & r.sweep.keys()}
-    assert stream(names, times) == expected
+    assert through_stream(names, times) == expected
     assert any(reason.startswith("grid: ") for _, reason in expected.values())
 
 
 def test_a_checkpoint_keeps_the_grid_index() -> None:
     names = crossed(WORDS)
     times = [i * 60.0 for i in range(len(names))]
-    whole = stream(names, times)
+    whole = through_stream(names, times)
     first = BurstMemory(CFG, STATS)
     cut = 30
-    stream(names[:cut], times[:cut], first)
+    through_stream(names[:cut], times[:cut], first)
     restored = BurstMemory(CFG, STATS)
     restored.load(json.loads(json.dumps(first.dump())))
     assert restored.grids.starts == first.grids.starts and restored.grids.names
-    rest = stream(names[cut:], times[cut:], restored)
+    rest = through_stream(names[cut:], times[cut:], restored)
     assert rest == {name: got for name, got in whole.items() if name in names[cut:]}
     assert any(reason.startswith("grid: ") for _, reason in rest.values())
 
@@ -267,4 +240,4 @@ def test_no_grids_without_members_or_live_statistics_as_in_the_stream() -> None:
     empty = PieceCounts(0, {})
     names = crossed(WORDS)
     assert not grid_names(apply_sweeps(check(names), [0.0] * len(names), pieces=empty))
-    assert not stream(names, [0.0] * len(names), BurstMemory(CFG, empty))
+    assert not through_stream(names, [0.0] * len(names), BurstMemory(CFG, empty))

@@ -12,20 +12,18 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from window_names import CFG, STATS, check, noise_names, raised_by, through_stream
 
-from detector.names import BurstMemory, NameResult, default_checker
+from detector.names import BurstMemory, NameResult
 from detector.names.bursts import PieceCounts, is_member, load_pieces, shipped_brands
 from detector.names.pairs import PairWindow, find_pairs, halves, is_pair_member
 from detector.names.sweeps import apply_sweeps
 from detector.policy import PolicyError, build_policy, load_policy
 
-CFG = load_policy().names
-STATS = load_pieces()
 BRANDS = shipped_brands(CFG.combo_min_length)
 WARDEN = str(Path(sys.executable).with_name("warden"))
 # Popular names (the shape of 2023-05-20, not its words): each at both ends below.
 WORDS = ["boto3", "click", "jinja2", "attrs", "pillow", "httpx", "redis", "celery"]
-NOISE = "bdfhjkmnpqrsvwz"
 
 
 def crossing(words: list[str], count: int, seed: int = 3) -> list[str]:
@@ -39,22 +37,11 @@ def crossing(words: list[str], count: int, seed: int = 3) -> list[str]:
     return list(names)
 
 
-def fillers(count: int, seed: int = 2) -> list[str]:
-    """Names that join nothing popular: noise, half of it behind a separator."""
-    rng = random.Random(seed)
-    names = []
-    for i in range(count):
-        body = "".join(rng.choice(NOISE) for _ in range(8))
-        names.append(body if i % 2 else f"{body[:4]}-{body[4:]}")
-    return names
 
-
-def check(names: list[str]) -> list[NameResult]:
-    return default_checker().check_many(names)
 
 
 def paired(after: list[NameResult]) -> set[str]:
-    return {r.name for r in after if r.sweep is not None and "pair" in r.sweep}
+    return raised_by(after, "pair")
 
 
 def batch(names: list[str], times: list[float] | None = None, **kwargs: object
@@ -98,10 +85,10 @@ def test_halves(name: str, expected: tuple[str, str, bool] | None) -> None:
     # words keep to their ends, so `boto3-click` is crossed by none of them.
     ("a family's host", [f"django-{word}" for word in WORDS[2:]] + ["flask-tqdm",
                                                                    "flask-lxml"], False),
-    ("random names", fillers(60), False),
+    ("random names", noise_names(60, length=8), False),
     # A busy day of a registry: 3,000 names holding these pairs by chance (the live share
     # is 0.84%, 25 pairs in 3,000), so 14 are no more than chance.
-    ("a busy day", crossing(WORDS, 14) + fillers(3_000), False),
+    ("a busy day", crossing(WORDS, 14) + noise_names(3_000, length=8), False),
 ])
 def test_a_pair_is_raised_by_a_window_full_of_crossed_pairs(label: str, others: list[str],
                                                             raised: bool) -> None:
@@ -139,7 +126,8 @@ def test_a_word_the_pairs_share_raises_its_names(label: str, others: list[str],
 
 
 def test_pairs_do_not_depend_on_the_order_of_the_batch() -> None:
-    names = [*crossing(WORDS, 20), "zork-redis", "zork-attrs", "celery-zork", *fillers(40)]
+    names = [*crossing(WORDS, 20), "zork-redis", "zork-attrs", "celery-zork",
+             *noise_names(40, length=8)]
     times = [float(i % 5) * 3600.0 for i in range(len(names))]
     first = batch(names, times)
     order = list(range(len(names)))
@@ -194,7 +182,7 @@ def test_piece_counts_count_pairs_and_keep_them(tmp_path: Path) -> None:
 
 def test_the_window_empties_as_names_leave() -> None:
     window = PairWindow(CFG, STATS)
-    names = [*crossing(WORDS, 10), "zork-redis", "zork-attrs", *fillers(6)]
+    names = [*crossing(WORDS, 10), "zork-redis", "zork-attrs", *noise_names(6, length=8)]
     for name in names:
         window.add(name)
     assert len(window) == len(names) and len(window.pairs) == 10
@@ -204,47 +192,31 @@ def test_the_window_empties_as_names_leave() -> None:
     assert not window.ends and not window.partnered
 
 
-def stream(names: list[str], times: list[float], memory: BurstMemory | None = None
-           ) -> dict[str, tuple[float, str]]:
-    """Each name through a stream's memory as the scorer passes it (detector/stream)."""
-    memory = BurstMemory(CFG, STATS) if memory is None else memory
-    checked = {r.name: r for r in check(names)}
-    found = {}
-    for i in sorted(range(len(names)), key=lambda i: times[i]):
-        result = checked[names[i]]
-        assert result.normalized is not None
-        burst, pair = is_member(result, CFG), is_pair_member(result, CFG)
-        got = memory.observe(result.normalized, times[i], result.score if burst else None,
-                             pair_score=result.score if pair and not burst else None)
-        if got is not None:
-            found[names[i]] = (got.score, got.reason)
-    return found
-
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_the_stream_raises_what_a_timed_batch_raises(seed: int) -> None:
     rng = random.Random(seed)
     names = [*crossing(WORDS, 24, seed), "zork-redis", "zork-attrs", "celery-zork"]
-    names += fillers(80, seed)
+    names += noise_names(80, seed, length=8)
     times = [rng.uniform(0.0, 2 * CFG.sweep_window_hours * 3600.0) for _ in names]
     after = batch(names, times)
     expected = {r.name: (r.score, r.reasons[-1]) for r in after
                 if r.sweep is not None and {"burst", "run", "grid", "pair"} & r.sweep.keys()}
-    assert stream(names, times) == expected
+    assert through_stream(names, times) == expected
     assert sum(reason.startswith("pairs: ") for _, reason in expected.values()) >= 5
 
 
 def test_a_checkpoint_keeps_the_pairs() -> None:
     names = crossing(WORDS, 24)
     times = [i * 60.0 for i in range(len(names))]
-    whole = stream(names, times)
+    whole = through_stream(names, times)
     first = BurstMemory(CFG, STATS)
     cut = 12
-    stream(names[:cut], times[:cut], first)
+    through_stream(names[:cut], times[:cut], first)
     restored = BurstMemory(CFG, STATS)
     restored.load(json.loads(json.dumps(first.dump())))
     assert restored.pairs.pairs == first.pairs.pairs and len(restored.pairs) == cut
-    rest = stream(names[cut:], times[cut:], restored)
+    rest = through_stream(names[cut:], times[cut:], restored)
     assert rest == {name: got for name, got in whole.items() if name in names[cut:]}
     assert any(reason.startswith("pairs: ") for _, reason in rest.values())
 
