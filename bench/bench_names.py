@@ -362,6 +362,7 @@ def _month_times(later_live: list[str], month: dict[str, str], key: Any) -> list
 def _without_bursts() -> Policy:
     tables = load_policy().to_dict()
     tables["names"]["burst_boost"] = 0.0
+    tables["names"]["echo_min_score"] = 0.0  # sweeps alone
     return build_policy(tables)
 
 
@@ -440,6 +441,12 @@ def bench_sweeps() -> None:
         " others",
         f"{stats.pairs:,} of {stats.names:,} live names before the cut are pairs",
     )
+    figure(
+        "echoes, on top: a name with a match one edit (without separators) from a name of"
+        f" its sweep window scoring >= {cfg.echo_min_score:g}, both of >="
+        f" {cfg.echo_name_min} characters, takes that score",
+        "twins indexed by deletion keys",
+    )
     models = [
         ("shipped weights", shipped),
         ("fitted before the cut",
@@ -476,6 +483,11 @@ def bench_sweeps() -> None:
             f"{sum(_pair(r) for r in burst):,} / {sum(_pair(burst[i]) for i in typo_at):,}"
             f" / {sum(_pair(burst[i]) for i in combo_at):,}",
         )
+        figure(
+            "  later malicious names raised by an echo / typosquats / combosquats among them",
+            f"{sum(_echo(r) for r in burst):,} / {sum(_echo(burst[i]) for i in typo_at):,}"
+            f" / {sum(_echo(burst[i]) for i in combo_at):,}",
+        )
         neg = [r.score for r in live]
         orders: list[tuple[str, list[float]]] = []
         for factor in (1, 3):
@@ -498,19 +510,22 @@ def bench_sweeps() -> None:
                                             rate)[0] for subset in (typo_at, combo_at)]
             cells.append(" / ".join(f"{recall:.1%}" for recall in pair))
         figure("  malicious and live names (at random, 1x) in the same windows: typo / combo"
-               " recall with sweeps, bursts, runs, grids and pairs @0.3%; @1%", "; ".join(cells))
+               " recall with sweeps, bursts, runs, grids, pairs and echoes @0.3%; @1%",
+               "; ".join(cells))
         for order, times in orders:
             live_swept = apply_sweeps(live, times, plain)
             live_burst = apply_sweeps(live, times, pieces=stats)
             figure(
-                f"  live names {order}: raised by sweeps / bursts / runs / grids / pairs;"
-                " alerting at the threshold, without -> sweeps -> + bursts, runs, grids and"
-                " pairs",
+                f"  live names {order}: raised by sweeps / bursts / runs / grids / pairs /"
+                " echoes;"
+                " alerting at the threshold, without -> sweeps -> + bursts, runs, grids,"
+                " pairs and echoes",
                 f"{sum(r.sweep is not None for r in live_swept) / len(live):.3%} /"
                 f" {sum(_burst(r) for r in live_burst) / len(live):.3%} /"
                 f" {sum(_run(r) for r in live_burst) / len(live):.4%} /"
                 f" {sum(_grid(r) for r in live_burst) / len(live):.4%} /"
-                f" {sum(_pair(r) for r in live_burst) / len(live):.4%};"
+                f" {sum(_pair(r) for r in live_burst) / len(live):.4%} /"
+                f" {sum(_echo(r) for r in live_burst) / len(live):.4%};"
                 f" {sum(r.flagged for r in live) / len(live):.3%} ->"
                 f" {sum(r.flagged for r in live_swept) / len(live):.3%} ->"
                 f" {sum(r.flagged for r in live_burst) / len(live):.3%}",
@@ -528,7 +543,7 @@ def bench_sweeps() -> None:
                     cells.append(f"{was:.1%} -> {now:.1%} -> {then:.1%}")
                 figure(
                     f"    typo / combo recall at <= {rate:.1%} of live alerting (goal {goal}),"
-                    " without -> sweeps -> + bursts, runs, grids and pairs",
+                    " without -> sweeps -> + bursts, runs, grids, pairs and echoes",
                     " / ".join(cells),
                 )
             # One generator's week holds 194 of the 497 combosquats: the figures apart.
@@ -539,14 +554,15 @@ def bench_sweeps() -> None:
                                                    rate)[0]
                            for part in (inside, outside) for rate in (0.003, 0.01)]
                 cells = [f"{recall:.1%}" for recall in recalls]
-                figure(f"    {kind} recall with sweeps, bursts, runs, grids and pairs @0.3% /"
-                       f" @1%: in the busiest week {first}..{last} ({len(inside)}) / outside"
-                       f" ({len(outside)})",
+                figure(f"    {kind} recall with sweeps, bursts, runs, grids, pairs and echoes"
+                       f" @0.3% / @1%: in the busiest week {first}..{last} ({len(inside)})"
+                       f" / outside ({len(outside)})",
                        f"{cells[0]} / {cells[1]}; {cells[2]} / {cells[3]}")
             aucs = [ev.roc_auc([scores[i].score for i in typo_at], negative)
                     for scores, negative in ((mal, neg), (swept, neg_swept),
                                              (burst, neg_burst))]
-            figure("    typo ROC-AUC, without -> sweeps -> + bursts, runs, grids and pairs",
+            figure("    typo ROC-AUC, without -> sweeps -> + bursts, runs, grids, pairs and"
+                   " echoes",
                    " -> ".join(f"{auc:.4f}" for auc in aucs))
     # Speed: the grouping check-name --file adds, on 100,000 live names (O(n)). Without
     # times, as if one window (the worst case for sweeps; bursts stop counting past
@@ -598,6 +614,10 @@ def _burst(result: Any) -> bool:
 
 def _run(result: Any) -> bool:
     return result.sweep is not None and "run" in result.sweep
+
+
+def _echo(result: Any) -> bool:
+    return bool(result.sweep and "echo" in result.sweep)
 
 
 def _pair(result: Any) -> bool:

@@ -126,6 +126,8 @@ class NamesPolicy(Table):
     pair_min_names: int = _range(ge=0)
     pair_significance: float = share()
     pair_shared_names: int = count()
+    echo_min_score: float = share()
+    echo_name_min: int = count()
 
     def check(self) -> None:
         if self.burst_piece_min > self.burst_piece_max:

@@ -8,12 +8,14 @@
 from detector.names.burst_memory import BurstMemory
 from detector.names.bursts import is_member as is_burst_member
 from detector.names.checker import NameChecker, check_name, check_names, default_checker
+from detector.names.echoes import EchoMemory, is_echo_candidate
 from detector.names.normalize import InvalidName, canonical
 from detector.names.pairs import is_pair_member
 from detector.names.results import NameMatch, NameResult
 
 __all__ = [
     "BurstMemory",
+    "EchoMemory",
     "InvalidName",
     "NameChecker",
     "NameMatch",
@@ -23,5 +25,6 @@ __all__ = [
     "check_names",
     "default_checker",
     "is_burst_member",
+    "is_echo_candidate",
     "is_pair_member",
 ]

@@ -4,13 +4,14 @@ resolved in the same windows after the sweeps, on top of them; and runs (one pop
 glued to other letters again and again, ``detector.names.runs``), grids (names of a
 window crossing a few pieces with each other, ``detector.names.grids``) and pairs (a
 window full of names joining two popular names, ``detector.names.pairs``), with the
-bursts.
+bursts; then echoes (a look-alike one edit from a name flagged in its window,
+``detector.names.echoes``), on top of all of them.
 
 ``BatchSweeps`` takes results one at a time (so a caller can write the others as they
-come), holds only the sweep members, and at the end answers the members whose result
-changes. ``apply_sweeps`` does the same over a list. Both are O(n) in the results plus a
-sort of each group; the answer depends on the set of (name, time) pairs only, never on
-their order in the batch.
+come), holds only the members (of a sweep, a burst or pairs; for echoes, every name with a
+match), and at the end answers the members whose result changes. ``apply_sweeps`` does
+the same over a list. Both are O(n) in the results plus a sort of each group; the answer
+depends on the set of (name, time) pairs only, never on their order in the batch.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from detector.names import bursts
+from detector.names.echoes import echoes_on, find_echoes, is_echo_candidate, with_echo
 from detector.names.grids import find_grids, with_grid
 from detector.names.pairs import find_pairs, is_pair_member, with_pair
 from detector.names.results import NameResult
@@ -62,6 +64,9 @@ class BatchSweeps:
         self._burst_members: dict[int, NameResult] = {}
         self._pair_members: dict[int, NameResult] = {}  # detector.names.pairs
         self._any_time = False
+        # Echoes (detector.names.echoes): every name with a match, and its time.
+        self.echoes = echoes_on(self.cfg)
+        self._matched: dict[int, tuple[float | None, NameResult]] = {}
 
     def note(self, position: int, normalized: str | None, ts: float | None = None) -> None:
         """Count a name of the batch that is not ``add``-ed and is no member: bursts weigh
@@ -84,6 +89,13 @@ class BatchSweeps:
         (two words, one a popular name)."""
         self.note(position, result.normalized, ts)
         held = False
+        # A batch of more names than one window without times has no echoes: past that
+        # many, untimed names are not held for them.
+        if self.echoes and result.matches and result.error is None \
+                and result.normalized is not None \
+                and (ts is not None or position < self.cfg.sweep_batch_names):
+            self._matched[position] = (ts, result)
+            held = True
         if self.bursts and bursts.is_member(result, self.cfg, self._brands):  # CLI's holes
             self._burst_members[position] = result
             held = True
@@ -99,7 +111,8 @@ class BatchSweeps:
 
     def members(self) -> dict[int, NameResult]:
         """Every member held, by position, as checked (before ``resolve``)."""
-        held = {**self._pair_members, **self._burst_members}
+        held = {position: result for position, (_, result) in self._matched.items()}
+        held.update({**self._pair_members, **self._burst_members})
         held.update({position: result for members in self._groups.values()
                      for _, _, position, result in members})
         return held
@@ -122,7 +135,36 @@ class BatchSweeps:
                 self._timed(target, members, changed)
         if self._burst_members or self._pair_members:
             self._resolve_bursts(one_window, changed)
+        if self._matched:
+            self._resolve_echoes(one_window, changed)
         return changed
+
+    def _resolve_echoes(self, one_window: bool, changed: dict[int, NameResult]) -> None:
+        """Raise the echoes (``detector.names.echoes``) among the names with a match, on
+        top of everything else; twins are the names with a match or raised, as scored
+        now."""
+        times = {position: ts for position, (ts, _) in self._matched.items()}
+        if changed.keys() - times.keys():  # burst and pair members without a match
+            times.update({position: ts for ts, _, position in self._names
+                          if position in changed})
+        known = [ts for ts in times.values() if ts is not None]
+        timed = bool(known)
+        if not (timed or one_window):
+            return
+        current = {position: result for position, (_, result) in self._matched.items()}
+        current.update(changed)
+        earliest = min(known, default=0.0)
+        rows: list[tuple[float, str, int]] = []
+        for position, result in current.items():
+            ts = times.get(position)
+            if result.normalized is not None:
+                rows.append((earliest if ts is None else ts, result.normalized, position))
+        rows.sort()
+        candidates = {position for position, (_, result) in self._matched.items()
+                      if is_echo_candidate(result, self.cfg)}
+        for position, echo in find_echoes(rows, current, candidates, self.cfg,
+                                          timed).items():
+            changed[position] = with_echo(current[position], echo, self.cfg)
 
     def _resolve_bursts(self, one_window: bool, changed: dict[int, NameResult]) -> None:
         """Raise the burst, run, grid and pair members (on top of any sweep; the stronger of

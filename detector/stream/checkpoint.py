@@ -38,6 +38,8 @@ from detector.stream.scorer import AccountState, StreamScorer
 # 4: the names of the burst window (detector.names.BurstMemory; null when bursts are off).
 #    Since runs (detector.names.runs) it holds a third list, the names of the runs'
 #    window and its past; a version 4 checkpoint without it restores empty ones.
+#    Since echoes (detector.names.echoes) it holds "echoes", the twins of the window
+#    (null when echoes are off); a version 4 checkpoint without it restores none.
 VERSION = 4
 READS = (2, 3, 4)
 # A version 2 account row lacks the last two fields: (link_site, cohort).
@@ -166,6 +168,7 @@ def dump(scorer: StreamScorer) -> dict[str, Any]:
         "breaker": _breaker(scorer.breaker_state),
         "sweeps": scorer.sweeps.dump(),
         "bursts": scorer.bursts.dump() if scorer.bursts is not None else None,
+        "echoes": scorer.echoes.dump() if scorer.echoes is not None else None,
     }
 
 
@@ -198,6 +201,8 @@ def restore(data: dict[str, Any], policy: Policy | None = None) -> StreamScorer:
             scorer.sweeps.load(data["sweeps"])
         if data["version"] >= 4 and data["bursts"] is not None and scorer.bursts is not None:
             scorer.bursts.load(data["bursts"])
+        if data.get("echoes") is not None and scorer.echoes is not None:
+            scorer.echoes.load(data["echoes"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"damaged scorer checkpoint: {type(exc).__name__}: {exc}"
                               ) from None

@@ -44,6 +44,7 @@ from detector.stream.signals import (
     burst_memory,
     canonical_name,
     compute_batch,
+    echo_memory,
     exact_hash,
 )
 from detector.stream.templates import (
@@ -150,6 +151,9 @@ class StreamScorer:
         # Every name registered in the window and its pieces, for generator bursts
         # (detector.names.burst_memory): stream state too; None when bursts are off.
         self.bursts = burst_memory(policy)
+        # The window's names scoring at least echo_min_score, for echoes
+        # (detector.names.echoes): stream state too; None when echoes are off.
+        self.echoes = echo_memory(policy)
         self.findings_for_last_event: list[dict[str, Any]] = []
         self._seen_ids: dict[str, None] = {}  # a dict: 2-4x smaller than a set this size
         self._accounts_pruned_at = -math.inf
@@ -232,6 +236,21 @@ class StreamScorer:
                                     register=created,
                                     pair_score=score if name.pair_member else None)
         return None if burst is None else (burst.score, burst.reason)
+
+    def _observe_echo(self, ev: Event, name: NameSignal, score: float
+                      ) -> tuple[float, str] | None:
+        """An echo candidate's echo, if any (``detector.names.echoes``): its raised score
+        and its reason; a new project's name scoring at least ``echo_min_score`` (before
+        any echo) is kept as a twin."""
+        if self.echoes is None or not (name.echo_candidate
+                                       or score >= self.policy.names.echo_min_score):
+            return None
+        canonical = name.normalized or canonical_name(ev.project or "")
+        if canonical is None:
+            return None
+        echo = self.echoes.observe(canonical, ev.ts, score, name.echo_candidate,
+                                   register=ev.type == "project.created")
+        return None if echo is None else (echo.score, echo.reason)
 
     def _cohorts(self, ev: Event) -> tuple[str, ...]:
         """The breaker cohorts of an event (e-mail domain: the account's)."""
@@ -483,6 +502,11 @@ class StreamScorer:
                 score, burst_reason = burst
                 flagged = flagged or score >= self.policy.names.flag_threshold
                 reason = f"{reason}; {burst_reason}" if reason else burst_reason
+            echo = self._observe_echo(ev, name, score)
+            if echo is not None:  # on top of everything else, as in a batch
+                score, echo_reason = echo
+                flagged = flagged or score >= self.policy.names.flag_threshold
+                reason = f"{reason}; {echo_reason}" if reason else echo_reason
             if flagged:
                 signals.append(Signal("name", cfg.name_squat * score, reason))
                 if name.target:

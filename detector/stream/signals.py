@@ -18,7 +18,7 @@ from detector.policy import Policy, load_policy, resolve
 from detector.sweeps import is_member_match
 
 if TYPE_CHECKING:
-    from detector.names import BurstMemory
+    from detector.names import BurstMemory, EchoMemory
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,7 @@ class NameSignal:
     sweep_target: str | None = None
     burst_member: bool = False
     pair_member: bool = False  # detector.names.pairs.is_pair_member
+    echo_candidate: bool = False  # detector.names.echoes.is_echo_candidate
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,17 +99,23 @@ def _to_signal(result: Any, policy: Policy) -> NameSignal:
     best = matches[0] if matches else None
     member = best is not None and is_member_match(best.kind, best.distance, best.score,
                                                   policy.names)
-    from detector.names import is_burst_member, is_pair_member  # only the checker's results
+    from detector.names import (  # only the checker's results
+        is_burst_member,
+        is_echo_candidate,
+        is_pair_member,
+    )
 
     burst = is_burst_member(result, policy.names)
     pair = not burst and is_pair_member(result, policy.names)
+    echo = is_echo_candidate(result, policy.names)
     signal = NameSignal(
         score=float(result.score), flagged=bool(result.flagged),
         target=best.target if best is not None else None,
         reason=reasons[0] if reasons else "",
-        normalized=getattr(result, "normalized", None) if member or burst or pair else None,
+        normalized=getattr(result, "normalized", None)
+        if member or burst or pair or echo else None,
         sweep_target=best.target if member and best is not None else None,
-        burst_member=burst, pair_member=pair,
+        burst_member=burst, pair_member=pair, echo_candidate=echo,
     )
     return _shared(signal)
 
@@ -124,6 +131,16 @@ def canonical_name(name: str) -> str | None:
         return canonical(name)
     except InvalidName:
         return None
+
+
+def echo_memory(policy: Policy) -> EchoMemory | None:
+    """The stream's echo state (``detector.names.EchoMemory``); None when echoes are off
+    or the name signal is not installed."""
+    try:
+        from detector.names import EchoMemory
+    except ImportError:  # a partial install without the name signal
+        return None
+    return EchoMemory(policy.names) if policy.names.echo_min_score > 0.0 else None
 
 
 def burst_memory(policy: Policy) -> BurstMemory | None:

@@ -308,3 +308,41 @@ def test_warden_score_reports_pairs_as_a_timed_batch_does(tmp_path) -> None:
     tables["names"]["pair_min_names"] = 0
     off = score_all(events, StreamScorer(build_policy(tables)))
     assert not any("pairs:" in name_reason(d) for d in off)
+
+
+# A squat, then its variants an hour apart (detector/names/echoes.py), among a family.
+ECHOES = ["tgrequests", "acme-core", "tgrequest", "tg-requests", "acme-cli", "http3client",
+          "http3-client", "seleniumm", "seleniumx"]
+
+
+def test_warden_score_reports_echoes_as_a_timed_batch_does(tmp_path) -> None:
+    events = stream(ECHOES, step_hours=1.0)
+    decisions = warden_score(events, tmp_path)
+    assert decisions == score_all(events)
+    raised = {e["project"]["name"]: name_reason(d) for e, d in zip(events, decisions,
+                                                                   strict=True)
+              if "echo:" in name_reason(d)}
+    projects = [e for e in events if e["type"] == "project.created"]
+    after = apply_sweeps(check_names([e["project"]["name"] for e in projects]),
+                         [parse_ts(e["ts"]) for e in projects])
+    assert set(raised) == {r.name for r in after if "echo" in (r.sweep or {})}
+    # `http3client` (0.39 alone) is no twin; `seleniumx`, one edit from `seleniumm`, is
+    # flagged by its sweep already.
+    assert set(raised) == {"tgrequest", "tg-requests"}
+    assert "one edit from 'tgrequests'" in raised["tg-requests"]
+    # A checkpoint in the middle carries the twins on.
+    cut = events.index(next(e for e in events if e["project"]["name"] == "tgrequest"))
+    scorer = StreamScorer()
+    whole = score_all(events)
+    score_all(events[:cut], scorer)
+    assert score_all(events[cut:], decode(encode(scorer))) == whole[cut:]
+    # A checkpoint written before echoes (no "echoes" key) restores none.
+    older = dump(scorer)
+    del older["echoes"]
+    assert not any("echo:" in name_reason(d)
+                   for d in score_all(events[cut:cut + 4], restore(older)))
+    # Off in the policy, nothing raises them.
+    tables = load_policy().to_dict()
+    tables["names"]["echo_min_score"] = 0.0
+    off = score_all(events, StreamScorer(build_policy(tables)))
+    assert not any("echo:" in name_reason(d) for d in off)
