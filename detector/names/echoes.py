@@ -1,11 +1,11 @@
 """Echoes: a look-alike one edit away from a name flagged in the same window.
 
 Attackers upload variants of their own squat beside it, a letter or a separator apart:
-`tgrequests` and `tgrequest`, `http3client` and `http3-client`, `requesters` and
-`requestery`. The flagged one is a clear look-alike of a popular name; its variant often
-reaches a different target, or the same one by a longer way, and scores low alone
-(`tgrequest` is two edits from `grequests`: 0.07). Sweeps miss it (another target, or
-not an edit-based match) and so do bursts (two names share nothing beyond chance).
+`tgrequests` and `tgrequest`, `http3client` and `http3-client`. The flagged one is a
+clear look-alike of a popular name; its variant often reaches a different target, or the
+same one by a longer way, and scores low alone (`tgrequest` is two edits from
+`grequests`: 0.07). Sweeps miss it (another target, or not an edit-based match) and so do
+bursts (two names share nothing beyond chance).
 
 **The rule.** A name that comes within reach of a popular name (it has a match) and
 scores below ``flag_threshold`` (after its own sweep, burst, run, grid or pair) is raised
