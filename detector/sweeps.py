@@ -56,7 +56,8 @@ from typing import Any, TypeVar
 from detector.policy import NamesPolicy
 from detector.vocab import NameKind
 
-M = TypeVar("M")  # what a caller holds for each member (``members_in_windows``)
+M = TypeVar("M")  # what a caller holds for each member (``found_in_windows``)
+F = TypeVar("F")  # what it finds for one
 
 HOUR = 3600.0
 
@@ -161,14 +162,16 @@ class DistinctNames:
             yield index, first, last, entered, left
 
 
-def members_in_windows(rows: Sequence[tuple[float, str, int]], members: Mapping[int, M],
-                       window: float, enter: Callable[[str], None],
-                       leave: Callable[[str], None]) -> Iterator[tuple[int, str, M]]:
-    """Each member of ``rows`` (sorted (time, canonical name, position)) as (position, name,
-    member), with the window of ``window`` seconds ending at it: ``enter`` and ``leave``
-    have been called for each distinct name as it entered and left (ties included), the
-    grids' and pairs' indexes kept up to date this way (``detector.names.grids``,
-    ``detector.names.pairs``). O(n) in the rows."""
+def found_in_windows(rows: Sequence[tuple[float, str, int]], members: Mapping[int, M],
+                     window: float, enter: Callable[[str], None],
+                     leave: Callable[[str], None],
+                     judge: Callable[[str, M], F | None]) -> dict[int, F]:
+    """What ``judge`` finds for each member of ``rows`` (sorted (time, canonical name,
+    position)), by position, with the window of ``window`` seconds ending at it: ``enter``
+    and ``leave`` have been called for each distinct name as it entered and left (ties
+    included), the grids' and pairs' indexes kept up to date this way
+    (``detector.names.grids``, ``detector.names.pairs``). O(n) in the rows."""
+    found: dict[int, F] = {}
     distinct = DistinctNames([name for _, name, _ in rows])
     for index, entered, left, _, _ in distinct.slide([row[0] for row in rows], window):
         for row in entered:
@@ -177,8 +180,9 @@ def members_in_windows(rows: Sequence[tuple[float, str, int]], members: Mapping[
             leave(rows[row][1])
         _, name, position = rows[index]
         member = members.get(position)
-        if member is not None:
-            yield position, name, member
+        if member is not None and (got := judge(name, member)) is not None:
+            found[position] = got
+    return found
 
 
 def listed_text(listed: Sequence[str], count: int) -> str:
@@ -270,7 +274,7 @@ __all__ = [
     "Sweep",
     "SweepMemory",
     "boosted",
+    "found_in_windows",
     "is_member_match",
     "make_sweep",
-    "members_in_windows",
 ]

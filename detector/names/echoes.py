@@ -33,7 +33,6 @@ up its own keys, about its length of dictionary lookups, and confirms each hit w
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +59,11 @@ def deletion_keys(spelled: str) -> set[str]:
 
 def echoes_on(cfg: NamesPolicy) -> bool:
     return cfg.echo_min_score > 0.0
+
+
+def is_twin(name: str, score: float, cfg: NamesPolicy) -> bool:
+    """Whether canonical ``name`` scoring ``score`` (before any echo) may be a twin."""
+    return score >= cfg.echo_min_score and len(spelling(name)) >= cfg.echo_name_min
 
 
 def is_echo_candidate(result: NameResult, cfg: NamesPolicy) -> bool:
@@ -104,7 +108,8 @@ class TwinIndex:
 
     def __init__(self) -> None:
         self._keys: dict[str, set[str]] = {}
-        self.twins: dict[str, tuple[float, float]] = {}  # name -> (time, score)
+        # name -> (time, score), in the order added: time order in a stream.
+        self.twins: dict[str, tuple[float, float]] = {}
 
     def __len__(self) -> int:
         return len(self.twins)
@@ -163,8 +168,7 @@ def find_echoes(rows: Sequence[tuple[float, str, int]], results: Mapping[int, Na
         return {}
     index = TwinIndex()
     for ts, name, position in rows:
-        score = results[position].score
-        if score >= cfg.echo_min_score and len(spelling(name)) >= cfg.echo_name_min:
+        if is_twin(name, score := results[position].score, cfg):
             index.add(name, ts, score)
     if not index:
         return {}
@@ -191,12 +195,12 @@ class EchoMemory:
 
     def __init__(self, cfg: NamesPolicy) -> None:
         self.cfg = cfg
+        self.on = echoes_on(cfg)
         self.window = cfg.sweep_window_hours * HOUR
         self.index = TwinIndex()
-        self.rows: deque[tuple[float, str]] = deque()  # (time, twin), oldest first
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.index)
 
     def observe(self, name: str, ts: float, score: float, candidate: bool,
                 register: bool = True) -> Echo | None:
@@ -204,38 +208,32 @@ class EchoMemory:
         ``candidate``: ``is_echo_candidate``, and below ``flag_threshold``); then ``name``
         is kept as a twin if it scores at least ``echo_min_score`` (unless not
         ``register``: a release's name)."""
-        if not echoes_on(self.cfg):
+        if not self.on:
             return None
-        self._expire(ts)
+        twins = self.index.twins
+        # Twins are held in time order: the oldest leave first, at the window's edge or
+        # early in a flood (at most burst_window_max_names).
+        while twins and twins[oldest := next(iter(twins))][0] < ts - self.window:
+            self.index.remove(oldest)
         echo = None
-        if candidate and self.index and score < self.cfg.flag_threshold:
+        if candidate and twins and score < self.cfg.flag_threshold:
             twin = self.index.twin_of(name, score, ts - self.window, ts)
             if twin is not None:
-                echo = Echo(twin, self.index.twins[twin][1], score, self.cfg.sweep_window_hours)
-        if register and score >= self.cfg.echo_min_score \
-                and len(spelling(name)) >= self.cfg.echo_name_min:
-            if name not in self.index.twins:
-                self.rows.append((ts, name))
+                echo = Echo(twin, twins[twin][1], score, self.cfg.sweep_window_hours)
+        if register and is_twin(name, score, self.cfg):
             self.index.add(name, ts, score)
-            while len(self.rows) > self.cfg.burst_window_max_names:
-                self.index.remove(self.rows.popleft()[1])
+            while len(twins) > self.cfg.burst_window_max_names:
+                self.index.remove(next(iter(twins)))
         return echo
 
-    def _expire(self, now: float) -> None:
-        oldest = now - self.window
-        while self.rows and self.rows[0][0] < oldest:
-            self.index.remove(self.rows.popleft()[1])
-
     def dump(self) -> list[Any]:
-        return [[ts, name, self.index.twins[name][1]] for ts, name in self.rows]
+        return [[ts, name, score] for name, (ts, score) in self.index.twins.items()]
 
     def load(self, data: list[Any]) -> None:
         self.index = TwinIndex()
-        self.rows = deque()
         for ts, name, score in data:
-            self.rows.append((float(ts), str(name)))
             self.index.add(str(name), float(ts), float(score))
 
 
 __all__ = ["Echo", "EchoMemory", "TwinIndex", "deletion_keys", "echoes_on", "find_echoes",
-           "is_echo_candidate", "spelling", "with_echo"]
+           "is_echo_candidate", "is_twin", "spelling", "with_echo"]

@@ -49,7 +49,7 @@ from typing import Any
 from detector.names.bursts import HOUR, Brands, Row, gained, shipped_brands, without_lead
 from detector.names.results import NameResult
 from detector.policy import NamesPolicy
-from detector.sweeps import listed_text, members_in_windows, window_text
+from detector.sweeps import found_in_windows, listed_text, window_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,14 +199,9 @@ def find_grids(rows: Sequence[Row], members: Mapping[int, NameResult], cfg: Name
     if not members or not grids_on(cfg):
         return {}
     window = GridWindow(cfg, brands)
-    found: dict[int, Grid] = {}
     span = cfg.sweep_window_hours * HOUR if timed else math.inf
-    for position, name, member in members_in_windows(sorted(rows), members, span, window.add,
-                                                     window.remove):
-        grid = window.grid_of(name, member.score, timed)
-        if grid is not None:
-            found[position] = grid
-    return found
+    return found_in_windows(sorted(rows), members, span, window.add, window.remove,
+                            lambda name, member: window.grid_of(name, member.score, timed))
 
 
 def with_grid(result: NameResult, grid: Grid, cfg: NamesPolicy) -> NameResult:

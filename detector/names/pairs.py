@@ -54,7 +54,7 @@ from detector.names.bursts import (
 )
 from detector.names.results import NameResult
 from detector.policy import NamesPolicy
-from detector.sweeps import listed_text, members_in_windows, window_text
+from detector.sweeps import found_in_windows, listed_text, window_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,15 +216,10 @@ def find_pairs(rows: Sequence[Row], members: Mapping[int, NameResult], cfg: Name
     if not members or not pairs_on(cfg) or stats.pairs <= 0:
         return {}
     window = PairWindow(cfg, stats, brands)
-    found: dict[int, Pair] = {}
     span = cfg.sweep_window_hours * HOUR if timed else math.inf
     # Sorting is linear when the rows are sorted already, as BatchSweeps passes them.
-    for position, name, member in members_in_windows(sorted(rows), members, span, window.add,
-                                                     window.remove):
-        pair = window.pair_of(name, member.score, timed)
-        if pair is not None:
-            found[position] = pair
-    return found
+    return found_in_windows(sorted(rows), members, span, window.add, window.remove,
+                            lambda name, member: window.pair_of(name, member.score, timed))
 
 
 def with_pair(result: NameResult, pair: Pair, cfg: NamesPolicy) -> NameResult:

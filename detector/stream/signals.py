@@ -140,7 +140,8 @@ def echo_memory(policy: Policy) -> EchoMemory | None:
         from detector.names import EchoMemory
     except ImportError:  # a partial install without the name signal
         return None
-    return EchoMemory(policy.names) if policy.names.echo_min_score > 0.0 else None
+    memory = EchoMemory(policy.names)
+    return memory if memory.on else None
 
 
 def burst_memory(policy: Policy) -> BurstMemory | None:

@@ -7,20 +7,17 @@ from __future__ import annotations
 import json
 import random
 import string
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from window_names import CFG, STATS, check, noise_names, raised_by
+from window_names import CFG, STATS, check, check_name_file, noise_names, raised_by
 
 from detector.names import EchoMemory, NameResult, is_echo_candidate
 from detector.names.echoes import TwinIndex, deletion_keys, find_echoes, spelling
 from detector.names.sweeps import apply_sweeps
 from detector.policy import PolicyError, build_policy, load_policy
 
-WARDEN = str(Path(sys.executable).with_name("warden"))
 HOUR = 3600.0
 
 
@@ -262,12 +259,8 @@ def test_find_echoes_raises_only_candidates() -> None:
 
 def test_check_name_file_with_times_reports_echoes(tmp_path: Path) -> None:
     names = ["tgrequests", "tgrequest", "http3client", "http3-client", *noise_names(5)]
-    listing = tmp_path / "names.tsv"
-    listing.write_text("name\tts\n" + "".join(
-        f"{name}\t2023-07-26T{i:02d}:00:00Z\n" for i, name in enumerate(names)))
-    done = subprocess.run([WARDEN, "check-name", "--file", str(listing), "--json"],
-                          capture_output=True, text=True, check=True)
-    lines = {line["name"]: line for line in map(json.loads, done.stdout.splitlines())}
+    lines = {line["name"]: line for line in check_name_file(
+        tmp_path, names, [f"2023-07-26T{i:02d}:00:00Z" for i in range(len(names))])}
     assert list(lines) == names
     assert {name for name, line in lines.items()
             if "echo" in (line.get("sweep") or {})} == {"tgrequest"}

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from window_names import CFG, NOISE, STATS, check, noise_names, raised_by, through_stream
+from window_names import (
+    CFG,
+    NOISE,
+    STATS,
+    check,
+    check_name_file,
+    noise_names,
+    raised_by,
+    through_stream,
+)
 
 from detector.names import BurstMemory, NameResult
 from detector.names.bursts import PieceCounts, is_member
@@ -19,7 +26,6 @@ from detector.names.grids import GridWindow, find_grids, grid_key
 from detector.names.sweeps import apply_sweeps
 from detector.policy import PolicyError, build_policy, load_policy
 
-WARDEN = str(Path(sys.executable).with_name("warden"))
 # A generator's vocabulary (the shape of the week of 2023-02-20, not its words).
 WORDS = ["get", "lib", "game", "post", "ram", "ultra", "tool", "http"]
 
@@ -220,12 +226,8 @@ def test_check_name_file_with_times_raises_a_grid(tmp_path: Path) -> None:
     """A generator's names over a day, `getlib` last: in the JSON its grid names the
     others it crosses, registered before it."""
     names = [name for name in crossed(WORDS) if name != "getlib"] + ["getlib"]
-    listing = tmp_path / "names.tsv"
-    listing.write_text("name\tts\n" + "".join(
-        f"{name}\t2023-02-23T{i // 3:02d}:{i % 3 * 20:02d}:00Z\n" for i, name in enumerate(names)))
-    done = subprocess.run([WARDEN, "check-name", "--file", str(listing), "--json"],
-                          capture_output=True, text=True, check=True)
-    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    stamps = [f"2023-02-23T{i // 3:02d}:{i % 3 * 20:02d}:00Z" for i in range(len(names))]
+    lines = check_name_file(tmp_path, names, stamps)
     assert [line["name"] for line in lines] == names
     got = {line["name"] for line in lines if "grid" in (line.get("sweep") or {})}
     assert "getlib" in got

@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from window_names import CFG, STATS, check, noise_names, raised_by, through_stream
+from window_names import (
+    CFG,
+    STATS,
+    check,
+    check_name_file,
+    noise_names,
+    raised_by,
+    through_stream,
+)
 
 from detector.names import BurstMemory, NameResult
 from detector.names.bursts import PieceCounts, is_member, load_pieces, shipped_brands
@@ -21,7 +27,6 @@ from detector.names.sweeps import apply_sweeps
 from detector.policy import PolicyError, build_policy, load_policy
 
 BRANDS = shipped_brands(CFG.combo_min_length)
-WARDEN = str(Path(sys.executable).with_name("warden"))
 # Popular names (the shape of 2023-05-20, not its words): each at both ends below.
 WORDS = ["boto3", "click", "jinja2", "attrs", "pillow", "httpx", "redis", "celery"]
 
@@ -251,12 +256,8 @@ def test_a_flood_of_pairs_is_raised_at_a_bounded_cost() -> None:
 def test_check_name_file_with_times_raises_pairs(tmp_path: Path) -> None:
     """A generator's pairs over a day: in the JSON the later ones name the earlier."""
     names = [*crossing(WORDS, 14), "zork-redis", "zork-attrs", "celery-zork"]
-    listing = tmp_path / "names.tsv"
-    listing.write_text("name\tts\n" + "".join(
-        f"{name}\t2023-05-20T{i:02d}:00:00Z\n" for i, name in enumerate(names)))
-    done = subprocess.run([WARDEN, "check-name", "--file", str(listing), "--json"],
-                          capture_output=True, text=True, check=True)
-    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    lines = check_name_file(tmp_path, names,
+                            [f"2023-05-20T{i:02d}:00:00Z" for i in range(len(names))])
     assert [line["name"] for line in lines] == names
     got = {line["name"] for line in lines if "pair" in (line.get("sweep") or {})}
     # `celery-zork` is the second name after two others join `zork` to a popular name.

@@ -1,9 +1,15 @@
-"""Helpers shared by the tests of the window rules (grids, pairs): names that match
-nothing, the name check, and a stream's memory fed as the scorer feeds it."""
+"""Helpers shared by the tests of the window rules (grids, pairs, echoes): names that match
+nothing, the name check, a stream's memory fed as the scorer feeds it, and
+`check-name --file` with times."""
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
 from detector.names import (
     BurstMemory,
@@ -15,6 +21,7 @@ from detector.names import (
 from detector.names.bursts import load_pieces
 from detector.policy import load_policy
 
+WARDEN = str(Path(sys.executable).with_name("warden"))
 CFG = load_policy().names
 STATS = load_pieces()
 NOISE = "bdfhjkmnpqrsvwz"
@@ -56,3 +63,14 @@ def through_stream(names: list[str], times: list[float], memory: BurstMemory | N
         if got is not None:
             found[names[i]] = (got.score, got.reason)
     return found
+
+
+def check_name_file(folder: Path, names: list[str], stamps: list[str]) -> list[dict[str, Any]]:
+    """`warden check-name --file --json` on a TSV of ``names`` at ``stamps`` (ISO times):
+    its lines, parsed, in the order written."""
+    listing = folder / "names.tsv"
+    listing.write_text("name\tts\n" + "".join(
+        f"{name}\t{stamp}\n" for name, stamp in zip(names, stamps, strict=True)))
+    done = subprocess.run([WARDEN, "check-name", "--file", str(listing), "--json"],
+                          capture_output=True, text=True, check=True)
+    return [json.loads(line) for line in done.stdout.splitlines()]

@@ -66,6 +66,20 @@ def score_all(events: list[dict[str, Any]], scorer: StreamScorer | None = None
     return [scorer.process(e)[0] for e in events]
 
 
+def scored_to(events: list[dict[str, Any]]) -> StreamScorer:
+    """A scorer after ``events``."""
+    scorer = StreamScorer()
+    score_all(events, scorer)
+    return scorer
+
+
+def scorer_with(**names: Any) -> StreamScorer:
+    """A scorer under the shipped policy with these ``[names]`` keys changed."""
+    tables = load_policy().to_dict()
+    tables["names"].update(names)
+    return StreamScorer(build_policy(tables))
+
+
 def name_reason(decision: dict[str, Any]) -> str:
     signal = next((s for s in decision["signals"] if s["signal"] == "name"), None)
     return "" if signal is None else str(signal["reason"])
@@ -152,9 +166,7 @@ def test_releases_are_raised_by_a_burst_but_do_not_join_it() -> None:
 
 def test_bursts_come_on_top_of_the_name_score_and_turn_off() -> None:
     events = stream(GRID)
-    tables = load_policy().to_dict()
-    tables["names"]["burst_boost"] = 0.0
-    off = StreamScorer(build_policy(tables))
+    off = scorer_with(burst_boost=0.0)
     assert off.bursts is None
     assert not bursts_of(events, score_all(events, off))
     assert bursts_of(events, score_all(events))
@@ -220,9 +232,7 @@ def test_a_generators_glued_combosquats_are_raised_in_the_stream() -> None:
     for name in raised:
         assert "holds the popular name 'control' glued to other letters" in got[name]
     # Without the floor, names without a match are no members and nothing raises them.
-    tables = load_policy().to_dict()
-    tables["names"]["burst_glued_floor"] = 0.0
-    off = [d for d in score_all(events, StreamScorer(build_policy(tables)))
+    off = [d for d in score_all(events, scorer_with(burst_glued_floor=0.0))
            if d["id"].startswith("s")]
     assert not set(bursts_of(projects, off)) & unmatched
 
@@ -271,9 +281,7 @@ def test_warden_score_reports_a_grid_as_a_timed_batch_does(tmp_path) -> None:
     after = apply_sweeps(check_names(SMALL_CROSSING), [parse_ts(e["ts"]) for e in events])
     assert set(raised) == {r.name for r in after if r.sweep and "grid" in r.sweep}
     # Off in the policy, nothing raises it.
-    tables = load_policy().to_dict()
-    tables["names"]["grid_min_squares"] = 0
-    off = score_all(events, StreamScorer(build_policy(tables)))
+    off = score_all(events, scorer_with(grid_min_squares=0))
     assert not any("grid:" in name_reason(d) for d in off)
 
 
@@ -299,14 +307,10 @@ def test_warden_score_reports_pairs_as_a_timed_batch_does(tmp_path) -> None:
     assert "its word 'zork' joins a popular name in 2" in raised["zork-httpx"]
     # A checkpoint in the middle carries the window on.
     cut = events.index(next(e for e in events if e["project"]["name"] == "redis-pillow"))
-    scorer = StreamScorer()
-    whole = score_all(events)
-    score_all(events[:cut], scorer)
-    assert score_all(events[cut:], decode(encode(scorer))) == whole[cut:]
+    scorer = scored_to(events[:cut])
+    assert score_all(events[cut:], decode(encode(scorer))) == score_all(events)[cut:]
     # Off in the policy, nothing raises them.
-    tables = load_policy().to_dict()
-    tables["names"]["pair_min_names"] = 0
-    off = score_all(events, StreamScorer(build_policy(tables)))
+    off = score_all(events, scorer_with(pair_min_names=0))
     assert not any("pairs:" in name_reason(d) for d in off)
 
 
@@ -332,17 +336,13 @@ def test_warden_score_reports_echoes_as_a_timed_batch_does(tmp_path) -> None:
     assert "one edit from 'tgrequests'" in raised["tg-requests"]
     # A checkpoint in the middle carries the twins on.
     cut = events.index(next(e for e in events if e["project"]["name"] == "tgrequest"))
-    scorer = StreamScorer()
-    whole = score_all(events)
-    score_all(events[:cut], scorer)
-    assert score_all(events[cut:], decode(encode(scorer))) == whole[cut:]
+    scorer = scored_to(events[:cut])
+    assert score_all(events[cut:], decode(encode(scorer))) == score_all(events)[cut:]
     # A checkpoint written before echoes (no "echoes" key) restores none.
     older = dump(scorer)
     del older["echoes"]
     assert not any("echo:" in name_reason(d)
                    for d in score_all(events[cut:cut + 4], restore(older)))
     # Off in the policy, nothing raises them.
-    tables = load_policy().to_dict()
-    tables["names"]["echo_min_score"] = 0.0
-    off = score_all(events, StreamScorer(build_policy(tables)))
+    off = score_all(events, scorer_with(echo_min_score=0.0))
     assert not any("echo:" in name_reason(d) for d in off)
