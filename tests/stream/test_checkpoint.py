@@ -57,6 +57,12 @@ def test_a_checkpoint_of_another_version_or_damaged_is_refused() -> None:
         decode(zlib.compress(json.dumps(data).encode()))
     with pytest.raises(CheckpointError, match="damaged"):
         decode(b"not a checkpoint")
+    # A damaged part (the echoes' twins, rows of [time, name, score]) is refused whole.
+    for twins in ([[0.0, "tgrequests"]], "tgrequests", [["noon", "tgrequests", 0.6]]):
+        data = dump(scorer)
+        data["echoes"] = twins
+        with pytest.raises(CheckpointError, match="damaged"):
+            decode(zlib.compress(json.dumps(data).encode()))
 
 
 def test_campaign_ids_derive_from_the_founding_event() -> None:
