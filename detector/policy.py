@@ -128,6 +128,10 @@ class NamesPolicy(Table):
     pair_shared_names: int = count()
     echo_min_score: float = share()
     echo_name_min: int = count()
+    attack_boost: float = non_negative()
+    attack_half_names: float = positive()
+    attack_window_days: float = positive()
+    attack_lag_days: float = non_negative()
 
     def check(self) -> None:
         if self.burst_piece_min > self.burst_piece_max:

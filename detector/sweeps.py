@@ -80,14 +80,18 @@ def is_member_match(kind: str, distance: int, score: float, cfg: NamesPolicy) ->
     return kind in SWEEP_KINDS or (kind == NameKind.AFFIX and distance >= TYPO_AFFIX_DISTANCE)
 
 
+def logit_raised(score: float, gain: float, floor: float = 0.0) -> float:
+    """``score`` (or ``floor``, if higher) with ``gain`` added to its log-odds, never
+    below ``score``: how every window rule raises a name (a logistic model's feature)."""
+    p = min(max(score, floor, _EPSILON), 1.0 - _EPSILON)
+    return max(round(1.0 / (1.0 + math.exp(-(math.log(p / (1.0 - p)) + gain))), 4), score)
+
+
 def boosted(score: float, siblings: int, cfg: NamesPolicy) -> float:
     """``score`` raised for ``siblings`` distinct siblings (unchanged for none)."""
     if siblings <= 0 or cfg.sweep_boost <= 0.0:
         return score
-    p = min(max(score, _EPSILON), 1.0 - _EPSILON)
-    gain = cfg.sweep_boost * siblings / (siblings + cfg.sweep_half_siblings)
-    raised = round(1.0 / (1.0 + math.exp(-(math.log(p / (1.0 - p)) + gain))), 4)
-    return max(raised, score)
+    return logit_raised(score, cfg.sweep_boost * siblings / (siblings + cfg.sweep_half_siblings))
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,5 +280,6 @@ __all__ = [
     "boosted",
     "found_in_windows",
     "is_member_match",
+    "logit_raised",
     "make_sweep",
 ]

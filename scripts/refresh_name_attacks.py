@@ -6,11 +6,17 @@ closest match, else a popular name at either end of it), decayed by its age at `
 (half-life 365 days). The shipped weights give the history no weight yet: it takes effect
 after a refit that the forward figure of ``bench/bench_names.py`` accepts (docs/names.md).
 
+It also writes the attack log of recent attacks (``data/name_attack_log.json``, read by
+``detector/names/attacks.py``): the day each malicious name was first seen, under each of
+the at most three popular projects it comes within reach of (its best matches), as of the
+last day the names cover unless ``--log-as-of`` says otherwise.
+
 With ``--affixes-out`` it also writes what those squats added to a popular name kept whole
 (`-new`, `-tools`, `py`, `2022-`), decayed the same way (``data/name_affixes.json``, read by
 ``detector/names/lexicon.py``: the affix odds of a combosquat).
 
     python scripts/refresh_name_attacks.py [--shared ../shared] [--as-of 2026-12-01]
+        [--log-out data/name_attack_log.json] [--log-as-of 2023-12-25]
 """
 
 from __future__ import annotations
@@ -19,11 +25,12 @@ import argparse
 from datetime import date
 from pathlib import Path
 
-from detector.names import NameChecker
+from detector.names import NameChecker, default_checker
 from detector.names import evaluation as ev
+from detector.names.attacks import SHIPPED_ATTACK_LOG, AttackLog
 from detector.names.history import EMPTY_HISTORY, HALF_LIFE_DAYS, SHIPPED_ATTACKS, AttackHistory
 from detector.names.lexicon import affix_weights, save_affixes
-from detector.names.training import affix_events, attack_events
+from detector.names.training import affix_events, attack_events, log_events
 
 
 def main() -> None:
@@ -35,6 +42,9 @@ def main() -> None:
     parser.add_argument("--half-life-days", type=float, default=HALF_LIFE_DAYS)
     parser.add_argument("--out", type=Path, default=SHIPPED_ATTACKS)
     parser.add_argument("--affixes-out", type=Path, default=None)
+    parser.add_argument("--log-out", type=Path, default=SHIPPED_ATTACK_LOG)
+    parser.add_argument("--log-as-of", default=None,
+                        help="the log's last day (default: the last first_seen of the names)")
     args = parser.parse_args()
     malicious = ev.read_malicious(args.shared / "corpus" / "malicious_names.tsv")
     checker = NameChecker(history=EMPTY_HISTORY)
@@ -42,6 +52,12 @@ def main() -> None:
     history = AttackHistory.build(events, args.as_of, args.half_life_days)
     args.out.write_text(history.to_json() + "\n", encoding="utf-8")
     print(f"{len(events)} attacks on {len(history.targets)} targets written to {args.out}")
+    dated = log_events(default_checker(), malicious)
+    log_as_of = args.log_as_of or max(row.first_seen[:10] for row in malicious)
+    log = AttackLog.build(dated, log_as_of)
+    args.log_out.write_text(log.to_json() + "\n", encoding="utf-8")
+    print(f"{len(dated)} squats of {len(log.days)} targets to {log_as_of} written to"
+          f" {args.log_out}")
     if args.affixes_out is not None:
         weights = affix_weights(affix_events(checker, malicious), args.as_of, args.half_life_days)
         save_affixes(args.affixes_out, weights, args.as_of, args.half_life_days)

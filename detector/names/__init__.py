@@ -5,6 +5,7 @@
 'requests'
 """
 
+from detector.names.attacks import RecentAttacks
 from detector.names.burst_memory import BurstMemory
 from detector.names.bursts import is_member as is_burst_member
 from detector.names.checker import NameChecker, check_name, check_names, default_checker
@@ -20,6 +21,7 @@ __all__ = [
     "NameChecker",
     "NameMatch",
     "NameResult",
+    "RecentAttacks",
     "canonical",
     "check_name",
     "check_names",

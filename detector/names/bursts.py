@@ -77,7 +77,7 @@ from detector.names.rules import load_rules
 from detector.policy import NamesPolicy, resolve
 from detector.popular import shipped_corpus
 from detector.resources import data_path
-from detector.sweeps import DistinctNames, listed_text, window_text
+from detector.sweeps import DistinctNames, listed_text, logit_raised, window_text
 
 SHIPPED_PIECES = data_path("name_pieces.npz")
 # Pieces of live names are stored from this many names on; rarer ones count as this many.
@@ -85,7 +85,6 @@ MIN_PIECE_NAMES = 10
 # Piece lengths the shipped counts cover (the policy's lengths must lie within them).
 STORED_LENGTHS = (2, 6)
 HOUR = 3600.0
-_EPSILON = 1e-4
 # Rows looked at per piece to list a reason's names (enough for sweep_listed up to this).
 _LISTED_MAX = 32
 # 2: pieces are taken after a leading ecosystem word (``without_lead``); 3: with the
@@ -247,9 +246,7 @@ class Burst:
 
 def gained(score: float, count: int, cfg: NamesPolicy, floor: float = 0.0) -> float:
     """``score`` (or ``floor``, if higher) with the burst's gain on its logit."""
-    p = min(max(score, floor, _EPSILON), 1.0 - _EPSILON)
-    gain = cfg.burst_boost * count / (count + cfg.burst_half_names)
-    return max(round(1.0 / (1.0 + math.exp(-(math.log(p / (1.0 - p)) + gain))), 4), score)
+    return logit_raised(score, cfg.burst_boost * count / (count + cfg.burst_half_names), floor)
 
 
 class Brands:

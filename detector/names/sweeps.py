@@ -5,13 +5,15 @@ glued to other letters again and again, ``detector.names.runs``), grids (names o
 window crossing a few pieces with each other, ``detector.names.grids``) and pairs (a
 window full of names joining two popular names, ``detector.names.pairs``), with the
 bursts; then echoes (a look-alike one edit from a name flagged in its window,
-``detector.names.echoes``), on top of all of them.
+``detector.names.echoes``), on top of all of them; last, recent attacks (a look-alike of a
+target known malicious names squatted in the days before, ``detector.names.attacks``).
 
 ``BatchSweeps`` takes results one at a time (so a caller can write the others as they
 come), holds only the members (of a sweep, a burst or pairs; for echoes, every name with a
-match), and at the end answers the members whose result changes. ``apply_sweeps`` does
-the same over a list. Both are O(n) in the results plus a sort of each group; the answer
-depends on the set of (name, time) pairs only, never on their order in the batch.
+match; for recent attacks, the names of a target squatted recently), and at the end
+answers the members whose result changes. ``apply_sweeps`` does the same over a list.
+Both are O(n) in the results plus a sort of each group; the answer depends on the set of
+(name, time) pairs only, never on their order in the batch.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from detector.names import bursts
+from detector.names.attacks import AttackLog, RecentAttacks, with_attack
 from detector.names.echoes import echoes_on, find_echoes, is_echo_candidate, with_echo
 from detector.names.grids import find_grids, with_grid
 from detector.names.pairs import find_pairs, is_pair_member, with_pair
@@ -51,7 +54,8 @@ class BatchSweeps:
 
     def __init__(self, policy: Policy | None = None,
                  pieces: bursts.PieceCounts | None = None,
-                 brands: bursts.Brands | None = None) -> None:
+                 brands: bursts.Brands | None = None, attacks: AttackLog | None = None
+                 ) -> None:
         self.cfg = resolve(policy).names
         # The popular names a burst member may hold glued (the shipped corpus's by default).
         self._brands = brands
@@ -67,6 +71,10 @@ class BatchSweeps:
         # Echoes (detector.names.echoes): every name with a match, and its time.
         self.echoes = echoes_on(self.cfg)
         self._matched: dict[int, tuple[float | None, NameResult]] = {}
+        # Recent attacks (detector.names.attacks; ``attacks``: the log, the shipped one by
+        # default): the names whose target was squatted recently, with how often.
+        self.attacks = RecentAttacks(self.cfg, attacks)
+        self._attacked: dict[int, tuple[float | None, int, NameResult]] = {}
 
     def note(self, position: int, normalized: str | None, ts: float | None = None) -> None:
         """Count a name of the batch that is not ``add``-ed and is no member: bursts weigh
@@ -96,6 +104,9 @@ class BatchSweeps:
                 and (ts is not None or position < self.cfg.sweep_batch_names):
             self._matched[position] = (ts, result)
             held = True
+        if self.attacks.on and (squats := self.attacks.squats(result, ts)):
+            self._attacked[position] = (ts, squats, result)
+            held = True
         if self.bursts and bursts.is_member(result, self.cfg, self._brands):  # CLI's holes
             self._burst_members[position] = result
             held = True
@@ -112,6 +123,7 @@ class BatchSweeps:
     def members(self) -> dict[int, NameResult]:
         """Every member held, by position, as checked (before ``resolve``)."""
         held = {position: result for position, (_, result) in self._matched.items()}
+        held.update({position: result for position, (_, _, result) in self._attacked.items()})
         held.update({**self._pair_members, **self._burst_members})
         held.update({position: result for members in self._groups.values()
                      for _, _, position, result in members})
@@ -137,6 +149,13 @@ class BatchSweeps:
             self._resolve_bursts(one_window, changed)
         if self._matched:
             self._resolve_echoes(one_window, changed)
+        for position, (ts, squats, result) in self._attacked.items():
+            # On top of everything else: the name as scored now (a per-name rule, so a
+            # long list without times gets it too).
+            current = changed.get(position, result)
+            attack = self.attacks.judge(result.matches[0].target, squats, current.score, ts)
+            if attack is not None:
+                changed[position] = with_attack(current, attack, self.cfg)
         return changed
 
     def _resolve_echoes(self, one_window: bool, changed: dict[int, NameResult]) -> None:
@@ -241,11 +260,12 @@ class BatchSweeps:
 
 def apply_sweeps(results: Sequence[NameResult], times: Sequence[float | None] | None = None,
                  policy: Policy | None = None, pieces: bursts.PieceCounts | None = None,
-                 brands: bursts.Brands | None = None) -> list[NameResult]:
+                 brands: bursts.Brands | None = None, attacks: AttackLog | None = None
+                 ) -> list[NameResult]:
     """``results`` with every sweep and burst member raised (``times``: one per result, or
-    None; ``pieces``: live piece counts, ``brands``: popular names, the shipped ones by
-    default)."""
-    batch = BatchSweeps(policy, pieces, brands)
+    None; ``pieces``: live piece counts, ``brands``: popular names, ``attacks``: the attack
+    log, the shipped ones by default)."""
+    batch = BatchSweeps(policy, pieces, brands, attacks)
     for position, result in enumerate(results):
         batch.add(position, result, None if times is None else times[position])
     changed = batch.resolve(len(results))

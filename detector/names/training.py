@@ -22,6 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from detector.names import evaluation as ev
 from detector.names import lexicon as lx
 from detector.names import synthetic
+from detector.names.attacks import MATCHES_PER_NAME
 from detector.names.checker import NameChecker
 from detector.names.edits import difference
 from detector.names.history import AttackHistory
@@ -57,6 +58,22 @@ def attack_events(checker: NameChecker, malicious: Sequence[ev.Malicious]) -> li
     for row, match in zip(malicious, match_rows(checker, names), strict=True):
         target = match[0].target if match else ev.combo_target(row.name, popular)
         if target and row.name not in popular:
+            events.append((target, row.first_seen))
+    return events
+
+
+def log_events(checker: NameChecker, malicious: Sequence[ev.Malicious],
+               per_name: int = MATCHES_PER_NAME) -> list[tuple[str, str]]:
+    """(target, first_seen) for each of the at most ``per_name`` popular projects each
+    malicious name comes within reach of (its best matches as ``checker`` scores them): the
+    attack log of ``detector.names.attacks``."""
+    popular = set(checker.corpus.ranks)
+    events = []
+    names = [row.name for row in malicious]
+    for row, result in zip(malicious, checker.check_many(names), strict=True):
+        if row.name in popular:
+            continue
+        for target in dict.fromkeys(match.target for match in result.matches[:per_name]):
             events.append((target, row.first_seen))
     return events
 

@@ -46,6 +46,7 @@ from detector.stream.signals import (
     compute_batch,
     echo_memory,
     exact_hash,
+    recent_attacks,
 )
 from detector.stream.templates import (
     coarse_shape,
@@ -154,6 +155,9 @@ class StreamScorer:
         # The window's names scoring at least echo_min_score, for echoes
         # (detector.names.echoes): stream state too; None when echoes are off.
         self.echoes = echo_memory(policy)
+        # Recent attacks on a name's target (detector.names.attacks): shipped data, no
+        # state; None when off.
+        self.attacks = recent_attacks(policy)
         self.findings_for_last_event: list[dict[str, Any]] = []
         self._seen_ids: dict[str, None] = {}  # a dict: 2-4x smaller than a set this size
         self._accounts_pruned_at = -math.inf
@@ -251,6 +255,16 @@ class StreamScorer:
         echo = self.echoes.observe(canonical, ev.ts, score, name.echo_candidate,
                                    register=ev.type == "project.created")
         return None if echo is None else (echo.score, echo.reason)
+
+    def _recent_attack(self, ev: Event, name: NameSignal, score: float
+                       ) -> tuple[float, str] | None:
+        """The raise of a look-alike whose target known malicious names squatted in the days
+        before (``detector.names.attacks``): its raised score and its reason."""
+        if self.attacks is None or name.target is None:
+            return None
+        squats = self.attacks.target_squats(name.target, ev.ts)
+        attack = self.attacks.judge(name.target, squats, score, ev.ts)
+        return None if attack is None else (attack.score, attack.reason)
 
     def _cohorts(self, ev: Event) -> tuple[str, ...]:
         """The breaker cohorts of an event (e-mail domain: the account's)."""
@@ -507,6 +521,11 @@ class StreamScorer:
                 score, echo_reason = echo
                 flagged = flagged or score >= self.policy.names.flag_threshold
                 reason = f"{reason}; {echo_reason}" if reason else echo_reason
+            attack = self._recent_attack(ev, name, score)
+            if attack is not None:  # last, as in a batch
+                score, attack_reason = attack
+                flagged = flagged or score >= self.policy.names.flag_threshold
+                reason = f"{reason}; {attack_reason}" if reason else attack_reason
             if flagged:
                 signals.append(Signal("name", cfg.name_squat * score, reason))
                 if name.target:

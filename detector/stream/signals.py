@@ -18,7 +18,7 @@ from detector.policy import Policy, load_policy, resolve
 from detector.sweeps import is_member_match
 
 if TYPE_CHECKING:
-    from detector.names import BurstMemory, EchoMemory
+    from detector.names import BurstMemory, EchoMemory, RecentAttacks
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +131,17 @@ def canonical_name(name: str) -> str | None:
         return canonical(name)
     except InvalidName:
         return None
+
+
+def recent_attacks(policy: Policy) -> RecentAttacks | None:
+    """The recent-attack rule with the shipped log (``detector.names.RecentAttacks``); None
+    when it is off, the log is empty, or the name signal is not installed."""
+    try:
+        from detector.names import RecentAttacks
+    except ImportError:  # a partial install without the name signal
+        return None
+    attacks = RecentAttacks(policy.names)
+    return attacks if attacks.on else None
 
 
 def echo_memory(policy: Policy) -> EchoMemory | None:
