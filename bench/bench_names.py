@@ -31,6 +31,7 @@ from rapidfuzz.process import cdist
 
 from detector.names import BurstMemory, NameChecker, bursts, default_checker, synthetic, training
 from detector.names import evaluation as ev
+from detector.names.attacks import load_attack_log
 from detector.names.normalize import InvalidName, canonical
 from detector.names.sweeps import BatchSweeps, apply_sweeps
 from detector.policy import Policy, build_policy, load_policy
@@ -363,6 +364,13 @@ def _without_bursts() -> Policy:
     tables = load_policy().to_dict()
     tables["names"]["burst_boost"] = 0.0
     tables["names"]["echo_min_score"] = 0.0  # sweeps alone
+    tables["names"]["attack_boost"] = 0.0
+    return build_policy(tables)
+
+
+def _with_names(**names: Any) -> Policy:
+    tables = load_policy().to_dict()
+    tables["names"].update(names)
     return build_policy(tables)
 
 
@@ -447,6 +455,15 @@ def bench_sweeps() -> None:
         f" {cfg.echo_name_min} characters, takes that score",
         "twins indexed by deletion keys",
     )
+    log = load_attack_log()
+    figure(
+        "recent attacks, last: a name whose best match's target known malicious names"
+        f" squatted in the {cfg.attack_window_days:g} days before it (more than"
+        f" {cfg.attack_lag_days:g} day before) gains {cfg.attack_boost:g} x n / (n +"
+        f" {cfg.attack_half_names:g}) on its logit",
+        f"attack log to {log.as_of}: {sum(map(len, log.days.values())):,} squats of"
+        f" {len(log.days):,} popular names",
+    )
     models = [
         ("shipped weights", shipped),
         ("fitted before the cut",
@@ -488,6 +505,12 @@ def bench_sweeps() -> None:
             f"{sum(_echo(r) for r in burst):,} / {sum(_echo(burst[i]) for i in typo_at):,}"
             f" / {sum(_echo(burst[i]) for i in combo_at):,}",
         )
+        figure(
+            "  later malicious names raised by a recent attack / typosquats / combosquats"
+            " among them",
+            f"{sum(_attack(r) for r in burst):,} / {sum(_attack(burst[i]) for i in typo_at):,}"
+            f" / {sum(_attack(burst[i]) for i in combo_at):,}",
+        )
         neg = [r.score for r in live]
         orders: list[tuple[str, list[float]]] = []
         for factor in (1, 3):
@@ -509,23 +532,40 @@ def bench_sweeps() -> None:
             pair = [ev.recall_at_alert_rate([mixed_mal[i].score for i in subset], mixed_neg,
                                             rate)[0] for subset in (typo_at, combo_at)]
             cells.append(" / ".join(f"{recall:.1%}" for recall in pair))
+        cells_threshold = ev.recall_at_alert_rate([], mixed_neg, 0.01)[1]
         figure("  malicious and live names (at random, 1x) in the same windows: typo / combo"
-               " recall with sweeps, bursts, runs, grids, pairs and echoes @0.3%; @1%",
+               " recall with sweeps, bursts, runs, grids, pairs, echoes and recent attacks"
+               " @0.3%; @1%",
                "; ".join(cells))
+        figure("  the same, live names raised above the 1% line by recent attacks",
+               f"{sum(_attack(r) and r.score >= cells_threshold for r in mixed[len(mal):]):,}"
+               f" of {len(live):,}")
+        # A feed that lists malicious names later than a day.
+        lagged = []
+        for lag in (3.0, 7.0):
+            again = apply_sweeps([*mal, *live], [*days, *orders[0][1]],
+                                 _with_names(attack_lag_days=lag), pieces=stats)
+            negative = [r.score for r in again[len(mal):]]
+            recalls = [ev.recall_at_alert_rate([again[i].score for i in typo_at], negative,
+                                               rate)[0] for rate in (0.003, 0.01)]
+            lagged.append(f"{lag:g} days: " + " / ".join(f"{r:.1%}" for r in recalls))
+        figure("  the same, typo recall @0.3% / @1% with the attack log's lag at",
+               "; ".join(lagged))
         for order, times in orders:
             live_swept = apply_sweeps(live, times, plain)
             live_burst = apply_sweeps(live, times, pieces=stats)
             figure(
                 f"  live names {order}: raised by sweeps / bursts / runs / grids / pairs /"
-                " echoes;"
+                " echoes / attacks;"
                 " alerting at the threshold, without -> sweeps -> + bursts, runs, grids,"
-                " pairs and echoes",
+                " pairs, echoes and attacks",
                 f"{sum(r.sweep is not None for r in live_swept) / len(live):.3%} /"
                 f" {sum(_burst(r) for r in live_burst) / len(live):.3%} /"
                 f" {sum(_run(r) for r in live_burst) / len(live):.4%} /"
                 f" {sum(_grid(r) for r in live_burst) / len(live):.4%} /"
                 f" {sum(_pair(r) for r in live_burst) / len(live):.4%} /"
-                f" {sum(_echo(r) for r in live_burst) / len(live):.4%};"
+                f" {sum(_echo(r) for r in live_burst) / len(live):.4%} /"
+                f" {sum(_attack(r) for r in live_burst) / len(live):.4%};"
                 f" {sum(r.flagged for r in live) / len(live):.3%} ->"
                 f" {sum(r.flagged for r in live_swept) / len(live):.3%} ->"
                 f" {sum(r.flagged for r in live_burst) / len(live):.3%}",
@@ -543,7 +583,7 @@ def bench_sweeps() -> None:
                     cells.append(f"{was:.1%} -> {now:.1%} -> {then:.1%}")
                 figure(
                     f"    typo / combo recall at <= {rate:.1%} of live alerting (goal {goal}),"
-                    " without -> sweeps -> + bursts, runs, grids, pairs and echoes",
+                    " without -> sweeps -> + bursts, runs, grids, pairs, echoes and attacks",
                     " / ".join(cells),
                 )
             # One generator's week holds 194 of the 497 combosquats: the figures apart.
@@ -554,15 +594,16 @@ def bench_sweeps() -> None:
                                                    rate)[0]
                            for part in (inside, outside) for rate in (0.003, 0.01)]
                 cells = [f"{recall:.1%}" for recall in recalls]
-                figure(f"    {kind} recall with sweeps, bursts, runs, grids, pairs and echoes"
+                figure(f"    {kind} recall with sweeps, bursts, runs, grids, pairs, echoes and"
+                       " attacks"
                        f" @0.3% / @1%: in the busiest week {first}..{last} ({len(inside)})"
                        f" / outside ({len(outside)})",
                        f"{cells[0]} / {cells[1]}; {cells[2]} / {cells[3]}")
             aucs = [ev.roc_auc([scores[i].score for i in typo_at], negative)
                     for scores, negative in ((mal, neg), (swept, neg_swept),
                                              (burst, neg_burst))]
-            figure("    typo ROC-AUC, without -> sweeps -> + bursts, runs, grids, pairs and"
-                   " echoes",
+            figure("    typo ROC-AUC, without -> sweeps -> + bursts, runs, grids, pairs, echoes"
+                   " and attacks",
                    " -> ".join(f"{auc:.4f}" for auc in aucs))
     # Speed: the grouping check-name --file adds, on 100,000 live names (O(n)). Without
     # times, as if one window (the worst case for sweeps; bursts stop counting past
@@ -614,6 +655,10 @@ def _burst(result: Any) -> bool:
 
 def _run(result: Any) -> bool:
     return result.sweep is not None and "run" in result.sweep
+
+
+def _attack(result: Any) -> bool:
+    return result.sweep is not None and "attack" in result.sweep
 
 
 def _echo(result: Any) -> bool:

@@ -346,3 +346,29 @@ def test_warden_score_reports_echoes_as_a_timed_batch_does(tmp_path) -> None:
     # Off in the policy, nothing raises them.
     off = score_all(events, scorer_with(echo_min_score=0.0))
     assert not any("echo:" in name_reason(d) for d in off)
+
+
+def test_warden_score_reports_recent_attacks_as_a_timed_batch_does(tmp_path) -> None:
+    """`readchar` was squatted on 2023-04-04 and 04-06 (the shipped attack log,
+    detector/names/attacks.py): its look-alikes of the next days gain, through the
+    stream as through a timed batch; a stream years later sees none of it."""
+    names = ["readycher", "acme-core", "pyperclipe", "readycharx"]
+    def events_at(start: datetime) -> list[dict[str, Any]]:
+        return [{"id": f"r{i}", "ts": (start + timedelta(hours=5 * i)).strftime(
+                    "%Y-%m-%dT%H:%M:%SZ"), "type": "project.created",
+                 "account": {"username": f"user{i}"}, "project": {"name": name}}
+                for i, name in enumerate(names)]
+    events = events_at(datetime(2023, 4, 8, tzinfo=UTC))
+    decisions = warden_score(events, tmp_path)
+    assert decisions == score_all(events)
+    raised = {e["project"]["name"]: name_reason(d)
+              for e, d in zip(events, decisions, strict=True) if "attack:" in name_reason(d)}
+    after = apply_sweeps(check_names(names), [parse_ts(e["ts"]) for e in events])
+    assert set(raised) == {r.name for r in after if "attack" in (r.sweep or {})}
+    assert set(raised) == {"readycher", "readycharx"}
+    assert "'readchar' was squatted by 2 known malicious names" in raised["readycher"]
+    later = events_at(START)
+    assert not any("attack:" in name_reason(d) for d in score_all(later))
+    # Off in the policy, nothing raises them.
+    assert not any("attack:" in name_reason(d)
+                   for d in score_all(events, scorer_with(attack_boost=0.0)))
