@@ -98,7 +98,8 @@ class AttackLog:
                 f' "targets": {{\n{rows}\n }}\n}}')
 
     @classmethod
-    def from_json(cls, text: str) -> AttackLog:
+    def from_json(cls, text: str, source: str = "attack log") -> AttackLog:
+        """The log ``to_json`` wrote; ``AttackLogError`` naming ``source`` if damaged."""
         try:
             raw = json.loads(text)
             as_of = str(raw["as_of"])
@@ -107,7 +108,7 @@ class AttackLog:
                       for day in found]
             return cls.build(events, as_of)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise AttackLogError(f"attack log: {exc}") from exc
+            raise AttackLogError(f"{source}: damaged attack log ({exc})") from exc
 
 
 EMPTY_LOG = AttackLog("1970-01-01", {})
@@ -119,7 +120,7 @@ def load_attack_log(path: str | None = None) -> AttackLog:
     source = Path(path) if path else SHIPPED_ATTACK_LOG
     if not source.is_file():
         return EMPTY_LOG
-    return AttackLog.from_json(source.read_text(encoding="utf-8"))
+    return AttackLog.from_json(source.read_text(encoding="utf-8"), str(source))
 
 
 def attacks_on(cfg: NamesPolicy) -> bool:

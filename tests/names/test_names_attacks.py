@@ -176,9 +176,13 @@ def test_a_log_round_trips_and_a_damaged_one_is_refused(tmp_path: Path) -> None:
     for text in ("{", '{"as_of": "2023-13-01", "targets": {}}', '{"targets": {}}',
                  '{"as_of": "2023-12-31", "targets": {"readchar": ["soon"]}}',
                  '{"as_of": "2023-12-31", "targets": ["readchar"]}'):
-        with pytest.raises(AttackLogError, match="attack log"):
+        with pytest.raises(AttackLogError, match="damaged attack log"):
             AttackLog.from_json(text)
     assert load_attack_log(str(tmp_path / "absent.json")) == EMPTY_LOG
+    damaged = tmp_path / "log.json"
+    damaged.write_text('{"as_of": "2023-12-31"}')
+    with pytest.raises(AttackLogError, match=f"{damaged}: damaged attack log"):
+        load_attack_log(str(damaged))
 
 
 def test_the_shipped_log_names_popular_projects_and_days_only() -> None:
