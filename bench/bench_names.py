@@ -532,13 +532,13 @@ def bench_sweeps() -> None:
             pair = [ev.recall_at_alert_rate([mixed_mal[i].score for i in subset], mixed_neg,
                                             rate)[0] for subset in (typo_at, combo_at)]
             cells.append(" / ".join(f"{recall:.1%}" for recall in pair))
-        cells_threshold = ev.recall_at_alert_rate([], mixed_neg, 0.01)[1]
+        line_at_1pct = ev.recall_at_alert_rate([], mixed_neg, 0.01)[1]
         figure("  malicious and live names (at random, 1x) in the same windows: typo / combo"
                " recall with sweeps, bursts, runs, grids, pairs, echoes and recent attacks"
                " @0.3%; @1%",
                "; ".join(cells))
         figure("  the same, live names raised above the 1% line by recent attacks",
-               f"{sum(_attack(r) and r.score >= cells_threshold for r in mixed[len(mal):]):,}"
+               f"{sum(_attack(r) and r.score >= line_at_1pct for r in mixed[len(mal):]):,}"
                f" of {len(live):,}")
         # A feed that lists malicious names later than a day.
         lagged = []

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import math
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -225,3 +227,29 @@ def _low_look_alike(checker: object, target: str) -> str | None:
                 and 0.01 < result.score < CFG.flag_threshold * 0.6:
             return name
     return None
+
+
+def test_a_registry_refreshes_the_log_from_its_own_removals(tmp_path: Path) -> None:
+    """`scripts/refresh_name_attacks.py --names FILE --log-only`: the log of a registry's
+    own dated removals, nothing else written; a file that is no such TSV is refused."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "refresh_name_attacks.py"
+    removed = tmp_path / "removed.tsv"
+    removed.write_text("name\tfirst_seen\nreadycher\t2026-11-30\nreqeusts\t2026-12-01\n")
+    out, history = tmp_path / "log.json", tmp_path / "history.json"
+    done = subprocess.run([sys.executable, str(script), "--names", str(removed), "--log-only",
+                           "--log-out", str(out), "--out", str(history)],
+                          capture_output=True, text=True, check=True)
+    assert "to 2026-12-01 written" in done.stdout
+    log = load_attack_log(str(out))
+    assert log.as_of == "2026-12-01" and not history.exists()
+    assert log.days["readchar"] == (at("2026-11-30"),)
+    assert log.days["requests"] == (at("2026-12-01"),)
+    for text, said in (("x\ty\n1\t2\n", "not a TSV with columns name, first_seen"),
+                       ("name\tfirst_seen\nreqeusts\tsoon\n", "no ISO date"),
+                       ("name\tfirst_seen\n", "no dated malicious names")):
+        removed.write_text(text)
+        failed = subprocess.run([sys.executable, str(script), "--names", str(removed),
+                                 "--log-only", "--log-out", str(out)],
+                                capture_output=True, text=True)
+        assert failed.returncode == 2 and said in failed.stderr
+        assert load_attack_log(str(out)).as_of == "2026-12-01"  # the last log is kept
