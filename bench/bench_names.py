@@ -361,11 +361,8 @@ def _month_times(later_live: list[str], month: dict[str, str], key: Any) -> list
 
 
 def _without_bursts() -> Policy:
-    tables = load_policy().to_dict()
-    tables["names"]["burst_boost"] = 0.0
-    tables["names"]["echo_min_score"] = 0.0  # sweeps alone
-    tables["names"]["attack_boost"] = 0.0
-    return build_policy(tables)
+    """Sweeps alone: bursts (with runs, grids and pairs), echoes and recent attacks off."""
+    return _with_names(burst_boost=0.0, echo_min_score=0.0, attack_boost=0.0)
 
 
 def _with_names(**names: Any) -> Policy:

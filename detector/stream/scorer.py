@@ -256,6 +256,16 @@ class StreamScorer:
                                    register=ev.type == "project.created")
         return None if echo is None else (echo.score, echo.reason)
 
+    def _lifted(self, score: float, flagged: bool, reason: str,
+                found: tuple[float, str] | None) -> tuple[float, bool, str]:
+        """A name's score, flag and reason after a window rule's raise (``found``: the
+        raised score and its reason, or None for no change)."""
+        if found is None:
+            return score, flagged, reason
+        raised, why = found
+        return (raised, flagged or raised >= self.policy.names.flag_threshold,
+                f"{reason}; {why}" if reason else why)
+
     def _recent_attack(self, ev: Event, name: NameSignal, score: float
                        ) -> tuple[float, str] | None:
         """The raise of a look-alike whose target known malicious names squatted in the days
@@ -508,24 +518,13 @@ class StreamScorer:
                 sweep = self.sweeps.observe(name.normalized, name.sweep_target, score, ev.ts,
                                             register=ev.type == "project.created")
                 if sweep is not None:
-                    score = sweep.score
-                    flagged = flagged or score >= self.policy.names.flag_threshold
-                    reason = f"{reason}; {sweep.reason}" if reason else sweep.reason
-            burst = self._observe_burst(ev, name, score)
-            if burst is not None:  # on top of any sweep, as in a batch
-                score, burst_reason = burst
-                flagged = flagged or score >= self.policy.names.flag_threshold
-                reason = f"{reason}; {burst_reason}" if reason else burst_reason
-            echo = self._observe_echo(ev, name, score)
-            if echo is not None:  # on top of everything else, as in a batch
-                score, echo_reason = echo
-                flagged = flagged or score >= self.policy.names.flag_threshold
-                reason = f"{reason}; {echo_reason}" if reason else echo_reason
-            attack = self._recent_attack(ev, name, score)
-            if attack is not None:  # last, as in a batch
-                score, attack_reason = attack
-                flagged = flagged or score >= self.policy.names.flag_threshold
-                reason = f"{reason}; {attack_reason}" if reason else attack_reason
+                    score, flagged, reason = self._lifted(score, flagged, reason,
+                                                          (sweep.score, sweep.reason))
+            # In a batch's order: a burst on top of any sweep, then an echo, a recent attack
+            # last; each on the score so far.
+            for rule in (self._observe_burst, self._observe_echo, self._recent_attack):
+                score, flagged, reason = self._lifted(score, flagged, reason,
+                                                      rule(ev, name, score))
             if flagged:
                 signals.append(Signal("name", cfg.name_squat * score, reason))
                 if name.target:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from window_names import CFG, STATS, check, check_name_file, raised_by
+from window_names import CFG, STATS, check, check_name_file, policy_with, raised_by
 
 from detector.names import NameResult, default_checker
 from detector.names.attacks import (
@@ -25,7 +25,7 @@ from detector.names.attacks import (
     load_attack_log,
 )
 from detector.names.sweeps import apply_sweeps
-from detector.policy import PolicyError, build_policy, load_policy
+from detector.policy import PolicyError
 from detector.popular import shipped_corpus
 
 DAY = 86400.0
@@ -36,11 +36,6 @@ def at(stamp: str) -> float:
     moment = datetime.fromisoformat(stamp)
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
-
-def policy_with(**names: object) -> object:
-    tables = load_policy().to_dict()
-    tables["names"].update(names)
-    return build_policy(tables)
 
 
 def batch(names: list[str], times: list[float] | None, log: AttackLog,

@@ -11,12 +11,20 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from window_names import CFG, STATS, check, check_name_file, noise_names, raised_by
+from window_names import (
+    CFG,
+    STATS,
+    check,
+    check_name_file,
+    noise_names,
+    policy_with,
+    raised_by,
+)
 
 from detector.names import EchoMemory, NameResult, is_echo_candidate
 from detector.names.echoes import TwinIndex, deletion_keys, find_echoes, spelling
 from detector.names.sweeps import apply_sweeps
-from detector.policy import PolicyError, build_policy, load_policy
+from detector.policy import PolicyError
 
 HOUR = 3600.0
 
@@ -30,11 +38,6 @@ def batch(names: list[str], times: list[float] | None = None, policy: object = N
 def echoed(after: dict[str, NameResult]) -> set[str]:
     return raised_by(list(after.values()), "echo")
 
-
-def policy_with(**names: object) -> object:
-    tables = load_policy().to_dict()
-    tables["names"].update(names)
-    return build_policy(tables)
 
 
 # (flagged name, its variant, raised?): squats beside look-alikes that stay as they are.

@@ -19,12 +19,19 @@ from detector.names import (
     is_pair_member,
 )
 from detector.names.bursts import load_pieces
-from detector.policy import load_policy
+from detector.policy import Policy, build_policy, load_policy
 
 WARDEN = str(Path(sys.executable).with_name("warden"))
 CFG = load_policy().names
 STATS = load_pieces()
 NOISE = "bdfhjkmnpqrsvwz"
+
+
+def policy_with(**names: object) -> Policy:
+    """The shipped policy with these ``[names]`` keys changed."""
+    tables = load_policy().to_dict()
+    tables["names"].update(names)
+    return build_policy(tables)
 
 
 def noise_names(count: int, seed: int = 2, length: int = 7) -> list[str]:
